@@ -1,0 +1,251 @@
+//! A channel as its connection's reader sees it: content assembly (method, header, body
+//! frames), publisher-confirm and transaction state, and the method dispatch that maps each
+//! incoming method to its handler. Delivery state shared with queues is in `channel_shared`.
+
+use super::channel_shared::{group_by_queue, ChannelShared};
+use super::codec::{ContentHeader, Frame};
+use super::conn_shared::ConnShared;
+use super::connection::{channel_close_ok, Connection};
+use super::error::{AmqpError, AmqpResult};
+use amq_protocol::protocol::{access, basic, channel, AMQPClass};
+use bytes::{Bytes, BytesMut};
+use std::sync::Arc;
+
+/// RabbitMQ 3.10's default `max_message_size`.
+pub const MAX_MESSAGE_SIZE: u64 = 128 * 1024 * 1024;
+
+/// Where the channel is in receiving a message's frames.
+#[derive(Default)]
+pub enum Content {
+    #[default]
+    Idle,
+    Header(basic::Publish),
+    Body {
+        publish: basic::Publish,
+        header: Box<ContentHeader>,
+        body: BodyParts,
+    },
+}
+
+/// A body arriving in frames: a single frame stays a zero-copy slice.
+#[derive(Default)]
+pub struct BodyParts {
+    first: Option<Bytes>,
+    rest: Option<BytesMut>,
+    pub received: u64,
+}
+
+impl BodyParts {
+    fn push(&mut self, part: Bytes, total: u64) {
+        self.received += part.len() as u64;
+        match (&mut self.first, &mut self.rest) {
+            (None, _) => self.first = Some(part),
+            (Some(first), None) => {
+                let mut buf = BytesMut::with_capacity(total as usize);
+                buf.extend_from_slice(first);
+                buf.extend_from_slice(&part);
+                self.rest = Some(buf);
+            }
+            (Some(_), Some(buf)) => buf.extend_from_slice(&part),
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match (self.first, self.rest) {
+            (_, Some(buf)) => buf.freeze(),
+            (Some(b), None) => b,
+            (None, None) => Bytes::new(),
+        }
+    }
+}
+
+/// A publish held back until `tx.commit`.
+pub struct TxPublish {
+    pub publish: basic::Publish,
+    pub header: Box<ContentHeader>,
+    pub body: Bytes,
+}
+
+/// An ack, nack or reject held back until `tx.commit`.
+pub enum TxAck {
+    Ack { tag: u64, multiple: bool },
+    Reject { tag: u64, multiple: bool, requeue: bool },
+}
+
+#[derive(Default)]
+pub struct Tx {
+    pub publishes: Vec<TxPublish>,
+    pub acks: Vec<TxAck>,
+}
+
+pub struct Channel {
+    pub shared: Arc<ChannelShared>,
+    pub closing: bool,
+    pub content: Content,
+    pub confirm: bool,
+    pub publish_seq: u64,
+    pub tx: Option<Tx>,
+    pub last_queue: Option<String>,
+    /// `basic.qos global=false`: the prefetch given to consumers started after it.
+    pub consumer_prefetch: u16,
+    pub next_ctag: u64,
+}
+
+impl Channel {
+    pub fn new(id: u16, conn: Arc<ConnShared>) -> Self {
+        Self {
+            shared: ChannelShared::new(id, conn),
+            closing: false,
+            content: Content::Idle,
+            confirm: false,
+            publish_seq: 0,
+            tx: None,
+            last_queue: None,
+            consumer_prefetch: 0,
+            next_ctag: 1,
+        }
+    }
+}
+
+impl Connection {
+    pub fn chan(&mut self, ch: u16) -> &mut Channel {
+        self.channels
+            .get_mut(&ch)
+            .expect("handlers run only for open channels")
+    }
+
+    /// A frame for an open channel.
+    pub(super) fn channel_frame(&mut self, ch: u16, frame: Frame) -> AmqpResult<()> {
+        let content = std::mem::take(&mut self.chan(ch).content);
+        match (content, frame) {
+            (Content::Idle, Frame::Method(_, m)) => {
+                let (class_id, method_id) = (m.get_amqp_class_id(), m.get_amqp_method_id());
+                self.method(ch, *m).map_err(|e| e.on(class_id, method_id))
+            }
+            (Content::Header(publish), Frame::Header(_, header)) => self.on_header(ch, publish, header),
+            (Content::Body { publish, header, mut body }, Frame::Body(_, part)) => {
+                let total = header.body_size;
+                body.push(part, total);
+                if body.received > total {
+                    return Err(AmqpError::unexpected_frame(format!(
+                        "received body of {} bytes, header said {total}",
+                        body.received
+                    )));
+                }
+                if body.received == total {
+                    return self.publish(ch, publish, header, body.into_bytes());
+                }
+                self.chan(ch).content = Content::Body { publish, header, body };
+                Ok(())
+            }
+            (_, Frame::Heartbeat(_)) => Err(AmqpError::unexpected_frame(format!(
+                "heartbeat frame on channel {ch}"
+            ))),
+            (Content::Idle, Frame::Header(..)) | (Content::Idle, Frame::Body(..)) => Err(
+                AmqpError::unexpected_frame("content frame without a preceding basic.publish"),
+            ),
+            (Content::Header(_), _) => Err(AmqpError::unexpected_frame(
+                "expected content header for class 60, got non content header frame instead",
+            )
+            .on(60, 40)),
+            (Content::Body { .. }, _) => Err(AmqpError::unexpected_frame(
+                "expected content body, got non content body frame instead",
+            )
+            .on(60, 40)),
+        }
+    }
+
+    fn on_header(
+        &mut self,
+        ch: u16,
+        publish: basic::Publish,
+        header: Box<ContentHeader>,
+    ) -> AmqpResult<()> {
+        if header.class_id != 60 {
+            return Err(AmqpError::unexpected_frame(format!(
+                "content header for class {} after basic.publish",
+                header.class_id
+            )));
+        }
+        if header.body_size > MAX_MESSAGE_SIZE {
+            return Err(AmqpError::precondition(format!(
+                "message size {} is larger than configured max size {MAX_MESSAGE_SIZE}",
+                header.body_size
+            ))
+            .on(60, 40));
+        }
+        if header.body_size == 0 {
+            return self.publish(ch, publish, header, Bytes::new());
+        }
+        self.chan(ch).content = Content::Body {
+            publish,
+            header,
+            body: BodyParts::default(),
+        };
+        Ok(())
+    }
+
+    /// Runs one method on an open channel; exhaustive, so a new method needs a handler.
+    fn method(&mut self, ch: u16, m: AMQPClass) -> AmqpResult<()> {
+        match m {
+            AMQPClass::Channel(m) => self.channel_method(ch, m),
+            AMQPClass::Access(access::AMQPMethod::Request(_)) => {
+                let ok = access::RequestOk {};
+                self.send_method(ch, AMQPClass::Access(access::AMQPMethod::RequestOk(ok)));
+                Ok(())
+            }
+            AMQPClass::Exchange(m) => self.exchange_method(ch, m),
+            AMQPClass::Queue(m) => self.queue_method(ch, m),
+            AMQPClass::Basic(m) => self.basic_method(ch, m),
+            AMQPClass::Confirm(m) => self.confirm_method(ch, m),
+            AMQPClass::Tx(m) => self.tx_method(ch, m),
+            AMQPClass::Connection(_) | AMQPClass::Access(_) => Err(AmqpError::command_invalid(
+                "connection-level method on a channel",
+            )),
+        }
+    }
+
+    fn channel_method(&mut self, ch: u16, m: channel::AMQPMethod) -> AmqpResult<()> {
+        match m {
+            channel::AMQPMethod::Open(_) => Err(AmqpError::channel_error("second 'channel.open' seen")),
+            channel::AMQPMethod::Flow(f) if f.active => {
+                let ok = channel::FlowOk { active: true };
+                self.send_method(ch, AMQPClass::Channel(channel::AMQPMethod::FlowOk(ok)));
+                Ok(())
+            }
+            channel::AMQPMethod::Flow(_) => Err(AmqpError::not_implemented("active=false")),
+            channel::AMQPMethod::Close(_) => {
+                self.release_channel(ch);
+                self.channels.remove(&ch);
+                self.send_method(ch, channel_close_ok());
+                Ok(())
+            }
+            channel::AMQPMethod::CloseOk(_) | channel::AMQPMethod::FlowOk(_) => Ok(()),
+            channel::AMQPMethod::OpenOk(_) => {
+                Err(AmqpError::command_invalid("channel.open-ok is server-only"))
+            }
+        }
+    }
+
+    /// Frees a closing channel's resources: cancels its consumers and requeues its unacked
+    /// messages in their original order.
+    pub(super) fn release_channel(&mut self, ch: u16) {
+        let Some(chan) = self.channels.get_mut(&ch) else { return };
+        chan.content = Content::Idle;
+        chan.tx = None;
+        let shared = chan.shared.clone();
+        let consumers = {
+            let mut st = shared.state.lock();
+            st.closed = true;
+            std::mem::take(&mut st.consumers)
+        };
+        for (tag, c) in consumers {
+            if c.queue.remove_consumer(&shared, &tag) {
+                self.delete_queue(&c.queue);
+            }
+        }
+        for (q, entries) in group_by_queue(shared.take_all_unacked()) {
+            q.requeue(entries);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The part of a connection other tasks may touch: its outbound queue (with a byte count
+//! that bounds it), the queues waiting for that backlog to drain, and what the client said
+//! it supports.
+
+use super::outbound::Outbound;
+use crate::queue::Queue;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use tokio::sync::mpsc;
+
+/// Above this many queued bytes, consumers on the connection stop receiving until the
+/// writer catches up (a slow consumer never grows the broker's memory without bound).
+pub const WRITE_BACKLOG_HIGH: usize = 4 * 1024 * 1024;
+
+/// Capabilities the client advertised in `connection.start-ok`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientCapabilities {
+    pub consumer_cancel_notify: bool,
+    pub connection_blocked: bool,
+    pub authentication_failure_close: bool,
+}
+
+pub struct ConnShared {
+    pub id: u64,
+    pub frame_max: u32,
+    pub capabilities: ClientCapabilities,
+    tx: mpsc::UnboundedSender<Outbound>,
+    pending: AtomicUsize,
+    stalled: Mutex<Vec<Weak<Queue>>>,
+}
+
+impl ConnShared {
+    pub fn new(
+        id: u64,
+        frame_max: u32,
+        capabilities: ClientCapabilities,
+        tx: mpsc::UnboundedSender<Outbound>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            frame_max,
+            capabilities,
+            tx,
+            pending: AtomicUsize::new(0),
+            stalled: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Queues an item for the writer. A closed writer means the connection is going away;
+    /// the item is dropped and the reader side cleans up.
+    pub fn send(&self, item: Outbound) {
+        self.pending.fetch_add(item.weight(), Ordering::SeqCst);
+        let _ = self.tx.send(item);
+    }
+
+    /// True when the writer is too far behind to take more deliveries. Registers the queue
+    /// to be woken when it drains; the re-check closes the race with the writer.
+    pub fn backlogged(&self, queue: &Arc<Queue>) -> bool {
+        if self.pending.load(Ordering::SeqCst) < WRITE_BACKLOG_HIGH {
+            return false;
+        }
+        self.stalled.lock().push(Arc::downgrade(queue));
+        self.pending.load(Ordering::SeqCst) >= WRITE_BACKLOG_HIGH
+    }
+
+    /// Called by the writer after it wrote `bytes`: wakes stalled queues once below the mark.
+    pub fn written(&self, bytes: usize) {
+        let left = self.pending.fetch_sub(bytes, Ordering::SeqCst) - bytes;
+        if left >= WRITE_BACKLOG_HIGH {
+            return;
+        }
+        let stalled = std::mem::take(&mut *self.stalled.lock());
+        for q in stalled.iter().filter_map(Weak::upgrade) {
+            q.dispatch();
+        }
+    }
+}

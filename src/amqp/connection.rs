@@ -1,0 +1,297 @@
+//! An open connection: the reader loop that decodes frames and runs each method, the
+//! channel table, and the closing rules (a soft error closes one channel, a hard error the
+//! connection). Owns the reading half; the writer task owns the other.
+
+use super::channel::Channel;
+use super::codec::{Frame, FrameReader, ReadError};
+use super::conn_shared::ConnShared;
+use super::error::{code, AmqpError};
+use super::handshake::Opened;
+use super::outbound::Outbound;
+use crate::auth::{permissions::Permission, User};
+use crate::broker::{Broker, Vhost};
+use crate::queue::Queue;
+use amq_protocol::protocol::{channel, connection, AMQPClass};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncRead;
+
+/// How long a closing side waits for the peer's close-ok.
+const CLOSE_OK_WAIT: Duration = Duration::from_secs(2);
+
+pub struct Connection {
+    pub broker: Arc<Broker>,
+    pub shared: Arc<ConnShared>,
+    pub vhost: Arc<Vhost>,
+    pub user: Arc<User>,
+    pub permission: Arc<Permission>,
+    pub channels: HashMap<u16, Channel>,
+    pub channel_max: u16,
+    pub heartbeat: u16,
+    /// Exclusive queues this connection declared; deleted when it closes.
+    pub exclusive: Vec<Arc<Queue>>,
+}
+
+/// How the loop ended.
+enum End {
+    /// The peer went away or asked to close (close-ok already sent).
+    Done,
+    /// We sent `connection.close`; wait for close-ok.
+    Closing,
+}
+
+impl Connection {
+    pub fn new(broker: Arc<Broker>, shared: Arc<ConnShared>, o: Opened) -> Self {
+        Self {
+            broker,
+            shared,
+            vhost: o.vhost,
+            user: o.user,
+            permission: o.permission,
+            channels: HashMap::new(),
+            channel_max: o.channel_max,
+            heartbeat: o.heartbeat,
+            exclusive: Vec::new(),
+        }
+    }
+
+    pub async fn run<R: AsyncRead + Unpin>(&mut self, rd: &mut FrameReader<R>) {
+        if let End::Closing = self.read_loop(rd).await {
+            let _ = tokio::time::timeout(CLOSE_OK_WAIT, wait_close_ok(rd)).await;
+        }
+        self.shared.send(Outbound::Close);
+        self.cleanup();
+    }
+
+    async fn read_loop<R: AsyncRead + Unpin>(&mut self, rd: &mut FrameReader<R>) -> End {
+        let idle = if self.heartbeat == 0 {
+            Duration::from_secs(u64::MAX / 4)
+        } else {
+            Duration::from_secs(self.heartbeat as u64 * 2)
+        };
+        loop {
+            let frame = tokio::select! {
+                r = tokio::time::timeout(idle, rd.next()) => r,
+                _ = self.broker.shutdown_signal() => {
+                    self.close(AmqpError::new(
+                        code::CONNECTION_FORCED,
+                        "broker forced connection closure with reason 'shutdown'",
+                    ));
+                    return End::Closing;
+                }
+            };
+            let frame = match frame {
+                Err(_) => {
+                    tracing::info!("connection {}: missed heartbeats, closing", self.shared.id);
+                    return End::Done;
+                }
+                Ok(Err(ReadError::Io(_))) => return End::Done,
+                Ok(Err(ReadError::Protocol(e))) => {
+                    self.close(e);
+                    return End::Closing;
+                }
+                Ok(Ok(f)) => f,
+            };
+            if is_publish(&frame) {
+                self.wait_while_blocked().await;
+            }
+            match self.handle(frame) {
+                Ok(true) => {}
+                Ok(false) => return End::Done,
+                Err((ch, e)) if e.is_hard() || ch == 0 => {
+                    self.close(e);
+                    return End::Closing;
+                }
+                Err((ch, e)) => self.close_channel(ch, e),
+            }
+        }
+    }
+
+    /// Handles one frame; `Ok(false)` ends the connection.
+    fn handle(&mut self, frame: Frame) -> Result<bool, (u16, AmqpError)> {
+        let ch = frame.channel();
+        if ch == 0 {
+            return self.handle_channel0(frame).map_err(|e| (0, e));
+        }
+        if ch > self.channel_max {
+            return Err((
+                ch,
+                AmqpError::not_allowed(format!(
+                    "channel number {ch} exceeds channel_max {}",
+                    self.channel_max
+                )),
+            ));
+        }
+        self.handle_channel_frame(ch, frame)
+            .map(|_| true)
+            .map_err(|e| (ch, e))
+    }
+
+    fn handle_channel0(&mut self, frame: Frame) -> Result<bool, AmqpError> {
+        let method = match frame {
+            Frame::Heartbeat(_) => return Ok(true),
+            Frame::Method(_, m) => *m,
+            _ => return Err(AmqpError::unexpected_frame("content frame on channel 0")),
+        };
+        match method {
+            AMQPClass::Connection(connection::AMQPMethod::Close(_)) => {
+                self.send0(connection::AMQPMethod::CloseOk(connection::CloseOk {}));
+                Ok(false)
+            }
+            AMQPClass::Connection(connection::AMQPMethod::CloseOk(_)) => Ok(false),
+            AMQPClass::Connection(connection::AMQPMethod::UpdateSecret(u)) => {
+                let secret = String::from_utf8_lossy(u.new_secret.as_bytes()).into_owned();
+                if self.broker.authenticate(&self.user.name, &secret).is_none() {
+                    return Err(AmqpError::not_allowed("Cannot update secret"));
+                }
+                self.send0(connection::AMQPMethod::UpdateSecretOk(
+                    connection::UpdateSecretOk {},
+                ));
+                Ok(true)
+            }
+            m => Err(AmqpError::command_invalid(format!(
+                "unexpected method on channel 0: {}/{}",
+                m.get_amqp_class_id(),
+                m.get_amqp_method_id()
+            ))
+            .on(m.get_amqp_class_id(), m.get_amqp_method_id())),
+        }
+    }
+
+    fn handle_channel_frame(&mut self, ch: u16, frame: Frame) -> Result<(), AmqpError> {
+        let Some(chan) = self.channels.get_mut(&ch) else {
+            return self.open_channel(ch, frame);
+        };
+        if chan.closing {
+            // After we sent channel.close, everything but close/close-ok is dropped.
+            if let Frame::Method(_, m) = frame {
+                match *m {
+                    AMQPClass::Channel(channel::AMQPMethod::CloseOk(_)) => {
+                        self.channels.remove(&ch);
+                    }
+                    AMQPClass::Channel(channel::AMQPMethod::Close(_)) => {
+                        self.send_method(ch, channel_close_ok());
+                    }
+                    _ => {}
+                }
+            }
+            return Ok(());
+        }
+        self.channel_frame(ch, frame)
+    }
+
+    fn open_channel(&mut self, ch: u16, frame: Frame) -> Result<(), AmqpError> {
+        match frame {
+            Frame::Method(_, m) if matches!(*m, AMQPClass::Channel(channel::AMQPMethod::Open(_))) => {
+                let chan = Channel::new(ch, self.shared.clone());
+                self.channels.insert(ch, chan);
+                self.send_method(
+                    ch,
+                    AMQPClass::Channel(channel::AMQPMethod::OpenOk(channel::OpenOk {})),
+                );
+                Ok(())
+            }
+            Frame::Method(_, m) => Err(AmqpError::channel_error(format!(
+                "expected 'channel.open' on channel {ch}"
+            ))
+            .on(m.get_amqp_class_id(), m.get_amqp_method_id())),
+            _ => Err(AmqpError::channel_error(format!(
+                "expected 'channel.open' on channel {ch}"
+            ))),
+        }
+    }
+
+    /// Sends `channel.close` for a soft error and releases the channel's resources now.
+    fn close_channel(&mut self, ch: u16, e: AmqpError) {
+        tracing::debug!("channel {ch} error: {e}");
+        if let Some(chan) = self.channels.get_mut(&ch) {
+            chan.closing = true;
+        }
+        self.release_channel(ch);
+        self.send_method(
+            ch,
+            AMQPClass::Channel(channel::AMQPMethod::Close(channel::Close {
+                reply_code: e.code,
+                reply_text: super::codec::short(&e.reply_text()),
+                class_id: e.class_id,
+                method_id: e.method_id,
+            })),
+        );
+    }
+
+    /// Sends `connection.close` for a hard error.
+    fn close(&mut self, e: AmqpError) {
+        tracing::info!("closing connection {}: {e}", self.shared.id);
+        self.send0(connection::AMQPMethod::Close(connection::Close {
+            reply_code: e.code,
+            reply_text: super::codec::short(&e.reply_text()),
+            class_id: e.class_id,
+            method_id: e.method_id,
+        }));
+    }
+
+    pub fn send_method(&self, ch: u16, m: AMQPClass) {
+        self.shared.send(Outbound::Method(ch, m));
+    }
+
+    fn send0(&self, m: connection::AMQPMethod) {
+        self.send_method(0, AMQPClass::Connection(m));
+    }
+
+    /// While the memory alarm is up, a publishing connection stops reading (and is told so
+    /// once with `connection.blocked` if it asked for that).
+    async fn wait_while_blocked(&mut self) {
+        if !*self.broker.memory_alarm.borrow() {
+            return;
+        }
+        let notify = self.shared.capabilities.connection_blocked;
+        if notify {
+            self.send0(connection::AMQPMethod::Blocked(connection::Blocked {
+                reason: "low on memory".into(),
+            }));
+        }
+        tokio::select! {
+            _ = self.broker.memory_alarm_clear() => {}
+            _ = self.broker.shutdown_signal() => {}
+        }
+        if notify {
+            self.send0(connection::AMQPMethod::Unblocked(connection::Unblocked {}));
+        }
+    }
+
+    /// Releases everything the connection holds: channels (requeueing their unacked
+    /// messages) and exclusive queues.
+    fn cleanup(&mut self) {
+        let ids: Vec<u16> = self.channels.keys().copied().collect();
+        for ch in ids {
+            self.release_channel(ch);
+        }
+        self.channels.clear();
+        for q in std::mem::take(&mut self.exclusive) {
+            self.delete_queue(&q);
+        }
+    }
+}
+
+fn is_publish(frame: &Frame) -> bool {
+    matches!(frame, Frame::Method(_, m) if matches!(**m, AMQPClass::Basic(amq_protocol::protocol::basic::AMQPMethod::Publish(_))))
+}
+
+pub fn channel_close_ok() -> AMQPClass {
+    AMQPClass::Channel(channel::AMQPMethod::CloseOk(channel::CloseOk {}))
+}
+
+async fn wait_close_ok<R: AsyncRead + Unpin>(rd: &mut FrameReader<R>) {
+    while let Ok(frame) = rd.next().await {
+        if let Frame::Method(0, m) = frame {
+            if matches!(
+                *m,
+                AMQPClass::Connection(connection::AMQPMethod::CloseOk(_))
+                    | AMQPClass::Connection(connection::AMQPMethod::Close(_))
+            ) {
+                return;
+            }
+        }
+    }
+}

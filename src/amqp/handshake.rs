@@ -1,0 +1,250 @@
+//! The connection handshake: protocol header, start/start-ok (PLAIN, AMQPLAIN), tune/tune-ok,
+//! open/open-ok with the vhost access check. Runs before the writer task exists, writing
+//! straight to the socket.
+
+use super::codec::{self, Frame, FrameReader, ReadError, PROTOCOL_HEADER};
+use super::conn_shared::ClientCapabilities;
+use super::error::AmqpError;
+use crate::auth::{permissions::Permission, sasl, User};
+use crate::broker::{Broker, Vhost};
+use amq_protocol::protocol::{connection, AMQPClass};
+use amq_protocol::types::{AMQPValue, FieldTable, LongString};
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+/// What a successful handshake settled.
+pub struct Opened {
+    pub user: Arc<User>,
+    pub vhost: Arc<Vhost>,
+    pub permission: Arc<Permission>,
+    pub capabilities: ClientCapabilities,
+    pub client_properties: FieldTable,
+    pub frame_max: u32,
+    pub channel_max: u16,
+    pub heartbeat: u16,
+}
+
+/// Why the handshake ended without an open connection.
+pub enum Failed {
+    /// Nothing more to say: close the socket.
+    Silent,
+    /// Send this `connection.close` first.
+    Close(AmqpError),
+}
+
+impl From<ReadError> for Failed {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Io(_) => Failed::Silent,
+            ReadError::Protocol(e) => Failed::Close(e),
+        }
+    }
+}
+
+pub async fn run<R, W>(
+    rd: &mut FrameReader<R>,
+    wr: &mut W,
+    broker: &Broker,
+    peer: SocketAddr,
+) -> Result<Opened, Failed>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let header = rd.read_protocol_header().await.map_err(|_| Failed::Silent)?;
+    if &header != PROTOCOL_HEADER {
+        let _ = wr.write_all(PROTOCOL_HEADER).await;
+        return Err(Failed::Silent);
+    }
+    send(wr, start_method()).await?;
+    let start_ok = match expect(rd).await? {
+        connection::AMQPMethod::StartOk(s) => s,
+        _ => return Err(Failed::Close(AmqpError::command_invalid("expected connection.start-ok"))),
+    };
+    let capabilities = client_capabilities(&start_ok.client_properties);
+    let user = match authenticate(broker, &start_ok, peer) {
+        Ok(u) => u,
+        Err(e) if capabilities.authentication_failure_close => return Err(Failed::Close(e)),
+        Err(e) => {
+            tracing::info!("login refused from {peer}: {}", e.text);
+            return Err(Failed::Silent);
+        }
+    };
+    let cfg = &broker.config.amqp;
+    send(
+        wr,
+        connection::AMQPMethod::Tune(connection::Tune {
+            channel_max: cfg.channel_max,
+            frame_max: cfg.frame_max,
+            heartbeat: cfg.heartbeat,
+        }),
+    )
+    .await?;
+    let tune_ok = match expect(rd).await? {
+        connection::AMQPMethod::TuneOk(t) => t,
+        _ => return Err(Failed::Close(AmqpError::command_invalid("expected connection.tune-ok"))),
+    };
+    let (frame_max, channel_max) = negotiate(&tune_ok, cfg.frame_max, cfg.channel_max)?;
+    rd.set_frame_max(frame_max);
+    let open = match expect(rd).await? {
+        connection::AMQPMethod::Open(o) => o,
+        _ => return Err(Failed::Close(AmqpError::command_invalid("expected connection.open"))),
+    };
+    let (vhost, permission) = open_vhost(broker, &user, open.virtual_host.as_str())?;
+    send(wr, connection::AMQPMethod::OpenOk(connection::OpenOk {})).await?;
+    Ok(Opened {
+        user,
+        vhost,
+        permission,
+        capabilities,
+        client_properties: start_ok.client_properties,
+        frame_max,
+        channel_max,
+        heartbeat: tune_ok.heartbeat,
+    })
+}
+
+async fn send<W: AsyncWrite + Unpin>(wr: &mut W, m: connection::AMQPMethod) -> Result<(), Failed> {
+    let mut buf = BytesMut::new();
+    codec::encode_method(&mut buf, 0, AMQPClass::Connection(m));
+    wr.write_all(&buf).await.map_err(|_| Failed::Silent)
+}
+
+/// Reads the next method on channel 0, skipping heartbeats.
+async fn expect<R: AsyncRead + Unpin>(
+    rd: &mut FrameReader<R>,
+) -> Result<connection::AMQPMethod, Failed> {
+    loop {
+        match rd.next().await? {
+            Frame::Heartbeat(_) => continue,
+            Frame::Method(0, m) => match *m {
+                AMQPClass::Connection(c) => return Ok(c),
+                _ => return Err(Failed::Close(AmqpError::command_invalid("unexpected method"))),
+            },
+            _ => {
+                return Err(Failed::Close(AmqpError::unexpected_frame(
+                    "unexpected frame during the handshake",
+                )))
+            }
+        }
+    }
+}
+
+fn authenticate(
+    broker: &Broker,
+    start_ok: &connection::StartOk,
+    peer: SocketAddr,
+) -> Result<Arc<User>, AmqpError> {
+    let mech = start_ok.mechanism.as_str();
+    let creds = match mech {
+        "PLAIN" => sasl::parse_plain(start_ok.response.as_bytes()),
+        "AMQPLAIN" => sasl::parse_amqplain(start_ok.response.as_bytes()),
+        other => {
+            return Err(AmqpError::command_invalid(format!(
+                "unknown authentication mechanism '{other}'"
+            )))
+        }
+    };
+    let refused = || {
+        AmqpError::access_refused(format!(
+            "Login was refused using authentication mechanism {mech}. For details see the broker logfile."
+        ))
+    };
+    let (name, password) = creds.map_err(|_| refused())?;
+    // RabbitMQ's default loopback_users: guest may only connect from localhost.
+    if name == "guest" && !peer.ip().is_loopback() {
+        return Err(refused());
+    }
+    broker.authenticate(&name, &password).ok_or_else(refused)
+}
+
+fn negotiate(t: &connection::TuneOk, frame_max: u32, channel_max: u16) -> Result<(u32, u16), Failed> {
+    const FRAME_MIN: u32 = 4096;
+    if t.frame_max != 0 && t.frame_max < FRAME_MIN {
+        return Err(Failed::Close(AmqpError::not_allowed(format!(
+            "frame_max={} < {FRAME_MIN} min size",
+            t.frame_max
+        ))));
+    }
+    if frame_max != 0 && t.frame_max > frame_max {
+        return Err(Failed::Close(AmqpError::not_allowed(format!(
+            "frame_max={} > {frame_max} max size",
+            t.frame_max
+        ))));
+    }
+    let frame = if t.frame_max == 0 { frame_max } else { t.frame_max };
+    let channels = match (t.channel_max, channel_max) {
+        (0, s) => s,
+        (c, 0) => c,
+        (c, s) => c.min(s),
+    };
+    Ok((frame, if channels == 0 { u16::MAX } else { channels }))
+}
+
+fn open_vhost(
+    broker: &Broker,
+    user: &User,
+    name: &str,
+) -> Result<(Arc<Vhost>, Arc<Permission>), Failed> {
+    let refused = || {
+        Failed::Close(AmqpError::not_allowed(format!(
+            "access to vhost '{name}' refused for user '{}'",
+            user.name
+        )))
+    };
+    let Some(vhost) = broker.vhost(name) else {
+        return Err(Failed::Close(AmqpError::not_allowed(format!(
+            "vhost {name} not found"
+        ))));
+    };
+    let permission = broker.permission(&user.name, name).ok_or_else(refused)?;
+    Ok((vhost, permission))
+}
+
+fn start_method() -> connection::AMQPMethod {
+    let mut caps = FieldTable::default();
+    for c in [
+        "publisher_confirms",
+        "exchange_exchange_bindings",
+        "basic.nack",
+        "consumer_cancel_notify",
+        "connection.blocked",
+        "consumer_priorities",
+        "authentication_failure_close",
+        "per_consumer_qos",
+        "direct_reply_to",
+    ] {
+        caps.insert(c.into(), AMQPValue::Boolean(true));
+    }
+    let mut props = FieldTable::default();
+    props.insert("capabilities".into(), AMQPValue::FieldTable(caps));
+    let text = |s: &str| AMQPValue::LongString(LongString::from(s));
+    props.insert("cluster_name".into(), text("warren@localhost"));
+    props.insert("copyright".into(), text("Copyright (c) the Warren authors"));
+    props.insert("information".into(), text("Licensed under the MIT license"));
+    props.insert("platform".into(), text("Rust"));
+    props.insert("product".into(), text("Warren"));
+    props.insert("version".into(), text(env!("CARGO_PKG_VERSION")));
+    connection::AMQPMethod::Start(connection::Start {
+        version_major: 0,
+        version_minor: 9,
+        server_properties: props,
+        mechanisms: "AMQPLAIN PLAIN".into(),
+        locales: "en_US".into(),
+    })
+}
+
+fn client_capabilities(props: &FieldTable) -> ClientCapabilities {
+    let caps = match props.inner().get("capabilities") {
+        Some(AMQPValue::FieldTable(t)) => t.clone(),
+        _ => FieldTable::default(),
+    };
+    let flag = |k: &str| matches!(caps.inner().get(k), Some(AMQPValue::Boolean(true)));
+    ClientCapabilities {
+        consumer_cancel_notify: flag("consumer_cancel_notify"),
+        connection_blocked: flag("connection.blocked"),
+        authentication_failure_close: flag("authentication_failure_close"),
+    }
+}

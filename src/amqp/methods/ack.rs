@@ -1,0 +1,76 @@
+//! basic.ack / nack / reject / recover: settling delivered messages.
+
+use crate::amqp::channel::TxAck;
+use crate::amqp::channel_shared::group_by_queue;
+use crate::amqp::connection::Connection;
+use crate::amqp::error::{AmqpError, AmqpResult};
+use amq_protocol::protocol::{basic, AMQPClass};
+
+impl Connection {
+    pub(crate) fn basic_ack(&mut self, ch: u16, tag: u64, multiple: bool) -> AmqpResult<()> {
+        if let Some(tx) = self.chan(ch).tx.as_mut() {
+            tx.acks.push(TxAck::Ack { tag, multiple });
+            return Ok(());
+        }
+        self.settle(ch, tag, multiple, None)
+    }
+
+    pub(crate) fn basic_reject(
+        &mut self,
+        ch: u16,
+        tag: u64,
+        multiple: bool,
+        requeue: bool,
+    ) -> AmqpResult<()> {
+        if let Some(tx) = self.chan(ch).tx.as_mut() {
+            tx.acks.push(TxAck::Reject {
+                tag,
+                multiple,
+                requeue,
+            });
+            return Ok(());
+        }
+        self.settle(ch, tag, multiple, Some(requeue))
+    }
+
+    /// Acks (`requeue: None`) or rejects the named deliveries.
+    pub(crate) fn settle(
+        &mut self,
+        ch: u16,
+        tag: u64,
+        multiple: bool,
+        requeue: Option<bool>,
+    ) -> AmqpResult<()> {
+        let shared = self.chan(ch).shared.clone();
+        let taken = shared
+            .take_unacked(tag, multiple)
+            .ok_or_else(|| AmqpError::precondition(format!("unknown delivery tag {tag}")))?;
+        for (q, entries) in group_by_queue(taken) {
+            if requeue == Some(true) {
+                q.requeue(entries);
+            } else {
+                q.settle(entries.len());
+            }
+        }
+        // Room on the channel (global prefetch) may let other queues deliver.
+        for q in shared.consumed_queues() {
+            q.dispatch();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn basic_recover(&mut self, ch: u16, requeue: bool, reply: bool) -> AmqpResult<()> {
+        if !requeue {
+            return Err(AmqpError::not_implemented("requeue=false"));
+        }
+        let shared = self.chan(ch).shared.clone();
+        for (q, entries) in group_by_queue(shared.take_all_unacked()) {
+            q.requeue(entries);
+        }
+        if reply {
+            let ok = basic::AMQPMethod::RecoverOk(basic::RecoverOk {});
+            self.send_method(ch, AMQPClass::Basic(ok));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,191 @@
+//! basic.publish (validation, routing, mandatory returns, confirms) and basic.get, qos.
+
+use crate::amqp::channel::{Content, TxPublish};
+use crate::amqp::codec::{self, ContentHeader};
+use crate::amqp::connection::Connection;
+use crate::amqp::error::{code, AmqpError, AmqpResult};
+use crate::amqp::outbound::Outbound;
+use crate::auth::permissions::Access;
+use crate::message::Message;
+use amq_protocol::protocol::{basic, AMQPClass};
+use bytes::Bytes;
+use std::sync::Arc;
+
+impl Connection {
+    pub(crate) fn basic_method(&mut self, ch: u16, m: basic::AMQPMethod) -> AmqpResult<()> {
+        match m {
+            basic::AMQPMethod::Publish(p) => self.basic_publish(ch, p),
+            basic::AMQPMethod::Get(g) => self.basic_get(ch, g),
+            basic::AMQPMethod::Qos(q) => self.basic_qos(ch, q),
+            basic::AMQPMethod::Consume(c) => self.basic_consume(ch, c),
+            basic::AMQPMethod::Cancel(c) => self.basic_cancel(ch, c),
+            basic::AMQPMethod::Ack(a) => self.basic_ack(ch, a.delivery_tag, a.multiple),
+            basic::AMQPMethod::Nack(n) => {
+                self.basic_reject(ch, n.delivery_tag, n.multiple, n.requeue)
+            }
+            basic::AMQPMethod::Reject(r) => {
+                self.basic_reject(ch, r.delivery_tag, false, r.requeue)
+            }
+            basic::AMQPMethod::Recover(r) => self.basic_recover(ch, r.requeue, true),
+            basic::AMQPMethod::RecoverAsync(r) => self.basic_recover(ch, r.requeue, false),
+            _ => Err(AmqpError::command_invalid("server-only basic method")),
+        }
+    }
+
+    /// The method frame of a publish: checks what can be checked before the content comes.
+    fn basic_publish(&mut self, ch: u16, p: basic::Publish) -> AmqpResult<()> {
+        if p.immediate {
+            return Err(AmqpError::not_implemented("immediate=true"));
+        }
+        let name = p.exchange.as_str();
+        self.check(Access::Write, "exchange", name)?;
+        let ex = self.vhost.exchange(name).ok_or_else(|| self.no_exchange(name))?;
+        if ex.internal {
+            return Err(AmqpError::access_refused(format!(
+                "cannot publish to internal exchange '{name}' in vhost '{}'",
+                self.vhost.name
+            )));
+        }
+        self.chan(ch).content = Content::Header(p);
+        Ok(())
+    }
+
+    /// A complete message (method, header, body) arrived.
+    pub(crate) fn publish(
+        &mut self,
+        ch: u16,
+        publish: basic::Publish,
+        header: Box<ContentHeader>,
+        body: Bytes,
+    ) -> AmqpResult<()> {
+        if let Some(uid) = header.properties.user_id() {
+            if uid.as_str() != self.user.name && !self.user.is_impersonator() {
+                return Err(AmqpError::precondition(format!(
+                    "user_id property set to '{uid}' but authenticated user was '{}'",
+                    self.user.name
+                ))
+                .on(60, 40));
+            }
+        }
+        let chan = self.chan(ch);
+        if chan.confirm {
+            chan.publish_seq += 1;
+        }
+        let seq = chan.publish_seq;
+        if let Some(tx) = chan.tx.as_mut() {
+            tx.publishes.push(TxPublish { publish, header, body });
+            return Ok(());
+        }
+        self.route_publish(ch, publish, header, body, seq);
+        Ok(())
+    }
+
+    /// Routes a message to its queues; returns it if mandatory and unroutable; confirms it.
+    pub(crate) fn route_publish(
+        &mut self,
+        ch: u16,
+        publish: basic::Publish,
+        header: Box<ContentHeader>,
+        body: Bytes,
+        seq: u64,
+    ) {
+        let msg = Arc::new(make_message(&publish, *header, body));
+        let mut queues = Vec::new();
+        if let Some(ex) = self.vhost.exchange(&msg.exchange) {
+            self.vhost
+                .route(&ex, &msg.routing_key, msg.properties.headers().as_ref(), &mut queues);
+        }
+        if queues.is_empty() && publish.mandatory {
+            let ret = basic::Return {
+                reply_code: code::NO_ROUTE,
+                reply_text: "NO_ROUTE".into(),
+                exchange: publish.exchange.clone(),
+                routing_key: publish.routing_key.clone(),
+            };
+            let m = AMQPClass::Basic(basic::AMQPMethod::Return(ret));
+            self.shared.send(Outbound::Content(ch, m, msg.clone()));
+        }
+        for q in &queues {
+            q.publish(msg.clone());
+        }
+        if seq > 0 {
+            let ack = basic::Ack {
+                delivery_tag: seq,
+                multiple: false,
+            };
+            self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::Ack(ack)));
+        }
+    }
+
+    fn basic_get(&mut self, ch: u16, g: basic::Get) -> AmqpResult<()> {
+        let name = self.queue_name(ch, g.queue.as_str())?;
+        self.check(Access::Read, "queue", &name)?;
+        let q = self.find_queue(&name)?;
+        let Some((entry, message_count)) = q.get(g.no_ack) else {
+            let empty = basic::GetEmpty {};
+            self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::GetEmpty(empty)));
+            return Ok(());
+        };
+        let msg = entry.msg.clone();
+        let redelivered = entry.redelivered;
+        let shared = self.chan(ch).shared.clone();
+        let delivery_tag = shared.record_get(&q, (!g.no_ack).then_some(entry));
+        let ok = basic::GetOk {
+            delivery_tag,
+            redelivered,
+            exchange: codec::short(&msg.exchange),
+            routing_key: codec::short(&msg.routing_key),
+            message_count,
+        };
+        let m = AMQPClass::Basic(basic::AMQPMethod::GetOk(ok));
+        self.shared.send(Outbound::Content(ch, m, msg));
+        Ok(())
+    }
+
+    fn basic_qos(&mut self, ch: u16, q: basic::Qos) -> AmqpResult<()> {
+        let chan = self.chan(ch);
+        if q.global {
+            chan.shared.state.lock().global_prefetch = q.prefetch_count;
+        } else {
+            chan.consumer_prefetch = q.prefetch_count;
+        }
+        let shared = chan.shared.clone();
+        self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::QosOk(basic::QosOk {})));
+        for queue in shared.consumed_queues() {
+            queue.dispatch();
+        }
+        Ok(())
+    }
+}
+
+/// Builds the stored message. `BCC` is removed before delivery (re-encoding the properties
+/// only in that case); otherwise the publisher's bytes are kept as they are.
+fn make_message(publish: &basic::Publish, header: ContentHeader, body: Bytes) -> Message {
+    let mut properties = header.properties;
+    let mut raw = header.raw_properties;
+    let has_bcc = properties
+        .headers()
+        .as_ref()
+        .is_some_and(|h| h.contains_key("BCC"));
+    if has_bcc {
+        if let Some(h) = properties.headers().clone() {
+            let mut inner = h.inner().clone();
+            let bcc = inner.remove("BCC");
+            let stripped = properties.clone().with_headers(inner.into());
+            raw = codec::encode_properties(&stripped);
+            // Keep BCC in the routing view so the router still sees the extra keys.
+            let mut routing = stripped.headers().clone().unwrap_or_default();
+            if let Some(b) = bcc {
+                routing.insert("BCC".into(), b);
+            }
+            properties = stripped.with_headers(routing);
+        }
+    }
+    Message {
+        exchange: publish.exchange.to_string(),
+        routing_key: publish.routing_key.to_string(),
+        properties,
+        raw_properties: raw,
+        body,
+    }
+}

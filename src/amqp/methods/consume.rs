@@ -1,0 +1,101 @@
+//! basic.consume and basic.cancel.
+
+use super::queue::generated_name;
+use crate::amqp::channel_shared::ConsumerInfo;
+use crate::amqp::connection::Connection;
+use crate::amqp::error::{AmqpError, AmqpResult};
+use crate::amqp::outbound::Outbound;
+use crate::auth::permissions::Access;
+use crate::queue::Consumer;
+use amq_protocol::protocol::{basic, AMQPClass};
+use amq_protocol::types::AMQPValue;
+use std::sync::Arc;
+
+impl Connection {
+    pub(crate) fn basic_consume(&mut self, ch: u16, c: basic::Consume) -> AmqpResult<()> {
+        let name = self.queue_name(ch, c.queue.as_str())?;
+        self.check(Access::Read, "queue", &name)?;
+        let q = self.find_queue(&name)?;
+        let chan = self.chan(ch);
+        let tag: Arc<str> = if c.consumer_tag.as_str().is_empty() {
+            generated_name("amq.ctag-").into()
+        } else {
+            c.consumer_tag.as_str().into()
+        };
+        let shared = chan.shared.clone();
+        let prefetch = chan.consumer_prefetch;
+        {
+            let mut st = shared.state.lock();
+            if st.consumers.contains_key(&tag) {
+                return Err(AmqpError::not_allowed(format!(
+                    "attempt to reuse consumer tag '{tag}'"
+                )));
+            }
+            st.consumers.insert(
+                tag.clone(),
+                ConsumerInfo {
+                    tag: tag.clone(),
+                    queue: q.clone(),
+                    no_ack: c.no_ack,
+                    prefetch,
+                    unacked: 0,
+                },
+            );
+        }
+        let consumer = Consumer {
+            tag: tag.to_string(),
+            channel: shared.clone(),
+            no_ack: c.no_ack,
+            exclusive: c.exclusive,
+            priority: priority(&c),
+        };
+        let ok = (!c.nowait).then(|| {
+            let ok = basic::ConsumeOk {
+                consumer_tag: crate::amqp::codec::short(&tag),
+            };
+            Outbound::Method(ch, AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(ok)))
+        });
+        let conn = self.shared.clone();
+        let added = q.add_consumer(consumer, move || {
+            if let Some(ok) = ok {
+                conn.send(ok);
+            }
+        });
+        if let Err(reason) = added {
+            shared.state.lock().consumers.remove(&tag);
+            return Err(AmqpError::access_refused(reason));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn basic_cancel(&mut self, ch: u16, c: basic::Cancel) -> AmqpResult<()> {
+        let shared = self.chan(ch).shared.clone();
+        let info = shared.state.lock().consumers.remove(c.consumer_tag.as_str());
+        if let Some(info) = info {
+            if info.queue.remove_consumer(&shared, &info.tag) {
+                self.delete_queue(&info.queue);
+            }
+        }
+        if !c.nowait {
+            let ok = basic::CancelOk {
+                consumer_tag: c.consumer_tag,
+            };
+            self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::CancelOk(ok)));
+        }
+        Ok(())
+    }
+}
+
+/// The `x-priority` consumer argument (any integer type), default 0.
+fn priority(c: &basic::Consume) -> i32 {
+    match c.arguments.inner().get("x-priority") {
+        Some(AMQPValue::ShortShortInt(v)) => *v as i32,
+        Some(AMQPValue::ShortShortUInt(v)) => *v as i32,
+        Some(AMQPValue::ShortInt(v)) => *v as i32,
+        Some(AMQPValue::ShortUInt(v)) => *v as i32,
+        Some(AMQPValue::LongInt(v)) => *v,
+        Some(AMQPValue::LongUInt(v)) => (*v).min(i32::MAX as u32) as i32,
+        Some(AMQPValue::LongLongInt(v)) => (*v).clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        _ => 0,
+    }
+}

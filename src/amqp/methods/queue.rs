@@ -1,0 +1,265 @@
+//! queue.declare / bind / unbind / purge / delete, and queue deletion with its effects
+//! (bindings dropped, consumers told with `basic.cancel`).
+
+use super::exchange::default_exchange_refused;
+use super::{clean_name, first_difference, show_value};
+use crate::amqp::connection::Connection;
+use crate::amqp::error::{AmqpError, AmqpResult};
+use crate::amqp::outbound::Outbound;
+use crate::auth::permissions::Access;
+use crate::broker::exchange::Dest;
+use crate::queue::Queue;
+use amq_protocol::protocol::{basic, queue, AMQPClass};
+use rand::Rng;
+use std::sync::Arc;
+
+impl Connection {
+    pub(crate) fn queue_method(&mut self, ch: u16, m: queue::AMQPMethod) -> AmqpResult<()> {
+        match m {
+            queue::AMQPMethod::Declare(d) => self.queue_declare(ch, d),
+            queue::AMQPMethod::Bind(b) => self.queue_bind(ch, b),
+            queue::AMQPMethod::Unbind(u) => self.queue_unbind(ch, u),
+            queue::AMQPMethod::Purge(p) => self.queue_purge(ch, p),
+            queue::AMQPMethod::Delete(d) => self.queue_delete(ch, d),
+            _ => Err(AmqpError::command_invalid("server-only queue method")),
+        }
+    }
+
+    /// The queue a method names; `""` means the channel's last declared queue.
+    pub(crate) fn queue_name(&mut self, ch: u16, name: &str) -> AmqpResult<String> {
+        let name = clean_name(name);
+        if !name.is_empty() {
+            return Ok(name);
+        }
+        self.chan(ch)
+            .last_queue
+            .clone()
+            .ok_or_else(|| AmqpError::not_found("no previously declared queue"))
+    }
+
+    /// Looks a queue up and checks exclusivity (which RabbitMQ checks first).
+    pub(crate) fn find_queue(&self, name: &str) -> AmqpResult<Arc<Queue>> {
+        let q = self.vhost.queue(name).ok_or_else(|| self.no_queue(name))?;
+        self.check_exclusive(&q)?;
+        Ok(q)
+    }
+
+    fn check_exclusive(&self, q: &Queue) -> AmqpResult<()> {
+        match q.exclusive_owner {
+            Some(owner) if owner != self.shared.id => Err(AmqpError::resource_locked(format!(
+                "cannot obtain exclusive access to locked queue '{}' in vhost '{}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.",
+                q.name, self.vhost.name
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn queue_declare(&mut self, ch: u16, d: queue::Declare) -> AmqpResult<()> {
+        let mut name = clean_name(d.queue.as_str());
+        if d.passive {
+            let name = self.queue_name(ch, &name)?;
+            let q = self.find_queue(&name)?;
+            return self.queue_declare_ok(ch, &q, d.nowait);
+        }
+        if name.is_empty() {
+            name = generated_name("amq.gen-");
+        } else if name.starts_with("amq.") {
+            return Err(AmqpError::access_refused(format!(
+                "queue name '{name}' contains reserved prefix 'amq.*'"
+            )));
+        }
+        self.check(Access::Configure, "queue", &name)?;
+        let q = match self.vhost.queue(&name) {
+            Some(q) => {
+                self.check_exclusive(&q)?;
+                self.queue_equivalent(&q, &d)?;
+                q
+            }
+            None => self.create_queue(name, &d),
+        };
+        self.queue_declare_ok(ch, &q, d.nowait)
+    }
+
+    fn create_queue(&mut self, name: String, d: &queue::Declare) -> Arc<Queue> {
+        let owner = d.exclusive.then_some(self.shared.id);
+        let q = Queue::new(
+            name,
+            self.vhost.name.clone(),
+            d.durable,
+            d.auto_delete,
+            owner,
+            d.arguments.clone(),
+        );
+        let q = self.vhost.add_queue(q);
+        if d.exclusive && q.exclusive_owner == Some(self.shared.id) {
+            self.exclusive.push(q.clone());
+        }
+        if q.durable {
+            self.broker.save_definitions();
+        }
+        q
+    }
+
+    fn queue_equivalent(&self, q: &Queue, d: &queue::Declare) -> AmqpResult<()> {
+        let diff = |field: &str, got: String, cur: String| {
+            AmqpError::precondition(format!(
+                "inequivalent arg '{field}' for queue '{}' in vhost '{}': received '{got}' but current is '{cur}'",
+                q.name, self.vhost.name
+            ))
+        };
+        if q.durable != d.durable {
+            return Err(diff("durable", d.durable.to_string(), q.durable.to_string()));
+        }
+        if q.exclusive_owner.is_some() != d.exclusive {
+            let cur = q.exclusive_owner.is_some().to_string();
+            return Err(diff("exclusive", d.exclusive.to_string(), cur));
+        }
+        if q.auto_delete != d.auto_delete {
+            return Err(diff("auto_delete", d.auto_delete.to_string(), q.auto_delete.to_string()));
+        }
+        if let Some(k) = first_difference(&d.arguments, &q.arguments) {
+            let got = show_value(d.arguments.inner().get(k));
+            let cur = show_value(q.arguments.inner().get(k));
+            return Err(diff(k, got, cur));
+        }
+        Ok(())
+    }
+
+    fn queue_declare_ok(&mut self, ch: u16, q: &Queue, nowait: bool) -> AmqpResult<()> {
+        self.chan(ch).last_queue = Some(q.name.clone());
+        if !nowait {
+            let c = q.counts();
+            let ok = queue::DeclareOk {
+                queue: crate::amqp::codec::short(&q.name),
+                message_count: c.ready,
+                consumer_count: c.consumers,
+            };
+            self.send_method(ch, AMQPClass::Queue(queue::AMQPMethod::DeclareOk(ok)));
+        }
+        Ok(())
+    }
+
+    fn queue_bind(&mut self, ch: u16, b: queue::Bind) -> AmqpResult<()> {
+        let name = self.queue_name(ch, b.queue.as_str())?;
+        let ex_name = clean_name(b.exchange.as_str());
+        if ex_name.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        self.check(Access::Write, "queue", &name)?;
+        self.check(Access::Read, "exchange", &ex_name)?;
+        let q = self.find_queue(&name)?;
+        let ex = self.vhost.exchange(&ex_name).ok_or_else(|| self.no_exchange(&ex_name))?;
+        if ex.kind == crate::broker::exchange::ExchangeKind::Headers {
+            crate::broker::headers::validate_binding_args(&b.arguments)
+                .map_err(AmqpError::precondition)?;
+        }
+        let durable = ex.durable && q.durable;
+        if ex.bind(Dest::Queue(q), b.routing_key.as_str(), &b.arguments) && durable {
+            self.broker.save_definitions();
+        }
+        if !b.nowait {
+            let ok = queue::AMQPMethod::BindOk(queue::BindOk {});
+            self.send_method(ch, AMQPClass::Queue(ok));
+        }
+        Ok(())
+    }
+
+    fn queue_unbind(&mut self, ch: u16, u: queue::Unbind) -> AmqpResult<()> {
+        let name = self.queue_name(ch, u.queue.as_str())?;
+        let ex_name = clean_name(u.exchange.as_str());
+        if ex_name.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        self.check(Access::Write, "queue", &name)?;
+        self.check(Access::Read, "exchange", &ex_name)?;
+        let q = self.find_queue(&name)?;
+        if let Some(ex) = self.vhost.exchange(&ex_name) {
+            let durable = ex.durable && q.durable;
+            if ex.unbind(&Dest::Queue(q), u.routing_key.as_str(), &u.arguments) {
+                self.vhost.auto_delete_exchange(&ex);
+                if durable {
+                    self.broker.save_definitions();
+                }
+            }
+        }
+        let ok = queue::AMQPMethod::UnbindOk(queue::UnbindOk {});
+        self.send_method(ch, AMQPClass::Queue(ok));
+        Ok(())
+    }
+
+    fn queue_purge(&mut self, ch: u16, p: queue::Purge) -> AmqpResult<()> {
+        let name = self.queue_name(ch, p.queue.as_str())?;
+        self.check(Access::Read, "queue", &name)?;
+        let q = self.find_queue(&name)?;
+        let message_count = q.purge();
+        if !p.nowait {
+            let ok = queue::AMQPMethod::PurgeOk(queue::PurgeOk { message_count });
+            self.send_method(ch, AMQPClass::Queue(ok));
+        }
+        Ok(())
+    }
+
+    fn queue_delete(&mut self, ch: u16, d: queue::Delete) -> AmqpResult<()> {
+        let name = self.queue_name(ch, d.queue.as_str())?;
+        self.check(Access::Configure, "queue", &name)?;
+        let mut message_count = 0;
+        if let Some(q) = self.vhost.queue(&name) {
+            self.check_exclusive(&q)?;
+            let c = q.counts();
+            if d.if_unused && c.consumers > 0 {
+                return Err(AmqpError::precondition(format!(
+                    "queue '{name}' in vhost '{}' in use",
+                    self.vhost.name
+                )));
+            }
+            if d.if_empty && c.ready > 0 {
+                return Err(AmqpError::precondition(format!(
+                    "queue '{name}' in vhost '{}' is not empty",
+                    self.vhost.name
+                )));
+            }
+            message_count = self.delete_queue(&q);
+        }
+        if !d.nowait {
+            let ok = queue::AMQPMethod::DeleteOk(queue::DeleteOk { message_count });
+            self.send_method(ch, AMQPClass::Queue(ok));
+        }
+        Ok(())
+    }
+
+    /// Deletes a queue: unbinds it, tells its consumers, persists if durable. Returns the
+    /// number of ready messages it held.
+    pub(crate) fn delete_queue(&mut self, q: &Arc<Queue>) -> u32 {
+        if !self.vhost.remove_queue(q) {
+            return 0;
+        }
+        self.exclusive.retain(|x| !Arc::ptr_eq(x, q));
+        let (consumers, count) = q.mark_deleted();
+        for c in consumers {
+            c.channel.state.lock().consumers.remove(c.tag.as_str());
+            if c.channel.conn.capabilities.consumer_cancel_notify {
+                let cancel = basic::Cancel {
+                    consumer_tag: crate::amqp::codec::short(&c.tag),
+                    nowait: true,
+                };
+                let m = AMQPClass::Basic(basic::AMQPMethod::Cancel(cancel));
+                c.channel.conn.send(Outbound::Method(c.channel.id, m));
+            }
+        }
+        if q.durable {
+            self.broker.save_definitions();
+        }
+        count
+    }
+}
+
+/// A server-generated name: `amq.gen-` or `amq.ctag-` and 22 url-safe base64 characters.
+pub(crate) fn generated_name(prefix: &str) -> String {
+    use base64::Engine;
+    let bytes: [u8; 16] = rand::thread_rng().gen();
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+

@@ -1,0 +1,80 @@
+//! confirm.select and tx.select / commit / rollback. The two modes exclude each other.
+
+use crate::amqp::channel::{Tx, TxAck};
+use crate::amqp::connection::Connection;
+use crate::amqp::error::{AmqpError, AmqpResult};
+use amq_protocol::protocol::{confirm, tx, AMQPClass};
+
+impl Connection {
+    pub(crate) fn confirm_method(&mut self, ch: u16, m: confirm::AMQPMethod) -> AmqpResult<()> {
+        let confirm::AMQPMethod::Select(s) = m else {
+            return Err(AmqpError::command_invalid("confirm.select-ok is server-only"));
+        };
+        let chan = self.chan(ch);
+        if chan.tx.is_some() {
+            return Err(AmqpError::precondition(
+                "cannot switch from tx to confirm mode",
+            ));
+        }
+        chan.confirm = true;
+        if !s.nowait {
+            let ok = confirm::AMQPMethod::SelectOk(confirm::SelectOk {});
+            self.send_method(ch, AMQPClass::Confirm(ok));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn tx_method(&mut self, ch: u16, m: tx::AMQPMethod) -> AmqpResult<()> {
+        let reply = match m {
+            tx::AMQPMethod::Select(_) => {
+                let chan = self.chan(ch);
+                if chan.confirm {
+                    return Err(AmqpError::precondition(
+                        "cannot switch from confirm to tx mode",
+                    ));
+                }
+                if chan.tx.is_none() {
+                    chan.tx = Some(Tx::default());
+                }
+                tx::AMQPMethod::SelectOk(tx::SelectOk {})
+            }
+            tx::AMQPMethod::Commit(_) => {
+                self.commit(ch)?;
+                tx::AMQPMethod::CommitOk(tx::CommitOk {})
+            }
+            tx::AMQPMethod::Rollback(_) => {
+                let chan = self.chan(ch);
+                let tx = chan.tx.as_mut().ok_or_else(not_transactional)?;
+                *tx = Tx::default();
+                tx::AMQPMethod::RollbackOk(tx::RollbackOk {})
+            }
+            _ => return Err(AmqpError::command_invalid("server-only tx method")),
+        };
+        self.send_method(ch, AMQPClass::Tx(reply));
+        Ok(())
+    }
+
+    /// Applies the transaction's publishes, then its acks, in the order they were made.
+    fn commit(&mut self, ch: u16) -> AmqpResult<()> {
+        let tx = self.chan(ch).tx.as_mut().ok_or_else(not_transactional)?;
+        let work = std::mem::take(tx);
+        for p in work.publishes {
+            self.route_publish(ch, p.publish, p.header, p.body, 0);
+        }
+        for a in work.acks {
+            match a {
+                TxAck::Ack { tag, multiple } => self.settle(ch, tag, multiple, None)?,
+                TxAck::Reject {
+                    tag,
+                    multiple,
+                    requeue,
+                } => self.settle(ch, tag, multiple, Some(requeue))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn not_transactional() -> AmqpError {
+    AmqpError::precondition("channel is not transactional")
+}

@@ -1,0 +1,111 @@
+//! Authentication and authorisation.
+//!
+//! This module owns who a client is and what it may do:
+//!
+//! * [`User`]: a user record (name, RabbitMQ-style password hash, tags);
+//! * [`password`]: RabbitMQ-compatible salted SHA-256 password hashes;
+//! * [`permissions`]: per-vhost configure/write/read regex permissions;
+//! * [`sasl`]: decoding of PLAIN and AMQPLAIN `connection.start-ok` responses.
+//!
+//! It holds no state; the user/permission tables live in the broker's
+//! metadata store and are persisted through `store::definitions`.
+
+pub mod password;
+pub mod permissions;
+pub mod sasl;
+
+pub use password::{hash_password, verify_password, verify_password_with};
+pub use permissions::{Access, Permission, DEFAULT_EXCHANGE_ALIAS};
+pub use sasl::{parse_amqplain, parse_plain, SaslError};
+
+/// Tag that grants full management rights.
+pub const TAG_ADMINISTRATOR: &str = "administrator";
+/// Tag that allows publishing with a forged `user-id` property.
+pub const TAG_IMPERSONATOR: &str = "impersonator";
+
+/// A user of the internal user database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// `base64(salt ++ sha256(salt ++ password))`; empty means the user
+    /// cannot log in with a password (as in RabbitMQ).
+    pub password_hash: String,
+    /// Tags such as `administrator`, `management`, `impersonator`.
+    pub tags: Vec<String>,
+}
+
+impl User {
+    /// A user whose password is hashed now with a fresh salt.
+    pub fn with_password(name: &str, password: &str, tags: Vec<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            password_hash: hash_password(password),
+            tags,
+        }
+    }
+
+    /// Whether `password` matches this user's stored hash.
+    pub fn check_password(&self, password: &str) -> bool {
+        verify_password(&self.password_hash, password)
+    }
+
+    /// Whether the user carries tag `t` (exact, case-sensitive match).
+    pub fn has_tag(&self, t: &str) -> bool {
+        self.tags.iter().any(|tag| tag == t)
+    }
+
+    /// Whether the user has the `administrator` tag.
+    pub fn is_administrator(&self) -> bool {
+        self.has_tag(TAG_ADMINISTRATOR)
+    }
+
+    /// Whether the user has the `impersonator` tag.
+    pub fn is_impersonator(&self) -> bool {
+        self.has_tag(TAG_IMPERSONATOR)
+    }
+}
+
+/// Split a comma-separated tag list as the management API accepts it
+/// (`"management, policymaker"`): entries are trimmed, empty ones dropped.
+pub fn parse_tags(tags: &str) -> Vec<String> {
+    tags.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags() {
+        let u = User::with_password("bob", "pw", parse_tags("administrator, management"));
+        assert!(u.is_administrator());
+        assert!(!u.is_impersonator());
+        assert!(u.has_tag("management"));
+        assert!(!u.has_tag("Management"));
+        assert!(u.check_password("pw"));
+        assert!(!u.check_password("pw "));
+    }
+
+    #[test]
+    fn parse_tags_edge_cases() {
+        assert!(parse_tags("").is_empty());
+        assert!(parse_tags(" , ,").is_empty());
+        assert_eq!(parse_tags("impersonator"), vec!["impersonator"]);
+        assert_eq!(parse_tags("a,,b "), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn passwordless_user_cannot_log_in() {
+        let u = User {
+            name: "svc".into(),
+            password_hash: String::new(),
+            tags: vec![],
+        };
+        assert!(!u.check_password(""));
+    }
+}

@@ -1,0 +1,153 @@
+//! The broker: vhosts, users and permissions, the stored definitions they persist to, and
+//! the broker-wide signals (memory alarm, shutdown). Nothing here is on the publish path
+//! except the vhost lookup a connection does once at `connection.open`.
+
+pub mod exchange;
+pub mod headers;
+mod seed;
+pub mod topic;
+pub mod vhost;
+
+use crate::auth::permissions::Permission;
+use crate::auth::User;
+use crate::config::Config;
+use crate::store::definitions;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::watch;
+pub use vhost::Vhost;
+
+pub struct Broker {
+    pub config: Config,
+    vhosts: RwLock<HashMap<String, Arc<Vhost>>>,
+    users: RwLock<HashMap<String, Arc<User>>>,
+    permissions: RwLock<HashMap<(String, String), Arc<Permission>>>,
+    next_conn_id: AtomicU64,
+    /// Raised while memory use is above the watermark: publishers are blocked.
+    pub memory_alarm: watch::Sender<bool>,
+    /// Set once on shutdown; every connection closes with 320.
+    pub shutdown: watch::Sender<bool>,
+    defs_path: PathBuf,
+    save_lock: Mutex<()>,
+}
+
+impl Broker {
+    /// Opens the data dir: loads stored definitions, or seeds them from the config.
+    pub fn open(config: Config) -> anyhow::Result<Arc<Broker>> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!("cannot create data_dir {}: {e}", config.data_dir.display())
+        })?;
+        let defs_path = config.data_dir.join("definitions.json");
+        let broker = Arc::new(Broker {
+            vhosts: RwLock::new(HashMap::new()),
+            users: RwLock::new(HashMap::new()),
+            permissions: RwLock::new(HashMap::new()),
+            next_conn_id: AtomicU64::new(1),
+            memory_alarm: watch::channel(false).0,
+            shutdown: watch::channel(false).0,
+            defs_path,
+            save_lock: Mutex::new(()),
+            config,
+        });
+        let defs = match definitions::load(&broker.defs_path)? {
+            Some(d) => d,
+            None => seed::from_config(&broker.config)?,
+        };
+        seed::apply(&broker, &defs)?;
+        broker.save_definitions();
+        Ok(broker)
+    }
+
+    pub fn next_connection_id(&self) -> u64 {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn vhost(&self, name: &str) -> Option<Arc<Vhost>> {
+        self.vhosts.read().get(name).cloned()
+    }
+
+    pub fn vhosts(&self) -> Vec<Arc<Vhost>> {
+        self.vhosts.read().values().cloned().collect()
+    }
+
+    pub fn add_vhost(&self, name: &str, description: &str) -> Arc<Vhost> {
+        self.vhosts
+            .write()
+            .entry(name.to_string())
+            .or_insert_with(|| Vhost::new(name, description))
+            .clone()
+    }
+
+    pub fn user(&self, name: &str) -> Option<Arc<User>> {
+        self.users.read().get(name).cloned()
+    }
+
+    pub fn users(&self) -> Vec<Arc<User>> {
+        self.users.read().values().cloned().collect()
+    }
+
+    pub fn put_user(&self, user: User) {
+        self.users.write().insert(user.name.clone(), Arc::new(user));
+    }
+
+    pub fn permission(&self, user: &str, vhost: &str) -> Option<Arc<Permission>> {
+        self.permissions
+            .read()
+            .get(&(user.to_string(), vhost.to_string()))
+            .cloned()
+    }
+
+    pub fn permissions(&self) -> Vec<(String, String, Arc<Permission>)> {
+        self.permissions
+            .read()
+            .iter()
+            .map(|((u, v), p)| (u.clone(), v.clone(), p.clone()))
+            .collect()
+    }
+
+    pub fn put_permission(&self, user: &str, vhost: &str, p: Permission) {
+        self.permissions
+            .write()
+            .insert((user.to_string(), vhost.to_string()), Arc::new(p));
+    }
+
+    /// Checks a password; `None` if the user is unknown or the password wrong.
+    pub fn authenticate(&self, user: &str, password: &str) -> Option<Arc<User>> {
+        let u = self.user(user)?;
+        crate::auth::password::verify_password(&u.password_hash, password).then_some(u)
+    }
+
+    /// Writes the definitions (users, vhosts, permissions, durable exchanges, queues and
+    /// bindings) to disk atomically. A failure is logged: the broker keeps running.
+    pub fn save_definitions(&self) {
+        let _guard = self.save_lock.lock();
+        let defs = seed::export(self);
+        if let Err(e) = definitions::save(&self.defs_path, &defs) {
+            tracing::error!("cannot save definitions to {}: {e}", self.defs_path.display());
+        }
+    }
+
+    /// Resolves once shutdown has begun.
+    pub async fn shutdown_signal(&self) {
+        let mut rx = self.shutdown.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Resolves once the memory alarm is clear.
+    pub async fn memory_alarm_clear(&self) {
+        let mut rx = self.memory_alarm.subscribe();
+        let _ = rx.wait_for(|on| !*on).await;
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Raises or clears the memory alarm (publishing connections block while it is up).
+    pub fn set_memory_alarm(&self, on: bool) {
+        self.memory_alarm.send_replace(on);
+    }
+}

@@ -1,0 +1,197 @@
+//! A virtual host: its exchanges and queues, and routing between them. The maps are behind
+//! per-vhost read-mostly locks held only for a lookup, never across an `.await`.
+
+use super::exchange::{Dest, Exchange, ExchangeKind};
+use crate::queue::Queue;
+use amq_protocol::types::{AMQPValue, FieldTable};
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub struct Vhost {
+    pub name: String,
+    pub description: String,
+    exchanges: RwLock<HashMap<String, Arc<Exchange>>>,
+    queues: RwLock<HashMap<String, Arc<Queue>>>,
+}
+
+/// The exchanges every vhost starts with.
+const PREDECLARED: &[(&str, ExchangeKind, bool)] = &[
+    ("", ExchangeKind::Direct, false),
+    ("amq.direct", ExchangeKind::Direct, false),
+    ("amq.fanout", ExchangeKind::Fanout, false),
+    ("amq.topic", ExchangeKind::Topic, false),
+    ("amq.headers", ExchangeKind::Headers, false),
+    ("amq.match", ExchangeKind::Headers, false),
+    ("amq.rabbitmq.trace", ExchangeKind::Topic, true),
+];
+
+impl Vhost {
+    pub fn new(name: &str, description: &str) -> Arc<Self> {
+        let mut exchanges = HashMap::new();
+        for (n, kind, internal) in PREDECLARED {
+            let ex = Exchange::new(
+                n.to_string(),
+                *kind,
+                true,
+                false,
+                *internal,
+                FieldTable::default(),
+            );
+            exchanges.insert(n.to_string(), ex);
+        }
+        Arc::new(Self {
+            name: name.to_string(),
+            description: description.to_string(),
+            exchanges: RwLock::new(exchanges),
+            queues: RwLock::new(HashMap::new()),
+        })
+    }
+
+    pub fn exchange(&self, name: &str) -> Option<Arc<Exchange>> {
+        self.exchanges.read().get(name).cloned()
+    }
+
+    pub fn queue(&self, name: &str) -> Option<Arc<Queue>> {
+        self.queues.read().get(name).cloned()
+    }
+
+    pub fn exchanges(&self) -> Vec<Arc<Exchange>> {
+        self.exchanges.read().values().cloned().collect()
+    }
+
+    pub fn queues(&self) -> Vec<Arc<Queue>> {
+        self.queues.read().values().cloned().collect()
+    }
+
+    /// Inserts an exchange unless one of that name exists; returns the one in the map.
+    pub fn add_exchange(&self, ex: Arc<Exchange>) -> Arc<Exchange> {
+        self.exchanges
+            .write()
+            .entry(ex.name.clone())
+            .or_insert(ex)
+            .clone()
+    }
+
+    /// Inserts a queue unless one of that name exists; returns the one in the map.
+    pub fn add_queue(&self, q: Arc<Queue>) -> Arc<Queue> {
+        self.queues.write().entry(q.name.clone()).or_insert(q).clone()
+    }
+
+    /// Removes an exchange and every binding to or from it.
+    pub fn remove_exchange(&self, name: &str) -> Option<Arc<Exchange>> {
+        let ex = self.exchanges.write().remove(name)?;
+        self.drop_bindings_to(&Dest::Exchange(name.to_string()));
+        Some(ex)
+    }
+
+    /// Removes a queue from the map and every binding to it; the caller tells consumers.
+    pub fn remove_queue(&self, q: &Arc<Queue>) -> bool {
+        let removed = {
+            let mut qs = self.queues.write();
+            match qs.get(&q.name) {
+                Some(cur) if Arc::ptr_eq(cur, q) => qs.remove(&q.name).is_some(),
+                _ => false,
+            }
+        };
+        if removed {
+            self.drop_bindings_to(&Dest::Queue(q.clone()));
+        }
+        removed
+    }
+
+    /// Unbinds `dest` everywhere, deleting auto-delete exchanges left without bindings.
+    fn drop_bindings_to(&self, dest: &Dest) {
+        for ex in self.exchanges() {
+            if ex.unbind_dest(dest) > 0 {
+                self.auto_delete_exchange(&ex);
+            }
+        }
+    }
+
+    /// Deletes an auto-delete exchange once it is the source of no binding.
+    pub fn auto_delete_exchange(&self, ex: &Arc<Exchange>) {
+        if ex.auto_delete && !ex.has_bindings() {
+            self.remove_exchange(&ex.name);
+        }
+    }
+
+    /// Every queue a message published to `exchange` reaches, each once: follows
+    /// exchange-to-exchange bindings (cycle-safe), alternate exchanges, and CC/BCC keys.
+    pub fn route(
+        &self,
+        exchange: &Arc<Exchange>,
+        routing_key: &str,
+        headers: Option<&FieldTable>,
+        out: &mut Vec<Arc<Queue>>,
+    ) {
+        let mut keys: Vec<&str> = vec![routing_key];
+        if let Some(h) = headers {
+            extra_keys(h, "CC", &mut keys);
+            extra_keys(h, "BCC", &mut keys);
+        }
+        if exchange.name.is_empty() {
+            for k in keys {
+                if let Some(q) = self.queue(k) {
+                    push_unique(out, q);
+                }
+            }
+            return;
+        }
+        let mut seen: Vec<String> = vec![exchange.name.clone()];
+        let mut work: Vec<Arc<Exchange>> = Vec::new();
+        let mut dests = Vec::new();
+        let mut current = Some(exchange.clone());
+        while let Some(ex) = current.take().or_else(|| work.pop()) {
+            dests.clear();
+            for k in &keys {
+                ex.route(k, headers, &mut dests);
+            }
+            if dests.is_empty() {
+                if let Some(ae) = &ex.alternate {
+                    self.visit(ae, &mut seen, &mut work);
+                }
+            }
+            for d in dests.drain(..) {
+                match d {
+                    Dest::Queue(q) => push_unique(out, q),
+                    Dest::Exchange(name) => self.visit(&name, &mut seen, &mut work),
+                }
+            }
+        }
+    }
+
+    fn visit(&self, name: &str, seen: &mut Vec<String>, work: &mut Vec<Arc<Exchange>>) {
+        if seen.iter().any(|s| s == name) {
+            return;
+        }
+        seen.push(name.to_string());
+        if let Some(ex) = self.exchange(name) {
+            work.push(ex);
+        }
+    }
+}
+
+fn push_unique(out: &mut Vec<Arc<Queue>>, q: Arc<Queue>) {
+    if !out.iter().any(|x| Arc::ptr_eq(x, &q)) {
+        out.push(q);
+    }
+}
+
+/// Sender-selected routing keys from the `CC`/`BCC` headers (arrays of strings).
+fn extra_keys<'a>(headers: &'a FieldTable, name: &str, keys: &mut Vec<&'a str>) {
+    let Some(AMQPValue::FieldArray(arr)) = headers.inner().get(name) else {
+        return;
+    };
+    for v in arr.as_slice() {
+        match v {
+            AMQPValue::LongString(s) => {
+                if let Ok(s) = std::str::from_utf8(s.as_bytes()) {
+                    keys.push(s);
+                }
+            }
+            AMQPValue::ShortString(s) => keys.push(s.as_str()),
+            _ => {}
+        }
+    }
+}

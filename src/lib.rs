@@ -1,0 +1,12 @@
+//! Warren: a RabbitMQ-compatible AMQP 0-9-1 message broker.
+
+pub mod amqp;
+pub mod auth;
+pub mod broker;
+pub mod config;
+pub mod message;
+pub mod queue;
+pub mod server;
+pub mod store;
+
+pub use server::Server;

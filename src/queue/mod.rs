@@ -1,0 +1,218 @@
+//! Queues: the ready messages in order, the consumers attached, and dispatch. A queue's
+//! state sits behind one `parking_lot::Mutex` that is never held across an `.await`;
+//! dispatch runs on whichever task made delivery possible (a publish, an ack, a new
+//! consumer, a writer that drained). Lock order is queue, then channel.
+
+mod dispatch;
+
+use crate::amqp::channel_shared::ChannelShared;
+use crate::message::Message;
+use amq_protocol::types::FieldTable;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A message waiting in a queue. `seq` orders the queue, so a requeued message goes back
+/// to where it was.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub seq: u64,
+    pub msg: Arc<Message>,
+    pub redelivered: bool,
+}
+
+/// A consumer as the queue sees it.
+pub struct Consumer {
+    pub tag: String,
+    pub channel: Arc<ChannelShared>,
+    pub no_ack: bool,
+    pub exclusive: bool,
+    pub priority: i32,
+}
+
+#[derive(Default)]
+pub struct QueueState {
+    pub messages: VecDeque<Entry>,
+    pub next_seq: u64,
+    pub consumers: Vec<Consumer>,
+    pub next_consumer: usize,
+    pub unacked: usize,
+    pub had_consumers: bool,
+}
+
+pub struct Queue {
+    pub name: String,
+    pub vhost: String,
+    pub durable: bool,
+    pub auto_delete: bool,
+    /// The id of the connection that owns an exclusive queue.
+    pub exclusive_owner: Option<u64>,
+    pub arguments: FieldTable,
+    state: Mutex<QueueState>,
+    deleted: AtomicBool,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("name", &self.name).finish()
+    }
+}
+
+/// What `queue.declare-ok` and the management API report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueCounts {
+    pub ready: u32,
+    pub unacked: u32,
+    pub consumers: u32,
+}
+
+impl Queue {
+    pub fn new(
+        name: String,
+        vhost: String,
+        durable: bool,
+        auto_delete: bool,
+        exclusive_owner: Option<u64>,
+        arguments: FieldTable,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            vhost,
+            durable,
+            auto_delete,
+            exclusive_owner,
+            arguments,
+            state: Mutex::new(QueueState::default()),
+            deleted: AtomicBool::new(false),
+        })
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
+    }
+
+    pub fn counts(&self) -> QueueCounts {
+        let st = self.state.lock();
+        QueueCounts {
+            ready: st.messages.len() as u32,
+            unacked: st.unacked as u32,
+            consumers: st.consumers.len() as u32,
+        }
+    }
+
+    /// Appends a message and delivers what can be delivered.
+    pub fn publish(self: &Arc<Self>, msg: Arc<Message>) {
+        let mut st = self.state.lock();
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        st.messages.push_back(Entry {
+            seq,
+            msg,
+            redelivered: false,
+        });
+        dispatch::run(self, &mut st);
+    }
+
+    /// Takes the head message for `basic.get`; the caller records it as unacked if needed.
+    pub fn get(self: &Arc<Self>, no_ack: bool) -> Option<(Entry, u32)> {
+        let mut st = self.state.lock();
+        let entry = st.messages.pop_front()?;
+        if !no_ack {
+            st.unacked += 1;
+        }
+        let remaining = st.messages.len() as u32;
+        Some((entry, remaining))
+    }
+
+    /// Settles `n` unacked messages (acked, or rejected without requeue).
+    pub fn settle(self: &Arc<Self>, n: usize) {
+        let mut st = self.state.lock();
+        st.unacked = st.unacked.saturating_sub(n);
+        dispatch::run(self, &mut st);
+    }
+
+    /// Puts unacked messages back at their original positions, marked redelivered.
+    pub fn requeue(self: &Arc<Self>, entries: Vec<Entry>) {
+        let mut st = self.state.lock();
+        st.unacked = st.unacked.saturating_sub(entries.len());
+        if self.is_deleted() {
+            return;
+        }
+        for mut e in entries {
+            e.redelivered = true;
+            let pos = st.messages.partition_point(|m| m.seq < e.seq);
+            st.messages.insert(pos, e);
+        }
+        dispatch::run(self, &mut st);
+    }
+
+    /// Delivers to consumers with capacity; called when capacity may have appeared.
+    pub fn dispatch(self: &Arc<Self>) {
+        let mut st = self.state.lock();
+        dispatch::run(self, &mut st);
+    }
+
+    /// Drops every ready message; returns how many there were.
+    pub fn purge(&self) -> u32 {
+        let mut st = self.state.lock();
+        let n = st.messages.len() as u32;
+        st.messages.clear();
+        n
+    }
+
+    /// Adds a consumer; fails with a reason if exclusivity forbids it.
+    /// `on_added` runs under the queue lock before any delivery, so `consume-ok` precedes them.
+    pub fn add_consumer(
+        self: &Arc<Self>,
+        consumer: Consumer,
+        on_added: impl FnOnce(),
+    ) -> Result<(), String> {
+        let mut st = self.state.lock();
+        if st.consumers.iter().any(|c| c.exclusive) || (consumer.exclusive && !st.consumers.is_empty())
+        {
+            return Err(format!(
+                "queue '{}' in vhost '{}' in exclusive use",
+                self.name, self.vhost
+            ));
+        }
+        // Higher priority first; equal priorities keep arrival order (round-robin among them).
+        let pos = st
+            .consumers
+            .partition_point(|c| c.priority >= consumer.priority);
+        st.consumers.insert(pos, consumer);
+        st.had_consumers = true;
+        on_added();
+        dispatch::run(self, &mut st);
+        Ok(())
+    }
+
+    /// Removes a consumer. Returns true when an auto-delete queue has just lost its last one.
+    pub fn remove_consumer(&self, channel: &ChannelShared, tag: &str) -> bool {
+        let mut st = self.state.lock();
+        let before = st.consumers.len();
+        st.consumers
+            .retain(|c| !(c.tag == tag && std::ptr::eq(Arc::as_ptr(&c.channel), channel)));
+        if st.next_consumer >= st.consumers.len() {
+            st.next_consumer = 0;
+        }
+        before != st.consumers.len() && self.auto_delete && st.consumers.is_empty()
+    }
+
+    pub fn consumer_count(&self) -> usize {
+        self.state.lock().consumers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.state.lock().messages.is_empty()
+    }
+
+    /// Marks the queue deleted and hands back its consumers (to be told) and message count.
+    pub fn mark_deleted(&self) -> (Vec<Consumer>, u32) {
+        self.deleted.store(true, Ordering::Release);
+        let mut st = self.state.lock();
+        let n = st.messages.len() as u32;
+        st.messages.clear();
+        (std::mem::take(&mut st.consumers), n)
+    }
+}

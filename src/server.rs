@@ -1,0 +1,69 @@
+//! The running broker: binds the AMQP listener, accepts connections (one task each), and
+//! shuts down in order: stop accepting, close every connection with 320, wait for them.
+
+use crate::broker::Broker;
+use crate::config::Config;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+/// A started broker. Dropping it does not stop it; call `shutdown`.
+pub struct Server {
+    pub broker: Arc<Broker>,
+    pub amqp_addr: SocketAddr,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Opens the data dir and binds the listener.
+    pub async fn start(config: Config) -> anyhow::Result<Server> {
+        let listen = config.amqp.listen.clone();
+        let broker = Broker::open(config)?;
+        let listener = TcpListener::bind(&listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("amqp.listen: cannot bind {listen}: {e}"))?;
+        let amqp_addr = listener.local_addr()?;
+        tracing::info!("AMQP listening on {amqp_addr}");
+        let accept = tokio::spawn(accept_loop(listener, broker.clone()));
+        Ok(Server {
+            broker,
+            amqp_addr,
+            accept,
+        })
+    }
+
+    /// Stops accepting, closes every connection with 320 CONNECTION_FORCED and waits (a few
+    /// seconds at most) for them to finish.
+    pub async fn shutdown(self) {
+        self.broker.shutdown.send_replace(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.accept).await;
+        self.broker.save_definitions();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, broker: Arc<Broker>) {
+    let mut conns = JoinSet::new();
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => {
+                    backoff = Duration::from_millis(5);
+                    conns.spawn(crate::amqp::serve(stream, broker.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = broker.shutdown_signal() => break,
+        }
+    }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
+}
