@@ -68,8 +68,15 @@ pub struct TxPublish {
 
 /// An ack, nack or reject held back until `tx.commit`.
 pub enum TxAck {
-    Ack { tag: u64, multiple: bool },
-    Reject { tag: u64, multiple: bool, requeue: bool },
+    Ack {
+        tag: u64,
+        multiple: bool,
+    },
+    Reject {
+        tag: u64,
+        multiple: bool,
+        requeue: bool,
+    },
 }
 
 #[derive(Default)]
@@ -122,8 +129,17 @@ impl Connection {
                 let (class_id, method_id) = (m.get_amqp_class_id(), m.get_amqp_method_id());
                 self.method(ch, *m).map_err(|e| e.on(class_id, method_id))
             }
-            (Content::Header(publish), Frame::Header(_, header)) => self.on_header(ch, publish, header),
-            (Content::Body { publish, header, mut body }, Frame::Body(_, part)) => {
+            (Content::Header(publish), Frame::Header(_, header)) => {
+                self.on_header(ch, publish, header)
+            }
+            (
+                Content::Body {
+                    publish,
+                    header,
+                    mut body,
+                },
+                Frame::Body(_, part),
+            ) => {
                 let total = header.body_size;
                 body.push(part, total);
                 if body.received > total {
@@ -135,7 +151,11 @@ impl Connection {
                 if body.received == total {
                     return self.publish(ch, publish, header, body.into_bytes());
                 }
-                self.chan(ch).content = Content::Body { publish, header, body };
+                self.chan(ch).content = Content::Body {
+                    publish,
+                    header,
+                    body,
+                };
                 Ok(())
             }
             (_, Frame::Heartbeat(_)) => Err(AmqpError::unexpected_frame(format!(
@@ -207,7 +227,9 @@ impl Connection {
 
     fn channel_method(&mut self, ch: u16, m: channel::AMQPMethod) -> AmqpResult<()> {
         match m {
-            channel::AMQPMethod::Open(_) => Err(AmqpError::channel_error("second 'channel.open' seen")),
+            channel::AMQPMethod::Open(_) => {
+                Err(AmqpError::channel_error("second 'channel.open' seen"))
+            }
             channel::AMQPMethod::Flow(f) if f.active => {
                 let ok = channel::FlowOk { active: true };
                 self.send_method(ch, AMQPClass::Channel(channel::AMQPMethod::FlowOk(ok)));
@@ -230,7 +252,9 @@ impl Connection {
     /// Frees a closing channel's resources: cancels its consumers and requeues its unacked
     /// messages in their original order.
     pub(super) fn release_channel(&mut self, ch: u16) {
-        let Some(chan) = self.channels.get_mut(&ch) else { return };
+        let Some(chan) = self.channels.get_mut(&ch) else {
+            return;
+        };
         chan.content = Content::Idle;
         chan.tx = None;
         let shared = chan.shared.clone();

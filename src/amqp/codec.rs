@@ -121,7 +121,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         let kind = self.buf[0];
         let channel = u16::from_be_bytes([self.buf[1], self.buf[2]]);
         let size = u32::from_be_bytes([self.buf[3], self.buf[4], self.buf[5], self.buf[6]]);
-        if !matches!(kind, FRAME_METHOD | FRAME_HEADER | FRAME_BODY | FRAME_HEARTBEAT) {
+        if !matches!(
+            kind,
+            FRAME_METHOD | FRAME_HEADER | FRAME_BODY | FRAME_HEARTBEAT
+        ) {
             return Err(protocol(AmqpError::frame_error(format!(
                 "type {kind}, all octets = <<>>: {{frame_too_large_or_unknown_type}}"
             ))));
@@ -187,7 +190,7 @@ fn decode_method(channel: u16, payload: &[u8]) -> Result<Frame, ReadError> {
         }
     }
     match parse_class(payload) {
-        Ok((rest, class)) if rest.is_empty() => Ok(Frame::Method(channel, Box::new(class))),
+        Ok((&[], class)) => Ok(Frame::Method(channel, Box::new(class))),
         Ok(_) => Err(protocol(
             AmqpError::syntax_error(format!(
                 "trailing bytes after method {class_id}/{method_id}"
@@ -227,13 +230,15 @@ fn is_known_method(class_id: u16, method_id: u16) -> bool {
 
 fn decode_header(channel: u16, payload: Bytes) -> Result<Frame, ReadError> {
     if payload.len() < 14 {
-        return Err(protocol(AmqpError::frame_error("content header frame too short")));
+        return Err(protocol(AmqpError::frame_error(
+            "content header frame too short",
+        )));
     }
     let class_id = u16::from_be_bytes([payload[0], payload[1]]);
     let body_size = u64::from_be_bytes(payload[4..12].try_into().unwrap_or([0; 8]));
     let raw_properties = payload.slice(12..);
     let properties = match parse_properties(&raw_properties[..]) {
-        Ok((rest, p)) if rest.is_empty() => p,
+        Ok((&[], p)) => p,
         _ => {
             return Err(protocol(AmqpError::frame_error(
                 "cannot decode content header properties",

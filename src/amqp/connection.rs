@@ -140,11 +140,9 @@ impl Connection {
                 Ok(false)
             }
             AMQPClass::Connection(connection::AMQPMethod::CloseOk(_)) => Ok(false),
-            AMQPClass::Connection(connection::AMQPMethod::UpdateSecret(u)) => {
-                let secret = String::from_utf8_lossy(u.new_secret.as_bytes()).into_owned();
-                if self.broker.authenticate(&self.user.name, &secret).is_none() {
-                    return Err(AmqpError::not_allowed("Cannot update secret"));
-                }
+            AMQPClass::Connection(connection::AMQPMethod::UpdateSecret(_)) => {
+                // RabbitMQ 3.10's internal auth backend accepts any new secret: the user's
+                // permissions do not depend on it.
                 self.send0(connection::AMQPMethod::UpdateSecretOk(
                     connection::UpdateSecretOk {},
                 ));
@@ -183,7 +181,9 @@ impl Connection {
 
     fn open_channel(&mut self, ch: u16, frame: Frame) -> Result<(), AmqpError> {
         match frame {
-            Frame::Method(_, m) if matches!(*m, AMQPClass::Channel(channel::AMQPMethod::Open(_))) => {
+            Frame::Method(_, m)
+                if matches!(*m, AMQPClass::Channel(channel::AMQPMethod::Open(_))) =>
+            {
                 let chan = Channel::new(ch, self.shared.clone());
                 self.channels.insert(ch, chan);
                 self.send_method(

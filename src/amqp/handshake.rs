@@ -53,7 +53,10 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let header = rd.read_protocol_header().await.map_err(|_| Failed::Silent)?;
+    let header = rd
+        .read_protocol_header()
+        .await
+        .map_err(|_| Failed::Silent)?;
     if &header != PROTOCOL_HEADER {
         let _ = wr.write_all(PROTOCOL_HEADER).await;
         return Err(Failed::Silent);
@@ -61,7 +64,11 @@ where
     send(wr, start_method()).await?;
     let start_ok = match expect(rd).await? {
         connection::AMQPMethod::StartOk(s) => s,
-        _ => return Err(Failed::Close(AmqpError::command_invalid("expected connection.start-ok"))),
+        _ => {
+            return Err(Failed::Close(AmqpError::command_invalid(
+                "expected connection.start-ok",
+            )))
+        }
     };
     let capabilities = client_capabilities(&start_ok.client_properties);
     let user = match authenticate(broker, &start_ok, peer) {
@@ -84,13 +91,21 @@ where
     .await?;
     let tune_ok = match expect(rd).await? {
         connection::AMQPMethod::TuneOk(t) => t,
-        _ => return Err(Failed::Close(AmqpError::command_invalid("expected connection.tune-ok"))),
+        _ => {
+            return Err(Failed::Close(AmqpError::command_invalid(
+                "expected connection.tune-ok",
+            )))
+        }
     };
     let (frame_max, channel_max) = negotiate(&tune_ok, cfg.frame_max, cfg.channel_max)?;
     rd.set_frame_max(frame_max);
     let open = match expect(rd).await? {
         connection::AMQPMethod::Open(o) => o,
-        _ => return Err(Failed::Close(AmqpError::command_invalid("expected connection.open"))),
+        _ => {
+            return Err(Failed::Close(AmqpError::command_invalid(
+                "expected connection.open",
+            )))
+        }
     };
     let (vhost, permission) = open_vhost(broker, &user, open.virtual_host.as_str())?;
     send(wr, connection::AMQPMethod::OpenOk(connection::OpenOk {})).await?;
@@ -121,7 +136,11 @@ async fn expect<R: AsyncRead + Unpin>(
             Frame::Heartbeat(_) => continue,
             Frame::Method(0, m) => match *m {
                 AMQPClass::Connection(c) => return Ok(c),
-                _ => return Err(Failed::Close(AmqpError::command_invalid("unexpected method"))),
+                _ => {
+                    return Err(Failed::Close(AmqpError::command_invalid(
+                        "unexpected method",
+                    )))
+                }
             },
             _ => {
                 return Err(Failed::Close(AmqpError::unexpected_frame(
@@ -160,7 +179,11 @@ fn authenticate(
     broker.authenticate(&name, &password).ok_or_else(refused)
 }
 
-fn negotiate(t: &connection::TuneOk, frame_max: u32, channel_max: u16) -> Result<(u32, u16), Failed> {
+fn negotiate(
+    t: &connection::TuneOk,
+    frame_max: u32,
+    channel_max: u16,
+) -> Result<(u32, u16), Failed> {
     const FRAME_MIN: u32 = 4096;
     if t.frame_max != 0 && t.frame_max < FRAME_MIN {
         return Err(Failed::Close(AmqpError::not_allowed(format!(
@@ -174,7 +197,11 @@ fn negotiate(t: &connection::TuneOk, frame_max: u32, channel_max: u16) -> Result
             t.frame_max
         ))));
     }
-    let frame = if t.frame_max == 0 { frame_max } else { t.frame_max };
+    let frame = if t.frame_max == 0 {
+        frame_max
+    } else {
+        t.frame_max
+    };
     let channels = match (t.channel_max, channel_max) {
         (0, s) => s,
         (c, 0) => c,

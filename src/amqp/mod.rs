@@ -57,7 +57,10 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
         Ok(Err(handshake::Failed::Silent)) | Err(_) => return,
     };
     let id = broker.next_connection_id();
-    tracing::debug!("connection {id} from {peer} opened vhost '{}'", opened.vhost.name);
+    tracing::debug!(
+        "connection {id} from {peer} opened vhost '{}'",
+        opened.vhost.name
+    );
     let (tx, rx) = mpsc::unbounded_channel();
     let shared = conn_shared::ConnShared::new(id, opened.frame_max, opened.capabilities, tx);
     let writer = tokio::spawn(writer::run(wr, rx, shared.clone(), opened.heartbeat));

@@ -121,7 +121,8 @@ fn encode_deliver(
     redelivered: bool,
     msg: &crate::message::Message,
 ) {
-    let size = 4 + 1 + consumer_tag.len() + 8 + 1 + 1 + msg.exchange.len() + 1 + msg.routing_key.len();
+    let size =
+        4 + 1 + consumer_tag.len() + 8 + 1 + 1 + msg.exchange.len() + 1 + msg.routing_key.len();
     buf.put_u8(codec::FRAME_METHOD);
     buf.put_u16(channel);
     buf.put_u32(size as u32);

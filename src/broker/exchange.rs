@@ -80,20 +80,11 @@ pub struct Binding {
     pub args: FieldTable,
 }
 
+#[derive(Default)]
 struct Bindings {
     all: Vec<Binding>,
     direct: HashMap<String, Vec<Dest>>,
     topic: TopicIndex<Dest>,
-}
-
-impl Default for Bindings {
-    fn default() -> Self {
-        Self {
-            all: Vec::new(),
-            direct: HashMap::new(),
-            topic: TopicIndex::new(),
-        }
-    }
 }
 
 pub struct Exchange {

@@ -126,7 +126,10 @@ impl Broker {
         let _guard = self.save_lock.lock();
         let defs = seed::export(self);
         if let Err(e) = definitions::save(&self.defs_path, &defs) {
-            tracing::error!("cannot save definitions to {}: {e}", self.defs_path.display());
+            tracing::error!(
+                "cannot save definitions to {}: {e}",
+                self.defs_path.display()
+            );
         }
     }
 

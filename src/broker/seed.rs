@@ -82,9 +82,8 @@ pub fn apply(broker: &Broker, defs: &Definitions) -> anyhow::Result<()> {
         });
     }
     for p in &defs.permissions {
-        let perm = Permission::new(&p.configure, &p.write, &p.read).map_err(|e| {
-            anyhow::anyhow!("permissions for '{}' in '{}': {e}", p.user, p.vhost)
-        })?;
+        let perm = Permission::new(&p.configure, &p.write, &p.read)
+            .map_err(|e| anyhow::anyhow!("permissions for '{}' in '{}': {e}", p.user, p.vhost))?;
         broker.put_permission(&p.user, &p.vhost, perm);
     }
     for e in &defs.exchanges {
@@ -102,7 +101,9 @@ pub fn apply(broker: &Broker, defs: &Definitions) -> anyhow::Result<()> {
         ));
     }
     for q in &defs.queues {
-        let Some(vh) = broker.vhost(&q.vhost) else { continue };
+        let Some(vh) = broker.vhost(&q.vhost) else {
+            continue;
+        };
         vh.add_queue(Queue::new(
             q.name.clone(),
             q.vhost.clone(),
@@ -119,8 +120,12 @@ pub fn apply(broker: &Broker, defs: &Definitions) -> anyhow::Result<()> {
 }
 
 fn restore_binding(broker: &Broker, b: &BindingDefinition) {
-    let Some(vh) = broker.vhost(&b.vhost) else { return };
-    let Some(src) = vh.exchange(&b.source) else { return };
+    let Some(vh) = broker.vhost(&b.vhost) else {
+        return;
+    };
+    let Some(src) = vh.exchange(&b.source) else {
+        return;
+    };
     let dest = if b.destination_type == DestinationType::Queue {
         match vh.queue(&b.destination) {
             Some(q) => Dest::Queue(q),

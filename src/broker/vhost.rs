@@ -75,7 +75,11 @@ impl Vhost {
 
     /// Inserts a queue unless one of that name exists; returns the one in the map.
     pub fn add_queue(&self, q: Arc<Queue>) -> Arc<Queue> {
-        self.queues.write().entry(q.name.clone()).or_insert(q).clone()
+        self.queues
+            .write()
+            .entry(q.name.clone())
+            .or_insert(q)
+            .clone()
     }
 
     /// Removes an exchange and every binding to or from it.

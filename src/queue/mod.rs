@@ -169,7 +169,8 @@ impl Queue {
         on_added: impl FnOnce(),
     ) -> Result<(), String> {
         let mut st = self.state.lock();
-        if st.consumers.iter().any(|c| c.exclusive) || (consumer.exclusive && !st.consumers.is_empty())
+        if st.consumers.iter().any(|c| c.exclusive)
+            || (consumer.exclusive && !st.consumers.is_empty())
         {
             return Err(format!(
                 "queue '{}' in vhost '{}' in exclusive use",

@@ -23,9 +23,7 @@ impl Connection {
             basic::AMQPMethod::Nack(n) => {
                 self.basic_reject(ch, n.delivery_tag, n.multiple, n.requeue)
             }
-            basic::AMQPMethod::Reject(r) => {
-                self.basic_reject(ch, r.delivery_tag, false, r.requeue)
-            }
+            basic::AMQPMethod::Reject(r) => self.basic_reject(ch, r.delivery_tag, false, r.requeue),
             basic::AMQPMethod::Recover(r) => self.basic_recover(ch, r.requeue, true),
             basic::AMQPMethod::RecoverAsync(r) => self.basic_recover(ch, r.requeue, false),
             _ => Err(AmqpError::command_invalid("server-only basic method")),
@@ -39,7 +37,10 @@ impl Connection {
         }
         let name = p.exchange.as_str();
         self.check(Access::Write, "exchange", name)?;
-        let ex = self.vhost.exchange(name).ok_or_else(|| self.no_exchange(name))?;
+        let ex = self
+            .vhost
+            .exchange(name)
+            .ok_or_else(|| self.no_exchange(name))?;
         if ex.internal {
             return Err(AmqpError::access_refused(format!(
                 "cannot publish to internal exchange '{name}' in vhost '{}'",
@@ -73,7 +74,11 @@ impl Connection {
         }
         let seq = chan.publish_seq;
         if let Some(tx) = chan.tx.as_mut() {
-            tx.publishes.push(TxPublish { publish, header, body });
+            tx.publishes.push(TxPublish {
+                publish,
+                header,
+                body,
+            });
             return Ok(());
         }
         self.route_publish(ch, publish, header, body, seq);
@@ -92,8 +97,12 @@ impl Connection {
         let msg = Arc::new(make_message(&publish, *header, body));
         let mut queues = Vec::new();
         if let Some(ex) = self.vhost.exchange(&msg.exchange) {
-            self.vhost
-                .route(&ex, &msg.routing_key, msg.properties.headers().as_ref(), &mut queues);
+            self.vhost.route(
+                &ex,
+                &msg.routing_key,
+                msg.properties.headers().as_ref(),
+                &mut queues,
+            );
         }
         if queues.is_empty() && publish.mandatory {
             let ret = basic::Return {
@@ -150,7 +159,10 @@ impl Connection {
             chan.consumer_prefetch = q.prefetch_count;
         }
         let shared = chan.shared.clone();
-        self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::QosOk(basic::QosOk {})));
+        self.send_method(
+            ch,
+            AMQPClass::Basic(basic::AMQPMethod::QosOk(basic::QosOk {})),
+        );
         for queue in shared.consumed_queues() {
             queue.dispatch();
         }

@@ -70,7 +70,11 @@ impl Connection {
 
     pub(crate) fn basic_cancel(&mut self, ch: u16, c: basic::Cancel) -> AmqpResult<()> {
         let shared = self.chan(ch).shared.clone();
-        let info = shared.state.lock().consumers.remove(c.consumer_tag.as_str());
+        let info = shared
+            .state
+            .lock()
+            .consumers
+            .remove(c.consumer_tag.as_str());
         if let Some(info) = info {
             if info.queue.remove_consumer(&shared, &info.tag) {
                 self.delete_queue(&info.queue);

@@ -76,13 +76,25 @@ impl Connection {
             return Err(diff("type", kind.as_str().into(), ex.kind.as_str().into()));
         }
         if ex.durable != d.durable {
-            return Err(diff("durable", d.durable.to_string(), ex.durable.to_string()));
+            return Err(diff(
+                "durable",
+                d.durable.to_string(),
+                ex.durable.to_string(),
+            ));
         }
         if ex.auto_delete != d.auto_delete {
-            return Err(diff("auto_delete", d.auto_delete.to_string(), ex.auto_delete.to_string()));
+            return Err(diff(
+                "auto_delete",
+                d.auto_delete.to_string(),
+                ex.auto_delete.to_string(),
+            ));
         }
         if ex.internal != d.internal {
-            return Err(diff("internal", d.internal.to_string(), ex.internal.to_string()));
+            return Err(diff(
+                "internal",
+                d.internal.to_string(),
+                ex.internal.to_string(),
+            ));
         }
         if let Some(k) = first_difference(&d.arguments, &ex.arguments) {
             let got = show_value(d.arguments.inner().get(k));
@@ -107,7 +119,7 @@ impl Connection {
         }
         if name.starts_with("amq.") {
             return Err(AmqpError::access_refused(format!(
-                "deletion of system exchange '{name}' in vhost '{}' is not allowed",
+                "deletion of system exchange '{name}' in vhost '{}' not allowed",
                 self.vhost.name
             )));
         }
@@ -138,13 +150,22 @@ impl Connection {
         }
         self.check(Access::Write, "exchange", dst)?;
         self.check(Access::Read, "exchange", src)?;
-        let s = self.vhost.exchange(src).ok_or_else(|| self.no_exchange(src))?;
-        let d = self.vhost.exchange(dst).ok_or_else(|| self.no_exchange(dst))?;
+        let s = self
+            .vhost
+            .exchange(src)
+            .ok_or_else(|| self.no_exchange(src))?;
+        let d = self
+            .vhost
+            .exchange(dst)
+            .ok_or_else(|| self.no_exchange(dst))?;
         Ok((s, d))
     }
 
     fn exchange_bind(&mut self, ch: u16, b: exchange::Bind) -> AmqpResult<()> {
-        let (src, dst) = (clean_name(b.source.as_str()), clean_name(b.destination.as_str()));
+        let (src, dst) = (
+            clean_name(b.source.as_str()),
+            clean_name(b.destination.as_str()),
+        );
         let (s, d) = self.e2e_ends(&src, &dst)?;
         if s.kind == ExchangeKind::Headers {
             validate_binding_args(&b.arguments).map_err(AmqpError::precondition)?;
@@ -161,7 +182,10 @@ impl Connection {
     }
 
     fn exchange_unbind(&mut self, ch: u16, u: exchange::Unbind) -> AmqpResult<()> {
-        let (src, dst) = (clean_name(u.source.as_str()), clean_name(u.destination.as_str()));
+        let (src, dst) = (
+            clean_name(u.source.as_str()),
+            clean_name(u.destination.as_str()),
+        );
         let (s, d) = self.e2e_ends(&src, &dst)?;
         if s.unbind(&Dest::Exchange(dst), u.routing_key.as_str(), &u.arguments) {
             self.vhost.auto_delete_exchange(&s);

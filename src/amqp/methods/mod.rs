@@ -35,7 +35,10 @@ impl Connection {
     }
 
     pub(crate) fn no_exchange(&self, name: &str) -> AmqpError {
-        AmqpError::not_found(format!("no exchange '{name}' in vhost '{}'", self.vhost.name))
+        AmqpError::not_found(format!(
+            "no exchange '{name}' in vhost '{}'",
+            self.vhost.name
+        ))
     }
 
     pub(crate) fn no_queue(&self, name: &str) -> AmqpError {

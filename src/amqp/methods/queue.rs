@@ -108,14 +108,22 @@ impl Connection {
             ))
         };
         if q.durable != d.durable {
-            return Err(diff("durable", d.durable.to_string(), q.durable.to_string()));
+            return Err(diff(
+                "durable",
+                d.durable.to_string(),
+                q.durable.to_string(),
+            ));
         }
         if q.exclusive_owner.is_some() != d.exclusive {
             let cur = q.exclusive_owner.is_some().to_string();
             return Err(diff("exclusive", d.exclusive.to_string(), cur));
         }
         if q.auto_delete != d.auto_delete {
-            return Err(diff("auto_delete", d.auto_delete.to_string(), q.auto_delete.to_string()));
+            return Err(diff(
+                "auto_delete",
+                d.auto_delete.to_string(),
+                q.auto_delete.to_string(),
+            ));
         }
         if let Some(k) = first_difference(&d.arguments, &q.arguments) {
             let got = show_value(d.arguments.inner().get(k));
@@ -148,7 +156,10 @@ impl Connection {
         self.check(Access::Write, "queue", &name)?;
         self.check(Access::Read, "exchange", &ex_name)?;
         let q = self.find_queue(&name)?;
-        let ex = self.vhost.exchange(&ex_name).ok_or_else(|| self.no_exchange(&ex_name))?;
+        let ex = self
+            .vhost
+            .exchange(&ex_name)
+            .ok_or_else(|| self.no_exchange(&ex_name))?;
         if ex.kind == crate::broker::exchange::ExchangeKind::Headers {
             crate::broker::headers::validate_binding_args(&b.arguments)
                 .map_err(AmqpError::precondition)?;
@@ -262,4 +273,3 @@ pub(crate) fn generated_name(prefix: &str) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
 }
-

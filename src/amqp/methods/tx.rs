@@ -8,7 +8,9 @@ use amq_protocol::protocol::{confirm, tx, AMQPClass};
 impl Connection {
     pub(crate) fn confirm_method(&mut self, ch: u16, m: confirm::AMQPMethod) -> AmqpResult<()> {
         let confirm::AMQPMethod::Select(s) = m else {
-            return Err(AmqpError::command_invalid("confirm.select-ok is server-only"));
+            return Err(AmqpError::command_invalid(
+                "confirm.select-ok is server-only",
+            ));
         };
         let chan = self.chan(ch);
         if chan.tx.is_some() {

@@ -1,0 +1,260 @@
+//! The harness every integration test uses: a real Warren on 127.0.0.1:0 with a temporary
+//! data dir, in-process (`TestBroker::start`) or as a child process (`ChildBroker::spawn`).
+#![allow(dead_code)]
+
+pub mod raw;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use warren::config::Config;
+
+pub struct TestBroker {
+    pub server: Option<warren::Server>,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestBroker {
+    pub async fn start() -> TestBroker {
+        Self::start_in(tempfile::tempdir().expect("tempdir")).await
+    }
+
+    /// Starts on an existing data dir (for restart tests).
+    pub async fn start_in(dir: tempfile::TempDir) -> TestBroker {
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        config.amqp.listen = "127.0.0.1:0".into();
+        let server = warren::Server::start(config).await.expect("broker starts");
+        TestBroker {
+            addr: server.amqp_addr,
+            server: Some(server),
+            dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@{}/%2f", self.addr)
+    }
+
+    pub fn broker(&self) -> &std::sync::Arc<warren::broker::Broker> {
+        &self.server.as_ref().expect("running").broker
+    }
+
+    pub async fn connect(&self) -> lapin::Connection {
+        lapin::Connection::connect(&self.url(), lapin::ConnectionProperties::default())
+            .await
+            .expect("connects")
+    }
+
+    /// Stops the broker and hands back its data dir.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+        self.dir
+    }
+}
+
+/// Warren's binary as a child process; learns its port from the log line.
+pub struct ChildBroker {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+impl ChildBroker {
+    pub fn spawn(extra: &[&str]) -> ChildBroker {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
+            .args(["--amqp-listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawns warren");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("AMQP listening on ").nth(1) {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("warren logs its address")
+            .parse()
+            .expect("an address");
+        ChildBroker { child, addr, dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@{}/%2f", self.addr)
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; `None` if it is still running after `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for ChildBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Records every panic whose location is outside `tests/` (i.e. in the broker or a library
+/// it calls), so a test can assert that bad input did not make a broker task panic. The
+/// default hook still prints them.
+pub fn watch_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            if !location.starts_with("tests/") {
+                BROKER_PANICS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(format!("{location}: {info}"));
+            }
+            previous(info);
+        }));
+    });
+}
+
+static BROKER_PANICS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Panics recorded by `watch_panics` so far.
+pub fn broker_panics() -> Vec<String> {
+    BROKER_PANICS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// A well-behaved lapin client can still connect, declare, publish and get: the broker
+/// survived whatever the test did before.
+pub async fn assert_broker_works(url: &str) {
+    use lapin::{options::*, types::FieldTable, BasicProperties};
+    let work = async {
+        let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+            .await
+            .expect("a second client connects");
+        let ch = conn.create_channel().await.expect("channel");
+        let q = ch
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("declare");
+        ch.basic_publish(
+            "".into(),
+            q.name().as_str().into(),
+            BasicPublishOptions::default(),
+            b"still alive",
+            BasicProperties::default(),
+        )
+        .await
+        .expect("publish");
+        let got = ch
+            .basic_get(q.name().as_str().into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("get")
+            .expect("the message is there");
+        assert_eq!(got.delivery.data, b"still alive");
+        conn.close(200, "bye".into()).await.expect("close");
+    };
+    tokio::time::timeout(Duration::from_secs(10), work)
+        .await
+        .expect("the broker still serves a well-behaved client");
+}
+
+/// The broker a protocol test talks to: a fresh in-process Warren, or, when the
+/// environment variable `WARREN_TEST_REFERENCE` holds an address such as `127.0.0.1:5682`,
+/// that (reference RabbitMQ) broker, so the test's expectations can be checked against it.
+/// Tests using it must pick unique names (server-named or exclusive queues).
+pub struct Target {
+    pub addr: SocketAddr,
+    pub broker: Option<TestBroker>,
+}
+
+impl Target {
+    pub async fn start() -> Target {
+        match std::env::var("WARREN_TEST_REFERENCE") {
+            Ok(a) if !a.is_empty() => Target {
+                addr: a.parse().expect("WARREN_TEST_REFERENCE is host:port"),
+                broker: None,
+            },
+            _ => {
+                let b = TestBroker::start().await;
+                Target {
+                    addr: b.addr,
+                    broker: Some(b),
+                }
+            }
+        }
+    }
+
+    pub fn is_reference(&self) -> bool {
+        self.broker.is_none()
+    }
+
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@{}/%2f", self.addr)
+    }
+
+    pub async fn connect(&self) -> lapin::Connection {
+        lapin::Connection::connect(&self.url(), lapin::ConnectionProperties::default())
+            .await
+            .expect("connects")
+    }
+}
+
+/// A name no other test (or earlier run against a shared reference broker) uses.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
