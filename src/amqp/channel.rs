@@ -258,6 +258,7 @@ impl Connection {
         chan.content = Content::Idle;
         chan.tx = None;
         let shared = chan.shared.clone();
+        self.drop_reply_to(&shared, None);
         let consumers = {
             let mut st = shared.state.lock();
             st.closed = true;

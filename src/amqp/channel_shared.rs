@@ -35,6 +35,9 @@ pub struct DeliveryState {
     /// `basic.qos global=true`: a limit shared by all consumers of the channel.
     pub global_prefetch: u16,
     pub closed: bool,
+    /// Direct reply-to: this channel's reply address and its consumer tag.
+    pub reply_address: Option<Arc<str>>,
+    pub reply_tag: Option<Arc<str>>,
 }
 
 pub struct ChannelShared {

@@ -13,6 +13,10 @@ use tokio::sync::mpsc;
 /// writer catches up (a slow consumer never grows the broker's memory without bound).
 pub const WRITE_BACKLOG_HIGH: usize = 4 * 1024 * 1024;
 
+/// Above this many queued bytes the connection's reader stops reading: a client that
+/// publishes but never reads its confirms or returns meets TCP backpressure.
+pub const READ_PAUSE: usize = 4 * WRITE_BACKLOG_HIGH;
+
 /// Capabilities the client advertised in `connection.start-ok`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClientCapabilities {
@@ -28,6 +32,7 @@ pub struct ConnShared {
     tx: mpsc::UnboundedSender<Outbound>,
     pending: AtomicUsize,
     stalled: Mutex<Vec<Weak<Queue>>>,
+    drained: tokio::sync::Notify,
 }
 
 impl ConnShared {
@@ -44,14 +49,18 @@ impl ConnShared {
             tx,
             pending: AtomicUsize::new(0),
             stalled: Mutex::new(Vec::new()),
+            drained: tokio::sync::Notify::new(),
         })
     }
 
     /// Queues an item for the writer. A closed writer means the connection is going away;
     /// the item is dropped and the reader side cleans up.
     pub fn send(&self, item: Outbound) {
-        self.pending.fetch_add(item.weight(), Ordering::SeqCst);
-        let _ = self.tx.send(item);
+        let weight = item.weight();
+        self.pending.fetch_add(weight, Ordering::SeqCst);
+        if self.tx.send(item).is_err() {
+            self.written(weight);
+        }
     }
 
     /// True when the writer is too far behind to take more deliveries. Registers the queue
@@ -70,9 +79,23 @@ impl ConnShared {
         if left >= WRITE_BACKLOG_HIGH {
             return;
         }
+        self.drained.notify_waiters();
         let stalled = std::mem::take(&mut *self.stalled.lock());
         for q in stalled.iter().filter_map(Weak::upgrade) {
             q.dispatch();
+        }
+    }
+
+    /// Waits until the write backlog is below `READ_PAUSE`.
+    pub async fn wait_writable(&self) {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.pending.load(Ordering::SeqCst) < READ_PAUSE {
+                return;
+            }
+            drained.await;
         }
     }
 }

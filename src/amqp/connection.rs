@@ -71,6 +71,7 @@ impl Connection {
             Duration::from_secs(self.heartbeat as u64 * 2)
         };
         loop {
+            self.shared.wait_writable().await;
             let frame = tokio::select! {
                 r = tokio::time::timeout(idle, rd.next()) => r,
                 _ = self.broker.shutdown_signal() => {

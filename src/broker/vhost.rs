@@ -2,17 +2,20 @@
 //! per-vhost read-mostly locks held only for a lookup, never across an `.await`.
 
 use super::exchange::{Dest, Exchange, ExchangeKind};
+use crate::amqp::channel_shared::ChannelShared;
 use crate::queue::Queue;
 use amq_protocol::types::{AMQPValue, FieldTable};
 use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 pub struct Vhost {
     pub name: String,
     pub description: String,
     exchanges: RwLock<HashMap<String, Arc<Exchange>>>,
     queues: RwLock<HashMap<String, Arc<Queue>>>,
+    /// Direct reply-to addresses and the channels behind them.
+    pub reply_channels: RwLock<HashMap<Arc<str>, Weak<ChannelShared>>>,
 }
 
 /// The exchanges every vhost starts with.
@@ -45,6 +48,7 @@ impl Vhost {
             description: description.to_string(),
             exchanges: RwLock::new(exchanges),
             queues: RwLock::new(HashMap::new()),
+            reply_channels: RwLock::new(HashMap::new()),
         })
     }
 

@@ -56,9 +56,10 @@ impl Connection {
         &mut self,
         ch: u16,
         publish: basic::Publish,
-        header: Box<ContentHeader>,
+        mut header: Box<ContentHeader>,
         body: Bytes,
     ) -> AmqpResult<()> {
+        self.rewrite_reply_to(ch, &mut header)?;
         if let Some(uid) = header.properties.user_id() {
             if uid.as_str() != self.user.name && !self.user.is_impersonator() {
                 return Err(AmqpError::precondition(format!(
@@ -96,7 +97,10 @@ impl Connection {
     ) {
         let msg = Arc::new(make_message(&publish, *header, body));
         let mut queues = Vec::new();
-        if let Some(ex) = self.vhost.exchange(&msg.exchange) {
+        let mut routed = false;
+        if msg.exchange.is_empty() && super::reply_to::is_reply_address(&msg.routing_key) {
+            routed = self.deliver_reply(&msg);
+        } else if let Some(ex) = self.vhost.exchange(&msg.exchange) {
             self.vhost.route(
                 &ex,
                 &msg.routing_key,
@@ -104,7 +108,7 @@ impl Connection {
                 &mut queues,
             );
         }
-        if queues.is_empty() && publish.mandatory {
+        if !routed && queues.is_empty() && publish.mandatory {
             let ret = basic::Return {
                 reply_code: code::NO_ROUTE,
                 reply_text: "NO_ROUTE".into(),

@@ -13,6 +13,9 @@ use std::sync::Arc;
 
 impl Connection {
     pub(crate) fn basic_consume(&mut self, ch: u16, c: basic::Consume) -> AmqpResult<()> {
+        if c.queue.as_str() == super::reply_to::PSEUDO_QUEUE {
+            return self.consume_reply_to(ch, &c);
+        }
         let name = self.queue_name(ch, c.queue.as_str())?;
         self.check(Access::Read, "queue", &name)?;
         let q = self.find_queue(&name)?;
@@ -70,6 +73,7 @@ impl Connection {
 
     pub(crate) fn basic_cancel(&mut self, ch: u16, c: basic::Cancel) -> AmqpResult<()> {
         let shared = self.chan(ch).shared.clone();
+        self.drop_reply_to(&shared, Some(c.consumer_tag.as_str()));
         let info = shared
             .state
             .lock()

@@ -5,6 +5,7 @@ mod basic;
 mod consume;
 mod exchange;
 mod queue;
+mod reply_to;
 mod tx;
 
 use super::connection::Connection;

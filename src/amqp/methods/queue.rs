@@ -58,6 +58,20 @@ impl Connection {
         let mut name = clean_name(d.queue.as_str());
         if d.passive {
             let name = self.queue_name(ch, &name)?;
+            if super::reply_to::is_reply_address(&name) {
+                let (message_count, consumer_count) = self
+                    .declare_reply_address(&name)
+                    .ok_or_else(|| self.no_queue(&name))?;
+                if !d.nowait {
+                    let ok = queue::DeclareOk {
+                        queue: crate::amqp::codec::short(&name),
+                        message_count,
+                        consumer_count,
+                    };
+                    self.send_method(ch, AMQPClass::Queue(queue::AMQPMethod::DeclareOk(ok)));
+                }
+                return Ok(());
+            }
             let q = self.find_queue(&name)?;
             return self.queue_declare_ok(ch, &q, d.nowait);
         }
