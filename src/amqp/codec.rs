@@ -129,11 +129,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 "type {kind}, all octets = <<>>: {{frame_too_large_or_unknown_type}}"
             ))));
         }
-        // frame_max counts the whole frame, header and end marker included.
-        if self.frame_max > 0 && size as u64 + FRAME_OVERHEAD as u64 > self.frame_max as u64 {
+        // RabbitMQ 3.10 (observed) accepts a payload of up to frame_max bytes.
+        if self.frame_max > 0 && size > self.frame_max {
             return Err(protocol(AmqpError::frame_error(format!(
                 "type {kind}, first 16 octets = <<>>: {{frame_too_large,{size},{}}}",
-                self.frame_max as usize - FRAME_OVERHEAD
+                self.frame_max
             ))));
         }
         let total = 7 + size as usize + 1;

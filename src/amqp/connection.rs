@@ -115,15 +115,6 @@ impl Connection {
         if ch == 0 {
             return self.handle_channel0(frame).map_err(|e| (0, e));
         }
-        if ch > self.channel_max {
-            return Err((
-                ch,
-                AmqpError::not_allowed(format!(
-                    "channel number {ch} exceeds channel_max {}",
-                    self.channel_max
-                )),
-            ));
-        }
         self.handle_channel_frame(ch, frame)
             .map(|_| true)
             .map_err(|e| (ch, e))
@@ -185,6 +176,15 @@ impl Connection {
             Frame::Method(_, m)
                 if matches!(*m, AMQPClass::Channel(channel::AMQPMethod::Open(_))) =>
             {
+                // RabbitMQ limits how many channels are open, not their numbers.
+                if self.channels.len() >= self.channel_max as usize {
+                    return Err(AmqpError::not_allowed(format!(
+                        "number of channels opened ({}) has reached the negotiated channel_max ({})",
+                        self.channels.len(),
+                        self.channel_max
+                    ))
+                    .on(20, 10));
+                }
                 let chan = Channel::new(ch, self.shared.clone());
                 self.channels.insert(ch, chan);
                 self.send_method(

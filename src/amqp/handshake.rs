@@ -61,7 +61,7 @@ where
         let _ = wr.write_all(PROTOCOL_HEADER).await;
         return Err(Failed::Silent);
     }
-    send(wr, start_method()).await?;
+    send(wr, start_method(&broker.config.node_name)).await?;
     let start_ok = match expect(rd).await? {
         connection::AMQPMethod::StartOk(s) => s,
         _ => {
@@ -230,7 +230,7 @@ fn open_vhost(
     Ok((vhost, permission))
 }
 
-fn start_method() -> connection::AMQPMethod {
+fn start_method(node_name: &str) -> connection::AMQPMethod {
     let mut caps = FieldTable::default();
     for c in [
         "publisher_confirms",
@@ -248,7 +248,7 @@ fn start_method() -> connection::AMQPMethod {
     let mut props = FieldTable::default();
     props.insert("capabilities".into(), AMQPValue::FieldTable(caps));
     let text = |s: &str| AMQPValue::LongString(LongString::from(s));
-    props.insert("cluster_name".into(), text("warren@localhost"));
+    props.insert("cluster_name".into(), text(node_name));
     props.insert("copyright".into(), text("Copyright (c) the Warren authors"));
     props.insert("information".into(), text("Licensed under the MIT license"));
     props.insert("platform".into(), text("Rust"));

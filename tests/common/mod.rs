@@ -258,3 +258,11 @@ pub fn unique(prefix: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// The AMQP reply code carried by a lapin error (channel or connection close), if any.
+pub fn amqp_code(e: &lapin::Error) -> Option<u16> {
+    match e.kind() {
+        lapin::ErrorKind::ProtocolError(a) => Some(a.get_id()),
+        _ => None,
+    }
+}

@@ -63,13 +63,15 @@ impl Connection {
         if !requeue {
             return Err(AmqpError::not_implemented("requeue=false"));
         }
-        let shared = self.chan(ch).shared.clone();
-        for (q, entries) in group_by_queue(shared.take_all_unacked()) {
-            q.requeue(entries);
-        }
+        // recover-ok goes out before the redeliveries, as RabbitMQ does: clients discard
+        // deliveries that arrive before it.
         if reply {
             let ok = basic::AMQPMethod::RecoverOk(basic::RecoverOk {});
             self.send_method(ch, AMQPClass::Basic(ok));
+        }
+        let shared = self.chan(ch).shared.clone();
+        for (q, entries) in group_by_queue(shared.take_all_unacked()) {
+            q.requeue(entries);
         }
         Ok(())
     }

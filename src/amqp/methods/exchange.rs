@@ -1,6 +1,6 @@
 //! exchange.declare / delete / bind / unbind.
 
-use super::{clean_name, first_difference, show_value};
+use super::{check_args, clean_name, EXCHANGE_ARGS};
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
 use crate::auth::permissions::Access;
@@ -96,12 +96,8 @@ impl Connection {
                 ex.internal.to_string(),
             ));
         }
-        if let Some(k) = first_difference(&d.arguments, &ex.arguments) {
-            let got = show_value(d.arguments.inner().get(k));
-            let cur = show_value(ex.arguments.inner().get(k));
-            return Err(diff(k, got, cur));
-        }
-        Ok(())
+        let what = format!("exchange '{}' in vhost '{}'", ex.name, self.vhost.name);
+        check_args(EXCHANGE_ARGS, &d.arguments, &ex.arguments, &what)
     }
 
     fn exchange_declare_ok(&self, ch: u16, nowait: bool) -> AmqpResult<()> {

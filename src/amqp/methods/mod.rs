@@ -52,26 +52,137 @@ pub(crate) fn clean_name(s: &str) -> String {
     s.chars().filter(|c| *c != '\r' && *c != '\n').collect()
 }
 
-/// How an argument value is shown in an "inequivalent arg" error.
-pub(crate) fn show_value(v: Option<&AMQPValue>) -> String {
-    match v {
-        None => "none".into(),
-        Some(AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-        Some(AMQPValue::ShortString(s)) => s.to_string(),
-        Some(AMQPValue::Boolean(b)) => b.to_string(),
-        Some(AMQPValue::LongLongInt(i)) => i.to_string(),
-        Some(AMQPValue::LongInt(i)) => i.to_string(),
-        Some(other) => format!("{other:?}"),
+/// Queue arguments RabbitMQ 3.10 checks for equivalence on redeclare (`declare_args()`);
+/// others may differ freely.
+pub(crate) const QUEUE_ARGS: &[&str] = &[
+    "x-expires",
+    "x-message-ttl",
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-dead-letter-strategy",
+    "x-max-length",
+    "x-max-length-bytes",
+    "x-max-in-memory-length",
+    "x-max-in-memory-bytes",
+    "x-max-priority",
+    "x-overflow",
+    "x-queue-mode",
+    "x-queue-version",
+    "x-single-active-consumer",
+    "x-queue-type",
+    "x-quorum-initial-group-size",
+    "x-max-age",
+    "x-stream-max-segment-size-bytes",
+    "x-initial-cluster-size",
+    "x-queue-leader-locator",
+    "x-queue-master-locator",
+    "x-delivery-limit",
+];
+
+/// Exchange arguments checked on redeclare.
+pub(crate) const EXCHANGE_ARGS: &[&str] = &["alternate-exchange"];
+
+/// RabbitMQ's equivalence check of declare arguments: for each known key, the values must
+/// be of the same type class (integers of any width count as one class) and equal. The
+/// error reads as RabbitMQ's: `inequivalent arg 'K' for queue 'q' in vhost 'v': received
+/// the value '5' of type 'signedint' but current is none`.
+pub(crate) fn check_args(
+    known: &[&str],
+    new: &FieldTable,
+    current: &FieldTable,
+    what: &str,
+) -> AmqpResult<()> {
+    for key in known {
+        let (n, c) = (new.inner().get(*key), current.inner().get(*key));
+        let same = match (n, c) {
+            (None, None) => true,
+            (Some(n), Some(c)) => equivalent(n, c),
+            _ => false,
+        };
+        if !same {
+            return Err(AmqpError::precondition(format!(
+                "inequivalent arg '{key}' for {what}: received {} but current is {}",
+                describe(n),
+                describe(c)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn equivalent(a: &AMQPValue, b: &AMQPValue) -> bool {
+    match (as_int(a), as_int(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
     }
 }
 
-/// The first argument whose value differs between two tables, for equivalence checks.
-pub(crate) fn first_difference<'a>(a: &'a FieldTable, b: &'a FieldTable) -> Option<&'a str> {
-    let keys = a.inner().keys().chain(b.inner().keys());
-    for k in keys {
-        if a.inner().get(k) != b.inner().get(k) {
-            return Some(k.as_str());
-        }
+fn as_int(v: &AMQPValue) -> Option<i128> {
+    Some(match v {
+        AMQPValue::ShortShortInt(i) => *i as i128,
+        AMQPValue::ShortShortUInt(i) => *i as i128,
+        AMQPValue::ShortInt(i) => *i as i128,
+        AMQPValue::ShortUInt(i) => *i as i128,
+        AMQPValue::LongInt(i) => *i as i128,
+        AMQPValue::LongUInt(i) => *i as i128,
+        AMQPValue::LongLongInt(i) => *i as i128,
+        _ => return None,
+    })
+}
+
+fn describe(v: Option<&AMQPValue>) -> String {
+    let Some(v) = v else { return "none".into() };
+    let (ty, val) = match v {
+        AMQPValue::Boolean(b) => ("bool", b.to_string()),
+        AMQPValue::ShortShortInt(i) => ("byte", i.to_string()),
+        AMQPValue::ShortShortUInt(i) => ("unsignedbyte", i.to_string()),
+        AMQPValue::ShortInt(i) => ("short", i.to_string()),
+        AMQPValue::ShortUInt(i) => ("unsignedshort", i.to_string()),
+        AMQPValue::LongInt(i) => ("signedint", i.to_string()),
+        AMQPValue::LongUInt(i) => ("unsignedint", i.to_string()),
+        AMQPValue::LongLongInt(i) => ("long", i.to_string()),
+        AMQPValue::Float(f) => ("float", f.to_string()),
+        AMQPValue::Double(f) => ("double", f.to_string()),
+        AMQPValue::LongString(s) => ("longstr", String::from_utf8_lossy(s.as_bytes()).into()),
+        AMQPValue::ShortString(s) => ("longstr", s.to_string()),
+        AMQPValue::Timestamp(t) => ("timestamp", t.to_string()),
+        other => ("table", format!("{other:?}")),
+    };
+    format!("the value '{val}' of type '{ty}'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(k: &str, v: AMQPValue) -> FieldTable {
+        let mut t = FieldTable::default();
+        t.insert(k.into(), v);
+        t
     }
-    None
+
+    #[test]
+    fn integer_widths_are_equivalent_and_unknown_args_ignored() {
+        let a = table("x-max-length", AMQPValue::LongInt(10));
+        let b = table("x-max-length", AMQPValue::LongLongInt(10));
+        assert!(check_args(QUEUE_ARGS, &a, &b, "queue 'q'").is_ok());
+        let foo = table("x-foo", AMQPValue::LongInt(1));
+        assert!(check_args(QUEUE_ARGS, &foo, &FieldTable::default(), "queue 'q'").is_ok());
+    }
+
+    #[test]
+    fn difference_reads_like_rabbitmq() {
+        let a = table("x-max-length", AMQPValue::LongInt(5));
+        let e = check_args(
+            QUEUE_ARGS,
+            &a,
+            &FieldTable::default(),
+            "queue 'eq-q' in vhost '/'",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.text,
+            "inequivalent arg 'x-max-length' for queue 'eq-q' in vhost '/': received the value '5' of type 'signedint' but current is none"
+        );
+    }
 }

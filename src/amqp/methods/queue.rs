@@ -2,7 +2,7 @@
 //! (bindings dropped, consumers told with `basic.cancel`).
 
 use super::exchange::default_exchange_refused;
-use super::{clean_name, first_difference, show_value};
+use super::{check_args, clean_name, QUEUE_ARGS};
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
 use crate::amqp::outbound::Outbound;
@@ -139,12 +139,8 @@ impl Connection {
                 q.auto_delete.to_string(),
             ));
         }
-        if let Some(k) = first_difference(&d.arguments, &q.arguments) {
-            let got = show_value(d.arguments.inner().get(k));
-            let cur = show_value(q.arguments.inner().get(k));
-            return Err(diff(k, got, cur));
-        }
-        Ok(())
+        let what = format!("queue '{}' in vhost '{}'", q.name, self.vhost.name);
+        check_args(QUEUE_ARGS, &d.arguments, &q.arguments, &what)
     }
 
     fn queue_declare_ok(&mut self, ch: u16, q: &Queue, nowait: bool) -> AmqpResult<()> {
