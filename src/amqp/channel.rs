@@ -185,7 +185,8 @@ impl Connection {
             return Err(AmqpError::unexpected_frame(format!(
                 "content header for class {} after basic.publish",
                 header.class_id
-            )));
+            ))
+            .on(60, 40));
         }
         if header.body_size > MAX_MESSAGE_SIZE {
             return Err(AmqpError::precondition(format!(
@@ -242,7 +243,10 @@ impl Connection {
                 self.send_method(ch, channel_close_ok());
                 Ok(())
             }
-            channel::AMQPMethod::CloseOk(_) | channel::AMQPMethod::FlowOk(_) => Ok(()),
+            channel::AMQPMethod::CloseOk(_) => Err(AmqpError::command_invalid(
+                "channel.close-ok without a channel.close",
+            )),
+            channel::AMQPMethod::FlowOk(_) => Ok(()),
             channel::AMQPMethod::OpenOk(_) => {
                 Err(AmqpError::command_invalid("channel.open-ok is server-only"))
             }

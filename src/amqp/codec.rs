@@ -163,8 +163,14 @@ fn decode_payload(kind: u8, channel: u16, payload: Bytes) -> Result<Frame, ReadE
         FRAME_HEADER => decode_header(channel, payload),
         FRAME_BODY => Ok(Frame::Body(channel, payload)),
         _ => {
-            if channel != 0 || !payload.is_empty() {
-                // RabbitMQ 3.10: heartbeat on a non-zero channel is 505 UNEXPECTED_FRAME.
+            // RabbitMQ 3.10: a heartbeat with a payload is 501; on a channel other than 0, 505.
+            if !payload.is_empty() {
+                return Err(protocol(AmqpError::frame_error(format!(
+                    "heartbeat frame with a {}-byte payload",
+                    payload.len()
+                ))));
+            }
+            if channel != 0 {
                 return Err(protocol(AmqpError::unexpected_frame(format!(
                     "heartbeat frame on channel {channel}"
                 ))));

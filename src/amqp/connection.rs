@@ -131,7 +131,6 @@ impl Connection {
                 self.send0(connection::AMQPMethod::CloseOk(connection::CloseOk {}));
                 Ok(false)
             }
-            AMQPClass::Connection(connection::AMQPMethod::CloseOk(_)) => Ok(false),
             AMQPClass::Connection(connection::AMQPMethod::UpdateSecret(_)) => {
                 // RabbitMQ 3.10's internal auth backend accepts any new secret: the user's
                 // permissions do not depend on it.
@@ -140,12 +139,10 @@ impl Connection {
                 ));
                 Ok(true)
             }
-            m => Err(AmqpError::command_invalid(format!(
-                "unexpected method on channel 0: {}/{}",
-                m.get_amqp_class_id(),
-                m.get_amqp_method_id()
-            ))
-            .on(m.get_amqp_class_id(), m.get_amqp_method_id())),
+            m => Err(
+                AmqpError::channel_error("unexpected method in connection state running")
+                    .on(m.get_amqp_class_id(), m.get_amqp_method_id()),
+            ),
         }
     }
 
@@ -183,7 +180,7 @@ impl Connection {
                         self.channels.len(),
                         self.channel_max
                     ))
-                    .on(20, 10));
+                    );
                 }
                 let chan = Channel::new(ch, self.shared.clone());
                 self.channels.insert(ch, chan);

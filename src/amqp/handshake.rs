@@ -73,9 +73,10 @@ where
     let capabilities = client_capabilities(&start_ok.client_properties);
     let user = match authenticate(broker, &start_ok, peer) {
         Ok(u) => u,
-        Err(e) if capabilities.authentication_failure_close => return Err(Failed::Close(e)),
+        Err(Some(e)) if capabilities.authentication_failure_close => return Err(Failed::Close(e)),
         Err(e) => {
-            tracing::info!("login refused from {peer}: {}", e.text);
+            let why = e.map_or_else(|| "malformed response".to_string(), |e| e.text);
+            tracing::info!("login refused from {peer}: {why}");
             return Err(Failed::Silent);
         }
     };
@@ -155,59 +156,53 @@ fn authenticate(
     broker: &Broker,
     start_ok: &connection::StartOk,
     peer: SocketAddr,
-) -> Result<Arc<User>, AmqpError> {
+) -> Result<Arc<User>, Option<AmqpError>> {
+    // An unknown mechanism or a malformed response: RabbitMQ drops the socket, no close.
     let mech = start_ok.mechanism.as_str();
     let creds = match mech {
         "PLAIN" => sasl::parse_plain(start_ok.response.as_bytes()),
         "AMQPLAIN" => sasl::parse_amqplain(start_ok.response.as_bytes()),
-        other => {
-            return Err(AmqpError::command_invalid(format!(
-                "unknown authentication mechanism '{other}'"
-            )))
-        }
+        _ => return Err(None),
     };
     let refused = || {
         AmqpError::access_refused(format!(
             "Login was refused using authentication mechanism {mech}. For details see the broker logfile."
         ))
     };
-    let (name, password) = creds.map_err(|_| refused())?;
+    let (name, password) = match creds {
+        Ok(c) => c,
+        // Non-UTF-8 credentials cannot name a user: a refused login, as in RabbitMQ.
+        Err(sasl::SaslError::InvalidUtf8) => return Err(Some(refused())),
+        Err(_) => return Err(None),
+    };
     // RabbitMQ's default loopback_users: guest may only connect from localhost.
     if name == "guest" && !peer.ip().is_loopback() {
-        return Err(refused());
+        return Err(Some(refused()));
     }
-    broker.authenticate(&name, &password).ok_or_else(refused)
+    broker
+        .authenticate(&name, &password)
+        .ok_or_else(|| Some(refused()))
 }
 
+/// Checks the client's tune-ok. RabbitMQ 3.10 drops the socket (no close) when frame_max
+/// is 0, below 4096 or above the server's, or channel_max is 0 or above the server's.
 fn negotiate(
     t: &connection::TuneOk,
     frame_max: u32,
     channel_max: u16,
 ) -> Result<(u32, u16), Failed> {
     const FRAME_MIN: u32 = 4096;
-    if t.frame_max != 0 && t.frame_max < FRAME_MIN {
-        return Err(Failed::Close(AmqpError::not_allowed(format!(
-            "frame_max={} < {FRAME_MIN} min size",
-            t.frame_max
-        ))));
+    let frame_ok = t.frame_max >= FRAME_MIN && (frame_max == 0 || t.frame_max <= frame_max);
+    let channels_ok = t.channel_max != 0 && t.channel_max <= channel_max;
+    if !frame_ok || !channels_ok {
+        tracing::info!(
+            "tune-ok refused: frame_max={} channel_max={}",
+            t.frame_max,
+            t.channel_max
+        );
+        return Err(Failed::Silent);
     }
-    if frame_max != 0 && t.frame_max > frame_max {
-        return Err(Failed::Close(AmqpError::not_allowed(format!(
-            "frame_max={} > {frame_max} max size",
-            t.frame_max
-        ))));
-    }
-    let frame = if t.frame_max == 0 {
-        frame_max
-    } else {
-        t.frame_max
-    };
-    let channels = match (t.channel_max, channel_max) {
-        (0, s) => s,
-        (c, 0) => c,
-        (c, s) => c.min(s),
-    };
-    Ok((frame, if channels == 0 { u16::MAX } else { channels }))
+    Ok((t.frame_max, t.channel_max))
 }
 
 fn open_vhost(
@@ -216,15 +211,18 @@ fn open_vhost(
     name: &str,
 ) -> Result<(Arc<Vhost>, Arc<Permission>), Failed> {
     let refused = || {
-        Failed::Close(AmqpError::not_allowed(format!(
-            "access to vhost '{name}' refused for user '{}'",
-            user.name
-        )))
+        Failed::Close(
+            AmqpError::not_allowed(format!(
+                "access to vhost '{name}' refused for user '{}'",
+                user.name
+            ))
+            .on(10, 40),
+        )
     };
     let Some(vhost) = broker.vhost(name) else {
-        return Err(Failed::Close(AmqpError::not_allowed(format!(
-            "vhost {name} not found"
-        ))));
+        return Err(Failed::Close(
+            AmqpError::not_allowed(format!("vhost {name} not found")).on(10, 40),
+        ));
     };
     let permission = broker.permission(&user.name, name).ok_or_else(refused)?;
     Ok((vhost, permission))
