@@ -40,6 +40,8 @@ impl Server {
         self.broker.shutdown.send_replace(true);
         let _ = tokio::time::timeout(Duration::from_secs(5), self.accept).await;
         self.broker.save_definitions();
+        let broker = self.broker.clone();
+        let _ = tokio::task::spawn_blocking(move || broker.store.close()).await;
     }
 }
 

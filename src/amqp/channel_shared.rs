@@ -85,6 +85,9 @@ impl ChannelShared {
             }
             info.unacked += 1;
         }
+        let Some(msg) = entry.msg.clone() else {
+            return Err(entry);
+        };
         let tag = info.tag.clone();
         let no_ack = info.no_ack;
         let delivery_tag = st.next_tag;
@@ -94,9 +97,11 @@ impl ChannelShared {
             consumer_tag: tag.clone(),
             delivery_tag,
             redelivered: entry.redelivered,
-            msg: entry.msg.clone(),
+            msg,
         });
-        if !no_ack {
+        if no_ack {
+            queue.release(&entry);
+        } else {
             st.unacked.insert(
                 delivery_tag,
                 Unacked {

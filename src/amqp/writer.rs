@@ -150,13 +150,13 @@ mod tests {
 
     #[test]
     fn hand_encoded_deliver_matches_amq_protocol() {
-        let msg = crate::message::Message {
-            exchange: "ex".into(),
-            routing_key: "rk.1".into(),
-            properties: Default::default(),
-            raw_properties: bytes::Bytes::from_static(&[0, 0]),
-            body: bytes::Bytes::new(),
-        };
+        let msg = crate::message::Message::new(
+            "ex".into(),
+            "rk.1".into(),
+            Default::default(),
+            bytes::Bytes::from_static(&[0, 0]),
+            bytes::Bytes::new(),
+        );
         let mut buf = BytesMut::new();
         encode_deliver(&mut buf, 3, "ctag", 42, true, &msg);
         let (_, frame) = parse_frame(&buf[..]).expect("parses");

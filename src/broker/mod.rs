@@ -12,6 +12,7 @@ use crate::auth::permissions::Permission;
 use crate::auth::User;
 use crate::config::Config;
 use crate::store::definitions;
+use crate::store::messages::MessageStore;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,6 +33,11 @@ pub struct Broker {
     pub shutdown: watch::Sender<bool>,
     defs_path: PathBuf,
     save_lock: Mutex<()>,
+    pub store: Arc<MessageStore>,
+    /// Memory use that raises the memory alarm (`resources.memory_high_watermark`).
+    pub memory_limit: u64,
+    /// Above this many bytes of messages in memory, new messages are paged to the store.
+    pub paging_limit: usize,
 }
 
 impl Broker {
@@ -41,7 +47,26 @@ impl Broker {
             anyhow::anyhow!("cannot create data_dir {}: {e}", config.data_dir.display())
         })?;
         let defs_path = config.data_dir.join("definitions.json");
+        let defs = match definitions::load(&defs_path)? {
+            Some(d) => d,
+            None => seed::from_config(&config)?,
+        };
+        let known = seed::durable_queue_keys(&defs);
+        let (store, recovered) = MessageStore::open(&config.data_dir.join("messages"), &known)
+            .map_err(|e| anyhow::anyhow!("cannot open the message store: {e}"))?;
+        if recovered.messages > 0 || recovered.lost_bytes > 0 {
+            tracing::info!(
+                "recovered {} messages ({} bytes unreadable)",
+                recovered.messages,
+                recovered.lost_bytes
+            );
+        }
+        let memory_limit = config.memory_limit_bytes();
         let broker = Arc::new(Broker {
+            store,
+            memory_limit,
+            // RabbitMQ's default paging ratio: page at half the memory watermark.
+            paging_limit: (memory_limit / 2) as usize,
             vhosts: RwLock::new(HashMap::new()),
             users: RwLock::new(HashMap::new()),
             permissions: RwLock::new(HashMap::new()),
@@ -52,11 +77,8 @@ impl Broker {
             save_lock: Mutex::new(()),
             config,
         });
-        let defs = match definitions::load(&broker.defs_path)? {
-            Some(d) => d,
-            None => seed::from_config(&broker.config)?,
-        };
         seed::apply(&broker, &defs)?;
+        seed::restore_messages(&broker, recovered);
         broker.save_definitions();
         Ok(broker)
     }

@@ -111,12 +111,33 @@ pub fn apply(broker: &Broker, defs: &Definitions) -> anyhow::Result<()> {
             q.auto_delete,
             None,
             json_to_field_table(&q.arguments),
+            broker.store.clone(),
         ));
     }
     for b in &defs.bindings {
         restore_binding(broker, b);
     }
     Ok(())
+}
+
+/// The store keys of the durable queues the definitions name.
+pub fn durable_queue_keys(defs: &Definitions) -> std::collections::HashSet<u64> {
+    defs.queues
+        .iter()
+        .filter(|q| q.durable)
+        .map(|q| crate::store::record::queue_key(&q.vhost, &q.name))
+        .collect()
+}
+
+/// Puts recovered messages back in their queues.
+pub fn restore_messages(broker: &Broker, mut recovered: crate::store::messages::Recovered) {
+    for vh in broker.vhosts() {
+        for q in vh.queues() {
+            if let Some(refs) = recovered.queues.remove(&q.key) {
+                q.restore(refs);
+            }
+        }
+    }
 }
 
 fn restore_binding(broker: &Broker, b: &BindingDefinition) {

@@ -9,7 +9,10 @@ pub(super) fn run(queue: &Arc<Queue>, st: &mut QueueState) {
     if st.consumers.is_empty() {
         return;
     }
-    while let Some(entry) = st.messages.pop_front() {
+    while let Some(mut entry) = st.messages.pop_front() {
+        if queue.load(&mut entry).is_none() {
+            continue;
+        }
         match offer(queue, st, entry) {
             Ok(()) => {}
             Err(entry) => {

@@ -7,6 +7,8 @@ mod dispatch;
 
 use crate::amqp::channel_shared::ChannelShared;
 use crate::message::Message;
+use crate::store::messages::MessageStore;
+use crate::store::segment::RecordRef;
 use amq_protocol::types::FieldTable;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -14,11 +16,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// A message waiting in a queue. `seq` orders the queue, so a requeued message goes back
-/// to where it was.
+/// to where it was. The message is in memory, in the store, or both; one paged out to the
+/// store (`msg: None`) is read back when it is delivered.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub seq: u64,
-    pub msg: Arc<Message>,
+    pub msg: Option<Arc<Message>>,
+    pub stored: Option<RecordRef>,
     pub redelivered: bool,
 }
 
@@ -49,6 +53,9 @@ pub struct Queue {
     /// The id of the connection that owns an exclusive queue.
     pub exclusive_owner: Option<u64>,
     pub arguments: FieldTable,
+    /// The queue's name in store records.
+    pub key: u64,
+    store: Arc<MessageStore>,
     state: Mutex<QueueState>,
     deleted: AtomicBool,
 }
@@ -75,8 +82,11 @@ impl Queue {
         auto_delete: bool,
         exclusive_owner: Option<u64>,
         arguments: FieldTable,
+        store: Arc<MessageStore>,
     ) -> Arc<Self> {
         Arc::new(Self {
+            key: crate::store::record::queue_key(&vhost, &name),
+            store,
             name,
             vhost,
             durable,
@@ -101,34 +111,97 @@ impl Queue {
         }
     }
 
-    /// Appends a message and delivers what can be delivered.
-    pub fn publish(self: &Arc<Self>, msg: Arc<Message>) {
+    /// The store key under which this queue's messages must survive a restart.
+    pub fn durable_key(&self) -> Option<u64> {
+        self.durable.then_some(self.key)
+    }
+
+    /// Appends a message (in memory, stored, or both) and delivers what can be delivered.
+    pub fn publish(self: &Arc<Self>, msg: Option<Arc<Message>>, stored: Option<RecordRef>) {
         let mut st = self.state.lock();
         let seq = st.next_seq;
         st.next_seq += 1;
         st.messages.push_back(Entry {
             seq,
             msg,
+            stored,
             redelivered: false,
         });
         dispatch::run(self, &mut st);
     }
 
-    /// Takes the head message for `basic.get`; the caller records it as unacked if needed.
-    pub fn get(self: &Arc<Self>, no_ack: bool) -> Option<(Entry, u32)> {
+    /// Loads recovered messages (stored only, marked redelivered: they may have been
+    /// delivered before the restart).
+    pub fn restore(&self, refs: Vec<RecordRef>) {
         let mut st = self.state.lock();
-        let entry = st.messages.pop_front()?;
-        if !no_ack {
-            st.unacked += 1;
+        for r in refs {
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            st.messages.push_back(Entry {
+                seq,
+                msg: None,
+                stored: Some(r),
+                redelivered: true,
+            });
         }
-        let remaining = st.messages.len() as u32;
-        Some((entry, remaining))
     }
 
-    /// Settles `n` unacked messages (acked, or rejected without requeue).
-    pub fn settle(self: &Arc<Self>, n: usize) {
+    /// Brings a paged-out message back into memory; a record that cannot be read is
+    /// dropped (and logged) rather than delivered wrong.
+    pub(crate) fn load(&self, entry: &mut Entry) -> Option<Arc<Message>> {
+        if let Some(m) = &entry.msg {
+            return Some(m.clone());
+        }
+        let r = entry.stored?;
+        match self.store.read(r) {
+            Ok(m) => {
+                let m = Arc::new(m);
+                entry.msg = Some(m.clone());
+                Some(m)
+            }
+            Err(e) => {
+                tracing::error!(
+                    "queue '{}': message lost, cannot read it back: {e}",
+                    self.name
+                );
+                self.store.release(r, self.durable_key());
+                None
+            }
+        }
+    }
+
+    /// Takes the head message for `basic.get`; the caller records it as unacked if needed.
+    pub fn get(self: &Arc<Self>, no_ack: bool) -> Option<(Entry, Arc<Message>, u32)> {
         let mut st = self.state.lock();
-        st.unacked = st.unacked.saturating_sub(n);
+        loop {
+            let mut entry = st.messages.pop_front()?;
+            let Some(msg) = self.load(&mut entry) else {
+                continue;
+            };
+            if no_ack {
+                self.release(&entry);
+            } else {
+                st.unacked += 1;
+            }
+            let remaining = st.messages.len() as u32;
+            return Some((entry, msg, remaining));
+        }
+    }
+
+    /// Frees an entry's stored record.
+    pub(crate) fn release(&self, entry: &Entry) {
+        if let Some(r) = entry.stored {
+            self.store.release(r, self.durable_key());
+        }
+    }
+
+    /// Settles unacked messages (acked, or rejected without requeue).
+    pub fn settle(self: &Arc<Self>, entries: Vec<Entry>) {
+        for e in &entries {
+            self.release(e);
+        }
+        let mut st = self.state.lock();
+        st.unacked = st.unacked.saturating_sub(entries.len());
         dispatch::run(self, &mut st);
     }
 
@@ -137,6 +210,10 @@ impl Queue {
         let mut st = self.state.lock();
         st.unacked = st.unacked.saturating_sub(entries.len());
         if self.is_deleted() {
+            drop(st);
+            for e in &entries {
+                self.release(e);
+            }
             return;
         }
         for mut e in entries {
@@ -155,10 +232,11 @@ impl Queue {
 
     /// Drops every ready message; returns how many there were.
     pub fn purge(&self) -> u32 {
-        let mut st = self.state.lock();
-        let n = st.messages.len() as u32;
-        st.messages.clear();
-        n
+        let gone = std::mem::take(&mut self.state.lock().messages);
+        for e in &gone {
+            self.release(e);
+        }
+        gone.len() as u32
     }
 
     /// Adds a consumer; fails with a reason if exclusivity forbids it.
@@ -211,9 +289,16 @@ impl Queue {
     /// Marks the queue deleted and hands back its consumers (to be told) and message count.
     pub fn mark_deleted(&self) -> (Vec<Consumer>, u32) {
         self.deleted.store(true, Ordering::Release);
-        let mut st = self.state.lock();
-        let n = st.messages.len() as u32;
-        st.messages.clear();
-        (std::mem::take(&mut st.consumers), n)
+        let (consumers, gone) = {
+            let mut st = self.state.lock();
+            (
+                std::mem::take(&mut st.consumers),
+                std::mem::take(&mut st.messages),
+            )
+        };
+        for e in &gone {
+            self.release(e);
+        }
+        (consumers, gone.len() as u32)
     }
 }

@@ -1,3 +1,7 @@
-//! Storage: the metadata (definitions) store. The message store comes with durable queues.
+//! Storage: the metadata (definitions) store and the message store (segment journal).
 
 pub mod definitions;
+pub mod messages;
+pub mod record;
+mod recovery;
+pub mod segment;

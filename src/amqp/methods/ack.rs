@@ -49,7 +49,7 @@ impl Connection {
             if requeue == Some(true) {
                 q.requeue(entries);
             } else {
-                q.settle(entries.len());
+                q.settle(entries);
             }
         }
         // Room on the channel (global prefetch) may let other queues deliver.

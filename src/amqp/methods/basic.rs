@@ -7,6 +7,7 @@ use crate::amqp::error::{code, AmqpError, AmqpResult};
 use crate::amqp::outbound::Outbound;
 use crate::auth::permissions::Access;
 use crate::message::Message;
+use crate::queue::Queue;
 use amq_protocol::protocol::{basic, AMQPClass};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -118,28 +119,80 @@ impl Connection {
             let m = AMQPClass::Basic(basic::AMQPMethod::Return(ret));
             self.shared.send(Outbound::Content(ch, m, msg.clone()));
         }
-        for q in &queues {
-            q.publish(msg.clone());
+        if queues.is_empty() {
+            self.confirm_now(ch, seq, true);
+            return;
         }
+        self.enqueue(ch, seq, msg, &queues);
+    }
+
+    /// Puts a routed message in its queues. A persistent message bound for durable queues
+    /// is written to the store and confirmed once fsynced; when memory runs short any
+    /// message is written to the store and kept out of memory (paged).
+    fn enqueue(&mut self, ch: u16, seq: u64, msg: Arc<Message>, queues: &[Arc<Queue>]) {
+        let durable: Vec<u64> = if msg.persistent() {
+            queues.iter().filter_map(|q| q.durable_key()).collect()
+        } else {
+            Vec::new()
+        };
+        let page = crate::message::ram_bytes() > self.broker.paging_limit;
+        let mut stored = None;
+        let mut confirmed_later = false;
+        if !durable.is_empty() || page {
+            let on_synced = (seq > 0 && !durable.is_empty()).then(|| self.confirm_later(ch, seq));
+            confirmed_later = on_synced.is_some();
+            match self
+                .broker
+                .store
+                .append(&msg, &durable, queues.len() as u64, on_synced)
+            {
+                Ok(r) => stored = Some(r),
+                Err(e) => {
+                    tracing::error!("cannot store a message: {e}");
+                    if confirmed_later {
+                        self.confirm_now(ch, seq, false);
+                    }
+                    confirmed_later = true;
+                }
+            }
+        }
+        let in_ram = (stored.is_none() || !page).then_some(msg);
+        for q in queues {
+            q.publish(in_ram.clone(), stored);
+        }
+        if !confirmed_later {
+            self.confirm_now(ch, seq, true);
+        }
+    }
+
+    /// Sends `basic.ack` (or `nack`) for publish `seq` now; nothing if confirms are off.
+    fn confirm_now(&self, ch: u16, seq: u64, ok: bool) {
         if seq > 0 {
-            let ack = basic::Ack {
-                delivery_tag: seq,
-                multiple: false,
-            };
-            self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::Ack(ack)));
+            self.send_method(ch, AMQPClass::Basic(confirm_method(seq, ok)));
         }
+    }
+
+    /// A callback that confirms publish `seq` once the store has it on disk.
+    fn confirm_later(&mut self, ch: u16, seq: u64) -> crate::store::messages::OnSynced {
+        let chan = self.chan(ch).shared.clone();
+        Box::new(move |ok| {
+            if chan.state.lock().closed {
+                return;
+            }
+            let m = AMQPClass::Basic(confirm_method(seq, ok));
+            chan.conn.send(Outbound::Method(chan.id, m));
+        })
     }
 
     fn basic_get(&mut self, ch: u16, g: basic::Get) -> AmqpResult<()> {
         let name = self.queue_name(ch, g.queue.as_str())?;
         self.check(Access::Read, "queue", &name)?;
         let q = self.find_queue(&name)?;
-        let Some((entry, message_count)) = q.get(g.no_ack) else {
+        let Some((entry, msg, message_count)) = q.get(g.no_ack) else {
             let empty = basic::GetEmpty {};
             self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::GetEmpty(empty)));
             return Ok(());
         };
-        let msg = entry.msg.clone();
         let redelivered = entry.redelivered;
         let shared = self.chan(ch).shared.clone();
         let delivery_tag = shared.record_get(&q, (!g.no_ack).then_some(entry));
@@ -174,6 +227,21 @@ impl Connection {
     }
 }
 
+fn confirm_method(seq: u64, ok: bool) -> basic::AMQPMethod {
+    if ok {
+        basic::AMQPMethod::Ack(basic::Ack {
+            delivery_tag: seq,
+            multiple: false,
+        })
+    } else {
+        basic::AMQPMethod::Nack(basic::Nack {
+            delivery_tag: seq,
+            multiple: false,
+            requeue: false,
+        })
+    }
+}
+
 /// Builds the stored message. `BCC` is removed before delivery (re-encoding the properties
 /// only in that case); otherwise the publisher's bytes are kept as they are.
 fn make_message(publish: &basic::Publish, header: ContentHeader, body: Bytes) -> Message {
@@ -197,11 +265,11 @@ fn make_message(publish: &basic::Publish, header: ContentHeader, body: Bytes) ->
             properties = stripped.with_headers(routing);
         }
     }
-    Message {
-        exchange: publish.exchange.to_string(),
-        routing_key: publish.routing_key.to_string(),
+    Message::new(
+        publish.exchange.to_string(),
+        publish.routing_key.to_string(),
         properties,
-        raw_properties: raw,
+        raw,
         body,
-    }
+    )
 }

@@ -103,6 +103,7 @@ impl Connection {
             d.auto_delete,
             owner,
             d.arguments.clone(),
+            self.broker.store.clone(),
         );
         let q = self.vhost.add_queue(q);
         if d.exclusive && q.exclusive_owner == Some(self.shared.id) {

@@ -1,0 +1,102 @@
+//! Rebuilding the store's state on start: scan every segment (verifying checksums), drop the
+//! messages whose acks are on disk, truncate a torn tail, report corruption and carry on.
+//! Bodies are read once for the checksum and not kept: queues hold only record positions.
+
+use super::messages::Recovered;
+use super::record::{decode_acks, decode_envelope, FLAG_TRANSIENT};
+use super::segment::{self, RecordRef};
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::path::Path;
+
+/// Returns what was recovered, the live reference count per segment, and the highest
+/// segment id seen (0 if none).
+pub fn recover(
+    dir: &Path,
+    known: &HashSet<u64>,
+) -> io::Result<(Recovered, HashMap<u32, u64>, u32)> {
+    let ids = segment_ids(dir)?;
+    let last = ids.last().copied().unwrap_or(0);
+    let mut rec = Recovered::default();
+    let mut live: HashMap<u32, u64> = HashMap::new();
+    for &id in &ids {
+        let acked = read_acks(dir, id);
+        let path = segment::segment_path(dir, id);
+        let scan = segment::scan(&path, |offset, payload| {
+            let Some(env) = decode_envelope(payload) else {
+                return;
+            };
+            if env.flags & FLAG_TRANSIENT != 0 {
+                return;
+            }
+            let r = RecordRef {
+                segment: id,
+                offset,
+                len: payload.len() as u32,
+            };
+            for q in env.queues {
+                if known.contains(&q) && !acked.contains(&(offset, q)) {
+                    rec.queues.entry(q).or_default().push(r);
+                    *live.entry(id).or_insert(0) += 1;
+                    rec.messages += 1;
+                }
+            }
+        })?;
+        if let Some(problem) = scan.problem {
+            rec.lost_bytes += scan.skipped;
+            if id == last {
+                tracing::warn!(
+                    "segment {id}: {problem}; truncating a torn tail of {} bytes",
+                    scan.skipped
+                );
+            } else {
+                tracing::error!(
+                    "segment {id}: {problem}; the {} bytes after offset {} are lost",
+                    scan.skipped,
+                    scan.valid_len
+                );
+            }
+            if id == last {
+                let f = std::fs::OpenOptions::new().write(true).open(&path)?;
+                f.set_len(scan.valid_len)?;
+                f.sync_all()?;
+            }
+        }
+    }
+    for &id in &ids {
+        if !live.contains_key(&id) {
+            let _ = std::fs::remove_file(segment::segment_path(dir, id));
+            let _ = std::fs::remove_file(segment::ack_path(dir, id));
+        }
+    }
+    Ok((rec, live, last))
+}
+
+fn segment_ids(dir: &Path) -> io::Result<Vec<u32>> {
+    let mut ids: Vec<u32> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_suffix(".seg")?.parse().ok()
+        })
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+fn read_acks(dir: &Path, id: u32) -> HashSet<(u64, u64)> {
+    let path = segment::ack_path(dir, id);
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return HashSet::new(),
+        Err(e) => {
+            tracing::error!("cannot read {}: {e}; its acks are lost", path.display());
+            return HashSet::new();
+        }
+    };
+    let (acks, clean) = decode_acks(&data);
+    if !clean {
+        tracing::warn!("{}: torn or corrupt ack entry ignored", path.display());
+    }
+    acks.into_iter().collect()
+}
