@@ -27,6 +27,7 @@ impl Server {
         let amqp_addr = listener.local_addr()?;
         tracing::info!("AMQP listening on {amqp_addr}");
         let accept = tokio::spawn(accept_loop(listener, broker.clone()));
+        tokio::spawn(crate::broker::resources::monitor(broker.clone()));
         Ok(Server {
             broker,
             amqp_addr,

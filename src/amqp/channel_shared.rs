@@ -106,7 +106,7 @@ impl ChannelShared {
                 delivery_tag,
                 Unacked {
                     queue: queue.clone(),
-                    entry,
+                    entry: entry.unpinned(),
                     consumer: Some(tag),
                 },
             );
@@ -124,7 +124,7 @@ impl ChannelShared {
                 tag,
                 Unacked {
                     queue: queue.clone(),
-                    entry,
+                    entry: entry.unpinned(),
                     consumer: None,
                 },
             );

@@ -240,17 +240,17 @@ impl Connection {
     /// While the memory alarm is up, a publishing connection stops reading (and is told so
     /// once with `connection.blocked` if it asked for that).
     async fn wait_while_blocked(&mut self) {
-        if !*self.broker.memory_alarm.borrow() {
+        let Some(reason) = self.broker.alarms.borrow().reason() else {
             return;
-        }
+        };
         let notify = self.shared.capabilities.connection_blocked;
         if notify {
             self.send0(connection::AMQPMethod::Blocked(connection::Blocked {
-                reason: "low on memory".into(),
+                reason: reason.into(),
             }));
         }
         tokio::select! {
-            _ = self.broker.memory_alarm_clear() => {}
+            _ = self.broker.alarms_clear() => {}
             _ = self.broker.shutdown_signal() => {}
         }
         if notify {

@@ -4,6 +4,7 @@
 
 pub mod exchange;
 pub mod headers;
+pub mod resources;
 mod seed;
 pub mod topic;
 pub mod vhost;
@@ -14,6 +15,7 @@ use crate::config::Config;
 use crate::store::definitions;
 use crate::store::messages::MessageStore;
 use parking_lot::{Mutex, RwLock};
+pub use resources::Alarms;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,8 +29,8 @@ pub struct Broker {
     users: RwLock<HashMap<String, Arc<User>>>,
     permissions: RwLock<HashMap<(String, String), Arc<Permission>>>,
     next_conn_id: AtomicU64,
-    /// Raised while memory use is above the watermark: publishers are blocked.
-    pub memory_alarm: watch::Sender<bool>,
+    /// Resource alarms: while any is up, publishing connections are blocked.
+    pub alarms: watch::Sender<Alarms>,
     /// Set once on shutdown; every connection closes with 320.
     pub shutdown: watch::Sender<bool>,
     defs_path: PathBuf,
@@ -71,7 +73,7 @@ impl Broker {
             users: RwLock::new(HashMap::new()),
             permissions: RwLock::new(HashMap::new()),
             next_conn_id: AtomicU64::new(1),
-            memory_alarm: watch::channel(false).0,
+            alarms: watch::channel(Alarms::default()).0,
             shutdown: watch::channel(false).0,
             defs_path,
             save_lock: Mutex::new(()),
@@ -161,18 +163,20 @@ impl Broker {
         let _ = rx.wait_for(|s| *s).await;
     }
 
-    /// Resolves once the memory alarm is clear.
-    pub async fn memory_alarm_clear(&self) {
-        let mut rx = self.memory_alarm.subscribe();
-        let _ = rx.wait_for(|on| !*on).await;
+    /// Resolves once every alarm is clear.
+    pub async fn alarms_clear(&self) {
+        let mut rx = self.alarms.subscribe();
+        let _ = rx.wait_for(|a| a.reason().is_none()).await;
     }
 
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }
 
-    /// Raises or clears the memory alarm (publishing connections block while it is up).
+    /// Forces the memory alarm up or lets it follow the measured memory again (for tests
+    /// and operators; the resource monitor sets the measured state).
     pub fn set_memory_alarm(&self, on: bool) {
-        self.memory_alarm.send_replace(on);
+        self.alarms
+            .send_if_modified(|a| std::mem::replace(&mut a.memory_forced, on) != on);
     }
 }

@@ -26,6 +26,17 @@ pub struct Entry {
     pub redelivered: bool,
 }
 
+impl Entry {
+    /// The entry without its in-memory copy when the store has one: an unacked message
+    /// waiting for its ack does not hold memory (a requeue reads it back).
+    pub fn unpinned(mut self) -> Self {
+        if self.stored.is_some() {
+            self.msg = None;
+        }
+        self
+    }
+}
+
 /// A consumer as the queue sees it.
 pub struct Consumer {
     pub tag: String,

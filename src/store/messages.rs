@@ -95,19 +95,21 @@ impl MessageStore {
         } else {
             0
         };
-        let payload = record::encode_message(msg, flags, queues);
         let mut w = self.writer.lock();
-        let framed = (segment::HEADER + payload.len()) as u64;
+        let framed = (segment::HEADER + record::encoded_len(msg, queues)) as u64;
         let used = w.seg.len + w.pending.len() as u64;
         if used > 0 && used + framed > SEGMENT_SIZE {
             self.roll(&mut w)?;
         }
+        let offset = w.seg.len + w.pending.len() as u64;
+        let len = segment::frame_with(&mut w.pending, |out| {
+            record::encode_message(out, msg, flags, queues)
+        });
         let r = RecordRef {
             segment: w.seg.id,
-            offset: w.seg.len + w.pending.len() as u64,
-            len: payload.len() as u32,
+            offset,
+            len,
         };
-        segment::frame(&mut w.pending, &payload);
         if let Some(f) = on_synced {
             w.waiters.push(f);
         }
@@ -115,6 +117,12 @@ impl MessageStore {
         drop(w);
         self.wake.notify_one();
         Ok(r)
+    }
+
+    /// Runs `f` once everything appended so far is on disk.
+    pub fn after_sync(&self, f: OnSynced) {
+        self.writer.lock().waiters.push(f);
+        self.wake.notify_one();
     }
 
     /// Starts a new segment; the old one is fsynced by the next flush.

@@ -23,26 +23,31 @@ pub fn queue_key(vhost: &str, name: &str) -> u64 {
     h
 }
 
-pub fn encode_message(msg: &Message, flags: u8, queues: &[u64]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(
-        32 + queues.len() * 8
-            + msg.exchange.len()
-            + msg.routing_key.len()
-            + msg.raw_properties.len()
-            + msg.body.len(),
-    );
+/// The length of a message record's payload.
+pub fn encoded_len(msg: &Message, queues: &[u64]) -> usize {
+    4 + queues.len() * 8
+        + 2
+        + msg.exchange.len()
+        + msg.routing_key.len()
+        + 4
+        + msg.raw_properties.len()
+        + msg.body.len()
+}
+
+/// Appends a message record's payload to `out`.
+pub fn encode_message(out: &mut Vec<u8>, msg: &Message, flags: u8, queues: &[u64]) {
+    out.reserve(encoded_len(msg, queues));
     out.push(KIND_MESSAGE);
     out.push(flags);
     out.extend_from_slice(&(queues.len() as u16).to_be_bytes());
     for q in queues {
         out.extend_from_slice(&q.to_be_bytes());
     }
-    put_short(&mut out, &msg.exchange);
-    put_short(&mut out, &msg.routing_key);
+    put_short(out, &msg.exchange);
+    put_short(out, &msg.routing_key);
     out.extend_from_slice(&(msg.raw_properties.len() as u32).to_be_bytes());
     out.extend_from_slice(&msg.raw_properties);
     out.extend_from_slice(&msg.body);
-    out
 }
 
 fn put_short(out: &mut Vec<u8>, s: &str) {
@@ -149,7 +154,9 @@ mod tests {
             encode_properties(&props),
             Bytes::from_static(b"payload"),
         );
-        let rec = encode_message(&msg, 0, &[7, 9]);
+        let mut rec = Vec::new();
+        encode_message(&mut rec, &msg, 0, &[7, 9]);
+        assert_eq!(rec.len(), encoded_len(&msg, &[7, 9]));
         let env = decode_envelope(&rec).unwrap();
         assert_eq!(env.queues, vec![7, 9]);
         let back = decode_message(Bytes::from(rec)).unwrap();
@@ -169,7 +176,8 @@ mod tests {
             Bytes::from_static(&[0, 0]),
             Bytes::from_static(b"x"),
         );
-        let rec = encode_message(&msg, 0, &[1]);
+        let mut rec = Vec::new();
+        encode_message(&mut rec, &msg, 0, &[1]);
         for cut in 0..rec.len() - 1 {
             let _ = decode_message(Bytes::copy_from_slice(&rec[..cut]));
         }

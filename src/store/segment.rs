@@ -37,6 +37,18 @@ pub fn frame(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
+/// Appends one framed record whose payload `encode` writes in place; returns its length.
+pub fn frame_with(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) -> u32 {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; HEADER]);
+    encode(out);
+    let len = (out.len() - start - HEADER) as u32;
+    let crc = crc32fast::hash(&out[start + HEADER..]);
+    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    out[start + 4..start + HEADER].copy_from_slice(&crc.to_be_bytes());
+    len
+}
+
 /// Reads and verifies one record.
 pub fn read_at(file: &File, r: RecordRef) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; HEADER + r.len as usize];

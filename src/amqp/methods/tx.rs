@@ -3,6 +3,7 @@
 use crate::amqp::channel::{Tx, TxAck};
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
+use crate::amqp::outbound::Outbound;
 use amq_protocol::protocol::{confirm, tx, AMQPClass};
 
 impl Connection {
@@ -40,10 +41,7 @@ impl Connection {
                 }
                 tx::AMQPMethod::SelectOk(tx::SelectOk {})
             }
-            tx::AMQPMethod::Commit(_) => {
-                self.commit(ch)?;
-                tx::AMQPMethod::CommitOk(tx::CommitOk {})
-            }
+            tx::AMQPMethod::Commit(_) => return self.commit(ch),
             tx::AMQPMethod::Rollback(_) => {
                 let chan = self.chan(ch);
                 let tx = chan.tx.as_mut().ok_or_else(not_transactional)?;
@@ -57,9 +55,15 @@ impl Connection {
     }
 
     /// Applies the transaction's publishes, then its acks, in the order they were made.
+    /// `commit-ok` means the broker has taken responsibility: with persistent messages it
+    /// waits until the store has them on disk.
     fn commit(&mut self, ch: u16) -> AmqpResult<()> {
         let tx = self.chan(ch).tx.as_mut().ok_or_else(not_transactional)?;
         let work = std::mem::take(tx);
+        let persistent = work
+            .publishes
+            .iter()
+            .any(|p| p.header.properties.delivery_mode() == &Some(2));
         for p in work.publishes {
             self.route_publish(ch, p.publish, p.header, p.body, 0);
         }
@@ -73,6 +77,17 @@ impl Connection {
                 } => self.settle(ch, tag, multiple, Some(requeue))?,
             }
         }
+        let ok = AMQPClass::Tx(tx::AMQPMethod::CommitOk(tx::CommitOk {}));
+        if !persistent {
+            self.send_method(ch, ok);
+            return Ok(());
+        }
+        let chan = self.chan(ch).shared.clone();
+        self.broker.store.after_sync(Box::new(move |_| {
+            if !chan.state.lock().closed {
+                chan.conn.send(Outbound::Method(chan.id, ok));
+            }
+        }));
         Ok(())
     }
 }
