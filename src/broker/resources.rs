@@ -55,7 +55,7 @@ pub async fn monitor(broker: Arc<Broker>) {
             let over = rss > broker.memory_limit;
             update(&broker, |a| a.memory = over, "memory", over, rss);
         }
-        if n % DISK_CHECK_EVERY == 0 {
+        if n.is_multiple_of(DISK_CHECK_EVERY) {
             if let Some(free) = free_disk_bytes(&broker.config.data_dir) {
                 let low = free < disk_limit;
                 update(&broker, |a| a.disk = low, "disk", low, free);
