@@ -28,6 +28,7 @@ impl Server {
         tracing::info!("AMQP listening on {amqp_addr}");
         let accept = tokio::spawn(accept_loop(listener, broker.clone()));
         tokio::spawn(crate::broker::resources::monitor(broker.clone()));
+        tokio::spawn(compaction(broker.clone()));
         Ok(Server {
             broker,
             amqp_addr,
@@ -43,6 +44,19 @@ impl Server {
         self.broker.save_definitions();
         let broker = self.broker.clone();
         let _ = tokio::task::spawn_blocking(move || broker.store.close()).await;
+    }
+}
+
+/// Compacts the message store every few seconds, off the async threads.
+async fn compaction(broker: Arc<Broker>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = broker.shutdown_signal() => return,
+        }
+        let b = broker.clone();
+        let _ = tokio::task::spawn_blocking(move || b.compact()).await;
     }
 }
 

@@ -173,6 +173,23 @@ impl Broker {
         *self.shutdown.borrow()
     }
 
+    /// Moves live messages out of mostly-released segments so those can be deleted: disk
+    /// use stays proportional to what is queued. Returns how many messages moved.
+    pub fn compact(&self) -> usize {
+        let segments = self.store.compactable();
+        if segments.is_empty() {
+            return 0;
+        }
+        let moved: usize = self
+            .vhosts()
+            .iter()
+            .flat_map(|vh| vh.queues())
+            .map(|q| q.relocate(&segments))
+            .sum();
+        tracing::debug!("compacted segments {segments:?}: {moved} messages moved");
+        moved
+    }
+
     /// Forces the memory alarm up or lets it follow the measured memory again (for tests
     /// and operators; the resource monitor sets the measured state).
     pub fn set_memory_alarm(&self, on: bool) {

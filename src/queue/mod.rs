@@ -199,6 +199,27 @@ impl Queue {
         }
     }
 
+    /// Moves this queue's ready messages out of the given segments (compaction).
+    pub fn relocate(&self, segments: &[u32]) -> usize {
+        let mut st = self.state.lock();
+        let mut moved = 0;
+        for e in st.messages.iter_mut() {
+            let Some(r) = e.stored.filter(|r| segments.contains(&r.segment)) else {
+                continue;
+            };
+            match self.store.relocate(r, self.durable_key()) {
+                Ok(new) => {
+                    e.stored = Some(new);
+                    moved += 1;
+                }
+                Err(err) => {
+                    tracing::warn!("queue '{}': cannot compact a message: {err}", self.name)
+                }
+            }
+        }
+        moved
+    }
+
     /// Frees an entry's stored record.
     pub(crate) fn release(&self, entry: &Entry) {
         if let Some(r) = entry.stored {

@@ -36,8 +36,10 @@ pub struct MessageStore {
     dir: PathBuf,
     writer: Mutex<Writer>,
     wake: Condvar,
-    /// Live (stored, not yet released) references per segment.
+    /// Live (stored, not yet released) references per segment, and all references ever
+    /// made to it: a segment mostly released is worth compacting.
     live: Mutex<HashMap<u32, u64>>,
+    total: Mutex<HashMap<u32, u64>>,
     readers: Mutex<HashMap<u32, Arc<File>>>,
     flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -54,8 +56,8 @@ impl MessageStore {
     /// Opens the store in `dir`, recovering the messages of the queues in `known`.
     pub fn open(dir: &Path, known: &HashSet<u64>) -> io::Result<(Arc<Self>, Recovered)> {
         std::fs::create_dir_all(dir)?;
-        let (recovered, live, last) = super::recovery::recover(dir, known)?;
-        let seg = SegmentFile::open(dir, last + 1, 0)?;
+        let state = super::recovery::recover(dir, known)?;
+        let seg = SegmentFile::open(dir, state.last + 1, 0)?;
         segment::sync_dir(dir)?;
         let store = Arc::new(Self {
             dir: dir.to_path_buf(),
@@ -69,7 +71,8 @@ impl MessageStore {
                 stop: false,
             }),
             wake: Condvar::new(),
-            live: Mutex::new(live),
+            live: Mutex::new(state.live),
+            total: Mutex::new(state.total),
             readers: Mutex::new(HashMap::new()),
             flusher: Mutex::new(None),
         });
@@ -78,7 +81,7 @@ impl MessageStore {
             .name("warren-store".into())
             .spawn(move || me.flush_loop())?;
         *store.flusher.lock() = Some(handle);
-        Ok((store, recovered))
+        Ok((store, state.recovered))
     }
 
     /// Appends a message for `refs` queue references. `queues` are the durable queues it
@@ -102,8 +105,9 @@ impl MessageStore {
             self.roll(&mut w)?;
         }
         let offset = w.seg.len + w.pending.len() as u64;
+        let origin = ((w.seg.id as u64) << 40) | offset;
         let len = segment::frame_with(&mut w.pending, |out| {
-            record::encode_message(out, msg, flags, queues)
+            record::encode_message(out, msg, flags, origin, queues)
         });
         let r = RecordRef {
             segment: w.seg.id,
@@ -113,9 +117,67 @@ impl MessageStore {
         if let Some(f) = on_synced {
             w.waiters.push(f);
         }
-        *self.live.lock().entry(r.segment).or_insert(0) += refs;
+        self.add_refs(r.segment, refs);
         drop(w);
         self.wake.notify_one();
+        Ok(r)
+    }
+
+    fn add_refs(&self, segment: u32, refs: u64) {
+        *self.live.lock().entry(segment).or_insert(0) += refs;
+        *self.total.lock().entry(segment).or_insert(0) += refs;
+    }
+
+    /// Old segments where most references are released: their live messages are worth
+    /// moving so the segment can be deleted.
+    pub fn compactable(&self) -> Vec<u32> {
+        let current = self.writer.lock().seg.id;
+        let live = self.live.lock();
+        let total = self.total.lock();
+        let mut ids: Vec<u32> = live
+            .iter()
+            .filter(|(id, n)| {
+                **id != current && **n > 0 && **n * 2 <= total.get(id).copied().unwrap_or(0)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Copies one queue's reference to a message into the current segment (keeping its
+    /// original order) and releases the old one.
+    pub fn relocate(&self, old: RecordRef, durable_queue: Option<u64>) -> io::Result<RecordRef> {
+        let payload = segment::read_at(&*self.reader(old.segment)?, old)?;
+        if record::decode_envelope(&payload).is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bad record envelope",
+            ));
+        }
+        let queues: Vec<u64> = durable_queue.into_iter().collect();
+        let flags = if queues.is_empty() {
+            record::FLAG_TRANSIENT
+        } else {
+            0
+        };
+        let mut w = self.writer.lock();
+        let used = w.seg.len + w.pending.len() as u64;
+        if used > 0 && used + payload.len() as u64 > SEGMENT_SIZE {
+            self.roll(&mut w)?;
+        }
+        let offset = w.seg.len + w.pending.len() as u64;
+        let len = segment::frame_with(&mut w.pending, |out| {
+            let _ = record::re_envelope(out, &payload, flags, &queues);
+        });
+        let r = RecordRef {
+            segment: w.seg.id,
+            offset,
+            len,
+        };
+        self.add_refs(r.segment, 1);
+        drop(w);
+        self.release(old, durable_queue);
         Ok(r)
     }
 
@@ -166,6 +228,7 @@ impl MessageStore {
             return;
         }
         self.live.lock().remove(&id);
+        self.total.lock().remove(&id);
         w.acks.remove(&id);
         w.ack_files.remove(&id);
         drop(w);

@@ -25,7 +25,8 @@ pub fn queue_key(vhost: &str, name: &str) -> u64 {
 
 /// The length of a message record's payload.
 pub fn encoded_len(msg: &Message, queues: &[u64]) -> usize {
-    4 + queues.len() * 8
+    ENVELOPE_FIXED
+        + queues.len() * 8
         + 2
         + msg.exchange.len()
         + msg.routing_key.len()
@@ -34,20 +35,37 @@ pub fn encoded_len(msg: &Message, queues: &[u64]) -> usize {
         + msg.body.len()
 }
 
-/// Appends a message record's payload to `out`.
-pub fn encode_message(out: &mut Vec<u8>, msg: &Message, flags: u8, queues: &[u64]) {
+/// kind, flags, origin, queue count.
+const ENVELOPE_FIXED: usize = 12;
+
+/// Appends a message record's payload to `out`. `origin` orders the message in its queues
+/// after a restart: the position it was first written at, kept when it is relocated.
+pub fn encode_message(out: &mut Vec<u8>, msg: &Message, flags: u8, origin: u64, queues: &[u64]) {
     out.reserve(encoded_len(msg, queues));
-    out.push(KIND_MESSAGE);
-    out.push(flags);
-    out.extend_from_slice(&(queues.len() as u16).to_be_bytes());
-    for q in queues {
-        out.extend_from_slice(&q.to_be_bytes());
-    }
+    put_envelope(out, flags, origin, queues);
     put_short(out, &msg.exchange);
     put_short(out, &msg.routing_key);
     out.extend_from_slice(&(msg.raw_properties.len() as u32).to_be_bytes());
     out.extend_from_slice(&msg.raw_properties);
     out.extend_from_slice(&msg.body);
+}
+
+fn put_envelope(out: &mut Vec<u8>, flags: u8, origin: u64, queues: &[u64]) {
+    out.push(KIND_MESSAGE);
+    out.push(flags);
+    out.extend_from_slice(&origin.to_be_bytes());
+    out.extend_from_slice(&(queues.len() as u16).to_be_bytes());
+    for q in queues {
+        out.extend_from_slice(&q.to_be_bytes());
+    }
+}
+
+/// The same message record with a new envelope (for relocation by compaction).
+pub fn re_envelope(out: &mut Vec<u8>, old: &[u8], flags: u8, queues: &[u64]) -> Option<()> {
+    let env = decode_envelope(old)?;
+    put_envelope(out, flags, env.origin, queues);
+    out.extend_from_slice(old.get(env.header_len..)?);
+    Some(())
 }
 
 fn put_short(out: &mut Vec<u8>, s: &str) {
@@ -58,29 +76,36 @@ fn put_short(out: &mut Vec<u8>, s: &str) {
 /// The envelope of a message record, read during recovery without decoding the body.
 pub struct Envelope {
     pub flags: u8,
+    pub origin: u64,
     pub queues: Vec<u64>,
+    /// Where the message itself (exchange onwards) starts.
+    pub header_len: usize,
 }
 
 pub fn decode_envelope(p: &[u8]) -> Option<Envelope> {
-    if p.len() < 4 || p[0] != KIND_MESSAGE {
+    if p.len() < ENVELOPE_FIXED || p[0] != KIND_MESSAGE {
         return None;
     }
-    let n = u16::from_be_bytes([p[2], p[3]]) as usize;
-    let qs = p.get(4..4 + n * 8)?;
-    let queues = qs
+    let origin = u64::from_be_bytes(p[2..10].try_into().ok()?);
+    let n = u16::from_be_bytes([p[10], p[11]]) as usize;
+    let header_len = ENVELOPE_FIXED + n * 8;
+    let queues = p
+        .get(ENVELOPE_FIXED..header_len)?
         .chunks_exact(8)
         .map(|c| u64::from_be_bytes(c.try_into().unwrap_or([0; 8])))
         .collect();
     Some(Envelope {
         flags: p[1],
+        origin,
         queues,
+        header_len,
     })
 }
 
 /// Rebuilds the message from its record (the body is a slice of `p`, not a copy).
 pub fn decode_message(p: Bytes) -> Option<Message> {
     let env = decode_envelope(&p)?;
-    let mut pos = 4 + env.queues.len() * 8;
+    let mut pos = env.header_len;
     let exchange = take_short(&p, &mut pos)?;
     let routing_key = take_short(&p, &mut pos)?;
     let plen = u32::from_be_bytes(p.get(pos..pos + 4)?.try_into().ok()?) as usize;
@@ -155,10 +180,19 @@ mod tests {
             Bytes::from_static(b"payload"),
         );
         let mut rec = Vec::new();
-        encode_message(&mut rec, &msg, 0, &[7, 9]);
+        encode_message(&mut rec, &msg, 0, 5, &[7, 9]);
         assert_eq!(rec.len(), encoded_len(&msg, &[7, 9]));
         let env = decode_envelope(&rec).unwrap();
         assert_eq!(env.queues, vec![7, 9]);
+        assert_eq!(env.origin, 5);
+        let mut moved = Vec::new();
+        re_envelope(&mut moved, &rec, 0, &[9]).unwrap();
+        let moved_env = decode_envelope(&moved).unwrap();
+        assert_eq!((moved_env.origin, moved_env.queues), (5, vec![9]));
+        assert_eq!(
+            &decode_message(Bytes::from(moved)).unwrap().body[..],
+            b"payload"
+        );
         let back = decode_message(Bytes::from(rec)).unwrap();
         assert_eq!(back.exchange, "ex");
         assert_eq!(back.routing_key, "a.b");
@@ -177,7 +211,7 @@ mod tests {
             Bytes::from_static(b"x"),
         );
         let mut rec = Vec::new();
-        encode_message(&mut rec, &msg, 0, &[1]);
+        encode_message(&mut rec, &msg, 0, 0, &[1]);
         for cut in 0..rec.len() - 1 {
             let _ = decode_message(Bytes::copy_from_slice(&rec[..cut]));
         }

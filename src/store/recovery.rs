@@ -9,16 +9,24 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::Path;
 
-/// Returns what was recovered, the live reference count per segment, and the highest
-/// segment id seen (0 if none).
-pub fn recover(
-    dir: &Path,
-    known: &HashSet<u64>,
-) -> io::Result<(Recovered, HashMap<u32, u64>, u32)> {
+/// The store's state after recovery.
+pub struct State {
+    pub recovered: Recovered,
+    /// Live references per segment.
+    pub live: HashMap<u32, u64>,
+    /// References ever made per segment (live and released), for compaction.
+    pub total: HashMap<u32, u64>,
+    /// The highest segment id seen (0 if none).
+    pub last: u32,
+}
+
+pub fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
     let ids = segment_ids(dir)?;
     let last = ids.last().copied().unwrap_or(0);
     let mut rec = Recovered::default();
     let mut live: HashMap<u32, u64> = HashMap::new();
+    let mut total: HashMap<u32, u64> = HashMap::new();
+    let mut ordered: HashMap<u64, Vec<(u64, RecordRef)>> = HashMap::new();
     for &id in &ids {
         let acked = read_acks(dir, id);
         let path = segment::segment_path(dir, id);
@@ -35,8 +43,12 @@ pub fn recover(
                 len: payload.len() as u32,
             };
             for q in env.queues {
-                if known.contains(&q) && !acked.contains(&(offset, q)) {
-                    rec.queues.entry(q).or_default().push(r);
+                if !known.contains(&q) {
+                    continue;
+                }
+                *total.entry(id).or_insert(0) += 1;
+                if !acked.contains(&(offset, q)) {
+                    ordered.entry(q).or_default().push((env.origin, r));
                     *live.entry(id).or_insert(0) += 1;
                     rec.messages += 1;
                 }
@@ -69,7 +81,18 @@ pub fn recover(
             let _ = std::fs::remove_file(segment::ack_path(dir, id));
         }
     }
-    Ok((rec, live, last))
+    // Relocated (compacted) messages keep their original position in their queues.
+    for (q, mut refs) in ordered {
+        refs.sort_by_key(|(origin, _)| *origin);
+        rec.queues
+            .insert(q, refs.into_iter().map(|(_, r)| r).collect());
+    }
+    Ok(State {
+        recovered: rec,
+        live,
+        total,
+        last,
+    })
 }
 
 fn segment_ids(dir: &Path) -> io::Result<Vec<u32>> {
