@@ -14,7 +14,7 @@ use crate::auth::permissions::Access;
 use amq_protocol::types::{AMQPValue, FieldTable};
 
 impl Connection {
-    /// RabbitMQ's resource check: `<perm> access to <kind> '<name>' in vhost '<v>' refused`.
+    /// RabbitMQ's resource check: `access to <kind> '<name>' in vhost '<v>' refused for user`.
     pub(crate) fn check(&self, access: Access, kind: &str, name: &str) -> AmqpResult<()> {
         let resource = if kind == "exchange" && name.is_empty() {
             "amq.default"
@@ -24,13 +24,8 @@ impl Connection {
         if self.permission.allows(access, resource) {
             return Ok(());
         }
-        let what = match access {
-            Access::Configure => "configure",
-            Access::Write => "write",
-            Access::Read => "read",
-        };
         Err(AmqpError::access_refused(format!(
-            "{what} access to {kind} '{resource}' in vhost '{}' refused for user '{}'",
+            "access to {kind} '{resource}' in vhost '{}' refused for user '{}'",
             self.vhost.name, self.user.name
         )))
     }
