@@ -161,7 +161,7 @@ fn decode_payload(kind: u8, channel: u16, payload: Bytes) -> Result<Frame, ReadE
     match kind {
         FRAME_METHOD => decode_method(channel, &payload),
         FRAME_HEADER => decode_header(channel, payload),
-        FRAME_BODY => Ok(Frame::Body(channel, payload)),
+        FRAME_BODY => Ok(Frame::Body(channel, own_small(payload))),
         _ => {
             // RabbitMQ 3.10: a heartbeat with a payload is 501; on a channel other than 0, 505.
             if !payload.is_empty() {
@@ -177,6 +177,19 @@ fn decode_payload(kind: u8, channel: u16, payload: Bytes) -> Result<Frame, ReadE
             }
             Ok(Frame::Heartbeat(channel))
         }
+    }
+}
+
+/// Bodies below this size are copied out of the read buffer, so a queued message holds only
+/// its own bytes rather than pinning a whole read-buffer chunk that the memory accounting
+/// cannot see; larger ones fill most of their chunk and stay zero-copy slices.
+const COPY_BELOW: usize = 16 * 1024;
+
+fn own_small(payload: Bytes) -> Bytes {
+    if payload.len() < COPY_BELOW {
+        Bytes::copy_from_slice(&payload)
+    } else {
+        payload
     }
 }
 
@@ -242,7 +255,8 @@ fn decode_header(channel: u16, payload: Bytes) -> Result<Frame, ReadError> {
     }
     let class_id = u16::from_be_bytes([payload[0], payload[1]]);
     let body_size = u64::from_be_bytes(payload[4..12].try_into().unwrap_or([0; 8]));
-    let raw_properties = payload.slice(12..);
+    // Copied out: a slice would keep the whole read buffer alive as long as the message.
+    let raw_properties = Bytes::copy_from_slice(&payload[12..]);
     let properties = match parse_properties(&raw_properties[..]) {
         Ok((&[], p)) => p,
         _ => {

@@ -173,6 +173,23 @@ impl Broker {
         *self.shutdown.borrow()
     }
 
+    /// When message bodies in memory exceed the paging limit, writes queued ones to the
+    /// store and drops them from memory until below it.
+    pub fn page_out(&self) {
+        let over = crate::message::ram_bytes().saturating_sub(self.paging_limit);
+        if over == 0 {
+            return;
+        }
+        let mut left = over;
+        for q in self.vhosts().iter().flat_map(|vh| vh.queues()) {
+            left = left.saturating_sub(q.page_out(left));
+            if left == 0 {
+                break;
+            }
+        }
+        tracing::debug!("paged out {} bytes of messages", over - left);
+    }
+
     /// Moves live messages out of mostly-released segments so those can be deleted: disk
     /// use stays proportional to what is queued. Returns how many messages moved.
     pub fn compact(&self) -> usize {

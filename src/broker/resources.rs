@@ -45,6 +45,10 @@ pub async fn monitor(broker: Arc<Broker>) {
             _ = tick.tick() => {}
             _ = broker.shutdown_signal() => return,
         }
+        if crate::message::ram_bytes() > broker.paging_limit {
+            let b = broker.clone();
+            let _ = tokio::task::spawn_blocking(move || b.page_out()).await;
+        }
         if let Some(mut rss) = resident_bytes() {
             if rss > broker.memory_limit {
                 // Freed message memory may still be held by the allocator: hand it back to

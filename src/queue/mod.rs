@@ -199,6 +199,31 @@ impl Queue {
         }
     }
 
+    /// Writes in-memory ready messages to the store, newest first, and drops their bodies
+    /// from memory, until about `budget` bytes were released. Returns the bytes released.
+    pub fn page_out(&self, budget: usize) -> usize {
+        let mut st = self.state.lock();
+        let mut released = 0;
+        for e in st.messages.iter_mut().rev() {
+            if released >= budget {
+                break;
+            }
+            let Some(m) = e.msg.take() else { continue };
+            if e.stored.is_none() {
+                match self.store.append(&m, &[], 1, None) {
+                    Ok(r) => e.stored = Some(r),
+                    Err(err) => {
+                        tracing::error!("queue '{}': cannot page out: {err}", self.name);
+                        e.msg = Some(m);
+                        break;
+                    }
+                }
+            }
+            released += m.body.len() + m.raw_properties.len();
+        }
+        released
+    }
+
     /// Moves this queue's ready messages out of the given segments (compaction).
     pub fn relocate(&self, segments: &[u32]) -> usize {
         let mut st = self.state.lock();

@@ -147,7 +147,11 @@ impl MessageStore {
 
     /// Copies one queue's reference to a message into the current segment (keeping its
     /// original order) and releases the old one.
-    pub fn relocate(&self, old: RecordRef, durable_queue: Option<u64>) -> io::Result<RecordRef> {
+    pub fn relocate(
+        self: &Arc<Self>,
+        old: RecordRef,
+        durable_queue: Option<u64>,
+    ) -> io::Result<RecordRef> {
         let payload = segment::read_at(&*self.reader(old.segment)?, old)?;
         if record::decode_envelope(&payload).is_none() {
             return Err(io::Error::new(
@@ -176,8 +180,16 @@ impl MessageStore {
             len,
         };
         self.add_refs(r.segment, 1);
+        // The old copy is released only once the new one is on disk, so no crash (or power
+        // loss) can leave the ack without the copy.
+        let me = self.clone();
+        w.waiters.push(Box::new(move |ok| {
+            if ok {
+                me.release(old, durable_queue);
+            }
+        }));
         drop(w);
-        self.release(old, durable_queue);
+        self.wake.notify_one();
         Ok(r)
     }
 

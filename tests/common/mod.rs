@@ -64,11 +64,18 @@ pub struct ChildBroker {
     pub child: Child,
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
+    /// Every line the broker has written to stdout so far (its log; `RUST_LOG=info`).
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ChildBroker {
     pub fn spawn(extra: &[&str]) -> ChildBroker {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::spawn_in(tempfile::tempdir().expect("tempdir"), extra)
+    }
+
+    /// Starts the binary on an existing data dir (for restart and crash tests); get the
+    /// dir back with `kill` or `stop`.
+    pub fn spawn_in(dir: tempfile::TempDir, extra: &[&str]) -> ChildBroker {
         let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
             .args(["--amqp-listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path())
@@ -80,24 +87,100 @@ impl ChildBroker {
             .spawn()
             .expect("spawns warren");
         let stdout = child.stdout.take().expect("stdout");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
+        let lines = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = line.split("AMQP listening on ").nth(1) {
                     let _ = tx.send(addr.trim().to_string());
                 }
+                lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("warren logs its address")
-            .parse()
-            .expect("an address");
-        ChildBroker { child, addr, dir }
+        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(a) => a.parse().expect("an address"),
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait();
+                let log = log.lock().unwrap_or_else(|e| e.into_inner()).join("\n");
+                panic!("warren did not log its address (exit: {status:?}); its log:\n{log}");
+            }
+        };
+        ChildBroker {
+            child,
+            addr,
+            dir,
+            log,
+        }
     }
 
     pub fn url(&self) -> String {
         format!("amqp://guest:guest@{}/%2f", self.addr)
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The broker's log so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits (at most `limit`) for a log line containing `needle`; the log has no other
+    /// signal, so this polls.
+    pub async fn wait_for_log(&self, needle: &str, limit: Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(line) = self.log_lines().into_iter().find(|l| l.contains(needle)) {
+                return Some(line);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A `kB` field of /proc/<pid>/status (e.g. `VmRSS`, `VmHWM`), in bytes.
+    pub fn proc_status_bytes(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status
+            .lines()
+            .find(|l| l.split(':').next() == Some(field))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILL: the broker dies at once, mid-whatever. Hands back the data dir.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.take_dir()
+    }
+
+    /// SIGTERM and a graceful exit (panics if it takes over 10 s). Hands back the data dir.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.signal("TERM");
+        let status = self
+            .wait_exit(Duration::from_secs(10))
+            .expect("warren exits within 10 s of SIGTERM");
+        assert!(status.success(), "warren exited with {status:?}");
+        self.take_dir()
+    }
+
+    fn take_dir(&mut self) -> tempfile::TempDir {
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
     }
 
     pub fn signal(&self, sig: &str) {
