@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::broker::policy;
+
 /// Origin label used for configuration text that did not come from a file.
 const STRING_ORIGIN: &str = "<config>";
 
@@ -109,6 +111,12 @@ pub struct Config {
     /// Permissions granted at startup (`[[permissions]]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<PermissionDef>,
+    /// Policies created at startup (`[[policies]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyDef>,
+    /// Operator policies created at startup (`[[operator_policies]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operator_policies: Vec<PolicyDef>,
 }
 
 impl Default for Config {
@@ -122,6 +130,8 @@ impl Default for Config {
             users: Vec::new(),
             vhosts: Vec::new(),
             permissions: Vec::new(),
+            policies: Vec::new(),
+            operator_policies: Vec::new(),
         }
     }
 }
@@ -249,6 +259,36 @@ pub struct PermissionDef {
 
 fn match_all() -> String {
     ".*".to_string()
+}
+
+/// A `[[policies]]` or `[[operator_policies]]` entry, validated like
+/// RabbitMQ validates `PUT /api/policies/{vhost}/{name}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDef {
+    /// Policy name, unique per vhost.
+    pub name: String,
+    /// Virtual host whose queues and exchanges it applies to.
+    #[serde(default = "default_vhost")]
+    pub vhost: String,
+    /// Regex matched (unanchored) against queue and exchange names.
+    pub pattern: String,
+    /// `"queues"`, `"exchanges"` or `"all"`.
+    #[serde(default = "default_apply_to")]
+    pub apply_to: String,
+    /// The highest-priority matching policy applies.
+    #[serde(default)]
+    pub priority: i32,
+    /// The settings, e.g. `{ "message-ttl" = 60000 }`.
+    pub definition: serde_json::Map<String, serde_json::Value>,
+}
+
+fn default_vhost() -> String {
+    "/".to_string()
+}
+
+fn default_apply_to() -> String {
+    "all".to_string()
 }
 
 // ---------------------------------------------------------------------------
@@ -400,7 +440,13 @@ impl Config {
         self.resources.validate()?;
         validate_users(&self.users)?;
         validate_vhosts(&self.vhosts)?;
-        validate_permissions(&self.permissions)
+        validate_permissions(&self.permissions)?;
+        validate_policies("policies", &self.policies, policy::validate_definition)?;
+        validate_policies(
+            "operator_policies",
+            &self.operator_policies,
+            policy::validate_operator_definition,
+        )
     }
 
     fn apply_cli(&mut self, cli: &Cli) -> Result<(), ConfigError> {
@@ -522,6 +568,40 @@ fn validate_permissions(permissions: &[PermissionDef]) -> Result<(), Problem> {
                 format!(
                     "permissions for user '{}' in vhost '{}' are defined more than once",
                     perm.user, perm.vhost
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Validates `[[policies]]` (or `[[operator_policies]]`, named by `section`)
+/// with the broker's policy rules; errors name the offending key.
+fn validate_policies(
+    section: &str,
+    policies: &[PolicyDef],
+    check_definition: fn(&serde_json::Map<String, serde_json::Value>) -> Result<(), String>,
+) -> Result<(), Problem> {
+    for (i, p) in policies.iter().enumerate() {
+        let key = |field: &str| format!("{section}[{i}].{field}");
+        if p.name.is_empty() {
+            return Err(Problem::new(key("name"), "must not be empty"));
+        }
+        if p.vhost.is_empty() {
+            return Err(Problem::new(key("vhost"), "must not be empty"));
+        }
+        policy::compile_pattern(&p.pattern).map_err(|m| Problem::new(key("pattern"), m))?;
+        policy::ApplyTo::parse(&p.apply_to).map_err(|m| Problem::new(key("apply_to"), m))?;
+        check_definition(&p.definition).map_err(|m| Problem::new(key("definition"), m))?;
+        if policies[..i]
+            .iter()
+            .any(|q| q.name == p.name && q.vhost == p.vhost)
+        {
+            return Err(Problem::new(
+                key("name"),
+                format!(
+                    "policy '{}' in vhost '{}' is defined more than once",
+                    p.name, p.vhost
                 ),
             ));
         }
@@ -1232,6 +1312,160 @@ read = ".*"
             "[[users]]\nname = \"a\"\npassword = \"x\"\n[[users]]\nname = \"a\"\npassword = \"y\"\n",
             &["users[1].name", "more than once"],
         );
+    }
+
+    const POLICIES: &str = r#"
+[[policies]]
+name = "ttl"
+pattern = "^q\\."
+definition = { "message-ttl" = 60000, "dead-letter-exchange" = "dlx" }
+
+[[policies]]
+name = "ae"
+vhost = "shop"
+pattern = "^orders$"
+apply_to = "exchanges"
+priority = 5
+definition = { "alternate-exchange" = "unrouted" }
+
+[[operator_policies]]
+name = "cap"
+pattern = ".*"
+apply_to = "queues"
+priority = -1
+definition = { "max-length" = 100000, "expires" = 3600000 }
+"#;
+
+    fn json_map(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn policies_parse_with_defaults() {
+        let c = Config::from_toml_str(POLICIES).unwrap();
+        assert_eq!(
+            c.policies,
+            vec![
+                PolicyDef {
+                    name: "ttl".into(),
+                    vhost: "/".into(),
+                    pattern: "^q\\.".into(),
+                    apply_to: "all".into(),
+                    priority: 0,
+                    definition: json_map(
+                        serde_json::json!({"message-ttl": 60000, "dead-letter-exchange": "dlx"})
+                    ),
+                },
+                PolicyDef {
+                    name: "ae".into(),
+                    vhost: "shop".into(),
+                    pattern: "^orders$".into(),
+                    apply_to: "exchanges".into(),
+                    priority: 5,
+                    definition: json_map(serde_json::json!({"alternate-exchange": "unrouted"})),
+                },
+            ]
+        );
+        let op = &c.operator_policies[0];
+        assert_eq!(
+            (op.name.as_str(), op.apply_to.as_str(), op.priority),
+            ("cap", "queues", -1)
+        );
+        assert_eq!(op.definition["max-length"], serde_json::json!(100000));
+        // Definitions as ordinary sub-tables work too.
+        let c = Config::from_toml_str(
+            "[[policies]]\nname = \"p\"\npattern = \"\"\n[policies.definition]\nmax-length = 3\n",
+        )
+        .unwrap();
+        assert_eq!(c.policies[0].definition["max-length"], serde_json::json!(3));
+    }
+
+    #[test]
+    fn bad_policies_name_the_key() {
+        let policy = |fields: &str| format!("[[policies]]\nname = \"p\"\n{fields}\n");
+        let cases: Vec<(String, Vec<&str>)> = vec![
+            (
+                policy("pattern = \".*\"\ndefinition = { expires = 0 }"),
+                vec!["<config>:4:", "policies[0].definition: 0 is not a valid queue expiry"],
+            ),
+            (
+                policy("pattern = \".*\"\ndefinition = { \"message-ttl\" = 1.5 }"),
+                vec!["policies[0].definition: 1.5 is not a valid message TTL"],
+            ),
+            (
+                policy("pattern = \".*\"\ndefinition = { bogus = 1 }"),
+                vec![r#"policies[0].definition: [{<<"bogus">>,1}] are not recognised policy settings"#],
+            ),
+            (
+                policy("pattern = \".*\"\ndefinition = {}"),
+                vec!["policies[0].definition: no policy provided"],
+            ),
+            (
+                policy("pattern = \"(\"\ndefinition = { max-length = 1 }"),
+                vec![
+                    "<config>:3:11",
+                    "policies[0].pattern: pattern should be regular expression but is invalid",
+                ],
+            ),
+            (
+                policy("pattern = \".*\"\napply_to = \"topics\"\ndefinition = { max-length = 1 }"),
+                vec!["policies[0].apply_to: apply-to 'topics' unrecognised; should be 'queues', 'exchanges' or 'all'"],
+            ),
+            (
+                policy("pattern = \".*\"\npriority = 1.5\ndefinition = { max-length = 1 }"),
+                vec!["policies[0].priority", "i32"],
+            ),
+            (
+                policy("pattern = \".*\"\ndefinition = { max-length = 1 }\napply-to = \"all\""),
+                vec!["policies[0].apply-to", "unknown field `apply-to`"],
+            ),
+            (policy("pattern = \".*\""), vec!["policies[0]", "missing field `definition`"]),
+            (
+                policy("pattern = \".*\"\nvhost = \"\"\ndefinition = { max-length = 1 }"),
+                vec!["policies[0].vhost: must not be empty"],
+            ),
+            (
+                format!(
+                    "{}{}",
+                    policy("pattern = \"a\"\ndefinition = { max-length = 1 }"),
+                    policy("pattern = \"b\"\ndefinition = { max-length = 2 }")
+                ),
+                vec!["policies[1].name: policy 'p' in vhost '/' is defined more than once"],
+            ),
+            (
+                "[[operator_policies]]\nname = \"o\"\npattern = \".*\"\ndefinition = { overflow = \"drop-head\" }\n"
+                    .to_string(),
+                vec![r#"operator_policies[0].definition: [{<<"overflow">>,<<"drop-head">>}] are not recognised policy settings"#],
+            ),
+            (
+                "[[operator_policies]]\nname = \"o\"\npattern = \".*\"\ndefinition = { expires = -1 }\n"
+                    .to_string(),
+                vec!["operator_policies[0].definition: -1 is not a valid queue expiry"],
+            ),
+        ];
+        for (src, needles) in &cases {
+            assert_err_contains(src, needles);
+        }
+    }
+
+    #[test]
+    fn policies_round_trip_through_to_toml() {
+        let mut c = Config::from_toml_str(POLICIES).unwrap();
+        c.policies.push(PolicyDef {
+            name: "mirrored".into(),
+            vhost: "/".into(),
+            pattern: "^ha\\.".into(),
+            apply_to: "queues".into(),
+            priority: 2,
+            definition: json_map(serde_json::json!({
+                "ha-mode": "nodes", "ha-params": ["rabbit@a", "rabbit@b"], "overflow": "reject-publish"
+            })),
+        });
+        let text = c.to_toml();
+        let back = Config::from_toml_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back, c, "{text}");
+        assert!(text.contains("[[operator_policies]]"), "{text}");
+        assert!(!Config::default().to_toml().contains("policies"));
     }
 
     #[test]

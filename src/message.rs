@@ -22,6 +22,15 @@ pub struct Message {
     /// Properties as encoded on the wire (re-encoded only when the broker changed them).
     pub raw_properties: Bytes,
     pub body: Bytes,
+    /// When it was published (unix ms): TTLs count from here, across restarts too.
+    pub published_ms: u64,
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Message {
@@ -38,6 +47,7 @@ impl Message {
             properties,
             raw_properties,
             body,
+            published_ms: now_ms(),
         };
         RAM_BYTES.fetch_add(m.footprint(), Ordering::Relaxed);
         m
@@ -49,6 +59,11 @@ impl Message {
 
     pub fn persistent(&self) -> bool {
         self.properties.delivery_mode() == &Some(2)
+    }
+
+    /// The per-message TTL from the `expiration` property (validated at publish).
+    pub fn ttl_ms(&self) -> Option<u64> {
+        self.properties.expiration().as_ref()?.as_str().parse().ok()
     }
 
     pub fn body_size(&self) -> u64 {

@@ -4,6 +4,8 @@
 
 pub mod exchange;
 pub mod headers;
+pub mod policy;
+pub mod publish;
 pub mod resources;
 mod seed;
 pub mod topic;
@@ -171,6 +173,32 @@ impl Broker {
 
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
+    }
+
+    /// Deletes a queue: unbinds it, tells its consumers (`basic.cancel` to clients that
+    /// asked for it), persists if durable. Returns the ready messages it held.
+    pub fn delete_queue(&self, vhost: &Vhost, q: &Arc<crate::queue::Queue>) -> u32 {
+        use crate::amqp::outbound::Outbound;
+        use amq_protocol::protocol::{basic, AMQPClass};
+        if !vhost.remove_queue(q) {
+            return 0;
+        }
+        let (consumers, count) = q.mark_deleted();
+        for c in consumers {
+            c.channel.state.lock().consumers.remove(c.tag.as_str());
+            if c.channel.conn.capabilities.consumer_cancel_notify {
+                let cancel = basic::Cancel {
+                    consumer_tag: crate::amqp::codec::short(&c.tag),
+                    nowait: true,
+                };
+                let m = AMQPClass::Basic(basic::AMQPMethod::Cancel(cancel));
+                c.channel.conn.send(Outbound::Method(c.channel.id, m));
+            }
+        }
+        if q.durable {
+            self.save_definitions();
+        }
+        count
     }
 
     /// When message bodies in memory exceed the paging limit, writes queued ones to the

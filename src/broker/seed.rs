@@ -7,7 +7,7 @@ use crate::auth::password::{hash_password, SHA256_ALGORITHM};
 use crate::auth::permissions::Permission;
 use crate::auth::User;
 use crate::config::Config;
-use crate::queue::Queue;
+use crate::queue::{Queue, QueueSpec};
 use crate::store::definitions::{
     field_table_to_json, json_to_field_table, BindingDefinition, Definitions, DestinationType,
     ExchangeDefinition, PermissionDefinition, QueueDefinition, UserDefinition, VhostDefinition,
@@ -70,7 +70,7 @@ pub fn from_config(config: &Config) -> anyhow::Result<Definitions> {
 }
 
 /// Loads definitions into the (empty) broker.
-pub fn apply(broker: &Broker, defs: &Definitions) -> anyhow::Result<()> {
+pub fn apply(broker: &std::sync::Arc<Broker>, defs: &Definitions) -> anyhow::Result<()> {
     for v in &defs.vhosts {
         broker.add_vhost(&v.name, &v.description);
     }
@@ -104,15 +104,21 @@ pub fn apply(broker: &Broker, defs: &Definitions) -> anyhow::Result<()> {
         let Some(vh) = broker.vhost(&q.vhost) else {
             continue;
         };
-        vh.add_queue(Queue::new(
-            q.name.clone(),
-            q.vhost.clone(),
-            q.durable,
-            q.auto_delete,
-            None,
-            json_to_field_table(&q.arguments),
-            broker.store.clone(),
-        ));
+        let arguments = json_to_field_table(&q.arguments);
+        let what = format!("queue '{}' in vhost '{}'", q.name, q.vhost);
+        let settings = crate::queue::args::parse(&arguments, &what).unwrap_or_else(|e| {
+            tracing::warn!("stored {what}: {e}; its arguments are ignored");
+            Default::default()
+        });
+        let spec = QueueSpec {
+            name: q.name.clone(),
+            durable: q.durable,
+            auto_delete: q.auto_delete,
+            exclusive_owner: None,
+            arguments,
+            settings,
+        };
+        vh.add_queue(Queue::new(broker, &vh, spec));
     }
     for b in &defs.bindings {
         restore_binding(broker, b);

@@ -1,42 +1,55 @@
 //! Handing ready messages to consumers: highest priority first, round-robin among equal
 //! priorities, skipping consumers without capacity (prefetch, or a backlogged connection).
+//! A single-active-consumer queue offers only to its first consumer.
 
-use super::{Entry, Queue, QueueState};
+use super::{expiry, Entry, Queue, QueueState};
 use std::sync::Arc;
 
-/// Delivers head messages until the queue is empty or no consumer can take one.
+/// Delivers head messages until the queue is empty or no consumer can take one. Expired
+/// heads are dropped first: they are never delivered.
 pub(super) fn run(queue: &Arc<Queue>, st: &mut QueueState) {
     if st.consumers.is_empty() {
         return;
     }
-    while let Some(mut entry) = st.messages.pop_front() {
-        if queue.load(&mut entry).is_none() {
-            continue;
-        }
-        match offer(queue, st, entry) {
-            Ok(()) => {}
-            Err(entry) => {
+    loop {
+        expiry::expire_head(queue, st);
+        let Some(entry) = st.messages.pop_front() else {
+            return;
+        };
+        if let Err(entry) = offer_one(queue, st, entry) {
+            if let Some(entry) = entry {
                 st.messages.push_front(entry);
-                return;
             }
+            return;
         }
     }
 }
 
-/// Offers one message to the consumers, priority level by priority level.
-fn offer(queue: &Arc<Queue>, st: &mut QueueState, mut entry: Entry) -> Result<(), Entry> {
-    let n = st.consumers.len();
+/// Offers one message; on failure hands it back (`None` if it could not be read at all).
+pub(super) fn offer_one(
+    queue: &Arc<Queue>,
+    st: &mut QueueState,
+    mut entry: Entry,
+) -> Result<(), Option<Entry>> {
+    if queue.load(&mut entry).is_none() {
+        return Ok(());
+    }
+    let n = if st.settings.single_active_consumer {
+        st.consumers.len().min(1)
+    } else {
+        st.consumers.len()
+    };
     let mut start = 0;
     while start < n {
         let prio = st.consumers[start].priority;
-        let end = start + st.consumers[start..].partition_point(|c| c.priority == prio);
+        let end = start + st.consumers[start..n].partition_point(|c| c.priority == prio);
         entry = match offer_in_level(queue, st, start, end, entry) {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
         start = end;
     }
-    Err(entry)
+    Err(Some(entry))
 }
 
 fn offer_in_level(

@@ -1,19 +1,30 @@
-//! Queues: the ready messages in order, the consumers attached, and dispatch. A queue's
-//! state sits behind one `parking_lot::Mutex` that is never held across an `.await`;
-//! dispatch runs on whichever task made delivery possible (a publish, an ack, a new
-//! consumer, a writer that drained). Lock order is queue, then channel.
+//! Queues: the ready messages in delivery order, the consumers attached, and dispatch. A
+//! queue's state sits behind one `parking_lot::Mutex` that is never held across an
+//! `.await`; dispatch runs on whichever task made delivery possible (a publish, an ack, a new
+//! consumer, a writer that drained). Lock order is queue, then channel. Messages leaving the
+//! queue for a dead-letter exchange are collected under the lock and routed after it is
+//! released, so a dead-letter cycle back into the same queue cannot deadlock.
 
+pub mod args;
+mod dead_letter;
 mod dispatch;
+mod expiry;
+mod list;
 
 use crate::amqp::channel_shared::ChannelShared;
+use crate::broker::{Broker, Vhost};
 use crate::message::Message;
 use crate::store::messages::MessageStore;
+use crate::store::record::Meta;
 use crate::store::segment::RecordRef;
 use amq_protocol::types::FieldTable;
+pub use args::{Overflow, QueueArgs};
+pub use dead_letter::Reason;
+use list::MessageList;
 use parking_lot::Mutex;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 /// A message waiting in a queue. `seq` orders the queue, so a requeued message goes back
 /// to where it was. The message is in memory, in the store, or both; one paged out to the
@@ -24,6 +35,12 @@ pub struct Entry {
     pub msg: Option<Arc<Message>>,
     pub stored: Option<RecordRef>,
     pub redelivered: bool,
+    /// Priority level (0 in a plain queue).
+    pub priority: u8,
+    /// Body bytes, for `x-max-length-bytes`.
+    pub size: u32,
+    /// When the message expires (queue or message TTL), if it does.
+    pub expires_at: Option<Instant>,
 }
 
 impl Entry {
@@ -46,14 +63,21 @@ pub struct Consumer {
     pub priority: i32,
 }
 
-#[derive(Default)]
 pub struct QueueState {
-    pub messages: VecDeque<Entry>,
-    pub next_seq: u64,
+    messages: MessageList,
+    next_seq: u64,
     pub consumers: Vec<Consumer>,
     pub next_consumer: usize,
     pub unacked: usize,
     pub had_consumers: bool,
+    /// The settings in force: the queue's arguments with policies applied.
+    pub settings: QueueArgs,
+    /// Last declare, get or consumer change, for `x-expires`.
+    last_used: Instant,
+    /// When the armed TTL timer fires, if one is armed.
+    ttl_timer: Option<Instant>,
+    /// Messages leaving for the dead-letter exchange once the lock is released.
+    dead: Vec<(Entry, Reason)>,
 }
 
 pub struct Queue {
@@ -67,6 +91,8 @@ pub struct Queue {
     /// The queue's name in store records.
     pub key: u64,
     store: Arc<MessageStore>,
+    broker: Weak<Broker>,
+    vhost_ref: Weak<Vhost>,
     state: Mutex<QueueState>,
     deleted: AtomicBool,
 }
@@ -85,32 +111,66 @@ pub struct QueueCounts {
     pub consumers: u32,
 }
 
+/// How a queue was declared.
+pub struct QueueSpec {
+    pub name: String,
+    pub durable: bool,
+    pub auto_delete: bool,
+    pub exclusive_owner: Option<u64>,
+    pub arguments: FieldTable,
+    pub settings: QueueArgs,
+}
+
 impl Queue {
-    pub fn new(
-        name: String,
-        vhost: String,
-        durable: bool,
-        auto_delete: bool,
-        exclusive_owner: Option<u64>,
-        arguments: FieldTable,
-        store: Arc<MessageStore>,
-    ) -> Arc<Self> {
-        Arc::new(Self {
-            key: crate::store::record::queue_key(&vhost, &name),
-            store,
-            name,
-            vhost,
-            durable,
-            auto_delete,
-            exclusive_owner,
-            arguments,
-            state: Mutex::new(QueueState::default()),
+    pub fn new(broker: &Arc<Broker>, vhost: &Arc<Vhost>, spec: QueueSpec) -> Arc<Self> {
+        let state = QueueState {
+            messages: MessageList::new(spec.settings.max_priority.unwrap_or(0)),
+            next_seq: 0,
+            consumers: Vec::new(),
+            next_consumer: 0,
+            unacked: 0,
+            had_consumers: false,
+            settings: spec.settings,
+            last_used: Instant::now(),
+            ttl_timer: None,
+            dead: Vec::new(),
+        };
+        let q = Arc::new(Self {
+            key: crate::store::record::queue_key(&vhost.name, &spec.name),
+            store: broker.store.clone(),
+            broker: Arc::downgrade(broker),
+            vhost_ref: Arc::downgrade(vhost),
+            name: spec.name,
+            vhost: vhost.name.clone(),
+            durable: spec.durable,
+            auto_delete: spec.auto_delete,
+            exclusive_owner: spec.exclusive_owner,
+            arguments: spec.arguments,
+            state: Mutex::new(state),
             deleted: AtomicBool::new(false),
-        })
+        });
+        expiry::watch_unused(&q);
+        q
+    }
+
+    /// Runs `f` on the state, then (lock released) dead-letters what it left behind.
+    fn with_state<R>(self: &Arc<Self>, f: impl FnOnce(&mut QueueState) -> R) -> R {
+        let (r, dead) = {
+            let mut st = self.state.lock();
+            let r = f(&mut st);
+            expiry::arm_ttl_timer(self, &mut st);
+            (r, std::mem::take(&mut st.dead))
+        };
+        dead_letter::dead_letter(self, dead);
+        r
     }
 
     pub fn is_deleted(&self) -> bool {
         self.deleted.load(Ordering::Acquire)
+    }
+
+    pub fn settings(&self) -> QueueArgs {
+        self.state.lock().settings.clone()
     }
 
     pub fn counts(&self) -> QueueCounts {
@@ -127,34 +187,75 @@ impl Queue {
         self.durable.then_some(self.key)
     }
 
-    /// Appends a message (in memory, stored, or both) and delivers what can be delivered.
-    pub fn publish(self: &Arc<Self>, msg: Option<Arc<Message>>, stored: Option<RecordRef>) {
-        let mut st = self.state.lock();
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        st.messages.push_back(Entry {
-            seq,
-            msg,
-            stored,
-            redelivered: false,
-        });
-        dispatch::run(self, &mut st);
+    /// Records a use (declare, get, consumer change) for `x-expires`.
+    pub fn touch(&self) {
+        self.state.lock().last_used = Instant::now();
+    }
+
+    /// False when `x-overflow` is reject-publish(-dlx) and the queue is full.
+    pub fn admits(&self, size: usize) -> bool {
+        let st = self.state.lock();
+        let s = &st.settings;
+        if !matches!(
+            s.overflow,
+            Some(Overflow::RejectPublish | Overflow::RejectPublishDlx)
+        ) {
+            return true;
+        }
+        let count_ok = s.max_length.is_none_or(|m| (st.messages.len() as u64) < m);
+        let bytes_ok = s
+            .max_length_bytes
+            .is_none_or(|m| st.messages.bytes() + size as u64 <= m);
+        count_ok && bytes_ok
+    }
+
+    /// Appends a message (in memory, stored, or both), delivers what can be delivered, then
+    /// applies TTL 0 and the length limits.
+    pub fn publish(
+        self: &Arc<Self>,
+        msg: Arc<Message>,
+        keep_in_ram: bool,
+        stored: Option<RecordRef>,
+    ) {
+        self.with_state(|st| {
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            let entry = Entry {
+                seq,
+                priority: priority(&st.settings, msg.properties.priority().unwrap_or(0)),
+                size: msg.body.len() as u32,
+                expires_at: expiry::expires_at(&st.settings, msg.published_ms, msg.ttl_ms()),
+                msg: keep_in_ram.then_some(msg),
+                stored,
+                redelivered: false,
+            };
+            st.messages.push_back(entry);
+            dispatch::run(self, st);
+            expiry::expire_head(self, st);
+            enforce_limits(st);
+        })
     }
 
     /// Loads recovered messages (stored only, marked redelivered: they may have been
     /// delivered before the restart).
-    pub fn restore(&self, refs: Vec<RecordRef>) {
-        let mut st = self.state.lock();
-        for r in refs {
-            let seq = st.next_seq;
-            st.next_seq += 1;
-            st.messages.push_back(Entry {
-                seq,
-                msg: None,
-                stored: Some(r),
-                redelivered: true,
-            });
-        }
+    pub fn restore(self: &Arc<Self>, refs: Vec<(RecordRef, Meta)>) {
+        self.with_state(|st| {
+            for (r, meta) in refs {
+                let seq = st.next_seq;
+                st.next_seq += 1;
+                let ttl = (meta.ttl_ms != u64::MAX).then_some(meta.ttl_ms);
+                st.messages.push_back(Entry {
+                    seq,
+                    msg: None,
+                    stored: Some(r),
+                    redelivered: true,
+                    priority: priority(&st.settings, meta.priority),
+                    size: r.len,
+                    expires_at: expiry::expires_at(&st.settings, meta.published_ms, ttl),
+                });
+            }
+            expiry::expire_head(self, st);
+        })
     }
 
     /// Brings a paged-out message back into memory; a record that cannot be read is
@@ -183,20 +284,153 @@ impl Queue {
 
     /// Takes the head message for `basic.get`; the caller records it as unacked if needed.
     pub fn get(self: &Arc<Self>, no_ack: bool) -> Option<(Entry, Arc<Message>, u32)> {
-        let mut st = self.state.lock();
-        loop {
-            let mut entry = st.messages.pop_front()?;
-            let Some(msg) = self.load(&mut entry) else {
-                continue;
-            };
-            if no_ack {
-                self.release(&entry);
-            } else {
-                st.unacked += 1;
+        self.with_state(|st| {
+            st.last_used = Instant::now();
+            expiry::expire_head(self, st);
+            loop {
+                let mut entry = st.messages.pop_front()?;
+                let Some(msg) = self.load(&mut entry) else {
+                    continue;
+                };
+                if no_ack {
+                    self.release(&entry);
+                } else {
+                    st.unacked += 1;
+                }
+                return Some((entry, msg, st.messages.len() as u32));
             }
-            let remaining = st.messages.len() as u32;
-            return Some((entry, msg, remaining));
+        })
+    }
+
+    /// Frees an entry's stored record.
+    pub(crate) fn release(&self, entry: &Entry) {
+        if let Some(r) = entry.stored {
+            self.store.release(r, self.durable_key());
         }
+    }
+
+    /// Settles unacked messages: acked (`None`), or rejected without requeue and so
+    /// dead-lettered if the queue has a dead-letter exchange.
+    pub fn settle(self: &Arc<Self>, entries: Vec<Entry>, reject: bool) {
+        self.with_state(|st| {
+            st.unacked = st.unacked.saturating_sub(entries.len());
+            if reject {
+                st.dead
+                    .extend(entries.into_iter().map(|e| (e, Reason::Rejected)));
+            } else {
+                for e in &entries {
+                    self.release(e);
+                }
+            }
+            dispatch::run(self, st);
+        })
+    }
+
+    /// Puts unacked messages back at their original positions, marked redelivered.
+    pub fn requeue(self: &Arc<Self>, entries: Vec<Entry>) {
+        self.with_state(|st| {
+            st.unacked = st.unacked.saturating_sub(entries.len());
+            if self.is_deleted() {
+                for e in &entries {
+                    self.release(e);
+                }
+                return;
+            }
+            for mut e in entries {
+                e.redelivered = true;
+                st.messages.insert_by_seq(e);
+            }
+            dispatch::run(self, st);
+            expiry::expire_head(self, st);
+        })
+    }
+
+    /// Delivers to consumers with capacity; called when capacity may have appeared.
+    pub fn dispatch(self: &Arc<Self>) {
+        self.with_state(|st| {
+            dispatch::run(self, st);
+            expiry::expire_head(self, st);
+        })
+    }
+
+    /// Drops every ready message; returns how many there were.
+    pub fn purge(&self) -> u32 {
+        let gone = self.state.lock().messages.take_all();
+        for e in &gone {
+            self.release(e);
+        }
+        gone.len() as u32
+    }
+
+    /// Adds a consumer; fails with a reason if exclusivity forbids it. `on_added` runs under
+    /// the queue lock before any delivery, so `consume-ok` precedes them.
+    pub fn add_consumer(
+        self: &Arc<Self>,
+        consumer: Consumer,
+        on_added: impl FnOnce(),
+    ) -> Result<(), String> {
+        self.with_state(|st| {
+            let exclusive_in_use = st.consumers.iter().any(|c| c.exclusive)
+                || (consumer.exclusive && !st.consumers.is_empty());
+            if exclusive_in_use {
+                return Err(format!(
+                    "queue '{}' in vhost '{}' in exclusive use",
+                    self.name, self.vhost
+                ));
+            }
+            // Single active consumer: subscription order decides, not priority.
+            let pos = if st.settings.single_active_consumer {
+                st.consumers.len()
+            } else {
+                // Higher priority first; equal priorities keep arrival order.
+                st.consumers
+                    .partition_point(|c| c.priority >= consumer.priority)
+            };
+            st.consumers.insert(pos, consumer);
+            st.had_consumers = true;
+            st.last_used = Instant::now();
+            on_added();
+            dispatch::run(self, st);
+            expiry::expire_head(self, st);
+            Ok(())
+        })
+    }
+
+    /// Removes a consumer. Returns true when an auto-delete queue has just lost its last one.
+    pub fn remove_consumer(self: &Arc<Self>, channel: &ChannelShared, tag: &str) -> bool {
+        self.with_state(|st| {
+            let before = st.consumers.len();
+            st.consumers
+                .retain(|c| !(c.tag == tag && std::ptr::eq(Arc::as_ptr(&c.channel), channel)));
+            if st.next_consumer >= st.consumers.len() {
+                st.next_consumer = 0;
+            }
+            st.last_used = Instant::now();
+            // The next single active consumer may take over.
+            dispatch::run(self, st);
+            before != st.consumers.len() && self.auto_delete && st.consumers.is_empty()
+        })
+    }
+
+    pub fn consumer_count(&self) -> usize {
+        self.state.lock().consumers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.state.lock().messages.is_empty()
+    }
+
+    /// Marks the queue deleted and hands back its consumers (to be told) and message count.
+    pub fn mark_deleted(&self) -> (Vec<Consumer>, u32) {
+        self.deleted.store(true, Ordering::Release);
+        let (consumers, gone) = {
+            let mut st = self.state.lock();
+            (std::mem::take(&mut st.consumers), st.messages.take_all())
+        };
+        for e in &gone {
+            self.release(e);
+        }
+        (consumers, gone.len() as u32)
     }
 
     /// Writes in-memory ready messages to the store, newest first, and drops their bodies
@@ -204,7 +438,7 @@ impl Queue {
     pub fn page_out(&self, budget: usize) -> usize {
         let mut st = self.state.lock();
         let mut released = 0;
-        for e in st.messages.iter_mut().rev() {
+        for e in st.messages.iter_mut_newest_first() {
             if released >= budget {
                 break;
             }
@@ -244,118 +478,37 @@ impl Queue {
         }
         moved
     }
+}
 
-    /// Frees an entry's stored record.
-    pub(crate) fn release(&self, entry: &Entry) {
-        if let Some(r) = entry.stored {
-            self.store.release(r, self.durable_key());
-        }
+/// A message's priority level in this queue (0 without `x-max-priority`).
+fn priority(settings: &QueueArgs, requested: u8) -> u8 {
+    settings.max_priority.map_or(0, |max| requested.min(max))
+}
+
+/// `x-max-length` / `x-max-length-bytes` with drop-head: the oldest ready messages go (to
+/// the dead-letter exchange, if any) until the queue is within its limits.
+fn enforce_limits(st: &mut QueueState) {
+    if matches!(
+        st.settings.overflow,
+        Some(Overflow::RejectPublish | Overflow::RejectPublishDlx)
+    ) {
+        return;
     }
-
-    /// Settles unacked messages (acked, or rejected without requeue).
-    pub fn settle(self: &Arc<Self>, entries: Vec<Entry>) {
-        for e in &entries {
-            self.release(e);
-        }
-        let mut st = self.state.lock();
-        st.unacked = st.unacked.saturating_sub(entries.len());
-        dispatch::run(self, &mut st);
-    }
-
-    /// Puts unacked messages back at their original positions, marked redelivered.
-    pub fn requeue(self: &Arc<Self>, entries: Vec<Entry>) {
-        let mut st = self.state.lock();
-        st.unacked = st.unacked.saturating_sub(entries.len());
-        if self.is_deleted() {
-            drop(st);
-            for e in &entries {
-                self.release(e);
-            }
+    loop {
+        let over_count = st
+            .settings
+            .max_length
+            .is_some_and(|m| st.messages.len() as u64 > m);
+        let over_bytes = st
+            .settings
+            .max_length_bytes
+            .is_some_and(|m| st.messages.bytes() > m);
+        if !(over_count || over_bytes) {
             return;
         }
-        for mut e in entries {
-            e.redelivered = true;
-            let pos = st.messages.partition_point(|m| m.seq < e.seq);
-            st.messages.insert(pos, e);
+        match st.messages.pop_front() {
+            Some(e) => st.dead.push((e, Reason::MaxLen)),
+            None => return,
         }
-        dispatch::run(self, &mut st);
-    }
-
-    /// Delivers to consumers with capacity; called when capacity may have appeared.
-    pub fn dispatch(self: &Arc<Self>) {
-        let mut st = self.state.lock();
-        dispatch::run(self, &mut st);
-    }
-
-    /// Drops every ready message; returns how many there were.
-    pub fn purge(&self) -> u32 {
-        let gone = std::mem::take(&mut self.state.lock().messages);
-        for e in &gone {
-            self.release(e);
-        }
-        gone.len() as u32
-    }
-
-    /// Adds a consumer; fails with a reason if exclusivity forbids it.
-    /// `on_added` runs under the queue lock before any delivery, so `consume-ok` precedes them.
-    pub fn add_consumer(
-        self: &Arc<Self>,
-        consumer: Consumer,
-        on_added: impl FnOnce(),
-    ) -> Result<(), String> {
-        let mut st = self.state.lock();
-        if st.consumers.iter().any(|c| c.exclusive)
-            || (consumer.exclusive && !st.consumers.is_empty())
-        {
-            return Err(format!(
-                "queue '{}' in vhost '{}' in exclusive use",
-                self.name, self.vhost
-            ));
-        }
-        // Higher priority first; equal priorities keep arrival order (round-robin among them).
-        let pos = st
-            .consumers
-            .partition_point(|c| c.priority >= consumer.priority);
-        st.consumers.insert(pos, consumer);
-        st.had_consumers = true;
-        on_added();
-        dispatch::run(self, &mut st);
-        Ok(())
-    }
-
-    /// Removes a consumer. Returns true when an auto-delete queue has just lost its last one.
-    pub fn remove_consumer(&self, channel: &ChannelShared, tag: &str) -> bool {
-        let mut st = self.state.lock();
-        let before = st.consumers.len();
-        st.consumers
-            .retain(|c| !(c.tag == tag && std::ptr::eq(Arc::as_ptr(&c.channel), channel)));
-        if st.next_consumer >= st.consumers.len() {
-            st.next_consumer = 0;
-        }
-        before != st.consumers.len() && self.auto_delete && st.consumers.is_empty()
-    }
-
-    pub fn consumer_count(&self) -> usize {
-        self.state.lock().consumers.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.state.lock().messages.is_empty()
-    }
-
-    /// Marks the queue deleted and hands back its consumers (to be told) and message count.
-    pub fn mark_deleted(&self) -> (Vec<Consumer>, u32) {
-        self.deleted.store(true, Ordering::Release);
-        let (consumers, gone) = {
-            let mut st = self.state.lock();
-            (
-                std::mem::take(&mut st.consumers),
-                std::mem::take(&mut st.messages),
-            )
-        };
-        for e in &gone {
-            self.release(e);
-        }
-        (consumers, gone.len() as u32)
     }
 }

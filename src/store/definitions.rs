@@ -1,15 +1,23 @@
 //! On-disk metadata in RabbitMQ's definitions format.
 //!
 //! This module owns the durable metadata file: users, vhosts, permissions,
-//! durable exchanges, durable queues and their bindings, stored as the JSON
+//! policies and operator policies, durable exchanges, durable queues and
+//! their bindings, stored as the JSON
 //! RabbitMQ produces with `GET /api/definitions` (or
 //! `rabbitmqctl export_definitions`). A file written here can be imported
 //! into RabbitMQ 3.10 and a RabbitMQ export can be loaded here.
 //!
 //! Compatibility notes (checked against RabbitMQ 3.10.8):
 //! * Sections and fields Warren does not model (`topic_permissions`,
-//!   `parameters`, `global_parameters`, `policies`, user `limits`, ...) are
-//!   ignored on read and not written back.
+//!   `global_parameters`, user `limits`, runtime `parameters` other than
+//!   operator policies, ...) are ignored on read and not written back.
+//! * Policies are the `policies` section: `{vhost, name, pattern,
+//!   "apply-to", definition, priority}`. RabbitMQ 3.10 has no
+//!   operator-policy section: it exports operator policies as runtime
+//!   parameters, `{"value": {pattern, definition, priority, "apply-to"},
+//!   "vhost", "component": "operator_policy", "name"}` in `parameters`.
+//!   Warren reads and writes them there too, and exposes them as
+//!   [`Definitions::operator_policies`].
 //! * User `tags` are an array in 3.10 exports and a comma-separated string
 //!   in older ones; both are read, an array is written.
 //! * 3.10 exports vhosts as `{"name": ...}` only (no description); a
@@ -61,6 +69,11 @@ pub struct Definitions {
     pub users: Vec<UserDefinition>,
     pub vhosts: Vec<VhostDefinition>,
     pub permissions: Vec<PermissionDefinition>,
+    /// Operator policies, stored as RabbitMQ's `operator_policy` runtime
+    /// parameters in the `parameters` section.
+    #[serde(rename = "parameters", with = "operator_policy_parameters")]
+    pub operator_policies: Vec<PolicyDefinition>,
+    pub policies: Vec<PolicyDefinition>,
     pub queues: Vec<QueueDefinition>,
     pub exchanges: Vec<ExchangeDefinition>,
     pub bindings: Vec<BindingDefinition>,
@@ -73,6 +86,8 @@ impl Default for Definitions {
             users: Vec::new(),
             vhosts: Vec::new(),
             permissions: Vec::new(),
+            operator_policies: Vec::new(),
+            policies: Vec::new(),
             queues: Vec::new(),
             exchanges: Vec::new(),
             bindings: Vec::new(),
@@ -108,6 +123,21 @@ pub struct PermissionDefinition {
     pub configure: String,
     pub write: String,
     pub read: String,
+}
+
+/// A policy or operator policy (RabbitMQ's export shape; the definition is
+/// validated by [`crate::broker::policy`] when loaded into the broker).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PolicyDefinition {
+    #[serde(default)]
+    pub vhost: String,
+    pub name: String,
+    pub pattern: String,
+    #[serde(rename = "apply-to", default = "default_apply_to")]
+    pub apply_to: String,
+    pub definition: Map<String, Value>,
+    #[serde(default)]
+    pub priority: i32,
 }
 
 /// A durable exchange.
@@ -170,6 +200,82 @@ fn default_hashing_algorithm() -> String {
 
 fn default_true() -> bool {
     true
+}
+
+fn default_apply_to() -> String {
+    "all".to_owned()
+}
+
+/// (De)serialises operator policies as RabbitMQ 3.10 exports them: entries
+/// of the `parameters` list whose `component` is `operator_policy`. Other
+/// parameters (vhost limits, federation upstreams, ...) are skipped.
+mod operator_policy_parameters {
+    use super::{default_apply_to, PolicyDefinition};
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::{Map, Value};
+
+    const COMPONENT: &str = "operator_policy";
+
+    #[derive(Serialize, Deserialize)]
+    struct Parameter {
+        value: PolicyValue,
+        #[serde(default)]
+        vhost: String,
+        component: String,
+        name: String,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct PolicyValue {
+        pattern: String,
+        definition: Map<String, Value>,
+        #[serde(default)]
+        priority: i32,
+        #[serde(rename = "apply-to", default = "default_apply_to")]
+        apply_to: String,
+    }
+
+    pub fn serialize<S: Serializer>(
+        policies: &[PolicyDefinition],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(policies.iter().map(to_parameter))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PolicyDefinition>, D::Error> {
+        Vec::<Value>::deserialize(d)?
+            .into_iter()
+            .filter(|p| p.get("component").and_then(Value::as_str) == Some(COMPONENT))
+            .map(|p| serde_json::from_value(p).map(from_parameter))
+            .collect::<Result<_, _>>()
+            .map_err(|e| D::Error::custom(format!("invalid operator policy parameter: {e}")))
+    }
+
+    fn to_parameter(p: &PolicyDefinition) -> Parameter {
+        Parameter {
+            value: PolicyValue {
+                pattern: p.pattern.clone(),
+                definition: p.definition.clone(),
+                priority: p.priority,
+                apply_to: p.apply_to.clone(),
+            },
+            vhost: p.vhost.clone(),
+            component: COMPONENT.to_owned(),
+            name: p.name.clone(),
+        }
+    }
+
+    fn from_parameter(p: Parameter) -> PolicyDefinition {
+        PolicyDefinition {
+            vhost: p.vhost,
+            name: p.name,
+            pattern: p.value.pattern,
+            apply_to: p.value.apply_to,
+            definition: p.value.definition,
+            priority: p.value.priority,
+        }
+    }
 }
 
 /// Accept `["a","b"]`, `"a,b"` or `null` for user tags.
@@ -421,6 +527,79 @@ mod tests {
         assert_eq!(d.exchanges[0].kind, "topic");
         assert_eq!(d.bindings[0].destination_type, DestinationType::Queue);
         assert_eq!(d.bindings[0].routing_key, "a.#");
+    }
+
+    /// Sections of a RabbitMQ 3.10.8 `GET /api/definitions` with a policy,
+    /// an operator policy and a vhost limit.
+    const RABBIT_POLICY_EXPORT: &str = r##"{"parameters":[{"value":{"max-connections":5},"vhost":"warren-deftest","component":"vhost-limits","name":"limits"},{"value":{"pattern":"^ml$","definition":{"expires":100000,"max-length":50},"priority":0,"apply-to":"queues"},"vhost":"warren-policy-probe","component":"operator_policy","name":"opml"}],"policies":[{"vhost":"warren-policy-probe","name":"exp1","pattern":"^q","apply-to":"queues","definition":{"dead-letter-exchange":"dlx","max-length":10},"priority":3}]}"##;
+
+    #[test]
+    fn loads_policies_and_operator_policies() {
+        let d = parse(RABBIT_POLICY_EXPORT);
+        assert_eq!(
+            d.policies,
+            vec![PolicyDefinition {
+                vhost: "warren-policy-probe".into(),
+                name: "exp1".into(),
+                pattern: "^q".into(),
+                apply_to: "queues".into(),
+                definition: json!({"dead-letter-exchange": "dlx", "max-length": 10})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                priority: 3,
+            }]
+        );
+        assert_eq!(
+            d.operator_policies.len(),
+            1,
+            "vhost-limits is not an operator policy"
+        );
+        let op = &d.operator_policies[0];
+        assert_eq!(
+            (op.name.as_str(), op.vhost.as_str()),
+            ("opml", "warren-policy-probe")
+        );
+        assert_eq!(
+            (op.pattern.as_str(), op.apply_to.as_str(), op.priority),
+            ("^ml$", "queues", 0)
+        );
+        assert_eq!(op.definition["expires"], json!(100000));
+
+        // Written back in RabbitMQ's shapes (the vhost limit is dropped).
+        let out = serde_json::to_value(&d).unwrap_or_default();
+        let export: Value = serde_json::from_str(RABBIT_POLICY_EXPORT).unwrap_or_default();
+        assert_eq!(out["policies"], export["policies"]);
+        assert_eq!(out["parameters"], json!([export["parameters"][1]]));
+        assert_eq!(parse(&out.to_string()), d);
+
+        // The full sample has a policy too.
+        assert_eq!(sample().policies[0].definition["max-length"], json!(10));
+        assert!(sample().operator_policies.is_empty());
+    }
+
+    #[test]
+    fn policy_defaults_and_errors() {
+        let d = parse(
+            r#"{"policies":[{"name":"p","pattern":".*","definition":{"max-length":1}}],
+                "parameters":[{"value":{"pattern":"x","definition":{"expires":5}},
+                               "component":"operator_policy","name":"o"}]}"#,
+        );
+        assert_eq!(
+            (d.policies[0].apply_to.as_str(), d.policies[0].priority),
+            ("all", 0)
+        );
+        assert_eq!(d.policies[0].vhost, "", "per-vhost exports may omit vhost");
+        let op = &d.operator_policies[0];
+        assert_eq!((op.apply_to.as_str(), op.priority), ("all", 0));
+        for bad in [
+            r#"{"policies":[{"name":"p","definition":{}}]}"#,
+            r#"{"policies":[{"name":"p","pattern":"x","definition":{},"priority":1.5}]}"#,
+            r#"{"parameters":[{"value":{"definition":{}},"component":"operator_policy","name":"o"}]}"#,
+        ] {
+            assert!(from_json(bad.as_bytes()).is_err(), "{bad}");
+        }
+        assert!(Definitions::default().operator_policies.is_empty());
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub struct MessageStore {
 /// What recovery found: for each queue key, its messages in publish order.
 #[derive(Default)]
 pub struct Recovered {
-    pub queues: HashMap<u64, Vec<RecordRef>>,
+    pub queues: HashMap<u64, Vec<(RecordRef, record::Meta)>>,
     pub messages: u64,
     pub lost_bytes: u64,
 }

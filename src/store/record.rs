@@ -35,14 +35,20 @@ pub fn encoded_len(msg: &Message, queues: &[u64]) -> usize {
         + msg.body.len()
 }
 
-/// kind, flags, origin, queue count.
-const ENVELOPE_FIXED: usize = 12;
+/// kind, flags, origin, priority, published (unix ms), per-message TTL (ms, or u64::MAX),
+/// queue count.
+const ENVELOPE_FIXED: usize = 29;
 
 /// Appends a message record's payload to `out`. `origin` orders the message in its queues
 /// after a restart: the position it was first written at, kept when it is relocated.
 pub fn encode_message(out: &mut Vec<u8>, msg: &Message, flags: u8, origin: u64, queues: &[u64]) {
     out.reserve(encoded_len(msg, queues));
-    put_envelope(out, flags, origin, queues);
+    let meta = Meta {
+        priority: msg.properties.priority().unwrap_or(0),
+        published_ms: msg.published_ms,
+        ttl_ms: msg.ttl_ms().unwrap_or(u64::MAX),
+    };
+    put_envelope(out, flags, origin, meta, queues);
     put_short(out, &msg.exchange);
     put_short(out, &msg.routing_key);
     out.extend_from_slice(&(msg.raw_properties.len() as u32).to_be_bytes());
@@ -50,10 +56,22 @@ pub fn encode_message(out: &mut Vec<u8>, msg: &Message, flags: u8, origin: u64, 
     out.extend_from_slice(&msg.body);
 }
 
-fn put_envelope(out: &mut Vec<u8>, flags: u8, origin: u64, queues: &[u64]) {
+/// What recovery needs to know of a message without reading its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub priority: u8,
+    pub published_ms: u64,
+    /// The message's own TTL (`expiration`), u64::MAX if none.
+    pub ttl_ms: u64,
+}
+
+fn put_envelope(out: &mut Vec<u8>, flags: u8, origin: u64, meta: Meta, queues: &[u64]) {
     out.push(KIND_MESSAGE);
     out.push(flags);
     out.extend_from_slice(&origin.to_be_bytes());
+    out.push(meta.priority);
+    out.extend_from_slice(&meta.published_ms.to_be_bytes());
+    out.extend_from_slice(&meta.ttl_ms.to_be_bytes());
     out.extend_from_slice(&(queues.len() as u16).to_be_bytes());
     for q in queues {
         out.extend_from_slice(&q.to_be_bytes());
@@ -63,7 +81,7 @@ fn put_envelope(out: &mut Vec<u8>, flags: u8, origin: u64, queues: &[u64]) {
 /// The same message record with a new envelope (for relocation by compaction).
 pub fn re_envelope(out: &mut Vec<u8>, old: &[u8], flags: u8, queues: &[u64]) -> Option<()> {
     let env = decode_envelope(old)?;
-    put_envelope(out, flags, env.origin, queues);
+    put_envelope(out, flags, env.origin, env.meta, queues);
     out.extend_from_slice(old.get(env.header_len..)?);
     Some(())
 }
@@ -77,6 +95,7 @@ fn put_short(out: &mut Vec<u8>, s: &str) {
 pub struct Envelope {
     pub flags: u8,
     pub origin: u64,
+    pub meta: Meta,
     pub queues: Vec<u64>,
     /// Where the message itself (exchange onwards) starts.
     pub header_len: usize,
@@ -87,7 +106,12 @@ pub fn decode_envelope(p: &[u8]) -> Option<Envelope> {
         return None;
     }
     let origin = u64::from_be_bytes(p[2..10].try_into().ok()?);
-    let n = u16::from_be_bytes([p[10], p[11]]) as usize;
+    let meta = Meta {
+        priority: p[10],
+        published_ms: u64::from_be_bytes(p[11..19].try_into().ok()?),
+        ttl_ms: u64::from_be_bytes(p[19..27].try_into().ok()?),
+    };
+    let n = u16::from_be_bytes([p[27], p[28]]) as usize;
     let header_len = ENVELOPE_FIXED + n * 8;
     let queues = p
         .get(ENVELOPE_FIXED..header_len)?
@@ -97,6 +121,7 @@ pub fn decode_envelope(p: &[u8]) -> Option<Envelope> {
     Some(Envelope {
         flags: p[1],
         origin,
+        meta,
         queues,
         header_len,
     })
@@ -116,13 +141,15 @@ pub fn decode_message(p: Bytes) -> Option<Message> {
         Ok((&[], props)) => props,
         _ => return None,
     };
-    Some(Message::new(
+    let mut m = Message::new(
         exchange,
         routing_key,
         properties,
         raw_properties,
         p.slice(pos..),
-    ))
+    );
+    m.published_ms = env.meta.published_ms;
+    Some(m)
 }
 
 fn take_short(p: &[u8], pos: &mut usize) -> Option<String> {

@@ -3,7 +3,7 @@
 //! Bodies are read once for the checksum and not kept: queues hold only record positions.
 
 use super::messages::Recovered;
-use super::record::{decode_acks, decode_envelope, FLAG_TRANSIENT};
+use super::record::{decode_acks, decode_envelope, Meta, FLAG_TRANSIENT};
 use super::segment::{self, RecordRef};
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -26,7 +26,7 @@ pub fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
     let mut rec = Recovered::default();
     let mut live: HashMap<u32, u64> = HashMap::new();
     let mut total: HashMap<u32, u64> = HashMap::new();
-    let mut ordered: HashMap<u64, Vec<(u64, RecordRef)>> = HashMap::new();
+    let mut ordered: HashMap<u64, Vec<(u64, RecordRef, Meta)>> = HashMap::new();
     for &id in &ids {
         let acked = read_acks(dir, id);
         let path = segment::segment_path(dir, id);
@@ -48,7 +48,10 @@ pub fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
                 }
                 *total.entry(id).or_insert(0) += 1;
                 if !acked.contains(&(offset, q)) {
-                    ordered.entry(q).or_default().push((env.origin, r));
+                    ordered
+                        .entry(q)
+                        .or_default()
+                        .push((env.origin, r, env.meta));
                     *live.entry(id).or_insert(0) += 1;
                     rec.messages += 1;
                 }
@@ -83,9 +86,9 @@ pub fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
     }
     // Relocated (compacted) messages keep their original position in their queues.
     for (q, mut refs) in ordered {
-        refs.sort_by_key(|(origin, _)| *origin);
+        refs.sort_by_key(|(origin, _, _)| *origin);
         rec.queues
-            .insert(q, refs.into_iter().map(|(_, r)| r).collect());
+            .insert(q, refs.into_iter().map(|(_, r, m)| (r, m)).collect());
     }
     Ok(State {
         recovered: rec,

@@ -46,10 +46,10 @@ impl Connection {
             .take_unacked(tag, multiple)
             .ok_or_else(|| AmqpError::precondition(format!("unknown delivery tag {tag}")))?;
         for (q, entries) in group_by_queue(taken) {
-            if requeue == Some(true) {
-                q.requeue(entries);
-            } else {
-                q.settle(entries);
+            match requeue {
+                Some(true) => q.requeue(entries),
+                Some(false) => q.settle(entries, true),
+                None => q.settle(entries, false),
             }
         }
         // Room on the channel (global prefetch) may let other queues deliver.

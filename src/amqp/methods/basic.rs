@@ -6,6 +6,7 @@ use crate::amqp::connection::Connection;
 use crate::amqp::error::{code, AmqpError, AmqpResult};
 use crate::amqp::outbound::Outbound;
 use crate::auth::permissions::Access;
+use crate::broker::publish::Confirm;
 use crate::message::Message;
 use crate::queue::Queue;
 use amq_protocol::protocol::{basic, AMQPClass};
@@ -61,6 +62,11 @@ impl Connection {
         body: Bytes,
     ) -> AmqpResult<()> {
         self.rewrite_reply_to(ch, &mut header)?;
+        if let Some(exp) = header.properties.expiration() {
+            check_expiration(exp.as_str()).map_err(|d| {
+                AmqpError::precondition(format!("invalid expiration '{exp}': {d}")).on(60, 40)
+            })?;
+        }
         if let Some(uid) = header.properties.user_id() {
             if uid.as_str() != self.user.name && !self.user.is_impersonator() {
                 return Err(AmqpError::precondition(format!(
@@ -126,42 +132,14 @@ impl Connection {
         self.enqueue(ch, seq, msg, &queues);
     }
 
-    /// Puts a routed message in its queues. A persistent message bound for durable queues
-    /// is written to the store and confirmed once fsynced; when memory runs short any
-    /// message is written to the store and kept out of memory (paged).
+    /// Puts a routed message in its queues (see `broker::publish`) and confirms it now, or
+    /// once the store has it on disk.
     fn enqueue(&mut self, ch: u16, seq: u64, msg: Arc<Message>, queues: &[Arc<Queue>]) {
-        let durable: Vec<u64> = if msg.persistent() {
-            queues.iter().filter_map(|q| q.durable_key()).collect()
-        } else {
-            Vec::new()
-        };
-        let page = crate::message::ram_bytes() > self.broker.paging_limit;
-        let mut stored = None;
-        let mut confirmed_later = false;
-        if !durable.is_empty() || page {
-            let on_synced = (seq > 0 && !durable.is_empty()).then(|| self.confirm_later(ch, seq));
-            confirmed_later = on_synced.is_some();
-            match self
-                .broker
-                .store
-                .append(&msg, &durable, queues.len() as u64, on_synced)
-            {
-                Ok(r) => stored = Some(r),
-                Err(e) => {
-                    tracing::error!("cannot store a message: {e}");
-                    if confirmed_later {
-                        self.confirm_now(ch, seq, false);
-                    }
-                    confirmed_later = true;
-                }
-            }
-        }
-        let in_ram = (stored.is_none() || !page).then_some(msg);
-        for q in queues {
-            q.publish(in_ram.clone(), stored);
-        }
-        if !confirmed_later {
-            self.confirm_now(ch, seq, true);
+        let on_synced = (seq > 0).then(|| self.confirm_later(ch, seq));
+        match crate::broker::publish::enqueue(&self.broker, msg, queues, on_synced) {
+            Confirm::AckNow => self.confirm_now(ch, seq, true),
+            Confirm::NackNow => self.confirm_now(ch, seq, false),
+            Confirm::Deferred => {}
         }
     }
 
@@ -227,6 +205,30 @@ impl Connection {
     }
 }
 
+/// The `expiration` property as RabbitMQ reads it (Erlang's `string:to_integer`, then at
+/// most 2^32-1 ms).
+fn check_expiration(s: &str) -> Result<u64, String> {
+    let digits_start = usize::from(s.starts_with(['+', '-']));
+    let digits = s[digits_start..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(s.len(), |i| i + digits_start);
+    if digits == digits_start {
+        return Err("no_integer".into());
+    }
+    if digits < s.len() {
+        return Err(format!("{{leftover_string,\"{}\"}}", &s[digits..]));
+    }
+    let too_large = || format!("{{value_too_large,{}}}", &s[..digits]);
+    let n: i128 = s[..digits].parse().map_err(|_| too_large())?;
+    if n < 0 {
+        return Err(format!("{{value_negative,{n}}}"));
+    }
+    if n > u32::MAX as i128 {
+        return Err(too_large());
+    }
+    Ok(n as u64)
+}
+
 fn confirm_method(seq: u64, ok: bool) -> basic::AMQPMethod {
     if ok {
         basic::AMQPMethod::Ack(basic::Ack {
@@ -272,4 +274,27 @@ fn make_message(publish: &basic::Publish, header: ContentHeader, body: Bytes) ->
         raw,
         body,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_expiration;
+
+    /// Rows observed on RabbitMQ 3.10.8.
+    #[test]
+    fn expiration_is_read_like_rabbitmq() {
+        assert_eq!(check_expiration("0"), Ok(0));
+        assert_eq!(check_expiration("+5"), Ok(5));
+        assert_eq!(check_expiration("soon").unwrap_err(), "no_integer");
+        assert_eq!(check_expiration(" 5").unwrap_err(), "no_integer");
+        assert_eq!(check_expiration("").unwrap_err(), "no_integer");
+        assert_eq!(check_expiration("-1").unwrap_err(), "{value_negative,-1}");
+        assert_eq!(
+            check_expiration("1.5").unwrap_err(),
+            "{leftover_string,\".5\"}"
+        );
+        assert!(check_expiration("99999999999999999999")
+            .unwrap_err()
+            .starts_with("{value_too_large,"));
+    }
 }

@@ -5,11 +5,10 @@ use super::exchange::default_exchange_refused;
 use super::{check_args, clean_name, QUEUE_ARGS};
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
-use crate::amqp::outbound::Outbound;
 use crate::auth::permissions::Access;
 use crate::broker::exchange::Dest;
-use crate::queue::Queue;
-use amq_protocol::protocol::{basic, queue, AMQPClass};
+use crate::queue::{Queue, QueueArgs, QueueSpec};
+use amq_protocol::protocol::{queue, AMQPClass};
 use rand::Rng;
 use std::sync::Arc;
 
@@ -73,6 +72,7 @@ impl Connection {
                 return Ok(());
             }
             let q = self.find_queue(&name)?;
+            q.touch();
             return self.queue_declare_ok(ch, &q, d.nowait);
         }
         if name.is_empty() {
@@ -83,28 +83,36 @@ impl Connection {
             )));
         }
         self.check(Access::Configure, "queue", &name)?;
+        let what = format!("queue '{name}' in vhost '{}'", self.vhost.name);
+        let settings =
+            crate::queue::args::parse(&d.arguments, &what).map_err(AmqpError::precondition)?;
         let q = match self.vhost.queue(&name) {
             Some(q) => {
                 self.check_exclusive(&q)?;
                 self.queue_equivalent(&q, &d)?;
                 q
             }
-            None => self.create_queue(name, &d),
+            None => self.create_queue(name, &d, settings),
         };
+        q.touch();
         self.queue_declare_ok(ch, &q, d.nowait)
     }
 
-    fn create_queue(&mut self, name: String, d: &queue::Declare) -> Arc<Queue> {
-        let owner = d.exclusive.then_some(self.shared.id);
-        let q = Queue::new(
+    fn create_queue(
+        &mut self,
+        name: String,
+        d: &queue::Declare,
+        settings: QueueArgs,
+    ) -> Arc<Queue> {
+        let spec = QueueSpec {
             name,
-            self.vhost.name.clone(),
-            d.durable,
-            d.auto_delete,
-            owner,
-            d.arguments.clone(),
-            self.broker.store.clone(),
-        );
+            durable: d.durable,
+            auto_delete: d.auto_delete,
+            exclusive_owner: d.exclusive.then_some(self.shared.id),
+            arguments: d.arguments.clone(),
+            settings,
+        };
+        let q = Queue::new(&self.broker, &self.vhost, spec);
         let q = self.vhost.add_queue(q);
         if d.exclusive && q.exclusive_owner == Some(self.shared.id) {
             self.exclusive.push(q.clone());
@@ -249,29 +257,10 @@ impl Connection {
         Ok(())
     }
 
-    /// Deletes a queue: unbinds it, tells its consumers, persists if durable. Returns the
-    /// number of ready messages it held.
+    /// Deletes a queue (see `Broker::delete_queue`) and forgets it as exclusive.
     pub(crate) fn delete_queue(&mut self, q: &Arc<Queue>) -> u32 {
-        if !self.vhost.remove_queue(q) {
-            return 0;
-        }
         self.exclusive.retain(|x| !Arc::ptr_eq(x, q));
-        let (consumers, count) = q.mark_deleted();
-        for c in consumers {
-            c.channel.state.lock().consumers.remove(c.tag.as_str());
-            if c.channel.conn.capabilities.consumer_cancel_notify {
-                let cancel = basic::Cancel {
-                    consumer_tag: crate::amqp::codec::short(&c.tag),
-                    nowait: true,
-                };
-                let m = AMQPClass::Basic(basic::AMQPMethod::Cancel(cancel));
-                c.channel.conn.send(Outbound::Method(c.channel.id, m));
-            }
-        }
-        if q.durable {
-            self.broker.save_definitions();
-        }
-        count
+        self.broker.delete_queue(&self.vhost, q)
     }
 }
 

@@ -1,0 +1,117 @@
+//! Time in a queue: message TTL (`x-message-ttl` and the per-message `expiration`, the
+//! lower wins; expired messages leave only from the head, as in RabbitMQ) with a timer for
+//! the head, and `x-expires` (an unused queue deletes itself).
+
+use super::{Queue, QueueArgs, QueueState, Reason};
+use crate::message::now_ms;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// When a message published at `published_ms` expires in a queue with these settings.
+pub(super) fn expires_at(
+    settings: &QueueArgs,
+    published_ms: u64,
+    msg_ttl: Option<u64>,
+) -> Option<Instant> {
+    let ttl = match (settings.message_ttl, msg_ttl) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
+    let deadline = published_ms.saturating_add(ttl);
+    let now = now_ms();
+    let instant = Instant::now();
+    Some(if deadline >= now {
+        instant + Duration::from_millis(deadline - now)
+    } else {
+        instant
+            .checked_sub(Duration::from_millis(now - deadline))
+            .unwrap_or(instant)
+    })
+}
+
+/// Moves expired messages at the head out (to the dead-letter exchange, if any).
+pub(super) fn expire_head(_queue: &Arc<Queue>, st: &mut QueueState) {
+    let now = Instant::now();
+    while st
+        .messages
+        .front()
+        .is_some_and(|h| h.expires_at.is_some_and(|t| t <= now))
+    {
+        if let Some(e) = st.messages.pop_front() {
+            st.dead.push((e, Reason::Expired));
+        }
+    }
+}
+
+/// Makes sure a timer will wake the queue when its head expires.
+pub(super) fn arm_ttl_timer(queue: &Arc<Queue>, st: &mut QueueState) {
+    let Some(at) = st.messages.front().and_then(|h| h.expires_at) else {
+        return;
+    };
+    if st.ttl_timer.is_some_and(|t| t <= at) {
+        return;
+    }
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    st.ttl_timer = Some(at);
+    let weak = Arc::downgrade(queue);
+    rt.spawn(async move {
+        tokio::time::sleep_until(at.into()).await;
+        if let Some(q) = weak.upgrade() {
+            q.with_state(|st| {
+                if st.ttl_timer == Some(at) {
+                    st.ttl_timer = None;
+                }
+                expire_head(&q, st);
+            });
+        }
+    });
+}
+
+/// With `x-expires`, deletes the queue once it has gone unused (no consumers, no get, no
+/// declare) for that long.
+pub(super) fn watch_unused(queue: &Arc<Queue>) {
+    let Some(expires) = queue.state.lock().settings.expires else {
+        return;
+    };
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let weak = Arc::downgrade(queue);
+    let period = Duration::from_millis(expires);
+    rt.spawn(async move {
+        loop {
+            let deadline = {
+                let Some(q) = weak.upgrade() else { return };
+                if q.is_deleted() {
+                    return;
+                }
+                let st = q.state.lock();
+                st.consumers.is_empty().then_some(st.last_used + period)
+            };
+            match deadline {
+                Some(d) if d <= Instant::now() => {
+                    if let Some(q) = weak.upgrade() {
+                        expire_queue(&q);
+                    }
+                    return;
+                }
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => tokio::time::sleep(period.min(Duration::from_secs(1))).await,
+            }
+        }
+    });
+}
+
+fn expire_queue(q: &Arc<Queue>) {
+    let (Some(broker), Some(vhost)) = (q.broker.upgrade(), q.vhost_ref.upgrade()) else {
+        return;
+    };
+    tracing::debug!(
+        "queue '{}' in vhost '{}' expired (x-expires)",
+        q.name,
+        q.vhost
+    );
+    broker.delete_queue(&vhost, q);
+}

@@ -1,0 +1,144 @@
+//! The ready messages of a queue, in delivery order: one FIFO, or for a priority queue
+//! (`x-max-priority`) one FIFO per priority level, highest first. Requeued messages go back
+//! to their original position (ordered by `seq`) within their level. Keeps the count and
+//! byte total that length limits need.
+
+use super::Entry;
+use std::collections::VecDeque;
+
+pub struct MessageList {
+    /// Level 0 is the lowest priority; a plain queue has one level.
+    levels: Vec<VecDeque<Entry>>,
+    len: usize,
+    bytes: u64,
+}
+
+impl MessageList {
+    /// A list for priorities 0..=max (0 for a plain queue).
+    pub fn new(max_priority: u8) -> Self {
+        Self {
+            levels: (0..=max_priority).map(|_| VecDeque::new()).collect(),
+            len: 0,
+            bytes: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    fn level(&self, e: &Entry) -> usize {
+        (e.priority as usize).min(self.levels.len() - 1)
+    }
+
+    fn added(&mut self, e: &Entry) {
+        self.len += 1;
+        self.bytes += e.size as u64;
+    }
+
+    fn removed(&mut self, e: &Entry) {
+        self.len -= 1;
+        self.bytes -= e.size as u64;
+    }
+
+    pub fn push_back(&mut self, e: Entry) {
+        self.added(&e);
+        let l = self.level(&e);
+        self.levels[l].push_back(e);
+    }
+
+    /// Puts a message taken from the head back at the head.
+    pub fn push_front(&mut self, e: Entry) {
+        self.added(&e);
+        let l = self.level(&e);
+        self.levels[l].push_front(e);
+    }
+
+    /// Puts a requeued message back where its `seq` says.
+    pub fn insert_by_seq(&mut self, e: Entry) {
+        self.added(&e);
+        let l = self.level(&e);
+        let level = &mut self.levels[l];
+        let pos = level.partition_point(|m| m.seq < e.seq);
+        level.insert(pos, e);
+    }
+
+    pub fn front(&self) -> Option<&Entry> {
+        self.levels.iter().rev().find_map(|l| l.front())
+    }
+
+    pub fn pop_front(&mut self) -> Option<Entry> {
+        let e = self.levels.iter_mut().rev().find_map(|l| l.pop_front())?;
+        self.removed(&e);
+        Some(e)
+    }
+
+    /// Every entry, newest (lowest level, last) first: the order to page out in.
+    pub fn iter_mut_newest_first(&mut self) -> impl Iterator<Item = &mut Entry> {
+        self.levels.iter_mut().flat_map(|l| l.iter_mut().rev())
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
+        self.levels.iter_mut().rev().flat_map(|l| l.iter_mut())
+    }
+
+    /// Removes everything.
+    pub fn take_all(&mut self) -> Vec<Entry> {
+        self.len = 0;
+        self.bytes = 0;
+        self.levels
+            .iter_mut()
+            .rev()
+            .flat_map(|l| l.drain(..))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(seq: u64, priority: u8) -> Entry {
+        Entry {
+            seq,
+            msg: None,
+            stored: None,
+            redelivered: false,
+            priority,
+            size: 10,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn higher_priority_first_fifo_within_a_level_and_capped_at_max() {
+        let mut l = MessageList::new(5);
+        for (seq, p) in [(0, 0), (1, 9), (2, 3), (3, 5), (4, 3)] {
+            l.push_back(e(seq, p));
+        }
+        assert_eq!(l.bytes(), 50);
+        let order: Vec<u64> = std::iter::from_fn(|| l.pop_front().map(|e| e.seq)).collect();
+        assert_eq!(order, vec![1, 3, 2, 4, 0]);
+        assert_eq!((l.len(), l.bytes()), (0, 0));
+    }
+
+    #[test]
+    fn requeue_returns_to_the_original_position() {
+        let mut l = MessageList::new(0);
+        for seq in [1, 3, 4] {
+            l.push_back(e(seq, 0));
+        }
+        l.insert_by_seq(e(2, 0));
+        l.insert_by_seq(e(0, 0));
+        let order: Vec<u64> = std::iter::from_fn(|| l.pop_front().map(|e| e.seq)).collect();
+        assert_eq!(order, vec![0, 1, 2, 3, 4]);
+    }
+}
