@@ -8,6 +8,7 @@ use crate::queue::{Consumer, Entry, Queue};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A delivered message awaiting ack.
 pub struct Unacked {
@@ -15,6 +16,8 @@ pub struct Unacked {
     pub entry: Entry,
     /// The consumer it went to; `None` for `basic.get`.
     pub consumer: Option<Arc<str>>,
+    /// When it was delivered, for `consumer_timeout`.
+    pub delivered_at: Instant,
 }
 
 /// A consumer as its channel sees it.
@@ -108,6 +111,7 @@ impl ChannelShared {
                     queue: queue.clone(),
                     entry: entry.unpinned(),
                     consumer: Some(tag),
+                    delivered_at: Instant::now(),
                 },
             );
         }
@@ -126,6 +130,7 @@ impl ChannelShared {
                     queue: queue.clone(),
                     entry: entry.unpinned(),
                     consumer: None,
+                    delivered_at: Instant::now(),
                 },
             );
         }
@@ -160,6 +165,15 @@ impl ChannelShared {
             c.unacked = 0;
         }
         std::mem::take(&mut st.unacked).into_values().collect()
+    }
+
+    /// When the oldest unacked delivery went out (lowest tag: tags grow with time).
+    pub fn oldest_delivery(&self) -> Option<Instant> {
+        self.state
+            .lock()
+            .unacked
+            .first_key_value()
+            .map(|(_, u)| u.delivered_at)
     }
 
     /// The queues this channel consumes from, for re-dispatch after capacity frees up.

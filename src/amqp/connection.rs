@@ -14,7 +14,7 @@ use crate::queue::Queue;
 use amq_protocol::protocol::{channel, connection, AMQPClass};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::AsyncRead;
 
 /// How long a closing side waits for the peer's close-ok.
@@ -65,15 +65,22 @@ impl Connection {
     }
 
     async fn read_loop<R: AsyncRead + Unpin>(&mut self, rd: &mut FrameReader<R>) -> End {
-        let idle = if self.heartbeat == 0 {
-            Duration::from_secs(u64::MAX / 4)
-        } else {
-            Duration::from_secs(self.heartbeat as u64 * 2)
-        };
+        // A peer silent for two heartbeat intervals is gone.
+        let idle = Duration::from_secs(self.heartbeat as u64 * 2);
+        let mut last_read = Instant::now();
+        let mut ack_check = tokio::time::interval(ack_check_period(self.broker.consumer_timeout));
         loop {
             self.shared.wait_writable().await;
             let frame = tokio::select! {
-                r = tokio::time::timeout(idle, rd.next()) => r,
+                r = rd.next() => {
+                    last_read = Instant::now();
+                    Ok(r)
+                }
+                _ = tokio::time::sleep_until((last_read + idle).into()), if self.heartbeat > 0 => Err(()),
+                _ = ack_check.tick() => {
+                    self.check_ack_timeouts();
+                    continue;
+                }
                 _ = self.broker.shutdown_signal() => {
                     self.close(AmqpError::new(
                         code::CONNECTION_FORCED,
@@ -106,6 +113,29 @@ impl Connection {
                 }
                 Err((ch, e)) => self.close_channel(ch, e),
             }
+        }
+    }
+
+    /// Closes (406) every channel holding a delivery unacked for longer than
+    /// `consumer_timeout`, as RabbitMQ does.
+    fn check_ack_timeouts(&mut self) {
+        let Some(limit) = self.broker.consumer_timeout else {
+            return;
+        };
+        let now = Instant::now();
+        let late: Vec<u16> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| !c.closing)
+            .filter(|(_, c)| c.shared.oldest_delivery().is_some_and(|t| now - t > limit))
+            .map(|(id, _)| *id)
+            .collect();
+        for ch in late {
+            let e = AmqpError::precondition(format!(
+                "delivery acknowledgement on channel {ch} timed out. Timeout value used: {} ms. This timeout value can be configured, see consumers doc guide to learn more",
+                limit.as_millis()
+            ));
+            self.close_channel(ch, e);
         }
     }
 
@@ -270,6 +300,13 @@ impl Connection {
             self.delete_queue(&q);
         }
     }
+}
+
+/// How often unacked deliveries are checked against `consumer_timeout`.
+fn ack_check_period(timeout: Option<Duration>) -> Duration {
+    timeout.map_or(Duration::from_secs(3600), |t| {
+        (t / 4).clamp(Duration::from_millis(10), Duration::from_secs(10))
+    })
 }
 
 fn is_publish(frame: &Frame) -> bool {

@@ -42,6 +42,8 @@ pub struct Broker {
     pub memory_limit: u64,
     /// Above this many bytes of messages in memory, new messages are paged to the store.
     pub paging_limit: usize,
+    /// How long a delivery may stay unacked before its channel is closed (406).
+    pub consumer_timeout: Option<std::time::Duration>,
 }
 
 impl Broker {
@@ -71,6 +73,7 @@ impl Broker {
             memory_limit,
             // RabbitMQ's default paging ratio: page at half the memory watermark.
             paging_limit: (memory_limit / 2) as usize,
+            consumer_timeout: Some(std::time::Duration::from_millis(1_800_000)),
             vhosts: RwLock::new(HashMap::new()),
             users: RwLock::new(HashMap::new()),
             permissions: RwLock::new(HashMap::new()),
