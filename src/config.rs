@@ -96,6 +96,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Node name, reported to clients and in the management API.
     pub node_name: String,
+    /// Milliseconds a delivery may stay unacked before its channel is closed with 406
+    /// (RabbitMQ's `consumer_timeout`); 0 turns the check off.
+    pub consumer_timeout: u64,
     /// AMQP 0-9-1 listener and connection tuning.
     pub amqp: AmqpConfig,
     /// HTTP management API listener.
@@ -124,6 +127,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./warren-data"),
             node_name: "warren@localhost".to_string(),
+            consumer_timeout: 1_800_000,
             amqp: AmqpConfig::default(),
             http: HttpConfig::default(),
             resources: ResourcesConfig::default(),

@@ -94,7 +94,10 @@ pub struct Exchange {
     pub auto_delete: bool,
     pub internal: bool,
     pub arguments: FieldTable,
-    pub alternate: Option<String>,
+    /// The `alternate-exchange` argument.
+    pub alternate_arg: Option<String>,
+    /// The alternate exchange in force (argument, else policy).
+    alternate: RwLock<Option<String>>,
     bindings: RwLock<Bindings>,
 }
 
@@ -107,7 +110,7 @@ impl Exchange {
         internal: bool,
         arguments: FieldTable,
     ) -> Arc<Self> {
-        let alternate = match arguments.inner().get("alternate-exchange") {
+        let alternate_arg = match arguments.inner().get("alternate-exchange") {
             Some(amq_protocol::types::AMQPValue::LongString(s)) => {
                 Some(String::from_utf8_lossy(s.as_bytes()).into_owned())
             }
@@ -121,9 +124,18 @@ impl Exchange {
             auto_delete,
             internal,
             arguments,
-            alternate,
+            alternate: RwLock::new(alternate_arg.clone()),
+            alternate_arg,
             bindings: RwLock::new(Bindings::default()),
         })
+    }
+
+    pub fn alternate(&self) -> Option<String> {
+        self.alternate.read().clone()
+    }
+
+    pub fn set_alternate(&self, ae: Option<String>) {
+        *self.alternate.write() = ae;
     }
 
     /// Adds a binding; false if an identical one exists.

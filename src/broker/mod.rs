@@ -2,6 +2,7 @@
 //! the broker-wide signals (memory alarm, shutdown). Nothing here is on the publish path
 //! except the vhost lookup a connection does once at `connection.open`.
 
+pub mod effective;
 pub mod exchange;
 pub mod headers;
 pub mod policy;
@@ -42,6 +43,8 @@ pub struct Broker {
     pub memory_limit: u64,
     /// Above this many bytes of messages in memory, new messages are paged to the store.
     pub paging_limit: usize,
+    /// User and operator policies of every vhost.
+    pub policies: RwLock<policy::Policies>,
     /// How long a delivery may stay unacked before its channel is closed (406).
     pub consumer_timeout: Option<std::time::Duration>,
 }
@@ -73,7 +76,9 @@ impl Broker {
             memory_limit,
             // RabbitMQ's default paging ratio: page at half the memory watermark.
             paging_limit: (memory_limit / 2) as usize,
-            consumer_timeout: Some(std::time::Duration::from_millis(1_800_000)),
+            consumer_timeout: (config.consumer_timeout > 0)
+                .then(|| std::time::Duration::from_millis(config.consumer_timeout)),
+            policies: RwLock::new(policy::Policies::default()),
             vhosts: RwLock::new(HashMap::new()),
             users: RwLock::new(HashMap::new()),
             permissions: RwLock::new(HashMap::new()),
@@ -176,6 +181,34 @@ impl Broker {
 
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
+    }
+
+    /// The settings a queue runs with: its arguments with policies applied.
+    pub fn queue_settings(
+        &self,
+        vhost: &str,
+        name: &str,
+        args: &crate::queue::QueueArgs,
+    ) -> crate::queue::QueueArgs {
+        effective::queue_settings(&self.policies.read(), vhost, name, args)
+    }
+
+    /// Re-applies policies to every queue and exchange (after a policy change).
+    pub fn apply_policies(&self) {
+        for vh in self.vhosts() {
+            for q in vh.queues() {
+                q.set_settings(self.queue_settings(&vh.name, &q.name, &q.args));
+            }
+            for ex in vh.exchanges() {
+                let ae = effective::alternate_exchange(
+                    &self.policies.read(),
+                    &vh.name,
+                    &ex.name,
+                    ex.alternate_arg.as_deref(),
+                );
+                ex.set_alternate(ae);
+            }
+        }
     }
 
     /// Deletes a queue: unbinds it, tells its consumers (`basic.cancel` to clients that

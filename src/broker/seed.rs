@@ -6,11 +6,13 @@ use super::Broker;
 use crate::auth::password::{hash_password, SHA256_ALGORITHM};
 use crate::auth::permissions::Permission;
 use crate::auth::User;
+use crate::broker::policy::Policy;
 use crate::config::Config;
 use crate::queue::{Queue, QueueSpec};
 use crate::store::definitions::{
     field_table_to_json, json_to_field_table, BindingDefinition, Definitions, DestinationType,
-    ExchangeDefinition, PermissionDefinition, QueueDefinition, UserDefinition, VhostDefinition,
+    ExchangeDefinition, PermissionDefinition, PolicyDefinition, QueueDefinition, UserDefinition,
+    VhostDefinition,
 };
 
 /// Definitions for a new data dir: the config's users, vhosts and permissions, or
@@ -45,6 +47,16 @@ pub fn from_config(config: &Config) -> anyhow::Result<Definitions> {
             read: p.read.clone(),
         });
     }
+    let policy_def = |p: &crate::config::PolicyDef| PolicyDefinition {
+        vhost: p.vhost.clone(),
+        name: p.name.clone(),
+        pattern: p.pattern.clone(),
+        apply_to: p.apply_to.clone(),
+        definition: p.definition.clone(),
+        priority: p.priority,
+    };
+    defs.policies = config.policies.iter().map(policy_def).collect();
+    defs.operator_policies = config.operator_policies.iter().map(policy_def).collect();
     if defs.vhosts.is_empty() {
         defs.vhosts.push(VhostDefinition {
             name: "/".into(),
@@ -81,6 +93,7 @@ pub fn apply(broker: &std::sync::Arc<Broker>, defs: &Definitions) -> anyhow::Res
             tags: u.tags.clone(),
         });
     }
+    load_policies(broker, defs)?;
     for p in &defs.permissions {
         let perm = Permission::new(&p.configure, &p.write, &p.read)
             .map_err(|e| anyhow::anyhow!("permissions for '{}' in '{}': {e}", p.user, p.vhost))?;
@@ -116,14 +129,57 @@ pub fn apply(broker: &std::sync::Arc<Broker>, defs: &Definitions) -> anyhow::Res
             auto_delete: q.auto_delete,
             exclusive_owner: None,
             arguments,
-            settings,
+            args: settings,
         };
         vh.add_queue(Queue::new(broker, &vh, spec));
     }
     for b in &defs.bindings {
         restore_binding(broker, b);
     }
+    broker.apply_policies();
     Ok(())
+}
+
+/// Policies go in before queues and exchanges, which take their settings from them.
+fn load_policies(broker: &Broker, defs: &Definitions) -> anyhow::Result<()> {
+    let mut policies = broker.policies.write();
+    for p in &defs.policies {
+        let policy = Policy::new(
+            p.name.as_str(),
+            p.vhost.as_str(),
+            &p.pattern,
+            &p.apply_to,
+            p.priority,
+            p.definition.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("policy '{}' in vhost '{}': {e}", p.name, p.vhost))?;
+        policies.put(policy);
+    }
+    for p in &defs.operator_policies {
+        let policy = Policy::new_operator(
+            p.name.as_str(),
+            p.vhost.as_str(),
+            &p.pattern,
+            &p.apply_to,
+            p.priority,
+            p.definition.clone(),
+        )
+        .and_then(|pol| policies.put_operator(pol))
+        .map_err(|e| anyhow::anyhow!("operator policy '{}' in vhost '{}': {e}", p.name, p.vhost));
+        policy?;
+    }
+    Ok(())
+}
+
+fn policy_definition(p: &Policy) -> PolicyDefinition {
+    PolicyDefinition {
+        vhost: p.vhost.clone(),
+        name: p.name.clone(),
+        pattern: p.pattern_source().to_string(),
+        apply_to: p.apply_to_str().to_string(),
+        definition: p.definition.clone(),
+        priority: p.priority,
+    }
 }
 
 /// The store keys of the durable queues the definitions name.
@@ -183,6 +239,15 @@ pub fn export(broker: &Broker) -> Definitions {
             write: p.write().to_string(),
             read: p.read().to_string(),
         });
+    }
+    {
+        let policies = broker.policies.read();
+        defs.policies = policies.list().iter().map(policy_definition).collect();
+        defs.operator_policies = policies
+            .list_operator()
+            .iter()
+            .map(policy_definition)
+            .collect();
     }
     for vh in broker.vhosts() {
         defs.vhosts.push(VhostDefinition {

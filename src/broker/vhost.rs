@@ -156,8 +156,8 @@ impl Vhost {
                 ex.route(k, headers, &mut dests);
             }
             if dests.is_empty() {
-                if let Some(ae) = &ex.alternate {
-                    self.visit(ae, &mut seen, &mut work);
+                if let Some(ae) = ex.alternate() {
+                    self.visit(&ae, &mut seen, &mut work);
                 }
             }
             for d in dests.drain(..) {

@@ -50,10 +50,16 @@ pub(super) fn dead_letter(q: &Arc<Queue>, dead: Vec<(Entry, Reason)>) {
         let Some(msg) = q.load(&mut e) else { continue };
         let dl = mark(&msg, &q.name, reason, dlx, dlrk);
         let mut targets = Vec::new();
+        // Without a dead-letter routing key the original keys route it, BCC included (the
+        // original's routing view still has BCC; the copy delivered does not).
+        let routing_headers = match dlrk {
+            Some(_) => dl.properties.headers().clone(),
+            None => msg.properties.headers().clone(),
+        };
         vhost.route(
             &exchange,
             &dl.routing_key,
-            dl.properties.headers().as_ref(),
+            routing_headers.as_ref(),
             &mut targets,
         );
         let deaths = x_death(dl.properties.headers().as_ref());

@@ -72,8 +72,15 @@ pub(super) fn arm_ttl_timer(queue: &Arc<Queue>, st: &mut QueueState) {
 /// With `x-expires`, deletes the queue once it has gone unused (no consumers, no get, no
 /// declare) for that long.
 pub(super) fn watch_unused(queue: &Arc<Queue>) {
-    let Some(expires) = queue.state.lock().settings.expires else {
-        return;
+    let expires = {
+        let mut st = queue.state.lock();
+        match st.settings.expires {
+            Some(e) if !st.expiry_watched => {
+                st.expiry_watched = true;
+                e
+            }
+            _ => return,
+        }
     };
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
         return;
@@ -87,7 +94,12 @@ pub(super) fn watch_unused(queue: &Arc<Queue>) {
                 if q.is_deleted() {
                     return;
                 }
-                let st = q.state.lock();
+                let mut st = q.state.lock();
+                let Some(e) = st.settings.expires else {
+                    st.expiry_watched = false;
+                    return;
+                };
+                let period = Duration::from_millis(e);
                 st.consumers.is_empty().then_some(st.last_used + period)
             };
             match deadline {

@@ -76,6 +76,8 @@ pub struct QueueState {
     last_used: Instant,
     /// When the armed TTL timer fires, if one is armed.
     ttl_timer: Option<Instant>,
+    /// Whether an `x-expires` watcher runs.
+    expiry_watched: bool,
     /// Messages leaving for the dead-letter exchange once the lock is released.
     dead: Vec<(Entry, Reason)>,
 }
@@ -88,6 +90,8 @@ pub struct Queue {
     /// The id of the connection that owns an exclusive queue.
     pub exclusive_owner: Option<u64>,
     pub arguments: FieldTable,
+    /// The parsed arguments (policies apply on top of them).
+    pub args: QueueArgs,
     /// The queue's name in store records.
     pub key: u64,
     store: Arc<MessageStore>,
@@ -118,21 +122,24 @@ pub struct QueueSpec {
     pub auto_delete: bool,
     pub exclusive_owner: Option<u64>,
     pub arguments: FieldTable,
-    pub settings: QueueArgs,
+    /// The parsed arguments; policies are applied on top.
+    pub args: QueueArgs,
 }
 
 impl Queue {
     pub fn new(broker: &Arc<Broker>, vhost: &Arc<Vhost>, spec: QueueSpec) -> Arc<Self> {
+        let settings = broker.queue_settings(&vhost.name, &spec.name, &spec.args);
         let state = QueueState {
-            messages: MessageList::new(spec.settings.max_priority.unwrap_or(0)),
+            messages: MessageList::new(spec.args.max_priority.unwrap_or(0)),
             next_seq: 0,
             consumers: Vec::new(),
             next_consumer: 0,
             unacked: 0,
             had_consumers: false,
-            settings: spec.settings,
+            settings,
             last_used: Instant::now(),
             ttl_timer: None,
+            expiry_watched: false,
             dead: Vec::new(),
         };
         let q = Arc::new(Self {
@@ -146,6 +153,7 @@ impl Queue {
             auto_delete: spec.auto_delete,
             exclusive_owner: spec.exclusive_owner,
             arguments: spec.arguments,
+            args: spec.args,
             state: Mutex::new(state),
             deleted: AtomicBool::new(false),
         });
@@ -171,6 +179,19 @@ impl Queue {
 
     pub fn settings(&self) -> QueueArgs {
         self.state.lock().settings.clone()
+    }
+
+    /// Applies new effective settings (a policy changed); limits take effect at once.
+    pub fn set_settings(self: &Arc<Self>, settings: QueueArgs) {
+        let watch = settings.expires.is_some();
+        self.with_state(|st| {
+            st.settings = settings;
+            expiry::expire_head(self, st);
+            enforce_limits(st);
+        });
+        if watch {
+            expiry::watch_unused(self);
+        }
     }
 
     pub fn counts(&self) -> QueueCounts {
@@ -229,8 +250,16 @@ impl Queue {
                 stored,
                 redelivered: false,
             };
-            st.messages.push_back(entry);
+            // Older messages first; then a message that can go straight to a consumer does,
+            // before any TTL (even 0) can expire it.
             dispatch::run(self, st);
+            if st.messages.is_empty() && !st.consumers.is_empty() {
+                if let Err(Some(back)) = dispatch::offer_one(self, st, entry) {
+                    st.messages.push_back(back);
+                }
+            } else {
+                st.messages.push_back(entry);
+            }
             expiry::expire_head(self, st);
             enforce_limits(st);
         })
@@ -342,6 +371,7 @@ impl Queue {
             }
             dispatch::run(self, st);
             expiry::expire_head(self, st);
+            enforce_limits(st);
         })
     }
 
@@ -371,7 +401,8 @@ impl Queue {
     ) -> Result<(), String> {
         self.with_state(|st| {
             let exclusive_in_use = st.consumers.iter().any(|c| c.exclusive)
-                || (consumer.exclusive && !st.consumers.is_empty());
+                || (consumer.exclusive
+                    && (!st.consumers.is_empty() || st.settings.single_active_consumer));
             if exclusive_in_use {
                 return Err(format!(
                     "queue '{}' in vhost '{}' in exclusive use",

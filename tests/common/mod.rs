@@ -23,10 +23,12 @@ impl TestBroker {
 
     /// Starts on an existing data dir (for restart tests).
     pub async fn start_in(dir: tempfile::TempDir) -> TestBroker {
-        let mut config = Config {
-            data_dir: dir.path().to_path_buf(),
-            ..Default::default()
-        };
+        Self::start_with(dir, Config::default()).await
+    }
+
+    /// Starts with a configuration (its data dir and listen address are set here).
+    pub async fn start_with(dir: tempfile::TempDir, mut config: Config) -> TestBroker {
+        config.data_dir = dir.path().to_path_buf();
         config.amqp.listen = "127.0.0.1:0".into();
         let server = warren::Server::start(config).await.expect("broker starts");
         TestBroker {

@@ -115,7 +115,10 @@ impl Connection {
                 &mut queues,
             );
         }
-        if !routed && queues.is_empty() && publish.mandatory {
+        // A reply to a direct reply-to address is delivered but still counts as unroutable
+        // for `mandatory`, as in RabbitMQ.
+        let _ = routed;
+        if queues.is_empty() && publish.mandatory {
             let ret = basic::Return {
                 reply_code: code::NO_ROUTE,
                 reply_text: "NO_ROUTE".into(),
@@ -205,8 +208,11 @@ impl Connection {
     }
 }
 
+/// RabbitMQ 3.10's largest expiry (ten years in ms), observed on the reference broker.
+const MAX_EXPIRY_MS: i128 = 315_360_000_000;
+
 /// The `expiration` property as RabbitMQ reads it (Erlang's `string:to_integer`, then at
-/// most 2^32-1 ms).
+/// most ten years).
 fn check_expiration(s: &str) -> Result<u64, String> {
     let digits_start = usize::from(s.starts_with(['+', '-']));
     let digits = s[digits_start..]
@@ -223,7 +229,7 @@ fn check_expiration(s: &str) -> Result<u64, String> {
     if n < 0 {
         return Err(format!("{{value_negative,{n}}}"));
     }
-    if n > u32::MAX as i128 {
+    if n > MAX_EXPIRY_MS {
         return Err(too_large());
     }
     Ok(n as u64)
@@ -293,6 +299,8 @@ mod tests {
             check_expiration("1.5").unwrap_err(),
             "{leftover_string,\".5\"}"
         );
+        assert_eq!(check_expiration("315360000000"), Ok(315_360_000_000));
+        assert!(check_expiration("315360000001").is_err());
         assert!(check_expiration("99999999999999999999")
             .unwrap_err()
             .starts_with("{value_too_large,"));

@@ -19,6 +19,8 @@ impl Connection {
         let name = self.queue_name(ch, c.queue.as_str())?;
         self.check(Access::Read, "queue", &name)?;
         let q = self.find_queue(&name)?;
+        let what = format!("queue '{name}' in vhost '{}'", self.vhost.name);
+        let priority = priority(&c, &what)?;
         let chan = self.chan(ch);
         let tag: Arc<str> = if c.consumer_tag.as_str().is_empty() {
             generated_name("amq.ctag-").into()
@@ -50,7 +52,7 @@ impl Connection {
             channel: shared.clone(),
             no_ack: c.no_ack,
             exclusive: c.exclusive,
-            priority: priority(&c),
+            priority,
         };
         let ok = (!c.nowait).then(|| {
             let ok = basic::ConsumeOk {
@@ -94,16 +96,27 @@ impl Connection {
     }
 }
 
-/// The `x-priority` consumer argument (any integer type), default 0.
-fn priority(c: &basic::Consume) -> i32 {
-    match c.arguments.inner().get("x-priority") {
-        Some(AMQPValue::ShortShortInt(v)) => *v as i32,
-        Some(AMQPValue::ShortShortUInt(v)) => *v as i32,
-        Some(AMQPValue::ShortInt(v)) => *v as i32,
-        Some(AMQPValue::ShortUInt(v)) => *v as i32,
-        Some(AMQPValue::LongInt(v)) => *v,
-        Some(AMQPValue::LongUInt(v)) => (*v).min(i32::MAX as u32) as i32,
-        Some(AMQPValue::LongLongInt(v)) => (*v).clamp(i32::MIN as i64, i32::MAX as i64) as i32,
-        _ => 0,
-    }
+/// The `x-priority` consumer argument (any integer type), default 0; anything else is 406
+/// as in RabbitMQ.
+fn priority(c: &basic::Consume, what: &str) -> AmqpResult<i32> {
+    let v = match c.arguments.inner().get("x-priority") {
+        None => return Ok(0),
+        Some(v) => v,
+    };
+    let n: i64 = match v {
+        AMQPValue::ShortShortInt(v) => *v as i64,
+        AMQPValue::ShortShortUInt(v) => *v as i64,
+        AMQPValue::ShortInt(v) => *v as i64,
+        AMQPValue::ShortUInt(v) => *v as i64,
+        AMQPValue::LongInt(v) => *v as i64,
+        AMQPValue::LongUInt(v) => *v as i64,
+        AMQPValue::LongLongInt(v) => *v,
+        other => {
+            return Err(AmqpError::precondition(format!(
+                "invalid arg 'x-priority' for {what}: \"expected integer, got {}\"",
+                crate::queue::args::type_name(other)
+            )))
+        }
+    };
+    Ok(n.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
 }

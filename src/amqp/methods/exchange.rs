@@ -50,6 +50,12 @@ impl Connection {
                     d.internal,
                     d.arguments.clone(),
                 ));
+                ex.set_alternate(crate::broker::effective::alternate_exchange(
+                    &self.broker.policies.read(),
+                    &self.vhost.name,
+                    &ex.name,
+                    ex.alternate_arg.as_deref(),
+                ));
                 if ex.durable {
                     self.broker.save_definitions();
                 }

@@ -95,10 +95,16 @@ pub(crate) fn check_args(
             _ => false,
         };
         if !same {
+            // RabbitMQ shows bare values when both are there with the same type, typed values
+            // otherwise.
+            let (got, cur) = match (n, c) {
+                (Some(n), Some(c)) if same_type_class(n, c) => {
+                    (format!("'{}'", value(n)), format!("'{}'", value(c)))
+                }
+                _ => (describe(n), describe(c)),
+            };
             return Err(AmqpError::precondition(format!(
-                "inequivalent arg '{key}' for {what}: received {} but current is {}",
-                describe(n),
-                describe(c)
+                "inequivalent arg '{key}' for {what}: received {got} but current is {cur}"
             )));
         }
     }
@@ -125,9 +131,23 @@ fn as_int(v: &AMQPValue) -> Option<i128> {
     })
 }
 
+fn same_type_class(a: &AMQPValue, b: &AMQPValue) -> bool {
+    as_int(a).is_some() && as_int(b).is_some()
+        || crate::queue::args::type_name(a) == crate::queue::args::type_name(b)
+}
+
+fn value(v: &AMQPValue) -> String {
+    typed(v).1
+}
+
 fn describe(v: Option<&AMQPValue>) -> String {
     let Some(v) = v else { return "none".into() };
-    let (ty, val) = match v {
+    let (ty, val) = typed(v);
+    format!("the value '{val}' of type '{ty}'")
+}
+
+fn typed(v: &AMQPValue) -> (&'static str, String) {
+    match v {
         AMQPValue::Boolean(b) => ("bool", b.to_string()),
         AMQPValue::ShortShortInt(i) => ("byte", i.to_string()),
         AMQPValue::ShortShortUInt(i) => ("unsignedbyte", i.to_string()),
@@ -142,8 +162,7 @@ fn describe(v: Option<&AMQPValue>) -> String {
         AMQPValue::ShortString(s) => ("longstr", s.to_string()),
         AMQPValue::Timestamp(t) => ("timestamp", t.to_string()),
         other => ("table", format!("{other:?}")),
-    };
-    format!("the value '{val}' of type '{ty}'")
+    }
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ impl Connection {
             auto_delete: d.auto_delete,
             exclusive_owner: d.exclusive.then_some(self.shared.id),
             arguments: d.arguments.clone(),
-            settings,
+            args: settings,
         };
         let q = Queue::new(&self.broker, &self.vhost, spec);
         let q = self.vhost.add_queue(q);
