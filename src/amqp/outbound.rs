@@ -16,6 +16,8 @@ pub enum Outbound {
         redelivered: bool,
         msg: Arc<Message>,
     },
+    /// A publisher confirm (`basic.ack`, or `basic.nack` when `ok` is false), encoded by hand.
+    Confirm { channel: u16, tag: u64, ok: bool },
     /// `basic.get-ok` or `basic.return` followed by the message content.
     Content(u16, AMQPClass, Arc<Message>),
     /// Flush what is queued, then close the socket.

@@ -97,6 +97,7 @@ fn encode(buf: &mut BytesMut, item: Outbound, frame_max: u32) -> bool {
             encode_deliver(buf, channel, &consumer_tag, delivery_tag, redelivered, &msg);
             write_content(buf, channel, &msg, frame_max);
         }
+        Outbound::Confirm { channel, tag, ok } => encode_confirm(buf, channel, tag, ok),
         Outbound::Content(ch, m, msg) => {
             codec::encode_method(buf, ch, m);
             write_content(buf, ch, &msg, frame_max);
@@ -136,6 +137,19 @@ fn encode_deliver(
     buf.put_u8(codec::FRAME_END);
 }
 
+/// `basic.ack` (60/80: tag, multiple=false) or `basic.nack` (60/120: tag, flags
+/// multiple=false requeue=false).
+fn encode_confirm(buf: &mut BytesMut, channel: u16, tag: u64, ok: bool) {
+    buf.put_u8(codec::FRAME_METHOD);
+    buf.put_u16(channel);
+    buf.put_u32(13);
+    buf.put_u16(60);
+    buf.put_u16(if ok { 80 } else { 120 });
+    buf.put_u64(tag);
+    buf.put_u8(0);
+    buf.put_u8(codec::FRAME_END);
+}
+
 /// Names reaching here were validated as short strings when they entered the broker.
 fn put_short_str(buf: &mut BytesMut, s: &str) {
     buf.put_u8(s.len() as u8);
@@ -147,6 +161,28 @@ mod tests {
     use super::*;
     use amq_protocol::frame::{parse_frame, AMQPFrame};
     use amq_protocol::protocol::{basic, AMQPClass};
+
+    #[test]
+    fn hand_encoded_confirms_match_amq_protocol() {
+        for ok in [true, false] {
+            let mut buf = BytesMut::new();
+            encode_confirm(&mut buf, 2, 77, ok);
+            let (_, frame) = parse_frame(&buf[..]).expect("parses");
+            let m = if ok {
+                basic::AMQPMethod::Ack(basic::Ack {
+                    delivery_tag: 77,
+                    multiple: false,
+                })
+            } else {
+                basic::AMQPMethod::Nack(basic::Nack {
+                    delivery_tag: 77,
+                    multiple: false,
+                    requeue: false,
+                })
+            };
+            assert_eq!(frame, AMQPFrame::Method(2, AMQPClass::Basic(m)));
+        }
+    }
 
     #[test]
     fn hand_encoded_deliver_matches_amq_protocol() {

@@ -52,9 +52,12 @@ impl Connection {
                 None => q.settle(entries, false),
             }
         }
-        // Room on the channel (global prefetch) may let other queues deliver.
-        for q in shared.consumed_queues() {
-            q.dispatch();
+        // Room under a channel-wide (global) prefetch may let the channel's other queues
+        // deliver; each settled queue already re-dispatched itself.
+        if shared.state.lock().global_prefetch > 0 {
+            for q in shared.consumed_queues() {
+                q.dispatch();
+            }
         }
         Ok(())
     }

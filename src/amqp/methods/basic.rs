@@ -149,7 +149,11 @@ impl Connection {
     /// Sends `basic.ack` (or `nack`) for publish `seq` now; nothing if confirms are off.
     fn confirm_now(&self, ch: u16, seq: u64, ok: bool) {
         if seq > 0 {
-            self.send_method(ch, AMQPClass::Basic(confirm_method(seq, ok)));
+            self.shared.send(Outbound::Confirm {
+                channel: ch,
+                tag: seq,
+                ok,
+            });
         }
     }
 
@@ -160,8 +164,11 @@ impl Connection {
             if chan.state.lock().closed {
                 return;
             }
-            let m = AMQPClass::Basic(confirm_method(seq, ok));
-            chan.conn.send(Outbound::Method(chan.id, m));
+            chan.conn.send(Outbound::Confirm {
+                channel: chan.id,
+                tag: seq,
+                ok,
+            });
         })
     }
 
@@ -233,21 +240,6 @@ fn check_expiration(s: &str) -> Result<u64, String> {
         return Err(too_large());
     }
     Ok(n as u64)
-}
-
-fn confirm_method(seq: u64, ok: bool) -> basic::AMQPMethod {
-    if ok {
-        basic::AMQPMethod::Ack(basic::Ack {
-            delivery_tag: seq,
-            multiple: false,
-        })
-    } else {
-        basic::AMQPMethod::Nack(basic::Nack {
-            delivery_tag: seq,
-            multiple: false,
-            requeue: false,
-        })
-    }
 }
 
 /// Builds the stored message. `BCC` is removed before delivery (re-encoding the properties
