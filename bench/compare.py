@@ -89,9 +89,27 @@ def raise_nofile():
 
 
 def rabbitmq_pid(port):
+    """The reference node's beam.smp: from its pid file, else by its node name."""
     base = os.environ.get("REFERENCE_RABBITMQ_DIR", "/tmp/reference-rabbitmq")
-    with open(f"{base}/node-{port}/pid") as f:
-        return int(f.read().strip())
+    try:
+        with open(f"{base}/node-{port}/pid") as f:
+            return int(f.read().strip())
+    except OSError:
+        pass
+    node = f"RABBITMQ_NODENAME=ref{port}@localhost".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"beam.smp" in cmd and node in env:
+            return int(entry)
+    raise RuntimeError(f"no running reference RabbitMQ node for port {port}")
 
 
 def run_perf(uri, flags, seconds):

@@ -5,8 +5,9 @@
 use super::conn_shared::ConnShared;
 use super::outbound::Outbound;
 use crate::queue::{Consumer, Entry, Queue};
+use ahash::HashMap;
 use parking_lot::Mutex;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -69,7 +69,14 @@ impl ConnShared {
         if self.pending.load(Ordering::SeqCst) < WRITE_BACKLOG_HIGH {
             return false;
         }
-        self.stalled.lock().push(Arc::downgrade(queue));
+        {
+            // Each queue is registered once, however often it retries meanwhile.
+            let mut stalled = self.stalled.lock();
+            let me = Arc::as_ptr(queue);
+            if !stalled.iter().any(|w| std::ptr::eq(w.as_ptr(), me)) {
+                stalled.push(Arc::downgrade(queue));
+            }
+        }
         self.pending.load(Ordering::SeqCst) >= WRITE_BACKLOG_HIGH
     }
 
@@ -88,6 +95,10 @@ impl ConnShared {
 
     /// Waits until the write backlog is below `READ_PAUSE`.
     pub async fn wait_writable(&self) {
+        // The common case costs one atomic load: no waiter is registered.
+        if self.pending.load(Ordering::SeqCst) < READ_PAUSE {
+            return;
+        }
         loop {
             let drained = self.drained.notified();
             tokio::pin!(drained);

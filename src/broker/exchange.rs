@@ -5,9 +5,9 @@
 use super::headers::headers_match;
 use super::topic::TopicIndex;
 use crate::queue::Queue;
+use ahash::HashMap;
 use amq_protocol::types::FieldTable;
 use parking_lot::RwLock;
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 

@@ -34,6 +34,7 @@ impl Alarms {
 
 const MEMORY_CHECK: Duration = Duration::from_millis(100);
 const DISK_CHECK_EVERY: u32 = 10;
+const TRIM_EVERY: u32 = 100;
 
 /// Watches memory and disk until shutdown.
 pub async fn monitor(broker: Arc<Broker>) {
@@ -58,6 +59,10 @@ pub async fn monitor(broker: Arc<Broker>) {
             }
             let over = rss > broker.memory_limit;
             update(&broker, |a| a.memory = over, "memory", over, rss);
+        }
+        if n.is_multiple_of(TRIM_EVERY) {
+            // Memory freed by drained queues and closed connections goes back to the system.
+            let _ = tokio::task::spawn_blocking(release_free_memory).await;
         }
         if n.is_multiple_of(DISK_CHECK_EVERY) {
             if let Some(free) = free_disk_bytes(&broker.config.data_dir) {

@@ -20,7 +20,7 @@
 //! visited below a `#`, so its cost is polynomial in key length even for patterns such as
 //! `#.#.#.#`.
 
-use std::collections::{HashMap, HashSet};
+use ahash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::hash::Hash;
 
 /// Index of a node in the trie arena.

@@ -4,9 +4,10 @@
 use super::exchange::{Dest, Exchange, ExchangeKind};
 use crate::amqp::channel_shared::ChannelShared;
 use crate::queue::Queue;
+use ahash::{HashMap, HashMapExt};
 use amq_protocol::types::{AMQPValue, FieldTable};
 use parking_lot::RwLock;
-use std::collections::HashMap;
+use smallvec::{smallvec, SmallVec};
 use std::sync::{Arc, Weak};
 
 pub struct Vhost {
@@ -133,7 +134,7 @@ impl Vhost {
         headers: Option<&FieldTable>,
         out: &mut Vec<Arc<Queue>>,
     ) {
-        let mut keys: Vec<&str> = vec![routing_key];
+        let mut keys: SmallVec<[&str; 4]> = smallvec![routing_key];
         if let Some(h) = headers {
             extra_keys(h, "CC", &mut keys);
             extra_keys(h, "BCC", &mut keys);
@@ -146,8 +147,9 @@ impl Vhost {
             }
             return;
         }
-        let mut seen: Vec<String> = vec![exchange.name.clone()];
-        let mut work: Vec<Arc<Exchange>> = Vec::new();
+        // Exchanges already routed through (cycle safety); held, so identity is stable.
+        let mut seen: SmallVec<[Arc<Exchange>; 4]> = smallvec![exchange.clone()];
+        let mut work: SmallVec<[Arc<Exchange>; 4]> = SmallVec::new();
         let mut dests = Vec::new();
         let mut current = Some(exchange.clone());
         while let Some(ex) = current.take().or_else(|| work.pop()) {
@@ -169,14 +171,20 @@ impl Vhost {
         }
     }
 
-    fn visit(&self, name: &str, seen: &mut Vec<String>, work: &mut Vec<Arc<Exchange>>) {
-        if seen.iter().any(|s| s == name) {
+    fn visit(
+        &self,
+        name: &str,
+        seen: &mut SmallVec<[Arc<Exchange>; 4]>,
+        work: &mut SmallVec<[Arc<Exchange>; 4]>,
+    ) {
+        let Some(ex) = self.exchange(name) else {
+            return;
+        };
+        if seen.iter().any(|s| Arc::ptr_eq(s, &ex)) {
             return;
         }
-        seen.push(name.to_string());
-        if let Some(ex) = self.exchange(name) {
-            work.push(ex);
-        }
+        seen.push(ex.clone());
+        work.push(ex);
     }
 }
 
@@ -187,7 +195,7 @@ fn push_unique(out: &mut Vec<Arc<Queue>>, q: Arc<Queue>) {
 }
 
 /// Sender-selected routing keys from the `CC`/`BCC` headers (arrays of strings).
-fn extra_keys<'a>(headers: &'a FieldTable, name: &str, keys: &mut Vec<&'a str>) {
+fn extra_keys<'a>(headers: &'a FieldTable, name: &str, keys: &mut SmallVec<[&'a str; 4]>) {
     let Some(AMQPValue::FieldArray(arr)) = headers.inner().get(name) else {
         return;
     };
