@@ -119,8 +119,9 @@ def run_perf(uri, flags, seconds):
                          preexec_fn=raise_nofile)
     if out.returncode != 0:
         raise RuntimeError(f"warren-perf failed ({' '.join(flags)}): {out.stderr.strip()[-500:]}")
-    last = [l for l in out.stdout.splitlines() if l.startswith("{")][-1]
-    return json.loads(last)
+    found = [l for l in out.stdout.splitlines() if l.startswith("{")]
+    # The idle-connections scenario prints no summary: only memory is measured.
+    return json.loads(found[-1]) if found else {}
 
 
 def measure(broker_pid, uri, flags, seconds):
@@ -135,7 +136,7 @@ def measure(broker_pid, uri, flags, seconds):
     msgs = result.get("consumed") or result.get("confirmed") or result.get("published") or 0
     return {
         "rate": result.get("consume_rate") or result.get("confirm_rate") or result.get("publish_rate") or 0,
-        "p99": result.get("latency_us", {}).get("p99", 0),
+        "p99": (result.get("latency_us") or {}).get("p99", 0),
         "drain": result.get("drain_rate", result.get("consume_rate", 0)),
         "cpu_us": cpu * 1e6 / msgs if msgs else 0,
         "rss": sampler.peak,
@@ -221,6 +222,8 @@ def main():
     ap.add_argument("--only", help="comma-separated scenario names")
     ap.add_argument("--warren-port", type=int, default=5700)
     ap.add_argument("--rabbitmq-port", type=int, default=5682)
+    ap.add_argument("--results", default=os.path.join(ROOT, "bench", "results.json"),
+                    help="raw results; with --only, earlier results of other scenarios are kept")
     args = ap.parse_args()
     wanted = set(args.only.split(",")) if args.only else None
     warren, data = start_warren(args.warren_port)
@@ -230,6 +233,9 @@ def main():
     }
     pin(brokers["rabbitmq"][0], "0")
     results = {}
+    if args.only and os.path.exists(args.results):
+        with open(args.results) as f:
+            results = {k: v for k, v in json.load(f).items() if k not in wanted}
     try:
         for name, desc, flags, metric in SCENARIOS:
             if wanted and name not in wanted:
@@ -243,6 +249,8 @@ def main():
                     print(f"{name} run {i + 1} {b}: {fmt(metric, r[metric])}, broker cpu {r['cpu_us']:.2f} us/msg, "
                           f"peak rss {fmt('rss', r['rss'])}", flush=True)
             write_report(results, args)
+            with open(args.results, "w") as f:
+                json.dump(results, f, indent=1)
     finally:
         warren.send_signal(signal.SIGTERM)
         warren.wait(timeout=30)

@@ -116,7 +116,7 @@ pub fn validate_binding_args(args: &FieldTable) -> Result<(), String> {
             Err(String::from_utf8_lossy(&text).into_owned())
         }
         None => {
-            let type_name = rabbit_type(value);
+            let type_name = crate::queue::args::type_name(value);
             let mut text = format!("Invalid x-match field type {type_name} (value ").into_bytes();
             let column = text.len() + 1;
             write_pretty(&mut text, value, column);
@@ -129,30 +129,6 @@ pub fn validate_binding_args(args: &FieldTable) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------
 // Values as RabbitMQ sees them
 // ---------------------------------------------------------------------------------------
-
-/// RabbitMQ's name (`rabbit_binary_parser`) for the type of `value`. `ShortString` never
-/// comes off the wire in a table; it is treated as the string it is.
-fn rabbit_type(value: &AMQPValue) -> &'static str {
-    match value {
-        AMQPValue::Boolean(_) => "bool",
-        AMQPValue::ShortShortInt(_) => "byte",
-        AMQPValue::ShortShortUInt(_) => "unsignedbyte",
-        AMQPValue::ShortInt(_) => "short",
-        AMQPValue::ShortUInt(_) => "unsignedshort",
-        AMQPValue::LongInt(_) => "signedint",
-        AMQPValue::LongUInt(_) => "unsignedint",
-        AMQPValue::LongLongInt(_) => "long",
-        AMQPValue::Float(_) => "float",
-        AMQPValue::Double(_) => "double",
-        AMQPValue::DecimalValue(_) => "decimal",
-        AMQPValue::ShortString(_) | AMQPValue::LongString(_) => "longstr",
-        AMQPValue::FieldArray(_) => "array",
-        AMQPValue::Timestamp(_) => "timestamp",
-        AMQPValue::FieldTable(_) => "table",
-        AMQPValue::ByteArray(_) => "binary",
-        AMQPValue::Void => "void",
-    }
-}
 
 /// The bytes of a string value (`longstr`, or an in-process `ShortString`).
 fn string_bytes(value: &AMQPValue) -> Option<&[u8]> {
@@ -241,7 +217,7 @@ fn erl_eq(a: &AMQPValue, b: &AMQPValue, depth: usize) -> bool {
 
 /// Equality of `{Type, Value}` pairs, as nested values are held.
 fn typed_eq(a: &AMQPValue, b: &AMQPValue, depth: usize) -> bool {
-    rabbit_type(a) == rabbit_type(b) && erl_eq(a, b, depth)
+    crate::queue::args::type_name(a) == crate::queue::args::type_name(b) && erl_eq(a, b, depth)
 }
 
 /// Equality of `[{Key, Type, Value}]` lists.
@@ -361,7 +337,7 @@ fn write_list<T>(
 /// `{Type,Value}`, an array element.
 fn write_typed(out: &mut Vec<u8>, value: &AMQPValue, depth: usize) {
     out.push(b'{');
-    out.extend_from_slice(rabbit_type(value).as_bytes());
+    out.extend_from_slice(crate::queue::args::type_name(value).as_bytes());
     out.push(b',');
     write_term(out, value, depth);
     out.push(b'}');
@@ -372,7 +348,7 @@ fn write_entry(out: &mut Vec<u8>, key: &str, value: &AMQPValue, depth: usize) {
     out.push(b'{');
     write_binary(out, key.as_bytes());
     out.push(b',');
-    out.extend_from_slice(rabbit_type(value).as_bytes());
+    out.extend_from_slice(crate::queue::args::type_name(value).as_bytes());
     out.push(b',');
     write_term(out, value, depth);
     out.push(b'}');

@@ -97,9 +97,9 @@ pub fn parse(args: &FieldTable, what: &str) -> Result<QueueArgs, String> {
     Ok(out)
 }
 
-/// An integer argument in `[min, max]`, with RabbitMQ's error terms.
-fn int(v: &AMQPValue, min: i64, max: Option<i64>) -> Result<u64, String> {
-    let n: i64 = match v {
+/// The value of any integer field type.
+pub fn as_integer(v: &AMQPValue) -> Option<i64> {
+    Some(match v {
         AMQPValue::ShortShortInt(i) => *i as i64,
         AMQPValue::ShortShortUInt(i) => *i as i64,
         AMQPValue::ShortInt(i) => *i as i64,
@@ -107,8 +107,18 @@ fn int(v: &AMQPValue, min: i64, max: Option<i64>) -> Result<u64, String> {
         AMQPValue::LongInt(i) => *i as i64,
         AMQPValue::LongUInt(i) => *i as i64,
         AMQPValue::LongLongInt(i) => *i,
-        other => return Err(format!("\"expected integer, got {}\"", type_name(other))),
-    };
+        _ => return None,
+    })
+}
+
+/// RabbitMQ's complaint about a value that should be an integer.
+pub fn expected_integer(v: &AMQPValue) -> String {
+    format!("\"expected integer, got {}\"", type_name(v))
+}
+
+/// An integer argument in `[min, max]`, with RabbitMQ's error terms.
+fn int(v: &AMQPValue, min: i64, max: Option<i64>) -> Result<u64, String> {
+    let n = as_integer(v).ok_or_else(|| expected_integer(v))?;
     if n < 0 {
         return Err(format!("{{value_negative,{n}}}"));
     }

@@ -8,7 +8,6 @@ use crate::amqp::outbound::Outbound;
 use crate::auth::permissions::Access;
 use crate::queue::Consumer;
 use amq_protocol::protocol::{basic, AMQPClass};
-use amq_protocol::types::AMQPValue;
 use std::sync::Arc;
 
 impl Connection {
@@ -103,20 +102,11 @@ fn priority(c: &basic::Consume, what: &str) -> AmqpResult<i32> {
         None => return Ok(0),
         Some(v) => v,
     };
-    let n: i64 = match v {
-        AMQPValue::ShortShortInt(v) => *v as i64,
-        AMQPValue::ShortShortUInt(v) => *v as i64,
-        AMQPValue::ShortInt(v) => *v as i64,
-        AMQPValue::ShortUInt(v) => *v as i64,
-        AMQPValue::LongInt(v) => *v as i64,
-        AMQPValue::LongUInt(v) => *v as i64,
-        AMQPValue::LongLongInt(v) => *v,
-        other => {
-            return Err(AmqpError::precondition(format!(
-                "invalid arg 'x-priority' for {what}: \"expected integer, got {}\"",
-                crate::queue::args::type_name(other)
-            )))
-        }
-    };
+    let n = crate::queue::args::as_integer(v).ok_or_else(|| {
+        AmqpError::precondition(format!(
+            "invalid arg 'x-priority' for {what}: {}",
+            crate::queue::args::expected_integer(v)
+        ))
+    })?;
     Ok(n.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
 }

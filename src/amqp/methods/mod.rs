@@ -112,27 +112,17 @@ pub(crate) fn check_args(
 }
 
 fn equivalent(a: &AMQPValue, b: &AMQPValue) -> bool {
-    match (as_int(a), as_int(b)) {
+    match (
+        crate::queue::args::as_integer(a),
+        crate::queue::args::as_integer(b),
+    ) {
         (Some(x), Some(y)) => x == y,
         _ => a == b,
     }
 }
 
-fn as_int(v: &AMQPValue) -> Option<i128> {
-    Some(match v {
-        AMQPValue::ShortShortInt(i) => *i as i128,
-        AMQPValue::ShortShortUInt(i) => *i as i128,
-        AMQPValue::ShortInt(i) => *i as i128,
-        AMQPValue::ShortUInt(i) => *i as i128,
-        AMQPValue::LongInt(i) => *i as i128,
-        AMQPValue::LongUInt(i) => *i as i128,
-        AMQPValue::LongLongInt(i) => *i as i128,
-        _ => return None,
-    })
-}
-
 fn same_type_class(a: &AMQPValue, b: &AMQPValue) -> bool {
-    as_int(a).is_some() && as_int(b).is_some()
+    crate::queue::args::as_integer(a).is_some() && crate::queue::args::as_integer(b).is_some()
         || crate::queue::args::type_name(a) == crate::queue::args::type_name(b)
 }
 
