@@ -104,9 +104,8 @@ impl Connection {
     ) {
         let msg = Arc::new(make_message(&publish, *header, body));
         let mut queues = Vec::new();
-        let mut routed = false;
         if msg.exchange.is_empty() && super::reply_to::is_reply_address(&msg.routing_key) {
-            routed = self.deliver_reply(&msg);
+            self.deliver_reply(&msg);
         } else if let Some(ex) = self.vhost.exchange(&msg.exchange) {
             self.vhost.route(
                 &ex,
@@ -117,7 +116,6 @@ impl Connection {
         }
         // A reply to a direct reply-to address is delivered but still counts as unroutable
         // for `mandatory`, as in RabbitMQ.
-        let _ = routed;
         if queues.is_empty() && publish.mandatory {
             let ret = basic::Return {
                 reply_code: code::NO_ROUTE,

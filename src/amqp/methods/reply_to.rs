@@ -95,18 +95,18 @@ impl Connection {
         Ok(())
     }
 
-    /// Delivers a reply to the channel behind a reply address; false if it is gone.
-    pub(crate) fn deliver_reply(&self, msg: &Arc<Message>) -> bool {
+    /// Delivers a reply to the channel behind a reply address; dropped if it is gone.
+    pub(crate) fn deliver_reply(&self, msg: &Arc<Message>) {
         let target = self
             .vhost
             .reply_channels
             .read()
             .get(msg.routing_key.as_str())
             .and_then(|w| w.upgrade());
-        let Some(target) = target else { return false };
+        let Some(target) = target else { return };
         let mut st = target.state.lock();
         let Some(tag) = st.reply_tag.clone() else {
-            return false;
+            return;
         };
         let delivery_tag = st.next_tag;
         st.next_tag += 1;
@@ -117,7 +117,6 @@ impl Connection {
             redelivered: false,
             msg: msg.clone(),
         });
-        true
     }
 
     /// A passive declare of a reply address: 0 messages and 1 consumer while it exists.
