@@ -3,7 +3,6 @@
 //! scan, ack replay, index rebuild). `cargo run --release --example store_recovery -- 10000000`
 
 use amq_protocol::protocol::BasicProperties;
-use bytes::Bytes;
 use std::collections::HashSet;
 use std::time::Instant;
 use warren::message::Message;
@@ -20,13 +19,7 @@ fn main() -> std::io::Result<()> {
     let known: HashSet<u64> = [key].into();
     let props = BasicProperties::default().with_delivery_mode(2);
     let raw = warren::amqp::codec::encode_properties(&props);
-    let msg = Message::new(
-        String::new(),
-        "bench".into(),
-        props,
-        raw,
-        Bytes::from_static(&[b'x'; 16]),
-    );
+    let msg = Message::new("", "bench", &raw, &[b'x'; 16]);
     let (store, _) = MessageStore::open(dir.path(), &known)?;
     let t = Instant::now();
     for _ in 0..n {

@@ -3,12 +3,14 @@
 //! incoming method to its handler. Delivery state shared with queues is in `channel_shared`.
 
 use super::channel_shared::{group_by_queue, ChannelShared};
-use super::codec::{ContentHeader, Frame};
+use super::codec::{ContentHeader, Frame, Publish};
 use super::conn_shared::ConnShared;
 use super::connection::{channel_close_ok, Connection};
 use super::error::{AmqpError, AmqpResult};
-use amq_protocol::protocol::{access, basic, channel, AMQPClass};
-use bytes::{Bytes, BytesMut};
+use crate::message::Message;
+use amq_protocol::protocol::{access, channel, AMQPClass};
+use amq_protocol::types::FieldTable;
+use bytes::Bytes;
 use std::sync::Arc;
 
 /// RabbitMQ 3.10's default `max_message_size`.
@@ -19,51 +21,35 @@ pub const MAX_MESSAGE_SIZE: u64 = 128 * 1024 * 1024;
 pub enum Content {
     #[default]
     Idle,
-    Header(basic::Publish),
+    Header(Publish),
     Body {
-        publish: basic::Publish,
-        header: Box<ContentHeader>,
+        publish: Publish,
+        header: ContentHeader,
         body: BodyParts,
     },
 }
 
-/// A body arriving in frames: a single frame stays a zero-copy slice.
+/// A body arriving in frames, kept as slices of the read buffer until the message is
+/// assembled (one copy, into the message).
 #[derive(Default)]
 pub struct BodyParts {
-    first: Option<Bytes>,
-    rest: Option<BytesMut>,
+    pub parts: Vec<Bytes>,
     pub received: u64,
 }
 
 impl BodyParts {
-    fn push(&mut self, part: Bytes, total: u64) {
+    fn push(&mut self, part: Bytes) {
         self.received += part.len() as u64;
-        match (&mut self.first, &mut self.rest) {
-            (None, _) => self.first = Some(part),
-            (Some(first), None) => {
-                let mut buf = BytesMut::with_capacity(total as usize);
-                buf.extend_from_slice(first);
-                buf.extend_from_slice(&part);
-                self.rest = Some(buf);
-            }
-            (Some(_), Some(buf)) => buf.extend_from_slice(&part),
-        }
-    }
-
-    fn into_bytes(self) -> Bytes {
-        match (self.first, self.rest) {
-            (_, Some(buf)) => buf.freeze(),
-            (Some(b), None) => b,
-            (None, None) => Bytes::new(),
-        }
+        self.parts.push(part);
     }
 }
 
 /// A publish held back until `tx.commit`.
 pub struct TxPublish {
-    pub publish: basic::Publish,
-    pub header: Box<ContentHeader>,
-    pub body: Bytes,
+    pub mandatory: bool,
+    pub msg: Message,
+    /// The headers routing sees (`BCC` included).
+    pub headers: Option<FieldTable>,
 }
 
 /// An ack, nack or reject held back until `tx.commit`.
@@ -129,6 +115,9 @@ impl Connection {
                 let (class_id, method_id) = (m.get_amqp_class_id(), m.get_amqp_method_id());
                 self.method(ch, *m).map_err(|e| e.on(class_id, method_id))
             }
+            (Content::Idle, Frame::Publish(_, p)) => {
+                self.basic_publish(ch, p).map_err(|e| e.on(60, 40))
+            }
             (Content::Header(publish), Frame::Header(_, header)) => {
                 self.on_header(ch, publish, header)
             }
@@ -141,7 +130,7 @@ impl Connection {
                 Frame::Body(_, part),
             ) => {
                 let total = header.body_size;
-                body.push(part, total);
+                body.push(part);
                 if body.received > total {
                     return Err(AmqpError::unexpected_frame(format!(
                         "received body of {} bytes, header said {total}",
@@ -149,7 +138,7 @@ impl Connection {
                     )));
                 }
                 if body.received == total {
-                    return self.publish(ch, publish, header, body.into_bytes());
+                    return self.publish(ch, publish, header, body.parts);
                 }
                 self.chan(ch).content = Content::Body {
                     publish,
@@ -175,12 +164,7 @@ impl Connection {
         }
     }
 
-    fn on_header(
-        &mut self,
-        ch: u16,
-        publish: basic::Publish,
-        header: Box<ContentHeader>,
-    ) -> AmqpResult<()> {
+    fn on_header(&mut self, ch: u16, publish: Publish, header: ContentHeader) -> AmqpResult<()> {
         if header.class_id != 60 {
             return Err(AmqpError::unexpected_frame(format!(
                 "content header for class {} after basic.publish",
@@ -196,7 +180,7 @@ impl Connection {
             .on(60, 40));
         }
         if header.body_size == 0 {
-            return self.publish(ch, publish, header, Bytes::new());
+            return self.publish(ch, publish, header, Vec::new());
         }
         self.chan(ch).content = Content::Body {
             publish,

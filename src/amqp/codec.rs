@@ -1,12 +1,13 @@
 //! Frame decoding and encoding. The reader checks each frame's header (type, size, end
-//! marker) itself before anything is buffered beyond `frame_max`, then hands method and
-//! content-header payloads to amq-protocol and keeps body payloads as `Bytes` slices of the
-//! read buffer (no copy). Content headers keep the publisher's raw property bytes so they can
-//! be forwarded to consumers unchanged.
+//! marker) itself before anything is buffered beyond `frame_max`, then hands method payloads
+//! to amq-protocol. The hot path is decoded here over the read buffer: `basic.publish`, the
+//! content header (raw property bytes kept, so they can be forwarded to consumers unchanged)
+//! and body frames stay `Bytes` slices of the read buffer until the message is assembled.
 
 use super::error::{AmqpError, AmqpResult};
+use super::props::Props;
 use amq_protocol::frame::{gen_frame, AMQPFrame, WriteContext};
-use amq_protocol::protocol::{basic::parse_properties, parse_class, AMQPClass, BasicProperties};
+use amq_protocol::protocol::{basic::gen_properties, parse_class, AMQPClass, BasicProperties};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -19,21 +20,53 @@ pub const FRAME_END: u8 = 0xCE;
 pub const FRAME_OVERHEAD: usize = 8;
 pub const PROTOCOL_HEADER: &[u8; 8] = b"AMQP\x00\x00\x09\x01";
 
-/// A content header as received: decoded properties plus the raw property bytes.
+/// A content header as received: the properties the broker reads plus the raw bytes.
 #[derive(Debug, Clone)]
 pub struct ContentHeader {
     pub class_id: u16,
     pub body_size: u64,
-    pub properties: BasicProperties,
+    pub props: Props,
     /// Property flags and values exactly as the publisher encoded them.
     pub raw_properties: Bytes,
+}
+
+/// A short string checked as UTF-8, kept as a slice of the frame it came in.
+#[derive(Debug, Clone)]
+pub struct Name(Bytes);
+
+impl Name {
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// `basic.publish`, decoded by hand: it is the hot path.
+#[derive(Debug, Clone)]
+pub struct Publish {
+    pub exchange: Name,
+    pub routing_key: Name,
+    pub mandatory: bool,
+    pub immediate: bool,
+}
+
+impl From<amq_protocol::protocol::basic::Publish> for Publish {
+    fn from(p: amq_protocol::protocol::basic::Publish) -> Self {
+        let name = |s: amq_protocol::types::ShortString| Name(Bytes::from(s.to_string()));
+        Publish {
+            exchange: name(p.exchange),
+            routing_key: name(p.routing_key),
+            mandatory: p.mandatory,
+            immediate: p.immediate,
+        }
+    }
 }
 
 /// One decoded frame.
 #[derive(Debug)]
 pub enum Frame {
     Method(u16, Box<AMQPClass>),
-    Header(u16, Box<ContentHeader>),
+    Publish(u16, Publish),
+    Header(u16, ContentHeader),
     Body(u16, Bytes),
     Heartbeat(u16),
 }
@@ -41,9 +74,11 @@ pub enum Frame {
 impl Frame {
     pub fn channel(&self) -> u16 {
         match self {
-            Frame::Method(c, _) | Frame::Header(c, _) | Frame::Body(c, _) | Frame::Heartbeat(c) => {
-                *c
-            }
+            Frame::Method(c, _)
+            | Frame::Publish(c, _)
+            | Frame::Header(c, _)
+            | Frame::Body(c, _)
+            | Frame::Heartbeat(c) => *c,
         }
     }
 }
@@ -68,16 +103,21 @@ pub struct FrameReader<R> {
     rd: R,
     buf: BytesMut,
     frame_max: u32,
+    /// How much to make room for before a read: grows while reads fill it (a busy
+    /// connection), so an idle connection holds only a small buffer.
+    chunk: usize,
 }
 
+const MIN_CHUNK: usize = 2 * 1024;
 const READ_CHUNK: usize = 64 * 1024;
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(rd: R, frame_max: u32) -> Self {
         Self {
             rd,
-            buf: BytesMut::with_capacity(READ_CHUNK),
+            buf: BytesMut::new(),
             frame_max,
+            chunk: MIN_CHUNK,
         }
     }
 
@@ -87,6 +127,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// Reads exactly the 8-byte protocol header.
     pub async fn read_protocol_header(&mut self) -> std::io::Result<[u8; 8]> {
+        self.buf.reserve(MIN_CHUNK);
         while self.buf.len() < 8 {
             if self.rd.read_buf(&mut self.buf).await? == 0 {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
@@ -104,17 +145,28 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             if let Some(frame) = self.try_decode()? {
                 return Ok(frame);
             }
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-                self.buf.reserve(READ_CHUNK);
-            }
-            if self.rd.read_buf(&mut self.buf).await? == 0 {
-                return Err(ReadError::Io(std::io::ErrorKind::UnexpectedEof.into()));
-            }
+            self.fill().await?;
         }
     }
 
+    /// Reads once from the socket into the buffer.
+    pub async fn fill(&mut self) -> Result<(), ReadError> {
+        if self.buf.capacity() - self.buf.len() < self.chunk / 4 {
+            self.buf.reserve(self.chunk);
+        }
+        let room = self.buf.capacity() - self.buf.len();
+        let n = self.rd.read_buf(&mut self.buf).await?;
+        if n == 0 {
+            return Err(ReadError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        if n == room {
+            self.chunk = (self.chunk * 2).min(READ_CHUNK);
+        }
+        Ok(())
+    }
+
     /// Decodes one frame from the buffer if a whole one is there.
-    fn try_decode(&mut self) -> Result<Option<Frame>, ReadError> {
+    pub fn try_decode(&mut self) -> Result<Option<Frame>, ReadError> {
         if self.buf.len() < 7 {
             return Ok(None);
         }
@@ -159,9 +211,10 @@ fn protocol(e: AmqpError) -> ReadError {
 
 fn decode_payload(kind: u8, channel: u16, payload: Bytes) -> Result<Frame, ReadError> {
     match kind {
+        FRAME_METHOD if payload.starts_with(&[0, 60, 0, 40]) => decode_publish(channel, payload),
         FRAME_METHOD => decode_method(channel, &payload),
         FRAME_HEADER => decode_header(channel, payload),
-        FRAME_BODY => Ok(Frame::Body(channel, own_small(payload))),
+        FRAME_BODY => Ok(Frame::Body(channel, payload)),
         _ => {
             // RabbitMQ 3.10: a heartbeat with a payload is 501; on a channel other than 0, 505.
             if !payload.is_empty() {
@@ -180,17 +233,38 @@ fn decode_payload(kind: u8, channel: u16, payload: Bytes) -> Result<Frame, ReadE
     }
 }
 
-/// Bodies below this size are copied out of the read buffer, so a queued message holds only
-/// its own bytes rather than pinning a whole read-buffer chunk that the memory accounting
-/// cannot see; larger ones fill most of their chunk and stay zero-copy slices.
-const COPY_BELOW: usize = 16 * 1024;
-
-fn own_small(payload: Bytes) -> Bytes {
-    if payload.len() < COPY_BELOW {
-        Bytes::copy_from_slice(&payload)
-    } else {
-        payload
+/// `basic.publish`: reserved short, exchange, routing key, mandatory and immediate bits.
+/// Refused exactly as amq-protocol's parser would refuse it.
+fn decode_publish(channel: u16, payload: Bytes) -> Result<Frame, ReadError> {
+    let cannot = || {
+        protocol(AmqpError::frame_error("cannot decode method frame for class 60/40").on(60, 40))
+    };
+    let mut pos = 6;
+    let name = |pos: &mut usize| -> Option<Name> {
+        let len = *payload.get(*pos)? as usize;
+        let bytes = payload.get(*pos + 1..*pos + 1 + len)?;
+        std::str::from_utf8(bytes).ok()?;
+        let name = Name(payload.slice(*pos + 1..*pos + 1 + len));
+        *pos += 1 + len;
+        Some(name)
+    };
+    let exchange = name(&mut pos).ok_or_else(cannot)?;
+    let routing_key = name(&mut pos).ok_or_else(cannot)?;
+    let bits = *payload.get(pos).ok_or_else(cannot)?;
+    if pos + 1 != payload.len() {
+        return Err(protocol(
+            AmqpError::syntax_error("trailing bytes after method 60/40").on(60, 40),
+        ));
     }
+    Ok(Frame::Publish(
+        channel,
+        Publish {
+            exchange,
+            routing_key,
+            mandatory: bits & 1 != 0,
+            immediate: bits & 2 != 0,
+        },
+    ))
 }
 
 fn decode_method(channel: u16, payload: &[u8]) -> Result<Frame, ReadError> {
@@ -255,24 +329,20 @@ fn decode_header(channel: u16, payload: Bytes) -> Result<Frame, ReadError> {
     }
     let class_id = u16::from_be_bytes([payload[0], payload[1]]);
     let body_size = u64::from_be_bytes(payload[4..12].try_into().unwrap_or([0; 8]));
-    // Copied out: a slice would keep the whole read buffer alive as long as the message.
-    let raw_properties = Bytes::copy_from_slice(&payload[12..]);
-    let properties = match parse_properties(&raw_properties[..]) {
-        Ok((&[], p)) => p,
-        _ => {
-            return Err(protocol(AmqpError::frame_error(
-                "cannot decode content header properties",
-            )))
-        }
+    let raw_properties = payload.slice(12..);
+    let Some(props) = Props::parse(&raw_properties) else {
+        return Err(protocol(AmqpError::frame_error(
+            "cannot decode content header properties",
+        )));
     };
     Ok(Frame::Header(
         channel,
-        Box::new(ContentHeader {
+        ContentHeader {
             class_id,
             body_size,
-            properties,
+            props,
             raw_properties,
-        }),
+        },
     ))
 }
 
@@ -321,7 +391,7 @@ pub fn encode_heartbeat(out: &mut BytesMut) {
 
 /// Encodes properties into the raw form used in content headers.
 pub fn encode_properties(props: &BasicProperties) -> Bytes {
-    match amq_protocol::protocol::basic::gen_properties(props)(WriteContext::from(Vec::new())) {
+    match gen_properties(props)(WriteContext::from(Vec::new())) {
         Ok(ctx) => Bytes::from(ctx.write),
         Err(e) => {
             tracing::error!("cannot encode properties: {e:?}");
@@ -388,7 +458,7 @@ mod tests {
         match &frames[1] {
             Ok(Frame::Header(1, h)) => {
                 assert_eq!(h.body_size, 5);
-                assert_eq!(h.properties.priority(), &Some(3));
+                assert_eq!(h.props.priority, Some(3));
                 assert_eq!(&h.raw_properties[..], &props[..]);
             }
             other => panic!("{other:?}"),
@@ -424,6 +494,34 @@ mod tests {
         assert!(matches!(&decode_all(bytes, 4096).await[0], Err(c) if c == "503"));
         let bytes = vec![8, 0, 1, 0, 0, 0, 0, 0xCE];
         assert!(matches!(&decode_all(bytes, 4096).await[0], Err(c) if c == "505"));
+    }
+
+    #[tokio::test]
+    async fn hand_decoded_publish_matches_amq_protocol() {
+        for (mandatory, immediate) in [(false, false), (true, false), (false, true)] {
+            let m = AMQPClass::Basic(basic::AMQPMethod::Publish(basic::Publish {
+                exchange: "amq.topic".into(),
+                routing_key: "a.b.é".into(),
+                mandatory,
+                immediate,
+            }));
+            match &decode_all(method_bytes(4, m), 4096).await[0] {
+                Ok(Frame::Publish(4, p)) => {
+                    assert_eq!(p.exchange.as_str(), "amq.topic");
+                    assert_eq!(p.routing_key.as_str(), "a.b.é");
+                    assert_eq!((p.mandatory, p.immediate), (mandatory, immediate));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Invalid UTF-8 in the routing key is a frame error, as amq-protocol has it.
+        let bytes = vec![
+            1, 0, 1, 0, 0, 0, 10, 0, 60, 0, 40, 0, 0, 0, 1, 0xff, 0, 0xCE,
+        ];
+        assert!(matches!(&decode_all(bytes, 4096).await[0], Err(c) if c == "501"));
+        // Trailing bytes are a syntax error.
+        let bytes = vec![1, 0, 1, 0, 0, 0, 10, 0, 60, 0, 40, 0, 0, 0, 0, 0, 9, 0xCE];
+        assert!(matches!(&decode_all(bytes, 4096).await[0], Err(c) if c == "502"));
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 /// Above this many queued bytes, consumers on the connection stop receiving until the
 /// writer catches up (a slow consumer never grows the broker's memory without bound).
-pub const WRITE_BACKLOG_HIGH: usize = 4 * 1024 * 1024;
+pub const WRITE_BACKLOG_HIGH: usize = 1024 * 1024;
 
 /// Above this many queued bytes the connection's reader stops reading: a client that
 /// publishes but never reads its confirms or returns meets TCP backpressure.

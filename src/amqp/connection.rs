@@ -31,7 +31,13 @@ pub struct Connection {
     pub heartbeat: u16,
     /// Exclusive queues this connection declared; deleted when it closes.
     pub exclusive: Vec<Arc<Queue>>,
+    /// Queues this connection published to that were congested: reading waits for them.
+    pub congested: Vec<Arc<Queue>>,
 }
+
+/// How long a publisher waits for one congested queue before reading on (a consumer that
+/// stopped acking slows publishers, never stops them).
+const FLOW_WAIT: Duration = Duration::from_millis(50);
 
 /// How the loop ended.
 enum End {
@@ -53,6 +59,7 @@ impl Connection {
             channel_max: o.channel_max,
             heartbeat: o.heartbeat,
             exclusive: Vec::new(),
+            congested: Vec::new(),
         }
     }
 
@@ -70,17 +77,45 @@ impl Connection {
         let mut last_read = Instant::now();
         let mut ack_check = tokio::time::interval(ack_check_period(self.broker.consumer_timeout));
         loop {
-            self.shared.wait_writable().await;
-            let frame = tokio::select! {
-                r = rd.next() => {
+            // Every whole frame already read is handled before the socket and the timers
+            // are looked at again.
+            loop {
+                self.shared.wait_writable().await;
+                let frame = match rd.try_decode() {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
+                    Err(ReadError::Io(_)) => return End::Done,
+                    Err(ReadError::Protocol(e)) => {
+                        self.close(e);
+                        return End::Closing;
+                    }
+                };
+                if is_publish(&frame) {
+                    self.wait_while_blocked().await;
+                }
+                match self.handle(frame) {
+                    Ok(true) => {}
+                    Ok(false) => return End::Done,
+                    Err((ch, e)) if e.is_hard() || ch == 0 => {
+                        self.close(e);
+                        return End::Closing;
+                    }
+                    Err((ch, e)) => self.close_channel(ch, e),
+                }
+            }
+            self.wait_for_congested_queues().await;
+            tokio::select! {
+                r = rd.fill() => {
+                    if r.is_err() {
+                        return End::Done;
+                    }
                     last_read = Instant::now();
-                    Ok(r)
                 }
-                _ = tokio::time::sleep_until((last_read + idle).into()), if self.heartbeat > 0 => Err(()),
-                _ = ack_check.tick() => {
-                    self.check_ack_timeouts();
-                    continue;
+                _ = tokio::time::sleep_until((last_read + idle).into()), if self.heartbeat > 0 => {
+                    tracing::info!("connection {}: missed heartbeats, closing", self.shared.id);
+                    return End::Done;
                 }
+                _ = ack_check.tick() => self.check_ack_timeouts(),
                 _ = self.broker.shutdown_signal() => {
                     self.close(AmqpError::new(
                         code::CONNECTION_FORCED,
@@ -88,30 +123,6 @@ impl Connection {
                     ));
                     return End::Closing;
                 }
-            };
-            let frame = match frame {
-                Err(_) => {
-                    tracing::info!("connection {}: missed heartbeats, closing", self.shared.id);
-                    return End::Done;
-                }
-                Ok(Err(ReadError::Io(_))) => return End::Done,
-                Ok(Err(ReadError::Protocol(e))) => {
-                    self.close(e);
-                    return End::Closing;
-                }
-                Ok(Ok(f)) => f,
-            };
-            if is_publish(&frame) {
-                self.wait_while_blocked().await;
-            }
-            match self.handle(frame) {
-                Ok(true) => {}
-                Ok(false) => return End::Done,
-                Err((ch, e)) if e.is_hard() || ch == 0 => {
-                    self.close(e);
-                    return End::Closing;
-                }
-                Err((ch, e)) => self.close_channel(ch, e),
             }
         }
     }
@@ -154,6 +165,12 @@ impl Connection {
         let method = match frame {
             Frame::Heartbeat(_) => return Ok(true),
             Frame::Method(_, m) => *m,
+            Frame::Publish(..) => {
+                return Err(AmqpError::channel_error(
+                    "unexpected method in connection state running",
+                )
+                .on(60, 40))
+            }
             _ => return Err(AmqpError::unexpected_frame("content frame on channel 0")),
         };
         match method {
@@ -224,6 +241,10 @@ impl Connection {
                 "expected 'channel.open' on channel {ch}"
             ))
             .on(m.get_amqp_class_id(), m.get_amqp_method_id())),
+            Frame::Publish(..) => Err(AmqpError::channel_error(format!(
+                "expected 'channel.open' on channel {ch}"
+            ))
+            .on(60, 40)),
             _ => Err(AmqpError::channel_error(format!(
                 "expected 'channel.open' on channel {ch}"
             ))),
@@ -265,6 +286,13 @@ impl Connection {
 
     fn send0(&self, m: connection::AMQPMethod) {
         self.send_method(0, AMQPClass::Connection(m));
+    }
+
+    /// Pauses reading while queues this connection published to are congested.
+    async fn wait_for_congested_queues(&mut self) {
+        while let Some(q) = self.congested.pop() {
+            let _ = tokio::time::timeout(FLOW_WAIT, q.uncongested()).await;
+        }
     }
 
     /// While the memory alarm is up, a publishing connection stops reading (and is told so
@@ -310,7 +338,7 @@ fn ack_check_period(timeout: Option<Duration>) -> Duration {
 }
 
 fn is_publish(frame: &Frame) -> bool {
-    matches!(frame, Frame::Method(_, m) if matches!(**m, AMQPClass::Basic(amq_protocol::protocol::basic::AMQPMethod::Publish(_))))
+    matches!(frame, Frame::Publish(..))
 }
 
 pub fn channel_close_ok() -> AMQPClass {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod handshake;
 mod methods;
 pub mod outbound;
+pub mod props;
 pub mod writer;
 
 use crate::broker::Broker;

@@ -29,7 +29,7 @@ impl Outbound {
     pub fn weight(&self) -> usize {
         match self {
             Outbound::Deliver { msg, .. } | Outbound::Content(_, _, msg) => {
-                msg.body.len() + msg.raw_properties.len() + 64
+                msg.body().len() + msg.raw_properties().len() + 64
             }
             _ => 64,
         }

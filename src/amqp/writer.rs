@@ -13,13 +13,16 @@ use tokio::sync::mpsc;
 /// A batch is flushed once it holds this many bytes, even if more items are waiting.
 const BATCH_BYTES: usize = 256 * 1024;
 
+/// A write buffer larger than this is released when the connection goes idle.
+const KEEP_IDLE: usize = 16 * 1024;
+
 pub async fn run<W: AsyncWrite + Unpin>(
     mut wr: W,
     mut rx: mpsc::UnboundedReceiver<Outbound>,
     conn: Arc<ConnShared>,
     heartbeat_secs: u16,
 ) {
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = BytesMut::new();
     let period = if heartbeat_secs == 0 {
         Duration::from_secs(3600 * 24 * 365)
     } else {
@@ -35,6 +38,10 @@ pub async fn run<W: AsyncWrite + Unpin>(
                 let (weight, close) = encode_batch(&mut buf, item, &mut rx, conn.frame_max);
                 let ok = wr.write_all(&buf).await.is_ok();
                 buf.clear();
+                if buf.capacity() > KEEP_IDLE && rx.is_empty() {
+                    // Going idle: an idle connection keeps no large buffer.
+                    buf = BytesMut::new();
+                }
                 conn.written(weight);
                 wrote_since_tick = true;
                 if close || !ok {
@@ -108,8 +115,8 @@ fn encode(buf: &mut BytesMut, item: Outbound, frame_max: u32) -> bool {
 }
 
 fn write_content(buf: &mut BytesMut, ch: u16, msg: &crate::message::Message, frame_max: u32) {
-    codec::encode_content_header(buf, ch, msg.body_size(), &msg.raw_properties);
-    codec::encode_body(buf, ch, &msg.body, frame_max);
+    codec::encode_content_header(buf, ch, msg.body_size(), msg.raw_properties());
+    codec::encode_body(buf, ch, msg.body(), frame_max);
 }
 
 /// `basic.deliver` written directly: class 60, method 60, consumer-tag, delivery-tag,
@@ -122,8 +129,8 @@ fn encode_deliver(
     redelivered: bool,
     msg: &crate::message::Message,
 ) {
-    let size =
-        4 + 1 + consumer_tag.len() + 8 + 1 + 1 + msg.exchange.len() + 1 + msg.routing_key.len();
+    let (exchange, routing_key) = (msg.exchange(), msg.routing_key());
+    let size = 4 + 1 + consumer_tag.len() + 8 + 1 + 1 + exchange.len() + 1 + routing_key.len();
     buf.put_u8(codec::FRAME_METHOD);
     buf.put_u16(channel);
     buf.put_u32(size as u32);
@@ -132,8 +139,8 @@ fn encode_deliver(
     put_short_str(buf, consumer_tag);
     buf.put_u64(delivery_tag);
     buf.put_u8(redelivered as u8);
-    put_short_str(buf, &msg.exchange);
-    put_short_str(buf, &msg.routing_key);
+    put_short_str(buf, exchange);
+    put_short_str(buf, routing_key);
     buf.put_u8(codec::FRAME_END);
 }
 
@@ -186,13 +193,7 @@ mod tests {
 
     #[test]
     fn hand_encoded_deliver_matches_amq_protocol() {
-        let msg = crate::message::Message::new(
-            "ex".into(),
-            "rk.1".into(),
-            Default::default(),
-            bytes::Bytes::from_static(&[0, 0]),
-            bytes::Bytes::new(),
-        );
+        let msg = crate::message::Message::new("ex", "rk.1", &[0, 0], b"");
         let mut buf = BytesMut::new();
         encode_deliver(&mut buf, 3, "ctag", 42, true, &msg);
         let (_, frame) = parse_frame(&buf[..]).expect("parses");

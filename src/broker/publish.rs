@@ -27,7 +27,7 @@ pub fn enqueue(
     queues: &[Arc<Queue>],
     on_synced: Option<OnSynced>,
 ) -> Confirm {
-    let size = msg.body.len();
+    let size = msg.body().len();
     let (accepting, refusing): (Vec<&Arc<Queue>>, Vec<&Arc<Queue>>) =
         queues.iter().partition(|q| q.admits(size));
     for q in &refusing {

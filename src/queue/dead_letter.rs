@@ -52,17 +52,18 @@ pub(super) fn dead_letter(q: &Arc<Queue>, dead: Vec<(Entry, Reason)>) {
         let mut targets = Vec::new();
         // Without a dead-letter routing key the original keys route it, BCC included (the
         // original's routing view still has BCC; the copy delivered does not).
+        let dl_headers = dl.properties().headers().clone();
         let routing_headers = match dlrk {
-            Some(_) => dl.properties.headers().clone(),
-            None => msg.properties.headers().clone(),
+            Some(_) => dl_headers.clone(),
+            None => msg.routing_headers(),
         };
         vhost.route(
             &exchange,
-            &dl.routing_key,
+            dl.routing_key(),
             routing_headers.as_ref(),
             &mut targets,
         );
-        let deaths = x_death(dl.properties.headers().as_ref());
+        let deaths = x_death(dl_headers.as_ref());
         targets.retain(|t| !is_cycle(&t.name, &deaths));
         if !targets.is_empty() {
             crate::broker::publish::enqueue(broker, Arc::new(dl), &targets, None);
@@ -76,7 +77,7 @@ impl Queue {
     pub fn dead_letter_refused(self: &Arc<Self>, msg: Arc<Message>) {
         let entry = Entry {
             seq: 0,
-            size: msg.body.len() as u32,
+            size: msg.body().len() as u32,
             msg: Some(msg),
             stored: None,
             redelivered: false,
@@ -94,14 +95,14 @@ fn text(s: &str) -> AMQPValue {
 /// The dead-lettered copy: new exchange and routing key, `x-death` updated, `expiration`
 /// moved to `original-expiration`, `BCC` (and with a dead-letter routing key, `CC`) removed.
 fn mark(msg: &Message, queue: &str, reason: Reason, dlx: &str, dlrk: Option<&str>) -> Message {
-    let mut props = msg.properties.clone();
+    let mut props = msg.properties();
     let mut headers: BTreeMap<ShortString, AMQPValue> = props
         .headers()
         .as_ref()
         .map(|h| h.inner().clone())
         .unwrap_or_default();
     headers.remove("BCC");
-    let mut keys = vec![text(&msg.routing_key)];
+    let mut keys = vec![text(msg.routing_key())];
     if let Some(AMQPValue::FieldArray(cc)) = headers.get("CC") {
         keys.extend(cc.as_slice().iter().cloned());
     }
@@ -113,7 +114,7 @@ fn mark(msg: &Message, queue: &str, reason: Reason, dlx: &str, dlrk: Option<&str
         "time".into(),
         AMQPValue::Timestamp(crate::message::now_ms() / 1000),
     );
-    info.insert("exchange".into(), text(&msg.exchange));
+    info.insert("exchange".into(), text(msg.exchange()));
     info.insert(
         "routing-keys".into(),
         AMQPValue::FieldArray(FieldArray::from(keys)),
@@ -130,7 +131,7 @@ fn mark(msg: &Message, queue: &str, reason: Reason, dlx: &str, dlrk: Option<&str
     for (k, v) in [
         ("x-first-death-reason", reason.as_str()),
         ("x-first-death-queue", queue),
-        ("x-first-death-exchange", msg.exchange.as_str()),
+        ("x-first-death-exchange", msg.exchange()),
     ] {
         headers.entry(k.into()).or_insert_with(|| text(v));
     }
@@ -139,15 +140,7 @@ fn mark(msg: &Message, queue: &str, reason: Reason, dlx: &str, dlrk: Option<&str
     }
     let props = props.with_headers(FieldTable::from(headers));
     let raw = encode_properties(&props);
-    let mut out = Message::new(
-        dlx.to_string(),
-        dlrk.unwrap_or(&msg.routing_key).to_string(),
-        props,
-        raw,
-        msg.body.clone(),
-    );
-    out.published_ms = crate::message::now_ms();
-    out
+    Message::new(dlx, dlrk.unwrap_or(msg.routing_key()), &raw, msg.body())
 }
 
 /// amq-protocol has no way to unset a property; rebuild without `expiration`.
@@ -254,28 +247,22 @@ fn is_cycle(target: &str, deaths: &[(String, String)]) -> bool {
 mod tests {
     use super::*;
     use amq_protocol::protocol::BasicProperties;
-    use bytes::Bytes;
 
     fn msg(props: BasicProperties) -> Message {
-        Message::new(
-            "ex".into(),
-            "rk".into(),
-            props.clone(),
-            encode_properties(&props),
-            Bytes::from_static(b"b"),
-        )
+        Message::new("ex", "rk", &encode_properties(&props), b"b")
     }
 
     #[test]
     fn first_death_sets_x_death_and_first_death_headers() {
         let m = msg(BasicProperties::default().with_expiration("500".into()));
         let dl = mark(&m, "q1", Reason::Expired, "dlx", None);
-        assert_eq!(dl.exchange, "dlx");
-        assert_eq!(dl.routing_key, "rk");
-        assert_eq!(dl.properties.expiration(), &None);
-        let deaths = x_death(dl.properties.headers().as_ref());
+        assert_eq!(dl.exchange(), "dlx");
+        assert_eq!(dl.routing_key(), "rk");
+        assert_eq!(dl.ttl_ms(), None);
+        assert_eq!(dl.properties().expiration(), &None);
+        let deaths = x_death(dl.properties().headers().as_ref());
         assert_eq!(deaths, vec![("q1".to_string(), "expired".to_string())]);
-        let h = dl.properties.headers().clone().unwrap();
+        let h = dl.properties().headers().clone().unwrap();
         assert_eq!(field_str(&h, "x-first-death-queue").as_deref(), Some("q1"));
         let AMQPValue::FieldArray(a) = &h.inner()["x-death"] else {
             panic!()
@@ -293,7 +280,7 @@ mod tests {
         let once = mark(&m, "q1", Reason::Rejected, "dlx", None);
         let twice = mark(&once, "q2", Reason::Expired, "dlx", None);
         let thrice = mark(&twice, "q1", Reason::Rejected, "dlx", Some("k2"));
-        let deaths = x_death(thrice.properties.headers().as_ref());
+        let deaths = x_death(thrice.properties().headers().as_ref());
         assert_eq!(
             deaths,
             vec![
@@ -301,8 +288,8 @@ mod tests {
                 ("q2".to_string(), "expired".to_string())
             ]
         );
-        assert_eq!(thrice.routing_key, "k2");
-        let h = thrice.properties.headers().clone().unwrap();
+        assert_eq!(thrice.routing_key(), "k2");
+        let h = thrice.properties().headers().clone().unwrap();
         let AMQPValue::FieldArray(a) = &h.inner()["x-death"] else {
             panic!()
         };

@@ -99,7 +99,16 @@ pub struct Queue {
     vhost_ref: Weak<Vhost>,
     state: Mutex<QueueState>,
     deleted: AtomicBool,
+    /// Set while consumers are attached but the ready backlog is above `FLOW_HIGH`:
+    /// publishers pause before reading more until it drains (RabbitMQ's flow state).
+    congested: AtomicBool,
+    uncongested: tokio::sync::Notify,
 }
+
+/// Ready messages (with consumers attached) above which publishers are paused.
+const FLOW_HIGH: usize = 10_000;
+/// ... and below which they resume.
+const FLOW_LOW: usize = FLOW_HIGH / 2;
 
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -156,6 +165,8 @@ impl Queue {
             args: spec.args,
             state: Mutex::new(state),
             deleted: AtomicBool::new(false),
+            congested: AtomicBool::new(false),
+            uncongested: tokio::sync::Notify::new(),
         });
         expiry::watch_unused(&q);
         q
@@ -167,10 +178,42 @@ impl Queue {
             let mut st = self.state.lock();
             let r = f(&mut st);
             expiry::arm_ttl_timer(self, &mut st);
+            self.update_flow(&st);
             (r, std::mem::take(&mut st.dead))
         };
         dead_letter::dead_letter(self, dead);
         r
+    }
+
+    /// Enters or leaves the congested state (called with the state locked).
+    fn update_flow(&self, st: &QueueState) {
+        let len = st.messages.len();
+        if self.congested.load(Ordering::Relaxed) {
+            if len < FLOW_LOW || st.consumers.is_empty() || self.is_deleted() {
+                self.congested.store(false, Ordering::Release);
+                self.uncongested.notify_waiters();
+            }
+        } else if len >= FLOW_HIGH && !st.consumers.is_empty() {
+            self.congested.store(true, Ordering::Release);
+        }
+    }
+
+    /// True while publishers should pause (see `congested`).
+    pub fn is_congested(&self) -> bool {
+        self.congested.load(Ordering::Acquire)
+    }
+
+    /// Waits until the queue is no longer congested.
+    pub async fn uncongested(&self) {
+        loop {
+            let n = self.uncongested.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if !self.is_congested() {
+                return;
+            }
+            n.await;
+        }
     }
 
     pub fn is_deleted(&self) -> bool {
@@ -243,8 +286,8 @@ impl Queue {
             st.next_seq += 1;
             let entry = Entry {
                 seq,
-                priority: priority(&st.settings, msg.properties.priority().unwrap_or(0)),
-                size: msg.body.len() as u32,
+                priority: priority(&st.settings, msg.priority()),
+                size: msg.body().len() as u32,
                 expires_at: expiry::expires_at(&st.settings, msg.published_ms, msg.ttl_ms()),
                 msg: keep_in_ram.then_some(msg),
                 stored,
@@ -385,7 +428,12 @@ impl Queue {
 
     /// Drops every ready message; returns how many there were.
     pub fn purge(&self) -> u32 {
-        let gone = self.state.lock().messages.take_all();
+        let gone = {
+            let mut st = self.state.lock();
+            let gone = st.messages.take_all();
+            self.update_flow(&st);
+            gone
+        };
         for e in &gone {
             self.release(e);
         }
@@ -456,7 +504,9 @@ impl Queue {
         self.deleted.store(true, Ordering::Release);
         let (consumers, gone) = {
             let mut st = self.state.lock();
-            (std::mem::take(&mut st.consumers), st.messages.take_all())
+            let taken = (std::mem::take(&mut st.consumers), st.messages.take_all());
+            self.update_flow(&st);
+            taken
         };
         for e in &gone {
             self.release(e);
@@ -484,7 +534,7 @@ impl Queue {
                     }
                 }
             }
-            released += m.body.len() + m.raw_properties.len();
+            released += m.body().len() + m.raw_properties().len();
         }
         released
     }

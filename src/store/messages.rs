@@ -7,7 +7,6 @@
 use super::record;
 use super::segment::{self, RecordRef, SegmentFile};
 use crate::message::Message;
-use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -269,7 +268,7 @@ impl MessageStore {
         }
         let file = self.reader(r.segment)?;
         let payload = segment::read_at(&file, r)?;
-        record::decode_message(Bytes::from(payload))
+        record::decode_message(&payload)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "undecodable message record"))
     }
 

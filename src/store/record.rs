@@ -3,9 +3,8 @@
 //! durable queues it must come back in after a restart. An ack record names a message
 //! (by offset in its segment) and the queue that is done with it.
 
+use crate::amqp::props::Props;
 use crate::message::Message;
-use amq_protocol::protocol::basic::parse_properties;
-use bytes::Bytes;
 
 const KIND_MESSAGE: u8 = 1;
 /// A message written only to save memory (transient, or for a non-durable queue): skipped
@@ -28,11 +27,11 @@ pub fn encoded_len(msg: &Message, queues: &[u64]) -> usize {
     ENVELOPE_FIXED
         + queues.len() * 8
         + 2
-        + msg.exchange.len()
-        + msg.routing_key.len()
+        + msg.exchange().len()
+        + msg.routing_key().len()
         + 4
-        + msg.raw_properties.len()
-        + msg.body.len()
+        + msg.raw_properties().len()
+        + msg.body().len()
 }
 
 /// kind, flags, origin, priority, published (unix ms), per-message TTL (ms, or u64::MAX),
@@ -44,16 +43,16 @@ const ENVELOPE_FIXED: usize = 29;
 pub fn encode_message(out: &mut Vec<u8>, msg: &Message, flags: u8, origin: u64, queues: &[u64]) {
     out.reserve(encoded_len(msg, queues));
     let meta = Meta {
-        priority: msg.properties.priority().unwrap_or(0),
+        priority: msg.priority(),
         published_ms: msg.published_ms,
         ttl_ms: msg.ttl_ms().unwrap_or(u64::MAX),
     };
     put_envelope(out, flags, origin, meta, queues);
-    put_short(out, &msg.exchange);
-    put_short(out, &msg.routing_key);
-    out.extend_from_slice(&(msg.raw_properties.len() as u32).to_be_bytes());
-    out.extend_from_slice(&msg.raw_properties);
-    out.extend_from_slice(&msg.body);
+    put_short(out, msg.exchange());
+    put_short(out, msg.routing_key());
+    out.extend_from_slice(&(msg.raw_properties().len() as u32).to_be_bytes());
+    out.extend_from_slice(msg.raw_properties());
+    out.extend_from_slice(msg.body());
 }
 
 /// What recovery needs to know of a message without reading its body.
@@ -127,27 +126,18 @@ pub fn decode_envelope(p: &[u8]) -> Option<Envelope> {
     })
 }
 
-/// Rebuilds the message from its record (the body is a slice of `p`, not a copy).
-pub fn decode_message(p: Bytes) -> Option<Message> {
+/// Rebuilds the message from its record.
+pub fn decode_message(p: &[u8]) -> Option<Message> {
     let env = decode_envelope(&p)?;
     let mut pos = env.header_len;
     let exchange = take_short(&p, &mut pos)?;
     let routing_key = take_short(&p, &mut pos)?;
     let plen = u32::from_be_bytes(p.get(pos..pos + 4)?.try_into().ok()?) as usize;
     pos += 4;
-    let raw_properties = p.slice(pos..pos.checked_add(plen).filter(|e| *e <= p.len())?);
+    let raw_properties = p.get(pos..pos.checked_add(plen)?)?;
     pos += plen;
-    let properties = match parse_properties(&raw_properties[..]) {
-        Ok((&[], props)) => props,
-        _ => return None,
-    };
-    let mut m = Message::new(
-        exchange,
-        routing_key,
-        properties,
-        raw_properties,
-        p.slice(pos..),
-    );
+    Props::parse(raw_properties)?;
+    let mut m = Message::new(&exchange, &routing_key, raw_properties, &p[pos..]);
     m.published_ms = env.meta.published_ms;
     Some(m)
 }
@@ -199,13 +189,7 @@ mod tests {
         let props = BasicProperties::default()
             .with_delivery_mode(2)
             .with_priority(4);
-        let msg = Message::new(
-            "ex".into(),
-            "a.b".into(),
-            props.clone(),
-            encode_properties(&props),
-            Bytes::from_static(b"payload"),
-        );
+        let msg = Message::new("ex", "a.b", &encode_properties(&props), b"payload");
         let mut rec = Vec::new();
         encode_message(&mut rec, &msg, 0, 5, &[7, 9]);
         assert_eq!(rec.len(), encoded_len(&msg, &[7, 9]));
@@ -216,31 +200,22 @@ mod tests {
         re_envelope(&mut moved, &rec, 0, &[9]).unwrap();
         let moved_env = decode_envelope(&moved).unwrap();
         assert_eq!((moved_env.origin, moved_env.queues), (5, vec![9]));
-        assert_eq!(
-            &decode_message(Bytes::from(moved)).unwrap().body[..],
-            b"payload"
-        );
-        let back = decode_message(Bytes::from(rec)).unwrap();
-        assert_eq!(back.exchange, "ex");
-        assert_eq!(back.routing_key, "a.b");
-        assert_eq!(&back.body[..], b"payload");
-        assert_eq!(back.properties.priority(), &Some(4));
-        assert_eq!(back.raw_properties, msg.raw_properties);
+        assert_eq!(decode_message(&moved).unwrap().body(), b"payload");
+        let back = decode_message(&rec).unwrap();
+        assert_eq!(back.exchange(), "ex");
+        assert_eq!(back.routing_key(), "a.b");
+        assert_eq!(back.body(), b"payload");
+        assert_eq!(back.priority(), 4);
+        assert_eq!(back.raw_properties(), msg.raw_properties());
     }
 
     #[test]
     fn truncated_records_do_not_decode() {
-        let msg = Message::new(
-            "ex".into(),
-            "k".into(),
-            BasicProperties::default(),
-            Bytes::from_static(&[0, 0]),
-            Bytes::from_static(b"x"),
-        );
+        let msg = Message::new("ex", "k", &[0, 0], b"x");
         let mut rec = Vec::new();
         encode_message(&mut rec, &msg, 0, 0, &[1]);
         for cut in 0..rec.len() - 1 {
-            let _ = decode_message(Bytes::copy_from_slice(&rec[..cut]));
+            let _ = decode_message(&rec[..cut]);
         }
     }
 

@@ -1,22 +1,25 @@
 //! basic.publish (validation, routing, mandatory returns, confirms) and basic.get, qos.
 
 use crate::amqp::channel::{Content, TxPublish};
-use crate::amqp::codec::{self, ContentHeader};
+use crate::amqp::codec::{self, ContentHeader, Publish};
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{code, AmqpError, AmqpResult};
 use crate::amqp::outbound::Outbound;
+use crate::amqp::props::Props;
 use crate::auth::permissions::Access;
 use crate::broker::publish::Confirm;
 use crate::message::Message;
 use crate::queue::Queue;
 use amq_protocol::protocol::{basic, AMQPClass};
+use amq_protocol::types::FieldTable;
 use bytes::Bytes;
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 impl Connection {
     pub(crate) fn basic_method(&mut self, ch: u16, m: basic::AMQPMethod) -> AmqpResult<()> {
         match m {
-            basic::AMQPMethod::Publish(p) => self.basic_publish(ch, p),
+            basic::AMQPMethod::Publish(p) => self.basic_publish(ch, p.into()),
             basic::AMQPMethod::Get(g) => self.basic_get(ch, g),
             basic::AMQPMethod::Qos(q) => self.basic_qos(ch, q),
             basic::AMQPMethod::Consume(c) => self.basic_consume(ch, c),
@@ -33,7 +36,7 @@ impl Connection {
     }
 
     /// The method frame of a publish: checks what can be checked before the content comes.
-    fn basic_publish(&mut self, ch: u16, p: basic::Publish) -> AmqpResult<()> {
+    pub(crate) fn basic_publish(&mut self, ch: u16, p: Publish) -> AmqpResult<()> {
         if p.immediate {
             return Err(AmqpError::not_implemented("immediate=true"));
         }
@@ -57,18 +60,18 @@ impl Connection {
     pub(crate) fn publish(
         &mut self,
         ch: u16,
-        publish: basic::Publish,
-        mut header: Box<ContentHeader>,
-        body: Bytes,
+        publish: Publish,
+        mut header: ContentHeader,
+        body: Vec<Bytes>,
     ) -> AmqpResult<()> {
         self.rewrite_reply_to(ch, &mut header)?;
-        if let Some(exp) = header.properties.expiration() {
-            check_expiration(exp.as_str()).map_err(|d| {
+        if let Some(exp) = &header.props.expiration {
+            check_expiration(exp).map_err(|d| {
                 AmqpError::precondition(format!("invalid expiration '{exp}': {d}")).on(60, 40)
             })?;
         }
-        if let Some(uid) = header.properties.user_id() {
-            if uid.as_str() != self.user.name && !self.user.is_impersonator() {
+        if let Some(uid) = &header.props.user_id {
+            if *uid != self.user.name && !self.user.is_impersonator() {
                 return Err(AmqpError::precondition(format!(
                     "user_id property set to '{uid}' but authenticated user was '{}'",
                     self.user.name
@@ -76,6 +79,7 @@ impl Connection {
                 .on(60, 40));
             }
         }
+        let (msg, headers) = make_message(&publish, header, &body);
         let chan = self.chan(ch);
         if chan.confirm {
             chan.publish_seq += 1;
@@ -83,13 +87,13 @@ impl Connection {
         let seq = chan.publish_seq;
         if let Some(tx) = chan.tx.as_mut() {
             tx.publishes.push(TxPublish {
-                publish,
-                header,
-                body,
+                mandatory: publish.mandatory,
+                msg,
+                headers,
             });
             return Ok(());
         }
-        self.route_publish(ch, publish, header, body, seq);
+        self.route_publish(ch, publish.mandatory, msg, headers.as_ref(), seq);
         Ok(())
     }
 
@@ -97,31 +101,27 @@ impl Connection {
     pub(crate) fn route_publish(
         &mut self,
         ch: u16,
-        publish: basic::Publish,
-        header: Box<ContentHeader>,
-        body: Bytes,
+        mandatory: bool,
+        msg: Message,
+        headers: Option<&FieldTable>,
         seq: u64,
     ) {
-        let msg = Arc::new(make_message(&publish, *header, body));
+        let msg = Arc::new(msg);
         let mut queues = Vec::new();
-        if msg.exchange.is_empty() && super::reply_to::is_reply_address(&msg.routing_key) {
+        if msg.exchange().is_empty() && super::reply_to::is_reply_address(msg.routing_key()) {
             self.deliver_reply(&msg);
-        } else if let Some(ex) = self.vhost.exchange(&msg.exchange) {
-            self.vhost.route(
-                &ex,
-                &msg.routing_key,
-                msg.properties.headers().as_ref(),
-                &mut queues,
-            );
+        } else if let Some(ex) = self.vhost.exchange(msg.exchange()) {
+            self.vhost
+                .route(&ex, msg.routing_key(), headers, &mut queues);
         }
         // A reply to a direct reply-to address is delivered but still counts as unroutable
         // for `mandatory`, as in RabbitMQ.
-        if queues.is_empty() && publish.mandatory {
+        if queues.is_empty() && mandatory {
             let ret = basic::Return {
                 reply_code: code::NO_ROUTE,
                 reply_text: "NO_ROUTE".into(),
-                exchange: publish.exchange.clone(),
-                routing_key: publish.routing_key.clone(),
+                exchange: msg.exchange().into(),
+                routing_key: msg.routing_key().into(),
             };
             let m = AMQPClass::Basic(basic::AMQPMethod::Return(ret));
             self.shared.send(Outbound::Content(ch, m, msg.clone()));
@@ -141,6 +141,11 @@ impl Connection {
             Confirm::AckNow => self.confirm_now(ch, seq, true),
             Confirm::NackNow => self.confirm_now(ch, seq, false),
             Confirm::Deferred => {}
+        }
+        for q in queues {
+            if q.is_congested() && !self.congested.iter().any(|c| Arc::ptr_eq(c, q)) {
+                self.congested.push(q.clone());
+            }
         }
     }
 
@@ -185,8 +190,8 @@ impl Connection {
         let ok = basic::GetOk {
             delivery_tag,
             redelivered,
-            exchange: codec::short(&msg.exchange),
-            routing_key: codec::short(&msg.routing_key),
+            exchange: codec::short(msg.exchange()),
+            routing_key: codec::short(msg.routing_key()),
             message_count,
         };
         let m = AMQPClass::Basic(basic::AMQPMethod::GetOk(ok));
@@ -240,36 +245,39 @@ fn check_expiration(s: &str) -> Result<u64, String> {
     Ok(n as u64)
 }
 
-/// Builds the stored message. `BCC` is removed before delivery (re-encoding the properties
-/// only in that case); otherwise the publisher's bytes are kept as they are.
-fn make_message(publish: &basic::Publish, header: ContentHeader, body: Bytes) -> Message {
-    let mut properties = header.properties;
-    let mut raw = header.raw_properties;
-    let has_bcc = properties
-        .headers()
-        .as_ref()
-        .is_some_and(|h| h.contains_key("BCC"));
-    if has_bcc {
-        if let Some(h) = properties.headers().clone() {
-            let mut inner = h.inner().clone();
-            let bcc = inner.remove("BCC");
-            let stripped = properties.clone().with_headers(inner.into());
-            raw = codec::encode_properties(&stripped);
-            // Keep BCC in the routing view so the router still sees the extra keys.
-            let mut routing = stripped.headers().clone().unwrap_or_default();
-            if let Some(b) = bcc {
-                routing.insert("BCC".into(), b);
-            }
-            properties = stripped.with_headers(routing);
+/// Builds the stored message and the headers routing sees. `BCC` is removed before
+/// delivery (re-encoding the properties only in that case); otherwise the publisher's bytes
+/// are kept as they are.
+fn make_message(
+    publish: &Publish,
+    header: ContentHeader,
+    body: &[Bytes],
+) -> (Message, Option<FieldTable>) {
+    let parts: SmallVec<[&[u8]; 2]> = body.iter().map(|b| &b[..]).collect();
+    let (exchange, routing_key) = (publish.exchange.as_str(), publish.routing_key.as_str());
+    let headers = header.props.headers;
+    let has_bcc = headers.as_ref().is_some_and(|h| h.contains_key("BCC"));
+    let stripped = has_bcc
+        .then(|| Props::decode_full(&header.raw_properties))
+        .flatten()
+        .map(|p| {
+            let mut inner = p.headers().clone().unwrap_or_default().inner().clone();
+            inner.remove("BCC");
+            codec::encode_properties(&p.with_headers(inner.into()))
+        });
+    let msg = match stripped {
+        Some(raw) => Message::with_routing_props(
+            exchange,
+            routing_key,
+            &raw,
+            &parts,
+            Some(&header.raw_properties),
+        ),
+        None => {
+            Message::with_routing_props(exchange, routing_key, &header.raw_properties, &parts, None)
         }
-    }
-    Message::new(
-        publish.exchange.to_string(),
-        publish.routing_key.to_string(),
-        properties,
-        raw,
-        body,
-    )
+    };
+    (msg, headers)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use crate::amqp::codec::{self, ContentHeader};
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
 use crate::amqp::outbound::Outbound;
+use crate::amqp::props::Props;
 use crate::message::Message;
 use amq_protocol::protocol::{basic, AMQPClass};
 use std::sync::Arc;
@@ -78,7 +79,7 @@ impl Connection {
         ch: u16,
         header: &mut ContentHeader,
     ) -> AmqpResult<()> {
-        if header.properties.reply_to().as_ref().map(|r| r.as_str()) != Some(PSEUDO_QUEUE) {
+        if header.props.reply_to.as_deref() != Some(PSEUDO_QUEUE) {
             return Ok(());
         }
         let address = self.chan(ch).shared.state.lock().reply_address.clone();
@@ -87,11 +88,11 @@ impl Connection {
                 "fast reply consumer does not exist",
             ));
         };
-        header.properties = header
-            .properties
-            .clone()
+        let props = Props::decode_full(&header.raw_properties)
+            .unwrap_or_default()
             .with_reply_to(codec::short(&address));
-        header.raw_properties = codec::encode_properties(&header.properties);
+        header.raw_properties = codec::encode_properties(&props);
+        header.props.reply_to = Some(address.to_string());
         Ok(())
     }
 
@@ -101,7 +102,7 @@ impl Connection {
             .vhost
             .reply_channels
             .read()
-            .get(msg.routing_key.as_str())
+            .get(msg.routing_key())
             .and_then(|w| w.upgrade());
         let Some(target) = target else { return };
         let mut st = target.state.lock();

@@ -60,12 +60,9 @@ impl Connection {
     fn commit(&mut self, ch: u16) -> AmqpResult<()> {
         let tx = self.chan(ch).tx.as_mut().ok_or_else(not_transactional)?;
         let work = std::mem::take(tx);
-        let persistent = work
-            .publishes
-            .iter()
-            .any(|p| p.header.properties.delivery_mode() == &Some(2));
+        let persistent = work.publishes.iter().any(|p| p.msg.persistent());
         for p in work.publishes {
-            self.route_publish(ch, p.publish, p.header, p.body, 0);
+            self.route_publish(ch, p.mandatory, p.msg, p.headers.as_ref(), 0);
         }
         for a in work.acks {
             match a {

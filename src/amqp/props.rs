@@ -1,0 +1,171 @@
+//! What the broker reads from a message's properties, taken from the publisher's encoded
+//! bytes without building amq-protocol's `BasicProperties` (a String per property) on every
+//! publish. Properties with a `headers` table go through amq-protocol's parser, which also
+//! validates the table; without one, a scan that accepts exactly what that parser accepts.
+
+use amq_protocol::protocol::basic::parse_properties;
+use amq_protocol::protocol::BasicProperties;
+use amq_protocol::types::FieldTable;
+
+/// The properties routing, queues and checks need.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Props {
+    pub delivery_mode: Option<u8>,
+    pub priority: Option<u8>,
+    pub expiration: Option<String>,
+    pub user_id: Option<String>,
+    pub reply_to: Option<String>,
+    pub headers: Option<FieldTable>,
+}
+
+const HEADERS: u16 = 1 << 13;
+
+/// Property flags in wire order, with the width of a fixed-size value (0: a short string).
+const FIELDS: [(u16, usize); 14] = [
+    (1 << 15, 0), // content-type
+    (1 << 14, 0), // content-encoding
+    (HEADERS, 0), // headers (not scanned)
+    (1 << 12, 1), // delivery-mode
+    (1 << 11, 1), // priority
+    (1 << 10, 0), // correlation-id
+    (1 << 9, 0),  // reply-to
+    (1 << 8, 0),  // expiration
+    (1 << 7, 0),  // message-id
+    (1 << 6, 8),  // timestamp
+    (1 << 5, 0),  // type
+    (1 << 4, 0),  // user-id
+    (1 << 3, 0),  // app-id
+    (1 << 2, 0),  // cluster-id
+];
+
+impl Props {
+    /// Reads encoded properties; `None` if they are malformed.
+    pub fn parse(raw: &[u8]) -> Option<Props> {
+        let flags = u16::from_be_bytes([*raw.first()?, *raw.get(1)?]);
+        if flags & HEADERS != 0 {
+            return match parse_properties(raw) {
+                Ok((&[], p)) => Some(Props::from(&p)),
+                _ => None,
+            };
+        }
+        let mut props = Props::default();
+        let mut pos = 2;
+        for (bit, width) in FIELDS {
+            if flags & bit == 0 {
+                continue;
+            }
+            if width > 0 {
+                let v = raw.get(pos..pos + width)?;
+                match bit {
+                    0x1000 => props.delivery_mode = Some(v[0]),
+                    0x0800 => props.priority = Some(v[0]),
+                    _ => {}
+                }
+                pos += width;
+                continue;
+            }
+            let len = *raw.get(pos)? as usize;
+            let s = std::str::from_utf8(raw.get(pos + 1..pos + 1 + len)?).ok()?;
+            pos += 1 + len;
+            let slot = match bit {
+                0x0200 => &mut props.reply_to,
+                0x0100 => &mut props.expiration,
+                0x0010 => &mut props.user_id,
+                _ => continue,
+            };
+            *slot = Some(s.to_owned());
+        }
+        (pos == raw.len()).then_some(props)
+    }
+
+    /// The full decode (for the rare paths that rewrite properties).
+    pub fn decode_full(raw: &[u8]) -> Option<BasicProperties> {
+        match parse_properties(raw) {
+            Ok((&[], p)) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl From<&BasicProperties> for Props {
+    fn from(p: &BasicProperties) -> Self {
+        let s = |v: &Option<amq_protocol::types::ShortString>| v.as_ref().map(|v| v.to_string());
+        Props {
+            delivery_mode: *p.delivery_mode(),
+            priority: *p.priority(),
+            expiration: s(p.expiration()),
+            user_id: s(p.user_id()),
+            reply_to: s(p.reply_to()),
+            headers: p.headers().clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::amqp::codec::encode_properties;
+    use amq_protocol::types::{AMQPValue, ShortString};
+
+    fn all_fields() -> BasicProperties {
+        BasicProperties::default()
+            .with_content_type("text/plain".into())
+            .with_content_encoding("gzip".into())
+            .with_delivery_mode(2)
+            .with_priority(7)
+            .with_correlation_id("c-1".into())
+            .with_reply_to("replies".into())
+            .with_expiration("6000".into())
+            .with_message_id("m-9".into())
+            .with_timestamp(1_700_000_000)
+            .with_type("k".into())
+            .with_user_id("guest".into())
+            .with_app_id("app".into())
+            .with_cluster_id("cl".into())
+    }
+
+    #[test]
+    fn scan_matches_amq_protocol_for_every_field() {
+        let p = all_fields();
+        let raw = encode_properties(&p);
+        assert_eq!(Props::parse(&raw), Some(Props::from(&p)));
+        let got = Props::parse(&raw).expect("parses");
+        assert_eq!(got.delivery_mode, Some(2));
+        assert_eq!(got.priority, Some(7));
+        assert_eq!(got.expiration.as_deref(), Some("6000"));
+        assert_eq!(got.user_id.as_deref(), Some("guest"));
+        assert_eq!(got.reply_to.as_deref(), Some("replies"));
+    }
+
+    #[test]
+    fn headers_go_through_the_full_parser() {
+        let mut h = FieldTable::default();
+        h.insert(ShortString::from("x"), AMQPValue::LongInt(5));
+        let p = all_fields().with_headers(h.clone());
+        let got = Props::parse(&encode_properties(&p)).expect("parses");
+        assert_eq!(got.headers, Some(h));
+        assert_eq!(got.priority, Some(7));
+    }
+
+    #[test]
+    fn malformed_properties_are_refused_like_amq_protocol() {
+        let raw = encode_properties(&all_fields());
+        for cut in 0..raw.len() {
+            let short = &raw[..cut];
+            assert_eq!(
+                Props::parse(short).is_some(),
+                Props::decode_full(short).is_some()
+            );
+            assert!(Props::parse(short).is_none(), "cut at {cut}");
+        }
+        let mut trailing = raw.to_vec();
+        trailing.push(0);
+        assert!(Props::parse(&trailing).is_none());
+        // Invalid UTF-8 in a short string.
+        let bad = [0x80, 0x00, 1, 0xff];
+        assert!(Props::parse(&bad).is_none());
+        assert!(Props::decode_full(&bad).is_none());
+        // Empty properties.
+        assert_eq!(Props::parse(&[0, 0]), Some(Props::default()));
+    }
+}
