@@ -50,15 +50,18 @@ impl Message {
     /// Builds a message from its parts. Names must be short strings (checked when they
     /// entered the broker) and `raw_properties` valid encoded properties.
     pub fn new(exchange: &str, routing_key: &str, raw_properties: &[u8], body: &[u8]) -> Self {
-        Self::with_routing_props(exchange, routing_key, raw_properties, &[body], None)
+        let props = Props::parse(raw_properties).unwrap_or_default();
+        Self::with_routing_props(exchange, routing_key, raw_properties, &props, &[body], None)
     }
 
-    /// As `new`, with the body in parts and, when routing saw different properties (a `BCC`
-    /// header removed before delivery), those properties kept for dead-lettering.
+    /// As `new`, with the properties already read, the body in parts and, when routing saw
+    /// different properties (a `BCC` header removed before delivery), those properties
+    /// kept for dead-lettering.
     pub fn with_routing_props(
         exchange: &str,
         routing_key: &str,
         raw_properties: &[u8],
+        props: &Props,
         body: &[&[u8]],
         routing_props: Option<&[u8]>,
     ) -> Self {
@@ -78,12 +81,11 @@ impl Message {
             data.extend_from_slice(&(r.len() as u32).to_be_bytes());
             props_len |= ROUTING_PROPS;
         }
-        let props = Props::parse(raw_properties).unwrap_or_default();
         let m = Self {
             data,
             published_ms: now_ms(),
             ttl_ms: props
-                .expiration
+                .expiration()
                 .and_then(|e| e.parse().ok())
                 .unwrap_or(u64::MAX),
             exchange_len: exchange.len() as u8,
@@ -101,8 +103,13 @@ impl Message {
     }
 
     fn str_at(&self, from: usize, len: u8) -> &str {
-        // Names were validated as UTF-8 when they entered the broker.
-        std::str::from_utf8(&self.data[from..from + len as usize]).unwrap_or_default()
+        let bytes = &self.data[from..from + len as usize];
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: `data` is private and written only by `with_routing_props`, which copies
+        // `exchange` and `routing_key` from `&str`s to the start of `data`, in that order,
+        // and records their byte lengths in `exchange_len` and `routing_key_len`. The two
+        // ranges used here are exactly those copies, so they hold valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     pub fn exchange(&self) -> &str {
@@ -219,7 +226,15 @@ mod tests {
         h.insert(ShortString::from("BCC"), AMQPValue::LongString("q2".into()));
         let routing = encode_properties(&BasicProperties::default().with_headers(h.clone()));
         let delivered = encode_properties(&BasicProperties::default());
-        let m = Message::with_routing_props("", "q1", &delivered, &[b"ab", b"cd"], Some(&routing));
+        let props = Props::parse(&delivered).expect("valid");
+        let m = Message::with_routing_props(
+            "",
+            "q1",
+            &delivered,
+            &props,
+            &[b"ab", b"cd"],
+            Some(&routing),
+        );
         assert_eq!(m.body(), b"abcd");
         assert_eq!(m.raw_properties(), &delivered[..]);
         assert_eq!(m.routing_headers(), Some(h));

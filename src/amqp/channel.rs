@@ -79,6 +79,9 @@ pub struct Channel {
     pub publish_seq: u64,
     pub tx: Option<Tx>,
     pub last_queue: Option<String>,
+    /// The exchange of the last publish, with its checks passed (write permission, exists,
+    /// not internal): the next publish to it skips the lookups.
+    pub publish_target: Option<Arc<crate::broker::exchange::Exchange>>,
     /// `basic.qos global=false`: the prefetch given to consumers started after it.
     pub consumer_prefetch: u16,
     pub next_ctag: u64,
@@ -94,6 +97,7 @@ impl Channel {
             publish_seq: 0,
             tx: None,
             last_queue: None,
+            publish_target: None,
             consumer_prefetch: 0,
             next_ctag: 1,
         }

@@ -108,7 +108,7 @@ pub struct FrameReader<R> {
     chunk: usize,
 }
 
-const MIN_CHUNK: usize = 2 * 1024;
+const MIN_CHUNK: usize = 512;
 const READ_CHUNK: usize = 64 * 1024;
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {

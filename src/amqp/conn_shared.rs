@@ -2,12 +2,11 @@
 //! that bounds it), the queues waiting for that backlog to drain, and what the client said
 //! it supports.
 
-use super::outbound::Outbound;
+use super::outbound::{OutQueue, Outbound};
 use crate::queue::Queue;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
-use tokio::sync::mpsc;
 
 /// Above this many queued bytes, consumers on the connection stop receiving until the
 /// writer catches up (a slow consumer never grows the broker's memory without bound).
@@ -29,24 +28,19 @@ pub struct ConnShared {
     pub id: u64,
     pub frame_max: u32,
     pub capabilities: ClientCapabilities,
-    tx: mpsc::UnboundedSender<Outbound>,
+    pub out: OutQueue,
     pending: AtomicUsize,
     stalled: Mutex<Vec<Weak<Queue>>>,
     drained: tokio::sync::Notify,
 }
 
 impl ConnShared {
-    pub fn new(
-        id: u64,
-        frame_max: u32,
-        capabilities: ClientCapabilities,
-        tx: mpsc::UnboundedSender<Outbound>,
-    ) -> Arc<Self> {
+    pub fn new(id: u64, frame_max: u32, capabilities: ClientCapabilities) -> Arc<Self> {
         Arc::new(Self {
             id,
             frame_max,
             capabilities,
-            tx,
+            out: OutQueue::default(),
             pending: AtomicUsize::new(0),
             stalled: Mutex::new(Vec::new()),
             drained: tokio::sync::Notify::new(),
@@ -58,7 +52,7 @@ impl ConnShared {
     pub fn send(&self, item: Outbound) {
         let weight = item.weight();
         self.pending.fetch_add(weight, Ordering::SeqCst);
-        if self.tx.send(item).is_err() {
+        if self.out.push(item).is_err() {
             self.written(weight);
         }
     }

@@ -26,7 +26,8 @@ pub struct Connection {
     pub vhost: Arc<Vhost>,
     pub user: Arc<User>,
     pub permission: Arc<Permission>,
-    pub channels: HashMap<u16, Channel>,
+    /// Boxed: a connection's map then costs little while it has few channels.
+    pub channels: HashMap<u16, Box<Channel>>,
     pub channel_max: u16,
     pub heartbeat: u16,
     /// Exclusive queues this connection declared; deleted when it closes.
@@ -229,7 +230,7 @@ impl Connection {
                     ))
                     );
                 }
-                let chan = Channel::new(ch, self.shared.clone());
+                let chan = Box::new(Channel::new(ch, self.shared.clone()));
                 self.channels.insert(ch, chan);
                 self.send_method(
                     ch,
@@ -281,7 +282,7 @@ impl Connection {
     }
 
     pub fn send_method(&self, ch: u16, m: AMQPClass) {
-        self.shared.send(Outbound::Method(ch, m));
+        self.shared.send(Outbound::method(ch, m));
     }
 
     fn send0(&self, m: connection::AMQPMethod) {

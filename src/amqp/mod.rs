@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 
 /// RabbitMQ's `handshake_timeout`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,9 +30,10 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
     let mut reader = FrameReader::new(rd, broker.config.amqp.frame_max);
+    // Boxed: the handshake's state is freed once it is done, not kept in the task.
     let opened = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
-        handshake::run(&mut reader, &mut wr, &broker, peer),
+        Box::pin(handshake::run(&mut reader, &mut wr, &broker, peer)),
     )
     .await;
     let opened = match opened {
@@ -62,9 +62,8 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
         "connection {id} from {peer} opened vhost '{}'",
         opened.vhost.name
     );
-    let (tx, rx) = mpsc::unbounded_channel();
-    let shared = conn_shared::ConnShared::new(id, opened.frame_max, opened.capabilities, tx);
-    let writer = tokio::spawn(writer::run(wr, rx, shared.clone(), opened.heartbeat));
+    let shared = conn_shared::ConnShared::new(id, opened.frame_max, opened.capabilities);
+    let writer = tokio::spawn(writer::run(wr, shared.clone(), opened.heartbeat));
     let mut conn = connection::Connection::new(broker, shared, opened);
     conn.run(&mut reader).await;
     drop(conn);

@@ -3,11 +3,14 @@
 
 use crate::message::Message;
 use amq_protocol::protocol::AMQPClass;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
 use std::sync::Arc;
+use tokio::sync::Notify;
 
 pub enum Outbound {
-    /// A method without content.
-    Method(u16, AMQPClass),
+    /// A method without content (boxed: an idle connection's queue stays small).
+    Method(u16, Box<AMQPClass>),
     /// `basic.deliver` with its content; encoded by hand as it is the hot path.
     Deliver {
         channel: u16,
@@ -19,12 +22,20 @@ pub enum Outbound {
     /// A publisher confirm (`basic.ack`, or `basic.nack` when `ok` is false), encoded by hand.
     Confirm { channel: u16, tag: u64, ok: bool },
     /// `basic.get-ok` or `basic.return` followed by the message content.
-    Content(u16, AMQPClass, Arc<Message>),
+    Content(u16, Box<AMQPClass>, Arc<Message>),
     /// Flush what is queued, then close the socket.
     Close,
 }
 
 impl Outbound {
+    pub fn method(channel: u16, m: AMQPClass) -> Self {
+        Outbound::Method(channel, Box::new(m))
+    }
+
+    pub fn content(channel: u16, m: AMQPClass, msg: Arc<Message>) -> Self {
+        Outbound::Content(channel, Box::new(m), msg)
+    }
+
     /// Bytes this item will occupy, counted against the connection's write backlog.
     pub fn weight(&self) -> usize {
         match self {
@@ -33,5 +44,64 @@ impl Outbound {
             }
             _ => 64,
         }
+    }
+}
+
+/// The connection's outbound queue: many senders (its reader, queues delivering to its
+/// channels, store callbacks), one writer that takes everything queued in one go. Holds no
+/// memory while empty, so an idle connection costs little.
+#[derive(Default)]
+pub struct OutQueue {
+    items: Mutex<Pending>,
+    ready: Notify,
+}
+
+#[derive(Default)]
+struct Pending {
+    items: VecDeque<Outbound>,
+    closed: bool,
+}
+
+impl OutQueue {
+    /// Queues an item; hands it back if the writer has gone.
+    pub fn push(&self, item: Outbound) -> Result<(), Outbound> {
+        let was_empty = {
+            let mut p = self.items.lock();
+            if p.closed {
+                return Err(item);
+            }
+            p.items.push_back(item);
+            p.items.len() == 1
+        };
+        if was_empty {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Waits until something is queued, then swaps it all into `batch` (which must be
+    /// empty; its capacity is reused).
+    pub async fn take_all(&self, batch: &mut VecDeque<Outbound>) {
+        loop {
+            {
+                let mut p = self.items.lock();
+                if !p.items.is_empty() {
+                    std::mem::swap(&mut p.items, batch);
+                    return;
+                }
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.lock().items.is_empty()
+    }
+
+    /// Refuses further items and returns what was never taken.
+    pub fn close(&self) -> VecDeque<Outbound> {
+        let mut p = self.items.lock();
+        p.closed = true;
+        std::mem::take(&mut p.items)
     }
 }

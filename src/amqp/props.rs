@@ -7,15 +7,21 @@ use amq_protocol::protocol::basic::parse_properties;
 use amq_protocol::protocol::BasicProperties;
 use amq_protocol::types::FieldTable;
 
-/// The properties routing, queues and checks need.
+/// The properties routing, queues and checks need. Kept small (it travels with every
+/// content header): the ones most messages lack sit behind one box.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Props {
     pub delivery_mode: Option<u8>,
     pub priority: Option<u8>,
-    pub expiration: Option<String>,
-    pub user_id: Option<String>,
-    pub reply_to: Option<String>,
-    pub headers: Option<FieldTable>,
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Rare {
+    expiration: Option<String>,
+    user_id: Option<String>,
+    reply_to: Option<String>,
+    headers: Option<FieldTable>,
 }
 
 const HEADERS: u16 = 1 << 13;
@@ -49,6 +55,7 @@ impl Props {
             };
         }
         let mut props = Props::default();
+        let mut rare = Rare::default();
         let mut pos = 2;
         for (bit, width) in FIELDS {
             if flags & bit == 0 {
@@ -68,14 +75,41 @@ impl Props {
             let s = std::str::from_utf8(raw.get(pos + 1..pos + 1 + len)?).ok()?;
             pos += 1 + len;
             let slot = match bit {
-                0x0200 => &mut props.reply_to,
-                0x0100 => &mut props.expiration,
-                0x0010 => &mut props.user_id,
+                0x0200 => &mut rare.reply_to,
+                0x0100 => &mut rare.expiration,
+                0x0010 => &mut rare.user_id,
                 _ => continue,
             };
             *slot = Some(s.to_owned());
         }
+        if rare != Rare::default() {
+            props.rare = Some(Box::new(rare));
+        }
         (pos == raw.len()).then_some(props)
+    }
+
+    pub fn expiration(&self) -> Option<&str> {
+        self.rare.as_ref()?.expiration.as_deref()
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        self.rare.as_ref()?.user_id.as_deref()
+    }
+
+    pub fn reply_to(&self) -> Option<&str> {
+        self.rare.as_ref()?.reply_to.as_deref()
+    }
+
+    pub fn headers(&self) -> Option<&FieldTable> {
+        self.rare.as_ref()?.headers.as_ref()
+    }
+
+    pub fn take_headers(&mut self) -> Option<FieldTable> {
+        self.rare.as_mut()?.headers.take()
+    }
+
+    pub fn set_reply_to(&mut self, to: String) {
+        self.rare.get_or_insert_with(Default::default).reply_to = Some(to);
     }
 
     /// The full decode (for the rare paths that rewrite properties).
@@ -90,13 +124,16 @@ impl Props {
 impl From<&BasicProperties> for Props {
     fn from(p: &BasicProperties) -> Self {
         let s = |v: &Option<amq_protocol::types::ShortString>| v.as_ref().map(|v| v.to_string());
-        Props {
-            delivery_mode: *p.delivery_mode(),
-            priority: *p.priority(),
+        let rare = Rare {
             expiration: s(p.expiration()),
             user_id: s(p.user_id()),
             reply_to: s(p.reply_to()),
             headers: p.headers().clone(),
+        };
+        Props {
+            delivery_mode: *p.delivery_mode(),
+            priority: *p.priority(),
+            rare: (rare != Rare::default()).then(|| Box::new(rare)),
         }
     }
 }
@@ -132,9 +169,9 @@ mod tests {
         let got = Props::parse(&raw).expect("parses");
         assert_eq!(got.delivery_mode, Some(2));
         assert_eq!(got.priority, Some(7));
-        assert_eq!(got.expiration.as_deref(), Some("6000"));
-        assert_eq!(got.user_id.as_deref(), Some("guest"));
-        assert_eq!(got.reply_to.as_deref(), Some("replies"));
+        assert_eq!(got.expiration(), Some("6000"));
+        assert_eq!(got.user_id(), Some("guest"));
+        assert_eq!(got.reply_to(), Some("replies"));
     }
 
     #[test]
@@ -143,7 +180,7 @@ mod tests {
         h.insert(ShortString::from("x"), AMQPValue::LongInt(5));
         let p = all_fields().with_headers(h.clone());
         let got = Props::parse(&encode_properties(&p)).expect("parses");
-        assert_eq!(got.headers, Some(h));
+        assert_eq!(got.headers(), Some(&h));
         assert_eq!(got.priority, Some(7));
     }
 

@@ -5,24 +5,22 @@ use super::codec;
 use super::conn_shared::ConnShared;
 use super::outbound::Outbound;
 use bytes::{BufMut, BytesMut};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 /// A batch is flushed once it holds this many bytes, even if more items are waiting.
 const BATCH_BYTES: usize = 256 * 1024;
 
 /// A write buffer larger than this is released when the connection goes idle.
 const KEEP_IDLE: usize = 16 * 1024;
+/// ... and a batch queue with room for more items than this.
+const KEEP_ITEMS: usize = 64;
 
-pub async fn run<W: AsyncWrite + Unpin>(
-    mut wr: W,
-    mut rx: mpsc::UnboundedReceiver<Outbound>,
-    conn: Arc<ConnShared>,
-    heartbeat_secs: u16,
-) {
+pub async fn run<W: AsyncWrite + Unpin>(mut wr: W, conn: Arc<ConnShared>, heartbeat_secs: u16) {
     let mut buf = BytesMut::new();
+    let mut batch = VecDeque::new();
     let period = if heartbeat_secs == 0 {
         Duration::from_secs(3600 * 24 * 365)
     } else {
@@ -31,21 +29,27 @@ pub async fn run<W: AsyncWrite + Unpin>(
     let mut ticker = tokio::time::interval(period);
     ticker.tick().await;
     let mut wrote_since_tick = false;
-    loop {
+    'run: loop {
         tokio::select! {
-            item = rx.recv() => {
-                let Some(item) = item else { break };
-                let (weight, close) = encode_batch(&mut buf, item, &mut rx, conn.frame_max);
-                let ok = wr.write_all(&buf).await.is_ok();
-                buf.clear();
-                if buf.capacity() > KEEP_IDLE && rx.is_empty() {
-                    // Going idle: an idle connection keeps no large buffer.
-                    buf = BytesMut::new();
+            _ = conn.out.take_all(&mut batch) => {
+                while !batch.is_empty() {
+                    let (weight, close) = encode_batch(&mut buf, &mut batch, conn.frame_max);
+                    let ok = wr.write_all(&buf).await.is_ok();
+                    buf.clear();
+                    conn.written(weight);
+                    wrote_since_tick = true;
+                    if close || !ok {
+                        break 'run;
+                    }
                 }
-                conn.written(weight);
-                wrote_since_tick = true;
-                if close || !ok {
-                    break;
+                if conn.out.is_empty() {
+                    // Going idle: an idle connection keeps no large buffers.
+                    if buf.capacity() > KEEP_IDLE {
+                        buf = BytesMut::new();
+                    }
+                    if batch.capacity() > KEEP_ITEMS {
+                        batch = VecDeque::new();
+                    }
                 }
             }
             _ = ticker.tick(), if heartbeat_secs > 0 => {
@@ -63,28 +67,25 @@ pub async fn run<W: AsyncWrite + Unpin>(
     let _ = wr.flush().await;
     let _ = wr.shutdown().await;
     // Release the weight of anything never written, so stalled queues are not left waiting.
-    rx.close();
-    while let Ok(item) = rx.try_recv() {
+    for item in batch.into_iter().chain(conn.out.close()) {
         conn.written(item.weight());
     }
 }
 
-/// Encodes `first` and whatever else is already queued, up to the batch size.
+/// Encodes queued items, in order, up to the batch size.
 fn encode_batch(
     buf: &mut BytesMut,
-    first: Outbound,
-    rx: &mut mpsc::UnboundedReceiver<Outbound>,
+    batch: &mut VecDeque<Outbound>,
     frame_max: u32,
 ) -> (usize, bool) {
     let mut weight = 0;
-    let mut next = Some(first);
-    while let Some(item) = next.take() {
+    while let Some(item) = batch.pop_front() {
         weight += item.weight();
         if encode(buf, item, frame_max) {
             return (weight, true);
         }
-        if buf.len() < BATCH_BYTES {
-            next = rx.try_recv().ok();
+        if buf.len() >= BATCH_BYTES {
+            break;
         }
     }
     (weight, false)
@@ -93,7 +94,7 @@ fn encode_batch(
 /// Appends one item's frames; true if it asks to close the connection.
 fn encode(buf: &mut BytesMut, item: Outbound, frame_max: u32) -> bool {
     match item {
-        Outbound::Method(ch, m) => codec::encode_method(buf, ch, m),
+        Outbound::Method(ch, m) => codec::encode_method(buf, ch, *m),
         Outbound::Deliver {
             channel,
             consumer_tag,
@@ -106,7 +107,7 @@ fn encode(buf: &mut BytesMut, item: Outbound, frame_max: u32) -> bool {
         }
         Outbound::Confirm { channel, tag, ok } => encode_confirm(buf, channel, tag, ok),
         Outbound::Content(ch, m, msg) => {
-            codec::encode_method(buf, ch, m);
+            codec::encode_method(buf, ch, *m);
             write_content(buf, ch, &msg, frame_max);
         }
         Outbound::Close => return true,

@@ -99,6 +99,8 @@ pub struct Exchange {
     /// The alternate exchange in force (argument, else policy).
     alternate: RwLock<Option<String>>,
     bindings: RwLock<Bindings>,
+    /// Set when the exchange leaves its vhost (so cached handles know).
+    deleted: std::sync::atomic::AtomicBool,
 }
 
 impl Exchange {
@@ -127,7 +129,17 @@ impl Exchange {
             alternate: RwLock::new(alternate_arg.clone()),
             alternate_arg,
             bindings: RwLock::new(Bindings::default()),
+            deleted: Default::default(),
         })
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub fn mark_deleted(&self) {
+        self.deleted
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     pub fn alternate(&self) -> Option<String> {

@@ -228,7 +228,7 @@ impl Broker {
                     nowait: true,
                 };
                 let m = AMQPClass::Basic(basic::AMQPMethod::Cancel(cancel));
-                c.channel.conn.send(Outbound::Method(c.channel.id, m));
+                c.channel.conn.send(Outbound::method(c.channel.id, m));
             }
         }
         if q.durable {

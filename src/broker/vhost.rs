@@ -90,6 +90,7 @@ impl Vhost {
     /// Removes an exchange and every binding to or from it.
     pub fn remove_exchange(&self, name: &str) -> Option<Arc<Exchange>> {
         let ex = self.exchanges.write().remove(name)?;
+        ex.mark_deleted();
         self.drop_bindings_to(&Dest::Exchange(name.to_string()));
         Some(ex)
     }

@@ -40,7 +40,7 @@ pub struct Entry {
     /// Body bytes, for `x-max-length-bytes`.
     pub size: u32,
     /// When the message expires (queue or message TTL), if it does.
-    pub expires_at: Option<Instant>,
+    pub expires_at: Option<expiry::Deadline>,
 }
 
 impl Entry {
@@ -75,7 +75,7 @@ pub struct QueueState {
     /// Last declare, get or consumer change, for `x-expires`.
     last_used: Instant,
     /// When the armed TTL timer fires, if one is armed.
-    ttl_timer: Option<Instant>,
+    ttl_timer: Option<expiry::Deadline>,
     /// Whether an `x-expires` watcher runs.
     expiry_watched: bool,
     /// Messages leaving for the dead-letter exchange once the lock is released.

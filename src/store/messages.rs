@@ -110,7 +110,8 @@ impl MessageStore {
         });
         let r = RecordRef {
             segment: w.seg.id,
-            offset,
+            // A record starts below SEGMENT_SIZE (the segment rolls first otherwise).
+            offset: offset as u32,
             len,
         };
         if let Some(f) = on_synced {
@@ -175,7 +176,8 @@ impl MessageStore {
         });
         let r = RecordRef {
             segment: w.seg.id,
-            offset,
+            // A record starts below SEGMENT_SIZE (the segment rolls first otherwise).
+            offset: offset as u32,
             len,
         };
         self.add_refs(r.segment, 1);
@@ -213,7 +215,7 @@ impl MessageStore {
     pub fn release(&self, r: RecordRef, durable_queue: Option<u64>) {
         if let Some(q) = durable_queue {
             let mut w = self.writer.lock();
-            record::encode_ack(w.acks.entry(r.segment).or_default(), r.offset, q);
+            record::encode_ack(w.acks.entry(r.segment).or_default(), r.offset as u64, q);
             drop(w);
             self.wake.notify_one();
         }
@@ -261,7 +263,7 @@ impl MessageStore {
         {
             // Still in the buffer: write it out (no fsync needed to read it back).
             let mut w = self.writer.lock();
-            if r.segment == w.seg.id && r.offset >= w.seg.len {
+            if r.segment == w.seg.id && r.offset as u64 >= w.seg.len {
                 let pending = std::mem::take(&mut w.pending);
                 w.seg.write(&pending)?;
             }

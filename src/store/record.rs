@@ -128,10 +128,10 @@ pub fn decode_envelope(p: &[u8]) -> Option<Envelope> {
 
 /// Rebuilds the message from its record.
 pub fn decode_message(p: &[u8]) -> Option<Message> {
-    let env = decode_envelope(&p)?;
+    let env = decode_envelope(p)?;
     let mut pos = env.header_len;
-    let exchange = take_short(&p, &mut pos)?;
-    let routing_key = take_short(&p, &mut pos)?;
+    let exchange = take_short(p, &mut pos)?;
+    let routing_key = take_short(p, &mut pos)?;
     let plen = u32::from_be_bytes(p.get(pos..pos + 4)?.try_into().ok()?) as usize;
     pos += 4;
     let raw_properties = p.get(pos..pos.checked_add(plen)?)?;

@@ -37,9 +37,13 @@ pub fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
             if env.flags & FLAG_TRANSIENT != 0 {
                 return;
             }
+            // Warren starts every record below 64 MiB: one further on is not its own.
+            let Ok(start) = u32::try_from(offset) else {
+                return;
+            };
             let r = RecordRef {
                 segment: id,
-                offset,
+                offset: start,
                 len: payload.len() as u32,
             };
             for q in env.queues {

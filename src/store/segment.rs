@@ -16,8 +16,9 @@ pub const MAX_RECORD: u32 = 256 * 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RecordRef {
     pub segment: u32,
-    /// Offset of the record header in the segment file.
-    pub offset: u64,
+    /// Offset of the record header in the segment file (records start below the segment
+    /// size, 64 MiB).
+    pub offset: u32,
     /// Payload length.
     pub len: u32,
 }
@@ -52,7 +53,7 @@ pub fn frame_with(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) -> u32 {
 /// Reads and verifies one record.
 pub fn read_at(file: &File, r: RecordRef) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; HEADER + r.len as usize];
-    file.read_exact_at(&mut buf, r.offset)?;
+    file.read_exact_at(&mut buf, r.offset as u64)?;
     let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
     let crc = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
     let payload = buf.split_off(HEADER);
@@ -173,7 +174,7 @@ mod tests {
         assert!(scan.problem.is_some());
         let r = RecordRef {
             segment: 1,
-            offset: seen[1].0,
+            offset: seen[1].0 as u32,
             len: 13,
         };
         assert_eq!(read_at(&seg.file, r).unwrap(), b"second record");

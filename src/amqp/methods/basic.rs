@@ -41,16 +41,24 @@ impl Connection {
             return Err(AmqpError::not_implemented("immediate=true"));
         }
         let name = p.exchange.as_str();
-        self.check(Access::Write, "exchange", name)?;
-        let ex = self
-            .vhost
-            .exchange(name)
-            .ok_or_else(|| self.no_exchange(name))?;
-        if ex.internal {
-            return Err(AmqpError::access_refused(format!(
-                "cannot publish to internal exchange '{name}' in vhost '{}'",
-                self.vhost.name
-            )));
+        let chan = self.chan(ch);
+        let cached = chan
+            .publish_target
+            .as_ref()
+            .is_some_and(|ex| ex.name == name && !ex.is_deleted());
+        if !cached {
+            self.check(Access::Write, "exchange", name)?;
+            let ex = self
+                .vhost
+                .exchange(name)
+                .ok_or_else(|| self.no_exchange(name))?;
+            if ex.internal {
+                return Err(AmqpError::access_refused(format!(
+                    "cannot publish to internal exchange '{name}' in vhost '{}'",
+                    self.vhost.name
+                )));
+            }
+            self.chan(ch).publish_target = Some(ex);
         }
         self.chan(ch).content = Content::Header(p);
         Ok(())
@@ -65,13 +73,13 @@ impl Connection {
         body: Vec<Bytes>,
     ) -> AmqpResult<()> {
         self.rewrite_reply_to(ch, &mut header)?;
-        if let Some(exp) = &header.props.expiration {
+        if let Some(exp) = header.props.expiration() {
             check_expiration(exp).map_err(|d| {
                 AmqpError::precondition(format!("invalid expiration '{exp}': {d}")).on(60, 40)
             })?;
         }
-        if let Some(uid) = &header.props.user_id {
-            if *uid != self.user.name && !self.user.is_impersonator() {
+        if let Some(uid) = header.props.user_id() {
+            if uid != self.user.name && !self.user.is_impersonator() {
                 return Err(AmqpError::precondition(format!(
                     "user_id property set to '{uid}' but authenticated user was '{}'",
                     self.user.name
@@ -110,7 +118,7 @@ impl Connection {
         let mut queues = Vec::new();
         if msg.exchange().is_empty() && super::reply_to::is_reply_address(msg.routing_key()) {
             self.deliver_reply(&msg);
-        } else if let Some(ex) = self.vhost.exchange(msg.exchange()) {
+        } else if let Some(ex) = self.publish_exchange(ch, msg.exchange()) {
             self.vhost
                 .route(&ex, msg.routing_key(), headers, &mut queues);
         }
@@ -124,13 +132,26 @@ impl Connection {
                 routing_key: msg.routing_key().into(),
             };
             let m = AMQPClass::Basic(basic::AMQPMethod::Return(ret));
-            self.shared.send(Outbound::Content(ch, m, msg.clone()));
+            self.shared.send(Outbound::content(ch, m, msg.clone()));
         }
         if queues.is_empty() {
             self.confirm_now(ch, seq, true);
             return;
         }
         self.enqueue(ch, seq, msg, &queues);
+    }
+
+    /// The exchange a message is routed through: the channel's cached one if it is that one
+    /// and still exists.
+    fn publish_exchange(
+        &mut self,
+        ch: u16,
+        name: &str,
+    ) -> Option<Arc<crate::broker::exchange::Exchange>> {
+        match &self.chan(ch).publish_target {
+            Some(ex) if ex.name == name && !ex.is_deleted() => Some(ex.clone()),
+            _ => self.vhost.exchange(name),
+        }
     }
 
     /// Puts a routed message in its queues (see `broker::publish`) and confirms it now, or
@@ -195,7 +216,7 @@ impl Connection {
             message_count,
         };
         let m = AMQPClass::Basic(basic::AMQPMethod::GetOk(ok));
-        self.shared.send(Outbound::Content(ch, m, msg));
+        self.shared.send(Outbound::content(ch, m, msg));
         Ok(())
     }
 
@@ -255,7 +276,8 @@ fn make_message(
 ) -> (Message, Option<FieldTable>) {
     let parts: SmallVec<[&[u8]; 2]> = body.iter().map(|b| &b[..]).collect();
     let (exchange, routing_key) = (publish.exchange.as_str(), publish.routing_key.as_str());
-    let headers = header.props.headers;
+    let mut header = header;
+    let headers = header.props.take_headers();
     let has_bcc = headers.as_ref().is_some_and(|h| h.contains_key("BCC"));
     let stripped = has_bcc
         .then(|| Props::decode_full(&header.raw_properties))
@@ -270,12 +292,18 @@ fn make_message(
             exchange,
             routing_key,
             &raw,
+            &header.props,
             &parts,
             Some(&header.raw_properties),
         ),
-        None => {
-            Message::with_routing_props(exchange, routing_key, &header.raw_properties, &parts, None)
-        }
+        None => Message::with_routing_props(
+            exchange,
+            routing_key,
+            &header.raw_properties,
+            &header.props,
+            &parts,
+            None,
+        ),
     };
     (msg, headers)
 }

@@ -57,7 +57,7 @@ impl Connection {
             let ok = basic::ConsumeOk {
                 consumer_tag: crate::amqp::codec::short(&tag),
             };
-            Outbound::Method(ch, AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(ok)))
+            Outbound::method(ch, AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(ok)))
         });
         let conn = self.shared.clone();
         let added = q.add_consumer(consumer, move || {

@@ -79,7 +79,7 @@ impl Connection {
         ch: u16,
         header: &mut ContentHeader,
     ) -> AmqpResult<()> {
-        if header.props.reply_to.as_deref() != Some(PSEUDO_QUEUE) {
+        if header.props.reply_to() != Some(PSEUDO_QUEUE) {
             return Ok(());
         }
         let address = self.chan(ch).shared.state.lock().reply_address.clone();
@@ -92,7 +92,7 @@ impl Connection {
             .unwrap_or_default()
             .with_reply_to(codec::short(&address));
         header.raw_properties = codec::encode_properties(&props);
-        header.props.reply_to = Some(address.to_string());
+        header.props.set_reply_to(address.to_string());
         Ok(())
     }
 

@@ -82,7 +82,7 @@ impl Connection {
         let chan = self.chan(ch).shared.clone();
         self.broker.store.after_sync(Box::new(move |_| {
             if !chan.state.lock().closed {
-                chan.conn.send(Outbound::Method(chan.id, ok));
+                chan.conn.send(Outbound::method(chan.id, ok));
             }
         }));
         Ok(())
