@@ -4,10 +4,11 @@
 
 use super::conn_shared::ConnShared;
 use super::outbound::Outbound;
-use crate::queue::{Consumer, Entry, Queue};
+use crate::queue::{Consumer, Entries, Entry, Queue};
 use ahash::HashMap;
 use parking_lot::Mutex;
-use std::collections::BTreeMap;
+use smallvec::SmallVec;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,10 +32,57 @@ pub struct ConsumerInfo {
     pub unacked: u32,
 }
 
+/// Settled deliveries: usually one (an ack of one tag).
+pub type Settled = SmallVec<[Unacked; 1]>;
+
+/// Unacked deliveries in tag order. Tags only grow, so a delivery is appended, and acks
+/// (which clients mostly send in order) take from the front.
+#[derive(Default)]
+pub struct UnackedList {
+    items: VecDeque<(u64, Unacked)>,
+}
+
+impl UnackedList {
+    pub fn insert(&mut self, tag: u64, u: Unacked) {
+        debug_assert!(self.items.back().is_none_or(|(t, _)| *t < tag));
+        self.items.push_back((tag, u));
+    }
+
+    pub fn remove(&mut self, tag: u64) -> Option<Unacked> {
+        if self.items.front().is_some_and(|(t, _)| *t == tag) {
+            return self.items.pop_front().map(|(_, u)| u);
+        }
+        let i = self.items.binary_search_by_key(&tag, |(t, _)| *t).ok()?;
+        self.items.remove(i).map(|(_, u)| u)
+    }
+
+    /// Removes every delivery with a tag up to `tag`.
+    pub fn take_upto(&mut self, tag: u64) -> Settled {
+        let n = self.items.partition_point(|(t, _)| *t <= tag);
+        self.items.drain(..n).map(|(_, u)| u).collect()
+    }
+
+    pub fn first(&self) -> Option<&Unacked> {
+        self.items.front().map(|(_, u)| u)
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn take_all(&mut self) -> Settled {
+        self.items.drain(..).map(|(_, u)| u).collect()
+    }
+}
+
 #[derive(Default)]
 pub struct DeliveryState {
     pub next_tag: u64,
-    pub unacked: BTreeMap<u64, Unacked>,
+    pub unacked: UnackedList,
     pub consumers: HashMap<Arc<str>, ConsumerInfo>,
     /// `basic.qos global=true`: a limit shared by all consumers of the channel.
     pub global_prefetch: u16,
@@ -139,17 +187,17 @@ impl ChannelShared {
     }
 
     /// Removes the unacked messages named by an ack/nack/reject. `None` if a tag is unknown.
-    pub fn take_unacked(&self, tag: u64, multiple: bool) -> Option<Vec<Unacked>> {
+    pub fn take_unacked(&self, tag: u64, multiple: bool) -> Option<Settled> {
         let mut st = self.state.lock();
-        let taken: Vec<Unacked> = if multiple {
+        let taken: Settled = if multiple {
             let upto = if tag == 0 { u64::MAX } else { tag };
-            let keys: Vec<u64> = st.unacked.range(..=upto).map(|(k, _)| *k).collect();
-            if tag != 0 && keys.is_empty() {
+            let taken = st.unacked.take_upto(upto);
+            if tag != 0 && taken.is_empty() {
                 return None;
             }
-            keys.iter().filter_map(|k| st.unacked.remove(k)).collect()
+            taken
         } else {
-            vec![st.unacked.remove(&tag)?]
+            smallvec::smallvec![st.unacked.remove(tag)?]
         };
         for u in &taken {
             if let Some(c) = u.consumer.as_ref().and_then(|t| st.consumers.get_mut(t)) {
@@ -160,21 +208,17 @@ impl ChannelShared {
     }
 
     /// Takes every unacked message (channel close, recover).
-    pub fn take_all_unacked(&self) -> Vec<Unacked> {
+    pub fn take_all_unacked(&self) -> Settled {
         let mut st = self.state.lock();
         for c in st.consumers.values_mut() {
             c.unacked = 0;
         }
-        std::mem::take(&mut st.unacked).into_values().collect()
+        st.unacked.take_all()
     }
 
     /// When the oldest unacked delivery went out (lowest tag: tags grow with time).
     pub fn oldest_delivery(&self) -> Option<Instant> {
-        self.state
-            .lock()
-            .unacked
-            .first_key_value()
-            .map(|(_, u)| u.delivered_at)
+        self.state.lock().unacked.first().map(|u| u.delivered_at)
     }
 
     /// The queues this channel consumes from, for re-dispatch after capacity frees up.
@@ -191,12 +235,12 @@ impl ChannelShared {
 }
 
 /// Groups settled messages by queue so each queue is locked once.
-pub fn group_by_queue(items: Vec<Unacked>) -> Vec<(Arc<Queue>, Vec<Entry>)> {
-    let mut groups: Vec<(Arc<Queue>, Vec<Entry>)> = Vec::new();
+pub fn group_by_queue(items: Settled) -> SmallVec<[(Arc<Queue>, Entries); 1]> {
+    let mut groups: SmallVec<[(Arc<Queue>, Entries); 1]> = SmallVec::new();
     for u in items {
         match groups.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &u.queue)) {
             Some((_, v)) => v.push(u.entry),
-            None => groups.push((u.queue, vec![u.entry])),
+            None => groups.push((u.queue, smallvec::smallvec![u.entry])),
         }
     }
     groups

@@ -6,7 +6,10 @@ use super::Broker;
 use crate::message::Message;
 use crate::queue::{Overflow, Queue};
 use crate::store::messages::OnSynced;
+use smallvec::SmallVec;
 use std::sync::Arc;
+
+type Targets<'a> = SmallVec<[&'a Arc<Queue>; 4]>;
 
 /// When the publisher's confirm can go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,17 +31,16 @@ pub fn enqueue(
     on_synced: Option<OnSynced>,
 ) -> Confirm {
     let size = msg.body().len();
-    let (accepting, refusing): (Vec<&Arc<Queue>>, Vec<&Arc<Queue>>) =
-        queues.iter().partition(|q| q.admits(size));
+    let (accepting, refusing): (Targets, Targets) = queues.iter().partition(|q| q.admits(size));
     for q in &refusing {
         if q.settings().overflow == Some(Overflow::RejectPublishDlx) {
             q.dead_letter_refused(msg.clone());
         }
     }
-    let durable: Vec<u64> = if msg.persistent() {
+    let durable: SmallVec<[u64; 4]> = if msg.persistent() {
         accepting.iter().filter_map(|q| q.durable_key()).collect()
     } else {
-        Vec::new()
+        SmallVec::new()
     };
     let page = crate::message::ram_bytes() > broker.paging_limit;
     let mut confirm = if refusing.is_empty() {

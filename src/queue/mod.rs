@@ -54,6 +54,9 @@ impl Entry {
     }
 }
 
+/// Entries settled or requeued together: usually one.
+pub type Entries = smallvec::SmallVec<[Entry; 1]>;
+
 /// A consumer as the queue sees it.
 pub struct Consumer {
     pub tag: String,
@@ -383,7 +386,7 @@ impl Queue {
 
     /// Settles unacked messages: acked (`None`), or rejected without requeue and so
     /// dead-lettered if the queue has a dead-letter exchange.
-    pub fn settle(self: &Arc<Self>, entries: Vec<Entry>, reject: bool) {
+    pub fn settle(self: &Arc<Self>, entries: Entries, reject: bool) {
         self.with_state(|st| {
             st.unacked = st.unacked.saturating_sub(entries.len());
             if reject {
@@ -399,7 +402,7 @@ impl Queue {
     }
 
     /// Puts unacked messages back at their original positions, marked redelivered.
-    pub fn requeue(self: &Arc<Self>, entries: Vec<Entry>) {
+    pub fn requeue(self: &Arc<Self>, entries: Entries) {
         self.with_state(|st| {
             st.unacked = st.unacked.saturating_sub(entries.len());
             if self.is_deleted() {
