@@ -122,6 +122,9 @@ impl Connection {
             (Content::Idle, Frame::Publish(_, p)) => {
                 self.basic_publish(ch, p).map_err(|e| e.on(60, 40))
             }
+            (Content::Idle, Frame::Ack(_, tag, multiple)) => {
+                self.basic_ack(ch, tag, multiple).map_err(|e| e.on(60, 80))
+            }
             (Content::Header(publish), Frame::Header(_, header)) => {
                 self.on_header(ch, publish, header)
             }

@@ -66,16 +66,29 @@ impl From<amq_protocol::protocol::basic::Publish> for Publish {
 pub enum Frame {
     Method(u16, Box<AMQPClass>),
     Publish(u16, Publish),
+    /// `basic.ack`: delivery tag and multiple, decoded by hand (one per message for
+    /// consumers that ack each delivery).
+    Ack(u16, u64, bool),
     Header(u16, ContentHeader),
     Body(u16, Bytes),
     Heartbeat(u16),
 }
 
 impl Frame {
+    /// Class and method ids of the hand-decoded methods (`None` for other frames).
+    pub fn fast_method_ids(&self) -> Option<(u16, u16)> {
+        match self {
+            Frame::Publish(..) => Some((60, 40)),
+            Frame::Ack(..) => Some((60, 80)),
+            _ => None,
+        }
+    }
+
     pub fn channel(&self) -> u16 {
         match self {
             Frame::Method(c, _)
             | Frame::Publish(c, _)
+            | Frame::Ack(c, ..)
             | Frame::Header(c, _)
             | Frame::Body(c, _)
             | Frame::Heartbeat(c) => *c,
@@ -212,6 +225,11 @@ fn protocol(e: AmqpError) -> ReadError {
 fn decode_payload(kind: u8, channel: u16, payload: Bytes) -> Result<Frame, ReadError> {
     match kind {
         FRAME_METHOD if payload.starts_with(&[0, 60, 0, 40]) => decode_publish(channel, payload),
+        // basic.ack: class, method, delivery tag, the multiple bit.
+        FRAME_METHOD if payload.len() == 13 && payload.starts_with(&[0, 60, 0, 80]) => {
+            let tag = u64::from_be_bytes(payload[4..12].try_into().unwrap_or([0; 8]));
+            Ok(Frame::Ack(channel, tag, payload[12] & 1 != 0))
+        }
         FRAME_METHOD => decode_method(channel, &payload),
         FRAME_HEADER => decode_header(channel, payload),
         FRAME_BODY => Ok(Frame::Body(channel, payload)),
@@ -522,6 +540,20 @@ mod tests {
         // Trailing bytes are a syntax error.
         let bytes = vec![1, 0, 1, 0, 0, 0, 10, 0, 60, 0, 40, 0, 0, 0, 0, 0, 9, 0xCE];
         assert!(matches!(&decode_all(bytes, 4096).await[0], Err(c) if c == "502"));
+    }
+
+    #[tokio::test]
+    async fn hand_decoded_ack_matches_amq_protocol() {
+        for multiple in [false, true] {
+            let m = AMQPClass::Basic(basic::AMQPMethod::Ack(basic::Ack {
+                delivery_tag: 1 << 40,
+                multiple,
+            }));
+            match &decode_all(method_bytes(9, m), 4096).await[0] {
+                Ok(Frame::Ack(9, tag, mult)) => assert_eq!((*tag, *mult), (1 << 40, multiple)),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[tokio::test]

@@ -166,13 +166,15 @@ impl Connection {
         let method = match frame {
             Frame::Heartbeat(_) => return Ok(true),
             Frame::Method(_, m) => *m,
-            Frame::Publish(..) => {
-                return Err(AmqpError::channel_error(
-                    "unexpected method in connection state running",
-                )
-                .on(60, 40))
+            f => {
+                return Err(match f.fast_method_ids() {
+                    Some((class, method)) => {
+                        AmqpError::channel_error("unexpected method in connection state running")
+                            .on(class, method)
+                    }
+                    None => AmqpError::unexpected_frame("content frame on channel 0"),
+                })
             }
-            _ => return Err(AmqpError::unexpected_frame("content frame on channel 0")),
         };
         match method {
             AMQPClass::Connection(connection::AMQPMethod::Close(_)) => {
@@ -242,13 +244,14 @@ impl Connection {
                 "expected 'channel.open' on channel {ch}"
             ))
             .on(m.get_amqp_class_id(), m.get_amqp_method_id())),
-            Frame::Publish(..) => Err(AmqpError::channel_error(format!(
-                "expected 'channel.open' on channel {ch}"
-            ))
-            .on(60, 40)),
-            _ => Err(AmqpError::channel_error(format!(
-                "expected 'channel.open' on channel {ch}"
-            ))),
+            f => {
+                let e =
+                    AmqpError::channel_error(format!("expected 'channel.open' on channel {ch}"));
+                Err(match f.fast_method_ids() {
+                    Some((class, method)) => e.on(class, method),
+                    None => e,
+                })
+            }
         }
     }
 

@@ -18,7 +18,10 @@ pub(crate) const PSEUDO_QUEUE: &str = "amq.rabbitmq.reply-to";
 const ADDRESS_PREFIX: &str = "amq.rabbitmq.reply-to.";
 
 pub(crate) fn is_reply_address(name: &str) -> bool {
-    name.starts_with(ADDRESS_PREFIX)
+    // The first byte rules out almost every name without a libc call: this runs per publish.
+    name.len() > ADDRESS_PREFIX.len()
+        && name.as_bytes()[0] == b'a'
+        && name.starts_with(ADDRESS_PREFIX)
 }
 
 impl Connection {
