@@ -10,16 +10,6 @@ use common::{amqp_code, unique, Target};
 use lapin::protocol::{basic, AMQPClass};
 use lapin::{options::*, types::FieldTable, BasicProperties, Channel};
 
-async fn declare(ch: &Channel, q: &str) {
-    ch.queue_declare(
-        q.into(),
-        QueueDeclareOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
-}
-
 /// Ready messages, asked on `ch` itself so the answer reflects every earlier method on it.
 async fn ready(ch: &Channel, q: &str) -> u32 {
     ch.queue_declare(
@@ -62,7 +52,7 @@ async fn tx_commit_makes_publishes_visible() {
     let conn = t.connect().await;
     let ch = conn.create_channel().await.unwrap();
     let q = unique("tx-commit");
-    declare(&ch, &q).await;
+    common::declare_queue(&ch, &q).await;
     ch.tx_select().await.unwrap();
     publish(&ch, &q, b"one").await;
     publish(&ch, &q, b"two").await;
@@ -90,7 +80,7 @@ async fn tx_rollback_discards_publishes_and_the_channel_stays_transactional() {
     let conn = t.connect().await;
     let ch = conn.create_channel().await.unwrap();
     let q = unique("tx-rollback");
-    declare(&ch, &q).await;
+    common::declare_queue(&ch, &q).await;
     ch.tx_select().await.unwrap();
     publish(&ch, &q, b"discarded").await;
     ch.tx_rollback().await.unwrap();
@@ -144,7 +134,7 @@ async fn acks_in_a_transaction_take_effect_only_on_commit() {
     let conn = t.connect().await;
     let ch = conn.create_channel().await.unwrap();
     let q = unique("tx-ack");
-    declare(&ch, &q).await;
+    common::declare_queue(&ch, &q).await;
     publish(&ch, &q, b"m").await;
     assert_eq!(ready(&ch, &q).await, 1);
     assert!(

@@ -37,18 +37,25 @@ pub type Settled = SmallVec<[Unacked; 1]>;
 
 /// Unacked deliveries in tag order. Tags only grow, so a delivery is appended, and acks
 /// (which clients mostly send in order) take from the front.
-#[derive(Default)]
-pub struct UnackedList {
-    items: VecDeque<(u64, Unacked)>,
+pub struct UnackedList<T = Unacked> {
+    items: VecDeque<(u64, T)>,
 }
 
-impl UnackedList {
-    pub fn insert(&mut self, tag: u64, u: Unacked) {
+impl<T> Default for UnackedList<T> {
+    fn default() -> Self {
+        Self {
+            items: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> UnackedList<T> {
+    pub fn insert(&mut self, tag: u64, u: T) {
         debug_assert!(self.items.back().is_none_or(|(t, _)| *t < tag));
         self.items.push_back((tag, u));
     }
 
-    pub fn remove(&mut self, tag: u64) -> Option<Unacked> {
+    pub fn remove(&mut self, tag: u64) -> Option<T> {
         if self.items.front().is_some_and(|(t, _)| *t == tag) {
             return self.items.pop_front().map(|(_, u)| u);
         }
@@ -57,12 +64,12 @@ impl UnackedList {
     }
 
     /// Removes every delivery with a tag up to `tag`.
-    pub fn take_upto(&mut self, tag: u64) -> Settled {
+    pub fn take_upto(&mut self, tag: u64) -> SmallVec<[T; 1]> {
         let n = self.items.partition_point(|(t, _)| *t <= tag);
         self.items.drain(..n).map(|(_, u)| u).collect()
     }
 
-    pub fn first(&self) -> Option<&Unacked> {
+    pub fn first(&self) -> Option<&T> {
         self.items.front().map(|(_, u)| u)
     }
 
@@ -74,7 +81,7 @@ impl UnackedList {
         self.items.is_empty()
     }
 
-    pub fn take_all(&mut self) -> Settled {
+    pub fn take_all(&mut self) -> SmallVec<[T; 1]> {
         self.items.drain(..).map(|(_, u)| u).collect()
     }
 }
@@ -244,4 +251,32 @@ pub fn group_by_queue(items: Settled) -> SmallVec<[(Arc<Queue>, Entries); 1]> {
         }
     }
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(list: &UnackedList<char>) -> Vec<u64> {
+        list.items.iter().map(|(t, _)| *t).collect()
+    }
+
+    #[test]
+    fn unacked_list_removes_in_any_order_and_takes_ranges() {
+        let mut list = UnackedList::default();
+        for (tag, v) in [(1, 'a'), (2, 'b'), (4, 'c'), (7, 'd'), (9, 'e')] {
+            list.insert(tag, v);
+        }
+        assert_eq!(list.first(), Some(&'a'));
+        assert_eq!(list.remove(4), Some('c'));
+        assert!(list.remove(4).is_none());
+        assert!(list.remove(3).is_none());
+        assert_eq!(tags(&list), vec![1, 2, 7, 9]);
+        assert!(list.remove(1).is_some());
+        assert_eq!(list.take_upto(7).as_slice(), &['b', 'd']);
+        assert_eq!(tags(&list), vec![9]);
+        assert_eq!(list.take_upto(8).len(), 0);
+        assert_eq!(list.take_all().len(), 1);
+        assert!(list.is_empty());
+    }
 }

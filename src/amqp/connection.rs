@@ -36,8 +36,8 @@ pub struct Connection {
     pub congested: Vec<Arc<Queue>>,
 }
 
-/// How long a publisher waits for one congested queue before reading on (a consumer that
-/// stopped acking slows publishers, never stops them).
+/// How long a publisher waits for a congested queue to drain at all: if it does not, the
+/// publisher reads on (a consumer that stopped acking slows publishers, never stops them).
 const FLOW_WAIT: Duration = Duration::from_millis(50);
 
 /// How the loop ended.
@@ -292,10 +292,21 @@ impl Connection {
         self.send_method(0, AMQPClass::Connection(m));
     }
 
-    /// Pauses reading while queues this connection published to are congested.
+    /// Pauses reading while queues this connection published to are congested, for as long
+    /// as they keep draining.
     async fn wait_for_congested_queues(&mut self) {
         while let Some(q) = self.congested.pop() {
-            let _ = tokio::time::timeout(FLOW_WAIT, q.uncongested()).await;
+            let mut ready = q.counts().ready;
+            while tokio::time::timeout(FLOW_WAIT, q.uncongested())
+                .await
+                .is_err()
+            {
+                let now = q.counts().ready;
+                if now >= ready {
+                    break;
+                }
+                ready = now;
+            }
         }
     }
 

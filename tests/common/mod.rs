@@ -351,3 +351,14 @@ pub fn amqp_code(e: &lapin::Error) -> Option<u16> {
         _ => None,
     }
 }
+
+/// Declares a plain (non-durable, not exclusive) queue.
+pub async fn declare_queue(ch: &lapin::Channel, q: &str) {
+    ch.queue_declare(
+        q.into(),
+        lapin::options::QueueDeclareOptions::default(),
+        lapin::types::FieldTable::default(),
+    )
+    .await
+    .expect("queue.declare");
+}
