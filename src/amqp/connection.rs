@@ -39,6 +39,9 @@ pub struct Connection {
 /// How long a publisher waits for a congested queue to drain at all: if it does not, the
 /// publisher reads on (a consumer that stopped acking slows publishers, never stops them).
 const FLOW_WAIT: Duration = Duration::from_millis(50);
+/// ... counted in `FLOW_WAIT` slices without progress (so a consumer that is merely slow, or
+/// short of CPU for a moment, is not taken for a stuck one).
+const FLOW_STUCK: u32 = 5;
 
 /// How the loop ended.
 enum End {
@@ -297,12 +300,14 @@ impl Connection {
     async fn wait_for_congested_queues(&mut self) {
         while let Some(q) = self.congested.pop() {
             let mut ready = q.counts().ready;
+            let mut idle = 0;
             while tokio::time::timeout(FLOW_WAIT, q.uncongested())
                 .await
                 .is_err()
             {
                 let now = q.counts().ready;
-                if now >= ready {
+                idle = if now < ready { 0 } else { idle + 1 };
+                if idle >= FLOW_STUCK {
                     break;
                 }
                 ready = now;
