@@ -108,6 +108,7 @@ def rabbitmq_pid(port):
     except OSError:
         pass
     node = f"RABBITMQ_NODENAME=ref{port}@localhost".encode()
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -119,8 +120,17 @@ def rabbitmq_pid(port):
         except OSError:
             continue
         if b"beam.smp" in cmd and node in env:
-            return int(entry)
-    raise RuntimeError(f"no running reference RabbitMQ node for port {port}")
+            found.append(int(entry))
+    if not found:
+        raise RuntimeError(f"no running reference RabbitMQ node for port {port}")
+    # rabbitmqctl runs a short-lived beam.smp with the same environment: the node is the
+    # oldest one.
+    return min(found, key=start_time)
+
+
+def start_time(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[19])
 
 
 def run_perf(uri, flags, seconds):
@@ -274,6 +284,9 @@ def main():
             with open(args.results, "w") as f:
                 json.dump(results, f, indent=1)
     finally:
+        if warren.poll() is not None:
+            with open(os.path.join(data, "log")) as f:
+                print(f"warren exited ({warren.returncode}); its log ends:\n{f.read()[-3000:]}")
         warren.send_signal(signal.SIGTERM)
         warren.wait(timeout=30)
         shutil.rmtree(data, ignore_errors=True)
