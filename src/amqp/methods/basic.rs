@@ -41,12 +41,7 @@ impl Connection {
             return Err(AmqpError::not_implemented("immediate=true"));
         }
         let name = p.exchange.as_str();
-        let chan = self.chan(ch);
-        let cached = chan
-            .publish_target
-            .as_ref()
-            .is_some_and(|ex| same_name(&ex.name, name) && !ex.is_deleted());
-        if !cached {
+        if self.cached_exchange(ch, name).is_none() {
             self.check(Access::Write, "exchange", name)?;
             let ex = self
                 .vhost
@@ -148,10 +143,21 @@ impl Connection {
         ch: u16,
         name: &str,
     ) -> Option<Arc<crate::broker::exchange::Exchange>> {
-        match &self.chan(ch).publish_target {
-            Some(ex) if same_name(&ex.name, name) && !ex.is_deleted() => Some(ex.clone()),
-            _ => self.vhost.exchange(name),
-        }
+        self.cached_exchange(ch, name)
+            .or_else(|| self.vhost.exchange(name))
+    }
+
+    /// The channel's last publish exchange (its checks passed), if it is `name` and exists.
+    fn cached_exchange(
+        &mut self,
+        ch: u16,
+        name: &str,
+    ) -> Option<Arc<crate::broker::exchange::Exchange>> {
+        self.chan(ch)
+            .publish_target
+            .as_ref()
+            .filter(|ex| same_name(&ex.name, name) && !ex.is_deleted())
+            .cloned()
     }
 
     /// Puts a routed message in its queues (see `broker::publish`) and confirms it now, or
