@@ -201,6 +201,9 @@ impl HttpConfig {
 pub struct ResourcesConfig {
     /// Memory use above which publishers are blocked.
     pub memory_high_watermark: MemoryWatermark,
+    /// Fraction of the watermark above which message bodies are paged to disk (RabbitMQ's
+    /// `vm_memory_high_watermark_paging_ratio`); above 1, the alarm comes first.
+    pub memory_paging_ratio: f64,
     /// Free disk space below which publishers are blocked.
     pub disk_free_limit: ByteSize,
 }
@@ -209,6 +212,7 @@ impl Default for ResourcesConfig {
     fn default() -> Self {
         ResourcesConfig {
             memory_high_watermark: MemoryWatermark::Fraction(0.4),
+            memory_paging_ratio: 0.5,
             disk_free_limit: ByteSize(50_000_000),
         }
     }
@@ -503,6 +507,12 @@ impl ResourcesConfig {
                 format!("fraction must be greater than 0 and at most 1, got {f}"),
             )),
             MemoryWatermark::Absolute(0) => Err(Problem::new(key, "must be greater than 0")),
+            _ if !(self.memory_paging_ratio > 0.0 && self.memory_paging_ratio.is_finite()) => {
+                Err(Problem::new(
+                    "resources.memory_paging_ratio",
+                    format!("must be greater than 0, got {}", self.memory_paging_ratio),
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -1256,6 +1266,14 @@ read = ".*"
             (
                 "[resources]\nmemory_high_watermark = 0.0\n",
                 &["resources.memory_high_watermark"],
+            ),
+            (
+                "[resources]\nmemory_paging_ratio = 0.0\n",
+                &["resources.memory_paging_ratio", "greater than 0"],
+            ),
+            (
+                "[resources]\nmemory_paging_ratio = \"half\"\n",
+                &["resources.memory_paging_ratio"],
             ),
             (
                 "[resources]\nmemory_high_watermark = \"lots\"\n",

@@ -13,11 +13,12 @@ use lapin::{options::*, types::FieldTable, BasicProperties, Connection};
 use std::time::{Duration, Instant};
 
 const MIB: u64 = 1024 * 1024;
-/// The memory watermark. Messages are paged to disk above half of it, so the alarm can only
-/// go off if the broker's base footprint (about 9 MiB, most of it the binary's code) plus
-/// half the watermark exceeds the watermark: 16 MiB makes that certain, and a drained broker
-/// is back well under it.
+/// The memory watermark: a drained broker (about 7 MiB, most of it the binary's code) is
+/// well under it.
 const WATERMARK: u64 = 16 * MIB;
+/// Messages stay in memory up to twice the watermark, so the flood reaches the watermark
+/// before any is paged to disk (at the default half, paging alone would hold it below).
+const PAGING_RATIO: f64 = 2.0;
 /// Transient messages of this size, one body frame each (frame_max is 128 KiB).
 const BODY: usize = 100 * 1024;
 /// The flood gives up (and the test fails) after this many messages without a block.
@@ -65,7 +66,9 @@ async fn flooding_publisher_is_blocked_by_real_memory_use_and_unblocked_after_a_
     let cfg = tempfile::tempdir().unwrap();
     let config = write_config(
         cfg.path(),
-        &format!("[resources]\nmemory_high_watermark = {WATERMARK}\n"),
+        &format!(
+            "[resources]\nmemory_high_watermark = {WATERMARK}\nmemory_paging_ratio = {PAGING_RATIO:?}\n"
+        ),
     );
     let mut broker = ChildBroker::spawn(&["--config", &config]);
     let idle_rss = broker.proc_status_bytes("VmRSS").unwrap_or(0);

@@ -17,12 +17,12 @@ pub enum Outbound {
         consumer_tag: Arc<str>,
         delivery_tag: u64,
         redelivered: bool,
-        msg: Arc<Message>,
+        msg: Message,
     },
     /// A publisher confirm (`basic.ack`, or `basic.nack` when `ok` is false), encoded by hand.
     Confirm { channel: u16, tag: u64, ok: bool },
     /// `basic.get-ok` or `basic.return` followed by the message content.
-    Content(u16, Box<AMQPClass>, Arc<Message>),
+    Content(u16, Box<AMQPClass>, Message),
     /// Flush what is queued, then close the socket.
     Close,
 }
@@ -32,7 +32,7 @@ impl Outbound {
         Outbound::Method(channel, Box::new(m))
     }
 
-    pub fn content(channel: u16, m: AMQPClass, msg: Arc<Message>) -> Self {
+    pub fn content(channel: u16, m: AMQPClass, msg: Message) -> Self {
         Outbound::Content(channel, Box::new(m), msg)
     }
 

@@ -25,23 +25,24 @@ struct Rare {
 }
 
 const HEADERS: u16 = 1 << 13;
+const EXPIRATION: u16 = 1 << 8;
 
 /// Property flags in wire order, with the width of a fixed-size value (0: a short string).
 const FIELDS: [(u16, usize); 14] = [
-    (1 << 15, 0), // content-type
-    (1 << 14, 0), // content-encoding
-    (HEADERS, 0), // headers (not scanned)
-    (1 << 12, 1), // delivery-mode
-    (1 << 11, 1), // priority
-    (1 << 10, 0), // correlation-id
-    (1 << 9, 0),  // reply-to
-    (1 << 8, 0),  // expiration
-    (1 << 7, 0),  // message-id
-    (1 << 6, 8),  // timestamp
-    (1 << 5, 0),  // type
-    (1 << 4, 0),  // user-id
-    (1 << 3, 0),  // app-id
-    (1 << 2, 0),  // cluster-id
+    (1 << 15, 0),    // content-type
+    (1 << 14, 0),    // content-encoding
+    (HEADERS, 0),    // headers (not scanned)
+    (1 << 12, 1),    // delivery-mode
+    (1 << 11, 1),    // priority
+    (1 << 10, 0),    // correlation-id
+    (1 << 9, 0),     // reply-to
+    (EXPIRATION, 0), // expiration
+    (1 << 7, 0),     // message-id
+    (1 << 6, 8),     // timestamp
+    (1 << 5, 0),     // type
+    (1 << 4, 0),     // user-id
+    (1 << 3, 0),     // app-id
+    (1 << 2, 0),     // cluster-id
 ];
 
 impl Props {
@@ -76,7 +77,7 @@ impl Props {
             pos += 1 + len;
             let slot = match bit {
                 0x0200 => &mut rare.reply_to,
-                0x0100 => &mut rare.expiration,
+                EXPIRATION => &mut rare.expiration,
                 0x0010 => &mut rare.user_id,
                 _ => continue,
             };
@@ -86,6 +87,30 @@ impl Props {
             props.rare = Some(Box::new(rare));
         }
         (pos == raw.len()).then_some(props)
+    }
+
+    /// The `expiration` property of encoded properties already validated (a headers
+    /// table is skipped by its length, not decoded); `None` if absent or malformed.
+    pub fn expiration_of(raw: &[u8]) -> Option<&str> {
+        let flags = u16::from_be_bytes([*raw.first()?, *raw.get(1)?]);
+        let mut pos = 2;
+        for (bit, width) in FIELDS {
+            if flags & bit == 0 {
+                continue;
+            }
+            let len = match (bit, width) {
+                (HEADERS, _) => {
+                    4 + u32::from_be_bytes(raw.get(pos..pos + 4)?.try_into().ok()?) as usize
+                }
+                (_, 0) => 1 + *raw.get(pos)? as usize,
+                _ => width,
+            };
+            if bit == EXPIRATION {
+                return std::str::from_utf8(raw.get(pos + 1..pos + len)?).ok();
+            }
+            pos += len;
+        }
+        None
     }
 
     pub fn expiration(&self) -> Option<&str> {
@@ -182,6 +207,28 @@ mod tests {
         let got = Props::parse(&encode_properties(&p)).expect("parses");
         assert_eq!(got.headers(), Some(&h));
         assert_eq!(got.priority, Some(7));
+    }
+
+    #[test]
+    fn expiration_is_found_past_a_headers_table() {
+        let mut h = FieldTable::default();
+        h.insert(
+            ShortString::from("x"),
+            AMQPValue::LongString("a long value".into()),
+        );
+        let with_headers = encode_properties(&all_fields().with_headers(h));
+        assert_eq!(Props::expiration_of(&with_headers), Some("6000"));
+        assert_eq!(
+            Props::expiration_of(&encode_properties(&all_fields())),
+            Some("6000")
+        );
+        let none = BasicProperties::default().with_message_id("m".into());
+        assert_eq!(Props::expiration_of(&encode_properties(&none)), None);
+        assert_eq!(Props::expiration_of(&[0, 0]), None);
+        let raw = encode_properties(&all_fields());
+        for cut in 0..raw.len() {
+            let _ = Props::expiration_of(&raw[..cut]);
+        }
     }
 
     #[test]

@@ -74,8 +74,7 @@ impl Broker {
         let broker = Arc::new(Broker {
             store,
             memory_limit,
-            // RabbitMQ's default paging ratio: page at half the memory watermark.
-            paging_limit: (memory_limit / 2) as usize,
+            paging_limit: (memory_limit as f64 * config.resources.memory_paging_ratio) as usize,
             consumer_timeout: (config.consumer_timeout > 0)
                 .then(|| std::time::Duration::from_millis(config.consumer_timeout)),
             policies: RwLock::new(policy::Policies::default()),

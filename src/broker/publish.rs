@@ -26,7 +26,7 @@ pub enum Confirm {
 /// Enqueues `msg` in `queues` (already routed and deduplicated).
 pub fn enqueue(
     broker: &Broker,
-    msg: Arc<Message>,
+    msg: Message,
     queues: &[Arc<Queue>],
     on_synced: Option<OnSynced>,
 ) -> Confirm {

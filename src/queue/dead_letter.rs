@@ -66,7 +66,7 @@ pub(super) fn dead_letter(q: &Arc<Queue>, dead: Vec<(Entry, Reason)>) {
         let deaths = x_death(dl_headers.as_ref());
         targets.retain(|t| !is_cycle(&t.name, &deaths));
         if !targets.is_empty() {
-            crate::broker::publish::enqueue(broker, Arc::new(dl), &targets, None);
+            crate::broker::publish::enqueue(broker, dl, &targets, None);
         }
         q.release(&e);
     }
@@ -74,7 +74,7 @@ pub(super) fn dead_letter(q: &Arc<Queue>, dead: Vec<(Entry, Reason)>) {
 
 impl Queue {
     /// `x-overflow: reject-publish-dlx`: the refused message is dead-lettered (`maxlen`).
-    pub fn dead_letter_refused(self: &Arc<Self>, msg: Arc<Message>) {
+    pub fn dead_letter_refused(self: &Arc<Self>, msg: Message) {
         let entry = Entry {
             seq: 0,
             size: msg.body().len() as u32,

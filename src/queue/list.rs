@@ -141,4 +141,10 @@ mod tests {
         let order: Vec<u64> = std::iter::from_fn(|| l.pop_front().map(|e| e.seq)).collect();
         assert_eq!(order, vec![0, 1, 2, 3, 4]);
     }
+
+    #[test]
+    fn an_entry_takes_40_bytes() {
+        // A backlog of small messages is mostly entries and messages (see `Message`).
+        assert_eq!(std::mem::size_of::<Entry>(), 40);
+    }
 }

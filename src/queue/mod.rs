@@ -14,8 +14,7 @@ mod list;
 use crate::amqp::channel_shared::ChannelShared;
 use crate::broker::{Broker, Vhost};
 use crate::message::Message;
-use crate::store::messages::MessageStore;
-use crate::store::record::Meta;
+use crate::store::messages::{MessageStore, Restored};
 use crate::store::segment::RecordRef;
 use amq_protocol::types::FieldTable;
 pub use args::{Overflow, QueueArgs};
@@ -32,7 +31,7 @@ use std::time::Instant;
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub seq: u64,
-    pub msg: Option<Arc<Message>>,
+    pub msg: Option<Message>,
     pub stored: Option<RecordRef>,
     pub redelivered: bool,
     /// Priority level (0 in a plain queue).
@@ -278,12 +277,7 @@ impl Queue {
 
     /// Appends a message (in memory, stored, or both), delivers what can be delivered, then
     /// applies TTL 0 and the length limits.
-    pub fn publish(
-        self: &Arc<Self>,
-        msg: Arc<Message>,
-        keep_in_ram: bool,
-        stored: Option<RecordRef>,
-    ) {
+    pub fn publish(self: &Arc<Self>, msg: Message, keep_in_ram: bool, stored: Option<RecordRef>) {
         self.with_state(|st| {
             let seq = st.next_seq;
             st.next_seq += 1;
@@ -291,7 +285,7 @@ impl Queue {
                 seq,
                 priority: priority(&st.settings, msg.priority()),
                 size: msg.body().len() as u32,
-                expires_at: expiry::expires_at(&st.settings, msg.published_ms, msg.ttl_ms()),
+                expires_at: expiry::expires_at(&st.settings, msg.published_ms(), msg.ttl_ms()),
                 msg: keep_in_ram.then_some(msg),
                 stored,
                 redelivered: false,
@@ -313,19 +307,19 @@ impl Queue {
 
     /// Loads recovered messages (stored only, marked redelivered: they may have been
     /// delivered before the restart).
-    pub fn restore(self: &Arc<Self>, refs: Vec<(RecordRef, Meta)>) {
+    pub fn restore(self: &Arc<Self>, refs: Vec<Restored>) {
         self.with_state(|st| {
-            for (r, meta) in refs {
+            for Restored { at, meta, body_len } in refs {
                 let seq = st.next_seq;
                 st.next_seq += 1;
                 let ttl = (meta.ttl_ms != u64::MAX).then_some(meta.ttl_ms);
                 st.messages.push_back(Entry {
                     seq,
                     msg: None,
-                    stored: Some(r),
+                    stored: Some(at),
                     redelivered: true,
                     priority: priority(&st.settings, meta.priority),
-                    size: r.len,
+                    size: body_len,
                     expires_at: expiry::expires_at(&st.settings, meta.published_ms, ttl),
                 });
             }
@@ -335,14 +329,13 @@ impl Queue {
 
     /// Brings a paged-out message back into memory; a record that cannot be read is
     /// dropped (and logged) rather than delivered wrong.
-    pub(crate) fn load(&self, entry: &mut Entry) -> Option<Arc<Message>> {
+    pub(crate) fn load(&self, entry: &mut Entry) -> Option<Message> {
         if let Some(m) = &entry.msg {
             return Some(m.clone());
         }
         let r = entry.stored?;
         match self.store.read(r) {
             Ok(m) => {
-                let m = Arc::new(m);
                 entry.msg = Some(m.clone());
                 Some(m)
             }
@@ -358,7 +351,7 @@ impl Queue {
     }
 
     /// Takes the head message for `basic.get`; the caller records it as unacked if needed.
-    pub fn get(self: &Arc<Self>, no_ack: bool) -> Option<(Entry, Arc<Message>, u32)> {
+    pub fn get(self: &Arc<Self>, no_ack: bool) -> Option<(Entry, Message, u32)> {
         self.with_state(|st| {
             st.last_used = Instant::now();
             expiry::expire_head(self, st);

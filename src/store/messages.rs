@@ -43,10 +43,18 @@ pub struct MessageStore {
     flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
+/// A recovered message, as its queue takes it back.
+#[derive(Debug, Clone, Copy)]
+pub struct Restored {
+    pub at: RecordRef,
+    pub meta: record::Meta,
+    pub body_len: u32,
+}
+
 /// What recovery found: for each queue key, its messages in publish order.
 #[derive(Default)]
 pub struct Recovered {
-    pub queues: HashMap<u64, Vec<(RecordRef, record::Meta)>>,
+    pub queues: HashMap<u64, Vec<Restored>>,
     pub messages: u64,
     pub lost_bytes: u64,
 }
@@ -105,15 +113,11 @@ impl MessageStore {
         }
         let offset = w.seg.len + w.pending.len() as u64;
         let origin = ((w.seg.id as u64) << 40) | offset;
-        let len = segment::frame_with(&mut w.pending, |out| {
+        segment::frame_with(&mut w.pending, |out| {
             record::encode_message(out, msg, flags, origin, queues)
         });
-        let r = RecordRef {
-            segment: w.seg.id,
-            // A record starts below SEGMENT_SIZE (the segment rolls first otherwise).
-            offset: offset as u32,
-            len,
-        };
+        // A record starts below SEGMENT_SIZE (the segment rolls first otherwise).
+        let r = RecordRef::new(w.seg.id, offset as u32);
         if let Some(f) = on_synced {
             w.waiters.push(f);
         }
@@ -171,15 +175,11 @@ impl MessageStore {
             self.roll(&mut w)?;
         }
         let offset = w.seg.len + w.pending.len() as u64;
-        let len = segment::frame_with(&mut w.pending, |out| {
+        segment::frame_with(&mut w.pending, |out| {
             let _ = record::re_envelope(out, &payload, flags, &queues);
         });
-        let r = RecordRef {
-            segment: w.seg.id,
-            // A record starts below SEGMENT_SIZE (the segment rolls first otherwise).
-            offset: offset as u32,
-            len,
-        };
+        // A record starts below SEGMENT_SIZE (the segment rolls first otherwise).
+        let r = RecordRef::new(w.seg.id, offset as u32);
         self.add_refs(r.segment, 1);
         // The old copy is released only once the new one is on disk, so no crash (or power
         // loss) can leave the ack without the copy.
@@ -215,7 +215,7 @@ impl MessageStore {
     pub fn release(&self, r: RecordRef, durable_queue: Option<u64>) {
         if let Some(q) = durable_queue {
             let mut w = self.writer.lock();
-            record::encode_ack(w.acks.entry(r.segment).or_default(), r.offset as u64, q);
+            record::encode_ack(w.acks.entry(r.segment).or_default(), r.offset() as u64, q);
             drop(w);
             self.wake.notify_one();
         }
@@ -263,7 +263,7 @@ impl MessageStore {
         {
             // Still in the buffer: write it out (no fsync needed to read it back).
             let mut w = self.writer.lock();
-            if r.segment == w.seg.id && r.offset as u64 >= w.seg.len {
+            if r.segment == w.seg.id && r.offset() as u64 >= w.seg.len {
                 let pending = std::mem::take(&mut w.pending);
                 w.seg.write(&pending)?;
             }

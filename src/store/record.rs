@@ -44,7 +44,7 @@ pub fn encode_message(out: &mut Vec<u8>, msg: &Message, flags: u8, origin: u64, 
     out.reserve(encoded_len(msg, queues));
     let meta = Meta {
         priority: msg.priority(),
-        published_ms: msg.published_ms,
+        published_ms: msg.published_ms(),
         ttl_ms: msg.ttl_ms().unwrap_or(u64::MAX),
     };
     put_envelope(out, flags, origin, meta, queues);
@@ -126,27 +126,42 @@ pub fn decode_envelope(p: &[u8]) -> Option<Envelope> {
     })
 }
 
-/// Rebuilds the message from its record.
-pub fn decode_message(p: &[u8]) -> Option<Message> {
-    let env = decode_envelope(p)?;
-    let mut pos = env.header_len;
+/// A message record's parts after its envelope: exchange, routing key, raw properties
+/// and body.
+fn split(p: &[u8], header_len: usize) -> Option<[&[u8]; 4]> {
+    let mut pos = header_len;
     let exchange = take_short(p, &mut pos)?;
     let routing_key = take_short(p, &mut pos)?;
     let plen = u32::from_be_bytes(p.get(pos..pos + 4)?.try_into().ok()?) as usize;
     pos += 4;
     let raw_properties = p.get(pos..pos.checked_add(plen)?)?;
-    pos += plen;
-    Props::parse(raw_properties)?;
-    let mut m = Message::new(&exchange, &routing_key, raw_properties, &p[pos..]);
-    m.published_ms = env.meta.published_ms;
-    Some(m)
+    Some([exchange, routing_key, raw_properties, &p[pos + plen..]])
 }
 
-fn take_short(p: &[u8], pos: &mut usize) -> Option<String> {
+/// The body's length in a message record whose envelope is `header_len` bytes long.
+pub fn body_len(p: &[u8], header_len: usize) -> Option<u32> {
+    Some(split(p, header_len)?[3].len() as u32)
+}
+
+/// Rebuilds the message from its record.
+pub fn decode_message(p: &[u8]) -> Option<Message> {
+    let env = decode_envelope(p)?;
+    let [exchange, routing_key, raw_properties, body] = split(p, env.header_len)?;
+    Props::parse(raw_properties)?;
+    Some(Message::restored(
+        &String::from_utf8_lossy(exchange),
+        &String::from_utf8_lossy(routing_key),
+        raw_properties,
+        body,
+        env.meta.published_ms,
+    ))
+}
+
+fn take_short<'a>(p: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
     let len = *p.get(*pos)? as usize;
     let s = p.get(*pos + 1..*pos + 1 + len)?;
     *pos += 1 + len;
-    Some(String::from_utf8_lossy(s).into_owned())
+    Some(s)
 }
 
 /// An ack entry in a segment's ack file: `[u64 offset][u64 queue key][u32 crc]`.

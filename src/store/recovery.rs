@@ -2,8 +2,8 @@
 //! messages whose acks are on disk, truncate a torn tail, report corruption and carry on.
 //! Bodies are read once for the checksum and not kept: queues hold only record positions.
 
-use super::messages::Recovered;
-use super::record::{decode_acks, decode_envelope, Meta, FLAG_TRANSIENT};
+use super::messages::{Recovered, Restored};
+use super::record::{body_len, decode_acks, decode_envelope, FLAG_TRANSIENT};
 use super::segment::{self, RecordRef};
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -26,7 +26,7 @@ pub fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
     let mut rec = Recovered::default();
     let mut live: HashMap<u32, u64> = HashMap::new();
     let mut total: HashMap<u32, u64> = HashMap::new();
-    let mut ordered: HashMap<u64, Vec<(u64, RecordRef, Meta)>> = HashMap::new();
+    let mut ordered: HashMap<u64, Vec<(u64, Restored)>> = HashMap::new();
     for &id in &ids {
         let acked = read_acks(dir, id);
         let path = segment::segment_path(dir, id);
@@ -41,10 +41,13 @@ pub fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
             let Ok(start) = u32::try_from(offset) else {
                 return;
             };
-            let r = RecordRef {
-                segment: id,
-                offset: start,
-                len: payload.len() as u32,
+            let Some(body_len) = body_len(payload, env.header_len) else {
+                return;
+            };
+            let restored = Restored {
+                at: RecordRef::new(id, start),
+                meta: env.meta,
+                body_len,
             };
             for q in env.queues {
                 if !known.contains(&q) {
@@ -52,10 +55,7 @@ pub fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
                 }
                 *total.entry(id).or_insert(0) += 1;
                 if !acked.contains(&(offset, q)) {
-                    ordered
-                        .entry(q)
-                        .or_default()
-                        .push((env.origin, r, env.meta));
+                    ordered.entry(q).or_default().push((env.origin, restored));
                     *live.entry(id).or_insert(0) += 1;
                     rec.messages += 1;
                 }
@@ -90,9 +90,9 @@ pub fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
     }
     // Relocated (compacted) messages keep their original position in their queues.
     for (q, mut refs) in ordered {
-        refs.sort_by_key(|(origin, _, _)| *origin);
+        refs.sort_by_key(|(origin, _)| *origin);
         rec.queues
-            .insert(q, refs.into_iter().map(|(_, r, m)| (r, m)).collect());
+            .insert(q, refs.into_iter().map(|(_, r)| r).collect());
     }
     Ok(State {
         recovered: rec,

@@ -5,6 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::num::NonZeroU32;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -12,15 +13,27 @@ pub const HEADER: usize = 8;
 /// Records larger than this are refused (a message is at most 128 MiB plus its envelope).
 pub const MAX_RECORD: u32 = 256 * 1024 * 1024;
 
-/// Where a record lives.
+/// Where a record lives: 8 bytes, and `Option<RecordRef>` too (a queue entry holds one).
+/// The record's length is read from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RecordRef {
     pub segment: u32,
-    /// Offset of the record header in the segment file (records start below the segment
-    /// size, 64 MiB).
-    pub offset: u32,
-    /// Payload length.
-    pub len: u32,
+    /// Offset of the record header in the segment file, plus one (records start below
+    /// the segment size, 64 MiB, so it cannot overflow).
+    at: NonZeroU32,
+}
+
+impl RecordRef {
+    pub fn new(segment: u32, offset: u32) -> Self {
+        RecordRef {
+            segment,
+            at: NonZeroU32::MIN.saturating_add(offset),
+        }
+    }
+
+    pub fn offset(self) -> u32 {
+        self.at.get() - 1
+    }
 }
 
 pub fn segment_path(dir: &Path, id: u32) -> PathBuf {
@@ -52,16 +65,21 @@ pub fn frame_with(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) -> u32 {
 
 /// Reads and verifies one record.
 pub fn read_at(file: &File, r: RecordRef) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; HEADER + r.len as usize];
-    file.read_exact_at(&mut buf, r.offset as u64)?;
-    let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
-    let crc = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
-    let payload = buf.split_off(HEADER);
-    if len != r.len || crc32fast::hash(&payload) != crc {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("record at {}:{} fails its checksum", r.segment, r.offset),
-        ));
+    let bad = |what: &str| {
+        let at = format!("record at {}:{}", r.segment, r.offset());
+        io::Error::new(io::ErrorKind::InvalidData, format!("{at} {what}"))
+    };
+    let mut header = [0u8; HEADER];
+    file.read_exact_at(&mut header, r.offset() as u64)?;
+    let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    let crc = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+    if len > MAX_RECORD {
+        return Err(bad("has an impossible length"));
+    }
+    let mut payload = vec![0u8; len as usize];
+    file.read_exact_at(&mut payload, r.offset() as u64 + HEADER as u64)?;
+    if crc32fast::hash(&payload) != crc {
+        return Err(bad("fails its checksum"));
     }
     Ok(payload)
 }
@@ -172,12 +190,9 @@ mod tests {
         assert_eq!(scan.valid_len, buf.len() as u64);
         assert_eq!(scan.skipped, 10);
         assert!(scan.problem.is_some());
-        let r = RecordRef {
-            segment: 1,
-            offset: seen[1].0 as u32,
-            len: 13,
-        };
+        let r = RecordRef::new(1, seen[1].0 as u32);
         assert_eq!(read_at(&seg.file, r).unwrap(), b"second record");
+        assert_eq!(std::mem::size_of::<Option<RecordRef>>(), 8);
     }
 
     #[test]
@@ -194,11 +209,10 @@ mod tests {
         assert_eq!(n, 0);
         assert_eq!(scan.valid_len, 0);
         assert!(scan.problem.unwrap().contains("checksum"));
-        let r = RecordRef {
-            segment: 2,
-            offset: 0,
-            len: 3,
-        };
-        assert!(read_at(&seg.file, r).is_err());
+        assert!(read_at(&seg.file, RecordRef::new(2, 0)).is_err());
+        // A header claiming more than any record holds is refused before allocating.
+        seg.write(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]).unwrap();
+        let err = read_at(&seg.file, RecordRef::new(2, buf.len() as u32)).unwrap_err();
+        assert!(err.to_string().contains("impossible length"));
     }
 }

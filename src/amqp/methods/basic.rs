@@ -109,7 +109,6 @@ impl Connection {
         headers: Option<&FieldTable>,
         seq: u64,
     ) {
-        let msg = Arc::new(msg);
         let mut queues = Vec::new();
         if msg.exchange().is_empty() && super::reply_to::is_reply_address(msg.routing_key()) {
             self.deliver_reply(&msg);
@@ -162,7 +161,7 @@ impl Connection {
 
     /// Puts a routed message in its queues (see `broker::publish`) and confirms it now, or
     /// once the store has it on disk.
-    fn enqueue(&mut self, ch: u16, seq: u64, msg: Arc<Message>, queues: &[Arc<Queue>]) {
+    fn enqueue(&mut self, ch: u16, seq: u64, msg: Message, queues: &[Arc<Queue>]) {
         let on_synced = (seq > 0).then(|| self.confirm_later(ch, seq));
         match crate::broker::publish::enqueue(&self.broker, msg, queues, on_synced) {
             Confirm::AckNow => self.confirm_now(ch, seq, true),

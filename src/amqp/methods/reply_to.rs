@@ -100,7 +100,7 @@ impl Connection {
     }
 
     /// Delivers a reply to the channel behind a reply address; dropped if it is gone.
-    pub(crate) fn deliver_reply(&self, msg: &Arc<Message>) {
+    pub(crate) fn deliver_reply(&self, msg: &Message) {
         let target = self
             .vhost
             .reply_channels
