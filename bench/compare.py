@@ -173,6 +173,35 @@ def measure(broker_pid, uri, flags, seconds, awake=False):
     }
 
 
+# The machine's own latency floor for L1's traffic: perf/examples/relay_floor.rs forwards
+# bytes between a producer and a consumer (no AMQP, no broker work), pinned like the brokers.
+FLOORS = [
+    ("L0", "L1's traffic through a bare byte relay (no broker)", False),
+    ("L0w", "L0 with both cores kept awake, as L1w", True),
+]
+FLOOR_PORT = 5790
+
+
+def measure_floor(seconds, awake):
+    spinners = keep_awake() if awake else []
+    exe = os.path.join(ROOT, "target/release/examples/relay_floor")
+    relay = subprocess.Popen(["taskset", "-c", "0", exe, "relay", f"127.0.0.1:{FLOOR_PORT}"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        relay.stdout.readline()  # "listening on ..."
+        out = subprocess.run(["taskset", "-c", "1", exe, "client", f"127.0.0.1:{FLOOR_PORT}", "10000",
+                              str(seconds)], capture_output=True, text=True, timeout=seconds + 60)
+        if out.returncode != 0:
+            raise RuntimeError(f"relay_floor failed: {out.stderr.strip()[-500:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+        relay.kill()
+        relay.wait()
+
+
 def fmt(metric, v):
     if metric in ("rate", "drain"):
         return f"{v / 1000:.1f}k msg/s"
@@ -233,8 +262,22 @@ def write_report(results, args):
             f"| {name} | {desc} | {metric} | {fmt(metric, rm)} [{fmt(metric, rlo)}-{fmt(metric, rhi)}] | "
             f"{fmt(metric, wm)} [{fmt(metric, wlo)}-{fmt(metric, whi)}] | {ratio(metric, rm, wm)} | "
             f"{cpu_cols[0]} | {cpu_cols[1]} | {cpu_cols[2]} | {fmt('rss', rr)} | {fmt('rss', wr)} |")
-    errors = [f"{n}/{b}" for n in results for b in ("rabbitmq", "warren") for x in results[n][b] if x["lost"]]
-    tool = [x["tool_cpu_us"] for n in results for b in ("rabbitmq", "warren") for x in results[n][b] if x["tool_cpu_us"]]
+    floor = results.get("floor", {})
+    if floor:
+        lines += ["", "Latency floor of this machine (the same pacing, pinning and message size as L1, "
+                  "through `perf/examples/relay_floor.rs`, a relay that only forwards bytes):", "",
+                  "| scenario | what | p50 | p99 | max |", "|---|---|---|---|---|"]
+        for name, desc, _ in FLOORS:
+            runs = floor.get(name)
+            if not runs:
+                continue
+            cols = []
+            for key in ("p50_ms", "p99_ms", "max_ms"):
+                m, lo, hi = summary(runs, key)
+                cols.append(f"{m:.2f} ms [{lo:.2f}-{hi:.2f}]")
+            lines.append(f"| {name} | {desc} | {' | '.join(cols)} |")
+    errors = [f"{n}/{b}" for n in results if n != "floor" for b in ("rabbitmq", "warren") for x in results[n][b] if x["lost"]]
+    tool = [x["tool_cpu_us"] for n in results if n != "floor" for b in ("rabbitmq", "warren") for x in results[n][b] if x["tool_cpu_us"]]
     lines += ["", f"Lost, duplicated or reordered messages: {'none' if not errors else ', '.join(errors)}."]
     if tool:
         lines.append(f"warren-perf's own CPU per message: median {statistics.median(tool):.2f} us.")
@@ -280,6 +323,18 @@ def main():
                     results[name][b].append(r)
                     print(f"{name} run {i + 1} {b}: {fmt(metric, r[metric])}, broker cpu {r['cpu_us']:.2f} us/msg, "
                           f"peak rss {fmt('rss', r['rss'])}", flush=True)
+            write_report(results, args)
+            with open(args.results, "w") as f:
+                json.dump(results, f, indent=1)
+        for name, desc, awake in FLOORS:
+            if wanted and name not in wanted:
+                continue
+            floor = results.setdefault("floor", {})
+            floor[name] = []
+            for i in range(args.runs):
+                r = measure_floor(args.seconds, awake)
+                floor[name].append(r)
+                print(f"{name} run {i + 1}: p50 {r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms", flush=True)
             write_report(results, args)
             with open(args.results, "w") as f:
                 json.dump(results, f, indent=1)

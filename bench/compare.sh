@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p warren -p warren-perf
+cargo build --release -p warren-perf --example relay_floor
 ../shared/tools/reference-rabbitmq start 5682
 exec python3 bench/compare.py "$@"

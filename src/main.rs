@@ -40,20 +40,17 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Handlers first: a SIGTERM right after "AMQP listening" is logged is a clean stop too.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
     let server = warren::Server::start(config).await?;
-    wait_for_signal().await?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = interrupt.recv() => {}
+    }
     tracing::info!("shutting down");
     server.shutdown().await;
     tracing::info!("stopped");
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        r = tokio::signal::ctrl_c() => r?,
-    }
     Ok(())
 }

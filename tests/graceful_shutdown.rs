@@ -57,15 +57,19 @@ async fn sigterm_closes_connections_with_320_and_exits_0() {
     assert!(status.success(), "exit status {status:?}");
 }
 
+/// The signal comes the moment the broker says it listens (as a script or test would send
+/// it), several times over: the handler is in place before that line is logged.
 #[tokio::test]
-async fn sigterm_with_no_connections_exits_0() {
-    let mut broker = ChildBroker::spawn(&[]);
-    broker.signal("TERM");
-    let status = tokio::task::spawn_blocking(move || broker.wait_exit(Duration::from_secs(5)))
-        .await
-        .unwrap()
-        .expect("the broker exits within 5 s of SIGTERM");
-    assert!(status.success(), "exit status {status:?}");
+async fn sigterm_or_sigint_with_no_connections_exits_0() {
+    for sig in ["TERM", "INT", "TERM", "INT", "TERM"] {
+        let mut broker = ChildBroker::spawn(&[]);
+        broker.signal(sig);
+        let status = tokio::task::spawn_blocking(move || broker.wait_exit(Duration::from_secs(5)))
+            .await
+            .unwrap()
+            .expect("the broker exits within 5 s of the signal");
+        assert!(status.success(), "SIG{sig}: exit status {status:?}");
+    }
 }
 
 /// A client that never answers close-ok must not hold the shutdown up past the deadline.
