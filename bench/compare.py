@@ -236,11 +236,12 @@ def machine():
     return f"{os.cpu_count()} cores ({model}), Linux {platform.release()}"
 
 
-def write_report(results, args):
+def write_report(results):
+    run = results.get("_run", {"finished": "at an unknown time", "runs": "?", "seconds": "?"})
     lines = [
         "# Warren vs RabbitMQ 3.10: side-by-side benchmark", "",
-        f"Run {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {machine()}, "
-        f"by `bench/compare.sh` with warren-perf; {args.runs} runs of {args.seconds} s per scenario and broker, "
+        f"Run {run['finished']} on {machine()}, "
+        f"by `bench/compare.sh` with warren-perf; {run['runs']} runs of {run['seconds']} s per scenario and broker, "
         "alternating brokers (A B A B); medians with [min-max]. Broker pinned to core 0, load tool to core 1. "
         "Ratios are Warren's advantage (higher is better for Warren). Broker CPU per message is "
         "utime+stime of the broker process over the run divided by messages consumed (confirmed where "
@@ -276,8 +277,9 @@ def write_report(results, args):
                 m, lo, hi = summary(runs, key)
                 cols.append(f"{m:.2f} ms [{lo:.2f}-{hi:.2f}]")
             lines.append(f"| {name} | {desc} | {' | '.join(cols)} |")
-    errors = [f"{n}/{b}" for n in results if n != "floor" for b in ("rabbitmq", "warren") for x in results[n][b] if x["lost"]]
-    tool = [x["tool_cpu_us"] for n in results if n != "floor" for b in ("rabbitmq", "warren") for x in results[n][b] if x["tool_cpu_us"]]
+    runs = [n for n, _, _, _ in SCENARIOS if n in results]
+    errors = [f"{n}/{b}" for n in runs for b in ("rabbitmq", "warren") for x in results[n][b] if x["lost"]]
+    tool = [x["tool_cpu_us"] for n in runs for b in ("rabbitmq", "warren") for x in results[n][b] if x["tool_cpu_us"]]
     lines += ["", f"Lost, duplicated or reordered messages: {'none' if not errors else ', '.join(errors)}."]
     if tool:
         lines.append(f"warren-perf's own CPU per message: median {statistics.median(tool):.2f} us.")
@@ -290,6 +292,15 @@ def write_report(results, args):
         f.write("\n".join(lines) + "\n")
 
 
+def save(results, args):
+    """Stores the results so far, stamped, and rewrites BENCHMARKS.md from them."""
+    results["_run"] = {"finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                       "runs": args.runs, "seconds": args.seconds}
+    write_report(results)
+    with open(args.results, "w") as f:
+        json.dump(results, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=3)
@@ -297,10 +308,17 @@ def main():
     ap.add_argument("--only", help="comma-separated scenario names")
     ap.add_argument("--warren-port", type=int, default=5700)
     ap.add_argument("--rabbitmq-port", type=int, default=5682)
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite BENCHMARKS.md from the stored results (after editing bench/analysis.md)")
     ap.add_argument("--results", default=os.path.join(ROOT, "bench", "results.json"),
                     help="raw results; with --only, earlier results of other scenarios are kept")
     args = ap.parse_args()
     wanted = set(args.only.split(",")) if args.only else None
+    if args.report_only:
+        with open(args.results) as f:
+            write_report(json.load(f))
+        print("wrote BENCHMARKS.md")
+        return
     warren, data = start_warren(args.warren_port)
     brokers = {
         "rabbitmq": (rabbitmq_pid(args.rabbitmq_port), f"amqp://guest:guest@127.0.0.1:{args.rabbitmq_port}/%2f"),
@@ -323,9 +341,7 @@ def main():
                     results[name][b].append(r)
                     print(f"{name} run {i + 1} {b}: {fmt(metric, r[metric])}, broker cpu {r['cpu_us']:.2f} us/msg, "
                           f"peak rss {fmt('rss', r['rss'])}", flush=True)
-            write_report(results, args)
-            with open(args.results, "w") as f:
-                json.dump(results, f, indent=1)
+            save(results, args)
         for name, desc, awake in FLOORS:
             if wanted and name not in wanted:
                 continue
@@ -335,9 +351,7 @@ def main():
                 r = measure_floor(args.seconds, awake)
                 floor[name].append(r)
                 print(f"{name} run {i + 1}: p50 {r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms", flush=True)
-            write_report(results, args)
-            with open(args.results, "w") as f:
-                json.dump(results, f, indent=1)
+            save(results, args)
     finally:
         if warren.poll() is not None:
             with open(os.path.join(data, "log")) as f:
@@ -345,7 +359,7 @@ def main():
         warren.send_signal(signal.SIGTERM)
         warren.wait(timeout=30)
         shutil.rmtree(data, ignore_errors=True)
-    write_report(results, args)
+    write_report(results)
     print("wrote BENCHMARKS.md")
 
 
