@@ -126,19 +126,20 @@ impl Message {
         };
         let parts = || head.iter().chain(body).chain(&tail);
         let len: usize = parts().map(|p| p.len()).sum();
-        let has_ttl = props
+        let mut flags = 0;
+        if props.delivery_mode == Some(2) {
+            flags |= PERSISTENT;
+        }
+        if routing_props.is_some() {
+            flags |= ROUTING_PROPS;
+        }
+        if props
             .expiration()
             .and_then(|e| e.parse::<u64>().ok())
-            .is_some();
-        let flags = if props.delivery_mode == Some(2) {
-            PERSISTENT
-        } else {
-            0
-        } | if routing_props.is_some() {
-            ROUTING_PROPS
-        } else {
-            0
-        } | if has_ttl { HAS_TTL } else { 0 };
+            .is_some()
+        {
+            flags |= HAS_TTL;
+        }
         let class = size_class(len + OVERHEAD);
         // Counted before `Meta` exists: its drop, even in a panic below, takes it away.
         RAM_BYTES.fetch_add(class_bytes(class), Ordering::Relaxed);
