@@ -277,9 +277,9 @@ def write_report(results):
                 m, lo, hi = summary(runs, key)
                 cols.append(f"{m:.2f} ms [{lo:.2f}-{hi:.2f}]")
             lines.append(f"| {name} | {desc} | {' | '.join(cols)} |")
-    runs = [n for n, _, _, _ in SCENARIOS if n in results]
-    errors = [f"{n}/{b}" for n in runs for b in ("rabbitmq", "warren") for x in results[n][b] if x["lost"]]
-    tool = [x["tool_cpu_us"] for n in runs for b in ("rabbitmq", "warren") for x in results[n][b] if x["tool_cpu_us"]]
+    measured = [n for n, _, _, _ in SCENARIOS if n in results]
+    errors = [f"{n}/{b}" for n in measured for b in ("rabbitmq", "warren") for x in results[n][b] if x["lost"]]
+    tool = [x["tool_cpu_us"] for n in measured for b in ("rabbitmq", "warren") for x in results[n][b] if x["tool_cpu_us"]]
     lines += ["", f"Lost, duplicated or reordered messages: {'none' if not errors else ', '.join(errors)}."]
     if tool:
         lines.append(f"warren-perf's own CPU per message: median {statistics.median(tool):.2f} us.")

@@ -80,20 +80,29 @@ impl Message {
     /// Builds a message from its parts. Names must be short strings (checked when they
     /// entered the broker) and `raw_properties` valid encoded properties.
     pub fn new(exchange: &str, routing_key: &str, raw_properties: &[u8], body: &[u8]) -> Self {
-        Self::restored(exchange, routing_key, raw_properties, body, now_ms())
+        let props = Props::parse(raw_properties).unwrap_or_default();
+        Self::restored(
+            exchange,
+            routing_key,
+            raw_properties,
+            &props,
+            body,
+            now_ms(),
+        )
     }
 
-    /// As `new`, for a message first published at `published_ms` (read back from disk).
+    /// As `new`, with the properties already read, for a message first published at
+    /// `published_ms` (read back from disk).
     pub fn restored(
         exchange: &str,
         routing_key: &str,
         raw_properties: &[u8],
+        props: &Props,
         body: &[u8],
         published_ms: u64,
     ) -> Self {
-        let props = Props::parse(raw_properties).unwrap_or_default();
         let head = [exchange.as_bytes(), routing_key.as_bytes(), raw_properties];
-        Self::build(&head, &props, &[body], None, published_ms)
+        Self::build(&head, props, &[body], None, published_ms)
     }
 
     /// As `new`, with the properties already read, the body in parts and, when routing saw
@@ -182,8 +191,8 @@ impl Message {
     fn str_at(&self, from: usize, len: u8) -> &str {
         let bytes = &self.data()[from..from + len as usize];
         debug_assert!(std::str::from_utf8(bytes).is_ok());
-        // SAFETY: the data is written only by `with_routing_props`, which copies `exchange`
-        // and `routing_key` from `&str`s to its start, in that order, and records their
+        // SAFETY: the data is written only by `build`, whose callers pass `exchange` and
+        // `routing_key` as `&str`s; it copies them to its start, in that order, and records their
         // byte lengths in `exchange_len` and `routing_key_len`; nothing changes it after.
         // The two ranges used here are exactly those copies, so they hold valid UTF-8.
         unsafe { std::str::from_utf8_unchecked(bytes) }
@@ -344,7 +353,14 @@ mod tests {
 
     #[test]
     fn a_restored_message_keeps_its_publish_time() {
-        let m = Message::restored("ex", "rk", &[0, 0], b"x", 1_700_000_000_123);
+        let m = Message::restored(
+            "ex",
+            "rk",
+            &[0, 0],
+            &Props::default(),
+            b"x",
+            1_700_000_000_123,
+        );
         assert_eq!(m.published_ms(), 1_700_000_000_123);
         assert_eq!(m.body(), b"x");
     }

@@ -147,11 +147,12 @@ pub fn body_len(p: &[u8], header_len: usize) -> Option<u32> {
 pub fn decode_message(p: &[u8]) -> Option<Message> {
     let env = decode_envelope(p)?;
     let [exchange, routing_key, raw_properties, body] = split(p, env.header_len)?;
-    Props::parse(raw_properties)?;
+    let props = Props::parse(raw_properties)?;
     Some(Message::restored(
         &String::from_utf8_lossy(exchange),
         &String::from_utf8_lossy(routing_key),
         raw_properties,
+        &props,
         body,
         env.meta.published_ms,
     ))
