@@ -237,7 +237,10 @@ impl Connection {
             channel::AMQPMethod::CloseOk(_) => Err(AmqpError::command_invalid(
                 "channel.close-ok without a channel.close",
             )),
-            channel::AMQPMethod::FlowOk(_) => Ok(()),
+            // Warren never sends channel.flow, so a flow-ok answers nothing (RabbitMQ: 503).
+            channel::AMQPMethod::FlowOk(_) => {
+                Err(AmqpError::command_invalid("unimplemented method"))
+            }
             channel::AMQPMethod::OpenOk(_) => {
                 Err(AmqpError::command_invalid("channel.open-ok is server-only"))
             }

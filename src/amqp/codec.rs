@@ -6,6 +6,7 @@
 
 use super::error::{AmqpError, AmqpResult};
 use super::props::Props;
+use crate::field_table::ScanError;
 use amq_protocol::frame::{gen_frame, AMQPFrame, WriteContext};
 use amq_protocol::protocol::{basic::gen_properties, parse_class, AMQPClass, BasicProperties};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -36,9 +37,9 @@ pub struct Name(Bytes);
 
 impl Name {
     pub fn as_str(&self) -> &str {
-        // SAFETY: a `Name` is built only by `decode_publish`, after `from_utf8` accepted
-        // exactly these bytes, or from an amq-protocol `ShortString` (a `String`); the bytes
-        // are never changed afterwards.
+        // SAFETY: a `Name` is built only by `decode_publish`, from bytes `from_utf8` accepted
+        // or from a `String` (`text_of`), or from an amq-protocol `ShortString` (a
+        // `String`); the bytes are never changed afterwards.
         unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 }
@@ -181,6 +182,16 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         Ok(())
     }
 
+    /// Reads and throws away everything until the peer closes (or the socket fails).
+    pub async fn discard_until_eof(&mut self) {
+        loop {
+            self.buf.clear();
+            if self.fill().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Decodes one frame from the buffer if a whole one is there.
     pub fn try_decode(&mut self) -> Result<Option<Frame>, ReadError> {
         if self.buf.len() < 7 {
@@ -264,8 +275,13 @@ fn decode_publish(channel: u16, payload: Bytes) -> Result<Frame, ReadError> {
     let name = |pos: &mut usize| -> Option<Name> {
         let len = *payload.get(*pos)? as usize;
         let bytes = payload.get(*pos + 1..*pos + 1 + len)?;
-        std::str::from_utf8(bytes).ok()?;
-        let name = Name(payload.slice(*pos + 1..*pos + 1 + len));
+        // RabbitMQ takes names as bytes: an exchange name that is not UTF-8 is simply not
+        // found (404), a routing key that is not UTF-8 routes. Warren keeps names as text,
+        // so each such byte becomes `?` (one byte: the name still fits a short string).
+        let name = match std::str::from_utf8(bytes) {
+            Ok(_) => Name(payload.slice(*pos + 1..*pos + 1 + len)),
+            Err(_) => Name(Bytes::from(text_of(bytes))),
+        };
         *pos += 1 + len;
         Some(name)
     };
@@ -273,9 +289,7 @@ fn decode_publish(channel: u16, payload: Bytes) -> Result<Frame, ReadError> {
     let routing_key = name(&mut pos).ok_or_else(cannot)?;
     let bits = *payload.get(pos).ok_or_else(cannot)?;
     if pos + 1 != payload.len() {
-        return Err(protocol(
-            AmqpError::syntax_error("trailing bytes after method 60/40").on(60, 40),
-        ));
+        return Err(protocol(cannot_decode(60, 40, &payload[4..])));
     }
     Ok(Frame::Publish(
         channel,
@@ -303,14 +317,21 @@ fn decode_method(channel: u16, payload: &[u8]) -> Result<Frame, ReadError> {
             ));
         }
     }
-    match parse_class(payload) {
-        Ok((&[], class)) => Ok(Frame::Method(channel, Box::new(class))),
-        Ok(_) => Err(protocol(
-            AmqpError::syntax_error(format!(
-                "trailing bytes after method {class_id}/{method_id}"
+    // amq-protocol's table decoder recurses: refuse deep nesting before it runs. Other
+    // faults the walk finds are left to amq-protocol, which words them.
+    if let Err(e @ ScanError::TooDeep) =
+        super::nesting::check_method(class_id, method_id, &payload[4..])
+    {
+        return Err(protocol(
+            AmqpError::frame_error(format!(
+                "cannot decode method frame for class {class_id}/{method_id}: {e}"
             ))
             .on(class_id, method_id),
-        )),
+        ));
+    }
+    match parse_class(payload) {
+        Ok((&[], class)) => Ok(Frame::Method(channel, Box::new(class))),
+        Ok(_) => Err(protocol(cannot_decode(class_id, method_id, &payload[4..]))),
         Err(_) if !is_known_method(class_id, method_id) => Err(protocol(
             AmqpError::command_invalid(format!("unknown method {class_id}/{method_id}"))
                 .on(class_id, method_id),
@@ -322,6 +343,35 @@ fn decode_method(channel: u16, payload: &[u8]) -> Result<Frame, ReadError> {
             .on(class_id, method_id),
         )),
     }
+}
+
+/// `bytes` as text, with `?` for each byte that is not part of valid UTF-8: as long as the
+/// bytes, so a short string stays a short string.
+fn text_of(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(std::iter::repeat_n('?', chunk.invalid().len()));
+    }
+    out
+}
+
+/// RabbitMQ's answer to a method whose arguments do not decode exactly (trailing bytes):
+/// 501 with the arguments as an Erlang binary (cut to fit the reply text).
+fn cannot_decode(class_id: u16, method_id: u16, args: &[u8]) -> AmqpError {
+    let mut text = String::from("cannot decode <<");
+    for (i, b) in args.iter().enumerate() {
+        if text.len() > 240 {
+            text.push_str("...");
+            break;
+        }
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&b.to_string());
+    }
+    text.push_str(">>");
+    AmqpError::frame_error(text).on(class_id, method_id)
 }
 
 /// Whether (class, method) names a method of AMQP 0-9-1 with RabbitMQ's extensions.
@@ -535,14 +585,30 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        // Invalid UTF-8 in the routing key is a frame error, as amq-protocol has it.
-        let bytes = vec![
-            1, 0, 1, 0, 0, 0, 10, 0, 60, 0, 40, 0, 0, 0, 1, 0xff, 0, 0xCE,
-        ];
-        assert!(matches!(&decode_all(bytes, 4096).await[0], Err(c) if c == "501"));
-        // Trailing bytes are a syntax error.
+        // Trailing bytes are a frame error, RabbitMQ's 501.
         let bytes = vec![1, 0, 1, 0, 0, 0, 10, 0, 60, 0, 40, 0, 0, 0, 0, 0, 9, 0xCE];
-        assert!(matches!(&decode_all(bytes, 4096).await[0], Err(c) if c == "502"));
+        assert!(matches!(&decode_all(bytes, 4096).await[0], Err(c) if c == "501"));
+    }
+
+    /// Names that are not UTF-8 are accepted as RabbitMQ accepts them, each bad byte read as
+    /// `?`: a 255-byte name stays 255 bytes (U+FFFD would make it 765, too long to send).
+    #[tokio::test]
+    async fn publish_names_that_are_not_utf8_keep_their_length() {
+        let mut payload = vec![0, 60, 0, 40, 0, 0, 2, 0xff, b'x', 255];
+        payload.extend([0xffu8; 255]);
+        payload.push(0);
+        let mut bytes = vec![1, 0, 1];
+        bytes.extend((payload.len() as u32).to_be_bytes());
+        bytes.extend(payload);
+        bytes.push(0xCE);
+        match &decode_all(bytes, 4096).await[0] {
+            Ok(Frame::Publish(1, p)) => {
+                assert_eq!(p.exchange.as_str(), "?x");
+                assert_eq!(p.routing_key.as_str(), "?".repeat(255));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(text_of(&[0xc3, 0xa9, 0xff, b'a']), "é?a");
     }
 
     #[tokio::test]

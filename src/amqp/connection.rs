@@ -43,10 +43,18 @@ const FLOW_WAIT: Duration = Duration::from_millis(50);
 /// short of CPU for a moment, is not taken for a stuck one).
 const FLOW_STUCK: u32 = 5;
 
+/// How long the socket is still read, and what arrives discarded, after the close-ok to a
+/// client's `connection.close`: a client may have publishes in flight when it closes, and
+/// closing the socket on unread data would reset it (the client sees EPIPE or RST rather
+/// than a clean close). RabbitMQ reads on until the client closes, too.
+const DRAIN_AFTER_CLOSE: Duration = Duration::from_secs(3);
+
 /// How the loop ended.
 enum End {
-    /// The peer went away or asked to close (close-ok already sent).
+    /// The peer went away.
     Done,
+    /// The peer asked to close and close-ok is queued: read on until it closes its side.
+    PeerClosed,
     /// We sent `connection.close`; wait for close-ok.
     Closing,
 }
@@ -68,11 +76,18 @@ impl Connection {
     }
 
     pub async fn run<R: AsyncRead + Unpin>(&mut self, rd: &mut FrameReader<R>) {
-        if let End::Closing = self.read_loop(rd).await {
+        let end = self.read_loop(rd).await;
+        if let End::Closing = end {
             let _ = tokio::time::timeout(CLOSE_OK_WAIT, wait_close_ok(rd)).await;
         }
         self.shared.send(Outbound::Close);
         self.cleanup();
+        if let End::PeerClosed = end {
+            tokio::select! {
+                _ = tokio::time::timeout(DRAIN_AFTER_CLOSE, rd.discard_until_eof()) => {}
+                _ = self.broker.shutdown_signal() => {}
+            }
+        }
     }
 
     async fn read_loop<R: AsyncRead + Unpin>(&mut self, rd: &mut FrameReader<R>) -> End {
@@ -99,7 +114,7 @@ impl Connection {
                 }
                 match self.handle(frame) {
                     Ok(true) => {}
-                    Ok(false) => return End::Done,
+                    Ok(false) => return End::PeerClosed,
                     Err((ch, e)) if e.is_hard() || ch == 0 => {
                         self.close(e);
                         return End::Closing;

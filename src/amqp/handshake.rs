@@ -73,11 +73,13 @@ where
     let capabilities = client_capabilities(&start_ok.client_properties);
     let user = match authenticate(broker, &start_ok, peer) {
         Ok(u) => u,
-        Err(Some(e)) if capabilities.authentication_failure_close => return Err(Failed::Close(e)),
-        Err(e) => {
-            let why = e.map_or_else(|| "malformed response".to_string(), |e| e.text);
-            tracing::info!("login refused from {peer}: {why}");
-            return Err(Failed::Silent);
+        Err(refusal) => {
+            // The client is told only to see the log: the reason goes there.
+            tracing::warn!("login refused from {peer}: {}", refusal.reason);
+            return Err(match refusal.close {
+                Some(e) if capabilities.authentication_failure_close => Failed::Close(e),
+                _ => Failed::Silent,
+            });
         }
     };
     let cfg = &broker.config.amqp;
@@ -152,36 +154,51 @@ async fn expect<R: AsyncRead + Unpin>(
     }
 }
 
+/// Why a login failed: the reason for the log, and the close for clients that asked to be
+/// told (none for an unknown mechanism or a malformed response: RabbitMQ drops the socket).
+struct Refusal {
+    reason: String,
+    close: Option<AmqpError>,
+}
+
 fn authenticate(
     broker: &Broker,
     start_ok: &connection::StartOk,
     peer: SocketAddr,
-) -> Result<Arc<User>, Option<AmqpError>> {
-    // An unknown mechanism or a malformed response: RabbitMQ drops the socket, no close.
+) -> Result<Arc<User>, Refusal> {
     let mech = start_ok.mechanism.as_str();
+    let silent = |reason: String| Refusal {
+        reason,
+        close: None,
+    };
     let creds = match mech {
         "PLAIN" => sasl::parse_plain(start_ok.response.as_bytes()),
         "AMQPLAIN" => sasl::parse_amqplain(start_ok.response.as_bytes()),
-        _ => return Err(None),
+        _ => return Err(silent(format!("unsupported mechanism '{mech}'"))),
     };
-    let refused = || {
-        AmqpError::access_refused(format!(
+    let refused = |reason: String| {
+        Refusal {
+        reason: format!("{mech} login refused: {reason}"),
+        close: Some(AmqpError::access_refused(format!(
             "Login was refused using authentication mechanism {mech}. For details see the broker logfile."
-        ))
+        ))),
+    }
     };
     let (name, password) = match creds {
         Ok(c) => c,
         // Non-UTF-8 credentials cannot name a user: a refused login, as in RabbitMQ.
-        Err(sasl::SaslError::InvalidUtf8) => return Err(Some(refused())),
-        Err(_) => return Err(None),
+        Err(e @ sasl::SaslError::InvalidUtf8) => return Err(refused(e.to_string())),
+        Err(e) => return Err(silent(format!("{mech}: {e}"))),
     };
     // RabbitMQ's default loopback_users: guest may only connect from localhost.
     if name == "guest" && !peer.ip().is_loopback() {
-        return Err(Some(refused()));
+        return Err(refused(format!(
+            "user '{name}' can only connect via localhost"
+        )));
     }
     broker
         .authenticate(&name, &password)
-        .ok_or_else(|| Some(refused()))
+        .ok_or_else(|| refused(format!("user '{name}' - invalid credentials")))
 }
 
 /// Checks the client's tune-ok. RabbitMQ 3.10 drops the socket (no close) when frame_max

@@ -4,11 +4,13 @@
 pub mod channel;
 pub mod channel_shared;
 pub mod codec;
+mod confirms;
 pub mod conn_shared;
 pub mod connection;
 pub mod error;
 pub mod handshake;
 mod methods;
+mod nesting;
 pub mod outbound;
 pub mod props;
 pub mod writer;

@@ -50,6 +50,8 @@ impl Props {
     pub fn parse(raw: &[u8]) -> Option<Props> {
         let flags = u16::from_be_bytes([*raw.first()?, *raw.get(1)?]);
         if flags & HEADERS != 0 {
+            // amq-protocol's table decoder recurses: walk the headers first (bounded).
+            crate::field_table::table_len(raw.get(headers_at(raw, flags)?..)?).ok()?;
             return match parse_properties(raw) {
                 Ok((&[], p)) => Some(Props::from(&p)),
                 _ => None,
@@ -87,6 +89,18 @@ impl Props {
             props.rare = Some(Box::new(rare));
         }
         (pos == raw.len()).then_some(props)
+    }
+
+    /// The full decode (for the rare paths that rewrite properties).
+    pub fn decode_full(raw: &[u8]) -> Option<BasicProperties> {
+        let flags = u16::from_be_bytes([*raw.first()?, *raw.get(1)?]);
+        if flags & HEADERS != 0 {
+            crate::field_table::table_len(raw.get(headers_at(raw, flags)?..)?).ok()?;
+        }
+        match parse_properties(raw) {
+            Ok((&[], p)) => Some(p),
+            _ => None,
+        }
     }
 
     /// The `expiration` property of encoded properties already validated (a headers
@@ -136,14 +150,18 @@ impl Props {
     pub fn set_reply_to(&mut self, to: String) {
         self.rare.get_or_insert_with(Default::default).reply_to = Some(to);
     }
+}
 
-    /// The full decode (for the rare paths that rewrite properties).
-    pub fn decode_full(raw: &[u8]) -> Option<BasicProperties> {
-        match parse_properties(raw) {
-            Ok((&[], p)) => Some(p),
-            _ => None,
+/// Where the headers table starts: after the flags and, if present, content-type and
+/// content-encoding (the only properties before it).
+fn headers_at(raw: &[u8], flags: u16) -> Option<usize> {
+    let mut pos = 2;
+    for bit in [1 << 15, 1 << 14] {
+        if flags & bit != 0 {
+            pos += 1 + usize::from(*raw.get(pos)?);
         }
     }
+    Some(pos)
 }
 
 impl From<&BasicProperties> for Props {

@@ -18,10 +18,8 @@
 //! UTF-8 give [`SaslError::InvalidUtf8`]: no Warren user can match them,
 //! so callers should treat that like a refused login, not a syntax error.
 
+use crate::field_table::{self, Entry, ScanError};
 use thiserror::Error;
-
-/// Nesting limit for tables/arrays inside an AMQPLAIN response.
-const MAX_DEPTH: usize = 32;
 
 /// Why a SASL response could not be decoded.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -31,7 +29,7 @@ pub enum SaslError {
     MalformedPlain,
     /// AMQPLAIN response that is not a well-formed field table body.
     #[error("malformed AMQPLAIN response: {0}")]
-    MalformedTable(&'static str),
+    MalformedTable(ScanError),
     /// AMQPLAIN response without a `LOGIN` or `PASSWORD` entry.
     #[error("AMQPLAIN response is missing the {0} field")]
     MissingField(&'static str),
@@ -58,127 +56,31 @@ pub fn parse_plain(resp: &[u8]) -> Result<(String, String), SaslError> {
 pub fn parse_amqplain(resp: &[u8]) -> Result<(String, String), SaslError> {
     let mut login = None;
     let mut password = None;
-    let mut cur = Cursor::new(resp);
-    while !cur.is_empty() {
-        let key = cur.short_str()?;
-        let value = cur.value(0)?;
-        match key {
-            b"LOGIN" => {
-                login.get_or_insert(value);
-            }
-            b"PASSWORD" => {
-                password.get_or_insert(value);
-            }
-            _ => {}
+    field_table::entries(resp, |e| match e.key {
+        b"LOGIN" => {
+            login.get_or_insert(e);
         }
-    }
+        b"PASSWORD" => {
+            password.get_or_insert(e);
+        }
+        _ => {}
+    })
+    .map_err(SaslError::MalformedTable)?;
     let login = string_field(login, "LOGIN")?;
     let password = string_field(password, "PASSWORD")?;
     Ok((utf8(login)?, utf8(password)?))
 }
 
-fn string_field<'a>(value: Option<Value<'a>>, name: &'static str) -> Result<&'a [u8], SaslError> {
-    match value {
+fn string_field<'a>(entry: Option<Entry<'a>>, name: &'static str) -> Result<&'a [u8], SaslError> {
+    match entry {
         None => Err(SaslError::MissingField(name)),
-        Some(Value::LongStr(bytes)) => Ok(bytes),
-        Some(Value::Other) => Err(SaslError::WrongFieldType(name)),
+        Some(e) if e.kind == b'S' => Ok(e.value),
+        Some(_) => Err(SaslError::WrongFieldType(name)),
     }
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, SaslError> {
     String::from_utf8(bytes.to_vec()).map_err(|_| SaslError::InvalidUtf8)
-}
-
-/// A decoded field value; only long strings are kept.
-enum Value<'a> {
-    LongStr(&'a [u8]),
-    Other,
-}
-
-/// A bounds-checked reader over field-table bytes.
-struct Cursor<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Cursor<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Self { buf }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], SaslError> {
-        if self.buf.len() < n {
-            return Err(SaslError::MalformedTable("truncated"));
-        }
-        let (head, rest) = self.buf.split_at(n);
-        self.buf = rest;
-        Ok(head)
-    }
-
-    fn u8(&mut self) -> Result<u8, SaslError> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn u32(&mut self) -> Result<usize, SaslError> {
-        let b = self.take(4)?;
-        let n = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        usize::try_from(n).map_err(|_| SaslError::MalformedTable("length overflow"))
-    }
-
-    fn short_str(&mut self) -> Result<&'a [u8], SaslError> {
-        let len = usize::from(self.u8()?);
-        self.take(len)
-    }
-
-    fn long_bytes(&mut self) -> Result<&'a [u8], SaslError> {
-        let len = self.u32()?;
-        self.take(len)
-    }
-
-    /// Read one typed value (type octet + payload), validating nested
-    /// tables and arrays up to [`MAX_DEPTH`].
-    fn value(&mut self, depth: usize) -> Result<Value<'a>, SaslError> {
-        let kind = self.u8()?;
-        match kind {
-            b'S' => return self.long_bytes().map(Value::LongStr),
-            b'x' => self.long_bytes().map(|_| ())?,
-            b'F' => nested(self.long_bytes()?, depth, true)?,
-            b'A' => nested(self.long_bytes()?, depth, false)?,
-            _ => self.take(fixed_size(kind)?).map(|_| ())?,
-        }
-        Ok(Value::Other)
-    }
-}
-
-/// Validate the body of a nested table (`is_table`) or array.
-fn nested(body: &[u8], depth: usize, is_table: bool) -> Result<(), SaslError> {
-    if depth >= MAX_DEPTH {
-        return Err(SaslError::MalformedTable("nested too deeply"));
-    }
-    let mut cur = Cursor::new(body);
-    while !cur.is_empty() {
-        if is_table {
-            cur.short_str()?;
-        }
-        cur.value(depth + 1)?;
-    }
-    Ok(())
-}
-
-/// Payload size of the fixed-width field types RabbitMQ understands.
-fn fixed_size(kind: u8) -> Result<usize, SaslError> {
-    match kind {
-        b'V' => Ok(0),
-        b't' | b'b' | b'B' => Ok(1),
-        b's' | b'u' | b'U' => Ok(2),
-        b'I' | b'i' | b'f' => Ok(4),
-        b'D' => Ok(5),
-        b'l' | b'L' | b'd' | b'T' => Ok(8),
-        _ => Err(SaslError::MalformedTable("unknown field type")),
-    }
 }
 
 #[cfg(test)]
@@ -322,7 +224,7 @@ mod tests {
         }
         assert_eq!(
             parse_amqplain(&body),
-            Err(SaslError::MalformedTable("nested too deeply"))
+            Err(SaslError::MalformedTable(ScanError::TooDeep))
         );
     }
 

@@ -16,11 +16,13 @@
 //! * only a whole word equal to `*` or `#` is a wildcard: `a*` and `#a` are literal words, and
 //!   a `*` or `#` in a routing key is an ordinary word.
 //!
-//! Routing never recurses (an explicit work stack is used) and memoises the states it has
-//! visited below a `#`, so its cost is polynomial in key length even for patterns such as
-//! `#.#.#.#`.
+//! Routing walks the routing key one word at a time, keeping the set of trie nodes whose
+//! pattern prefix matches the words so far (a `#` node stays in it, having swallowed the
+//! word). Each (node, key position) pair is visited at most once per publish, so the cost is
+//! at most nodes x words whatever the patterns, memory per publish is two node lists, and
+//! nothing recurses.
 
-use ahash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use ahash::{HashMap, HashMapExt};
 use std::hash::Hash;
 
 /// Index of a node in the trie arena.
@@ -89,28 +91,6 @@ impl<D> Node<D> {
 fn split_words(s: &str) -> impl Iterator<Item = &str> {
     let skip_all = s.is_empty();
     s.split('.').filter(move |_| !skip_all)
-}
-
-/// A routing state: match the words from `idx` on, starting at `node`. `skip` states sit on a
-/// `#` node and may still swallow the word at `idx`. `below_hash` records whether `node` is a
-/// `#` node or a descendant of one (a function of `node`, carried along to avoid walking up).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct State {
-    node: NodeId,
-    idx: usize,
-    skip: bool,
-    below_hash: bool,
-}
-
-impl State {
-    fn at(node: NodeId, idx: usize, below_hash: bool) -> Self {
-        State {
-            node,
-            idx,
-            skip: false,
-            below_hash,
-        }
-    }
 }
 
 /// A trie of topic binding patterns mapping each pattern to the destinations bound with it.
@@ -196,14 +176,54 @@ impl<D: Clone + Eq + Hash> TopicIndex<D> {
         if self.is_empty() {
             return;
         }
-        let words: Vec<&str> = split_words(routing_key).collect();
-        let mut router = Router {
-            index: self,
-            words: &words,
-            stack: vec![State::at(ROOT, 0, false)],
-            seen: HashSet::new(),
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            self.route_with(&mut scratch, routing_key, out);
+        });
+    }
+
+    fn route_with(&self, scratch: &mut Scratch, routing_key: &str, out: &mut Vec<D>) {
+        let Scratch {
+            marks,
+            gen,
+            cur,
+            next,
+        } = scratch;
+        if marks.len() < self.nodes.len() {
+            marks.resize(self.nodes.len(), 0);
+        }
+        cur.clear();
+        let mut step = Step {
+            nodes: &self.nodes,
+            marks,
+            gen,
         };
-        router.run(out);
+        step.begin();
+        step.add(cur, ROOT);
+        for word in split_words(routing_key) {
+            if cur.is_empty() {
+                return;
+            }
+            step.begin();
+            next.clear();
+            for &id in cur.iter() {
+                let node = &self.nodes[id];
+                if matches!(node.edge, Edge::Hash) {
+                    // `#` swallows this word and may swallow more.
+                    step.add(next, id);
+                }
+                if let Some(&child) = node.words.get(word) {
+                    step.add(next, child);
+                }
+                if let Some(star) = node.star {
+                    step.add(next, star);
+                }
+            }
+            std::mem::swap(cur, next);
+        }
+        for &id in cur.iter() {
+            out.extend(self.nodes[id].dests.iter().cloned());
+        }
     }
 
     /// Walks (creating as needed) the path of `pattern`; returns its end node.
@@ -279,69 +299,50 @@ impl<D: Clone + Eq + Hash> TopicIndex<D> {
     }
 }
 
-/// One publish's walk over the trie.
-struct Router<'a, D> {
-    index: &'a TopicIndex<D>,
-    words: &'a [&'a str],
-    stack: Vec<State>,
-    /// States already expanded. Only states at or below a `#` node can be reached twice
-    /// (by `#` swallowing different numbers of words), so only those are recorded.
-    seen: HashSet<State>,
+/// A routing walk's working memory, kept per thread so a publish allocates nothing once the
+/// buffers have grown to the largest trie routed on this thread.
+#[derive(Default)]
+struct Scratch {
+    /// `marks[node] == gen`: the node is already in the list being built.
+    marks: Vec<u32>,
+    gen: u32,
+    cur: Vec<NodeId>,
+    next: Vec<NodeId>,
 }
 
-impl<D: Clone> Router<'_, D> {
-    fn run(&mut self, out: &mut Vec<D>) {
-        while let Some(state) = self.stack.pop() {
-            if state.skip {
-                self.expand_skip(state);
-            } else {
-                self.expand(state, out);
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Adds nodes to the list for one key position, each at most once.
+struct Step<'a, D> {
+    nodes: &'a [Node<D>],
+    marks: &'a mut Vec<u32>,
+    gen: &'a mut u32,
+}
+
+impl<D> Step<'_, D> {
+    /// Starts the list for a new key position.
+    fn begin(&mut self) {
+        *self.gen = self.gen.wrapping_add(1);
+        if *self.gen == 0 {
+            self.marks.fill(0);
+            *self.gen = 1;
+        }
+    }
+
+    /// Adds `id` and, since `#` matches zero words, the chain of `#` children below it.
+    fn add(&mut self, list: &mut Vec<NodeId>, mut id: NodeId) {
+        loop {
+            if self.marks[id] == *self.gen {
+                return;
             }
-        }
-    }
-
-    /// Queues `state` unless it was already queued. States not below a `#` are reachable by
-    /// a single path only, so they skip the bookkeeping.
-    fn push(&mut self, state: State) {
-        if !state.below_hash || self.seen.insert(state) {
-            self.stack.push(state);
-        }
-    }
-
-    /// Matches `words[idx..]` from `state.node`.
-    fn expand(&mut self, state: State, out: &mut Vec<D>) {
-        let node = &self.index.nodes[state.node];
-        if let Some(h) = node.hash {
-            // `#` may swallow zero or more of the remaining words.
-            self.push(State {
-                skip: true,
-                ..State::at(h, state.idx, true)
-            });
-        }
-        let Some(word) = self.words.get(state.idx) else {
-            out.extend(node.dests.iter().cloned());
-            return;
-        };
-        let next = state.idx + 1;
-        if let Some(&child) = node.words.get(*word) {
-            self.push(State::at(child, next, state.below_hash));
-        }
-        if let Some(star) = node.star {
-            self.push(State::at(star, next, state.below_hash));
-        }
-    }
-
-    /// On a `#` node at `idx`: either stop swallowing here, or swallow one more word.
-    fn expand_skip(&mut self, state: State) {
-        self.push(State {
-            skip: false,
-            ..state
-        });
-        if state.idx < self.words.len() {
-            self.push(State {
-                idx: state.idx + 1,
-                ..state
-            });
+            self.marks[id] = *self.gen;
+            list.push(id);
+            match self.nodes[id].hash {
+                Some(h) => id = h,
+                None => return,
+            }
         }
     }
 }

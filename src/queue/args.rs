@@ -45,8 +45,8 @@ pub fn parse(args: &FieldTable, what: &str) -> Result<QueueArgs, String> {
     for (key, v) in args.inner() {
         let k = key.as_str();
         match k {
-            "x-message-ttl" => out.message_ttl = Some(int(v, 0, None).map_err(|d| invalid(k, d))?),
-            "x-expires" => out.expires = Some(int(v, 1, None).map_err(|d| invalid(k, d))?),
+            "x-message-ttl" => out.message_ttl = Some(expiry(v, 0).map_err(|d| invalid(k, d))?),
+            "x-expires" => out.expires = Some(expiry(v, 1).map_err(|d| invalid(k, d))?),
             "x-max-length" => out.max_length = Some(int(v, 0, None).map_err(|d| invalid(k, d))?),
             "x-max-length-bytes" => {
                 out.max_length_bytes = Some(int(v, 0, None).map_err(|d| invalid(k, d))?)
@@ -131,6 +131,19 @@ fn int(v: &AMQPValue, min: i64, max: Option<i64>) -> Result<u64, String> {
     Ok(n as u64)
 }
 
+/// RabbitMQ 3.10's largest TTL or expiry, ten years in ms (observed on the reference broker
+/// for `x-message-ttl`, `x-expires` and the `expiration` property alike).
+pub const MAX_EXPIRY_MS: u64 = 315_360_000_000;
+
+/// A TTL or expiry argument: an integer of at least `min`, at most [`MAX_EXPIRY_MS`].
+fn expiry(v: &AMQPValue, min: i64) -> Result<u64, String> {
+    let n = int(v, min, None)?;
+    if n > MAX_EXPIRY_MS {
+        return Err(format!("{{value_too_large,{n}}}"));
+    }
+    Ok(n)
+}
+
 fn string(v: &AMQPValue) -> Result<String, String> {
     match v {
         AMQPValue::LongString(s) => Ok(String::from_utf8_lossy(s.as_bytes()).into_owned()),
@@ -193,6 +206,16 @@ mod tests {
                 "{value_negative,-1}",
             ),
             ("x-expires", AMQPValue::LongInt(0), "{value_zero,0}"),
+            (
+                "x-message-ttl",
+                AMQPValue::LongLongInt(315_360_000_001),
+                "{value_too_large,315360000001}",
+            ),
+            (
+                "x-expires",
+                AMQPValue::LongLongInt(1 << 61),
+                "{value_too_large,2305843009213693952}",
+            ),
             ("x-expires", AMQPValue::LongInt(-5), "{value_negative,-5}"),
             (
                 "x-max-length",
@@ -265,5 +288,14 @@ mod tests {
         assert_eq!(a.max_priority, Some(10));
         assert_eq!(a.overflow, Some(Overflow::RejectPublishDlx));
         assert!(a.single_active_consumer && a.lazy);
+        let mut t = FieldTable::default();
+        t.insert(
+            "x-message-ttl".into(),
+            AMQPValue::LongLongInt(315_360_000_000),
+        );
+        t.insert("x-expires".into(), AMQPValue::LongLongInt(315_360_000_000));
+        let a = parse(&t, "q").unwrap();
+        assert_eq!(a.message_ttl, Some(MAX_EXPIRY_MS));
+        assert_eq!(a.expires, Some(MAX_EXPIRY_MS));
     }
 }

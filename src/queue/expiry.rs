@@ -20,8 +20,8 @@ fn epoch() -> Instant {
 
 impl Deadline {
     pub fn from_instant(at: Instant) -> Self {
-        let us = at.saturating_duration_since(epoch()).as_micros() as u64;
-        Deadline(NonZeroU64::MIN.saturating_add(us))
+        let us = at.saturating_duration_since(epoch()).as_micros();
+        Deadline(NonZeroU64::MIN.saturating_add(u64::try_from(us).unwrap_or(u64::MAX)))
     }
 
     pub fn now() -> Self {
@@ -47,12 +47,22 @@ pub(super) fn expires_at(
     let now = now_ms();
     let instant = Instant::now();
     Some(Deadline::from_instant(if deadline >= now {
-        instant + Duration::from_millis(deadline - now)
+        later(instant, deadline - now)
     } else {
         instant
             .checked_sub(Duration::from_millis(now - deadline))
             .unwrap_or(instant)
     }))
+}
+
+/// A hundred years: TTLs set by policy are not bounded (RabbitMQ 3.10 accepts any integer
+/// there), so every wait is cut to this before it meets the clock.
+const FAR_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+
+/// `ms` after `at`, at most [`FAR_MS`]: no TTL a client or policy sets can overflow the clock.
+fn later(at: Instant, ms: u64) -> Instant {
+    let d = Duration::from_millis(ms.min(FAR_MS));
+    at.checked_add(d).unwrap_or(at)
 }
 
 /// Moves expired messages at the head out (to the dead-letter exchange, if any).
@@ -129,8 +139,7 @@ pub(super) fn watch_unused(queue: &Arc<Queue>) {
                     st.expiry_watched = false;
                     return;
                 };
-                let period = Duration::from_millis(e);
-                st.consumers.is_empty().then_some(st.last_used + period)
+                st.consumers.is_empty().then(|| later(st.last_used, e))
             };
             match deadline {
                 Some(d) if d <= Instant::now() => {
@@ -156,4 +165,27 @@ fn expire_queue(q: &Arc<Queue>) {
         q.vhost
     );
     broker.delete_queue(&vhost, q);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TTL near `u64::MAX` (a policy may set one) means "not for a long time", never an
+    /// overflow that expires the message at once.
+    #[test]
+    fn huge_ttls_saturate_far_in_the_future() {
+        let year = Duration::from_secs(365 * 24 * 3600);
+        for ttl in [1u64 << 61, u64::MAX, super::super::args::MAX_EXPIRY_MS] {
+            let settings = QueueArgs {
+                message_ttl: Some(ttl),
+                ..QueueArgs::default()
+            };
+            let at = expires_at(&settings, now_ms(), None).unwrap();
+            assert!(at.instant() > Instant::now() + year, "ttl {ttl}");
+            let at = expires_at(&QueueArgs::default(), now_ms(), Some(ttl)).unwrap();
+            assert!(at.instant() > Instant::now() + year, "expiration {ttl}");
+        }
+        assert!(later(Instant::now(), u64::MAX) > Instant::now() + 99 * year);
+    }
 }

@@ -35,6 +35,7 @@ pub fn cases() -> Vec<Case> {
         user_id_matching_ok,
         per_message_expiration,
         invalid_expiration_406,
+        expiration_too_large_406,
         delivery_tags_per_channel,
         redelivered_false_first_time,
         consumer_priority_wins,
@@ -439,6 +440,31 @@ async fn per_message_expiration(ctx: Ctx) -> CaseResult {
     .await?;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     expect_bodies(&ch, &q, &["long"]).await
+}
+
+/// Expirations above ten years are refused, worded as RabbitMQ's `~p` prints the term
+/// (it breaks the line once the text passes 78 columns).
+async fn expiration_too_large_406(ctx: Ctx) -> CaseResult {
+    for (value, term) in [
+        ("315360000001", "{value_too_large,315360000001}".to_owned()),
+        (
+            "9999999999999999999",
+            format!(
+                "{{value_too_large,\n{}9999999999999999999}}",
+                " ".repeat(43)
+            ),
+        ),
+    ] {
+        let mut c = ctx.raw_ch1().await?;
+        let q = ctx.name("q");
+        ctx.track_queue(&q);
+        raw_declare_queue(&mut c, 1, &q, false).await?;
+        let props = BasicProperties::default().with_expiration(value.into());
+        c.publish(1, "", &q, false, props, b"m").await?;
+        let text = format!("PRECONDITION_FAILED - invalid expiration '{value}': {term}");
+        super::errors::expect_soft(&mut c, 1, 406, &text).await?;
+    }
+    Ok(())
 }
 
 async fn invalid_expiration_406(ctx: Ctx) -> CaseResult {

@@ -5,6 +5,7 @@ use crate::runner::Case;
 pub mod basic;
 pub mod basic_flow;
 pub mod channel;
+pub mod client_idioms;
 pub mod confirm;
 pub mod connection;
 pub mod errors;
@@ -38,6 +39,7 @@ pub fn all() -> Vec<Case> {
     v.extend(routing_topic::cases());
     v.extend(routing_headers::cases());
     v.extend(routing::cases());
+    v.extend(client_idioms::cases());
     v.extend(errors::cases());
     v.extend(errors_frames::cases());
     v.extend(limits::cases());

@@ -23,6 +23,8 @@ pub fn cases() -> Vec<Case> {
         dead_letter_reason_expired,
         reject_publish_dlx_dead_letters,
         lower_of_queue_and_message_ttl_wins,
+        ttl_and_expires_at_most_ten_years,
+        ten_year_ttl_keeps_the_message,
     )
 }
 
@@ -356,4 +358,54 @@ async fn lower_of_queue_and_message_ttl_wins(ctx: Ctx) -> CaseResult {
     publish_props(&ch, "", &q, b"long", long).await?;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     expect_bodies(&ch, &q, &["long"]).await
+}
+
+/// RabbitMQ 3.10 accepts TTLs and expiries up to ten years in ms and refuses larger ones
+/// with `value_too_large` (a huge TTL must never wrap around and expire a message at once).
+async fn ttl_and_expires_at_most_ten_years(ctx: Ctx) -> CaseResult {
+    const TEN_YEARS: i64 = 315_360_000_000;
+    for key in ["x-message-ttl", "x-expires"] {
+        let ch = ctx.channel().await?;
+        ctx.queue_with(
+            &ch,
+            key,
+            QueueDeclareOptions::default(),
+            table(&[(key, long(TEN_YEARS))]),
+        )
+        .await?;
+        for bad in [TEN_YEARS + 1, 1 << 61] {
+            let ch = ctx.channel().await?;
+            let q = ctx.name("too-large");
+            let res = ch
+                .queue_declare(
+                    q.as_str().into(),
+                    QueueDeclareOptions::default(),
+                    table(&[(key, long(bad))]),
+                )
+                .await;
+            expect_code_text(
+                res,
+                406,
+                &format!("PRECONDITION_FAILED - invalid arg '{key}' for queue '{q}' in vhost '{}': {{value_too_large,{bad}}}", ctx.vhost()),
+                &format!("{key} = {bad}"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+async fn ten_year_ttl_keeps_the_message(ctx: Ctx) -> CaseResult {
+    let ch = ctx.channel().await?;
+    let q = ctx
+        .queue_with(
+            &ch,
+            "q",
+            QueueDeclareOptions::default(),
+            table(&[("x-message-ttl", long(315_360_000_000))]),
+        )
+        .await?;
+    confirm_select(&ch).await?;
+    publish(&ch, "", &q, "kept").await?;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    expect_bodies(&ch, &q, &["kept"]).await
 }

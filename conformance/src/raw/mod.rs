@@ -312,6 +312,28 @@ impl RawConn {
         }
     }
 
+    /// Close the writing side (the server sees EOF) and keep reading.
+    pub async fn shutdown_write(&mut self) -> RawResult<()> {
+        self.stream
+            .shutdown()
+            .await
+            .map_err(|e| format!("shutdown failed: {e}"))
+    }
+
+    /// Read and discard until the server closes the socket (EOF, or a reset: RabbitMQ closes
+    /// with linger 0); `Err` if it is still open after `timeout`.
+    pub async fn read_until_closed(&mut self, timeout: Duration) -> RawResult<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut buf = [0u8; 65536];
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut buf)).await {
+                Err(_) => return Err(format!("socket still open after {}ms", timeout.as_millis())),
+                Ok(Err(_)) | Ok(Ok(0)) => return Ok(()),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
     /// Read one frame with the default timeout.
     pub async fn recv_frame(&mut self) -> RawResult<Option<RawFrame>> {
         self.recv_frame_timeout(self.timeout).await
@@ -353,7 +375,11 @@ impl RawConn {
     /// Send a method and wait for the named reply on the same channel.
     pub async fn rpc(&mut self, channel: u16, method: AMQPClass) -> RawResult<AMQPClass> {
         let expected_class = method.get_amqp_class_id();
-        let expected_method = method.get_amqp_method_id() + 1;
+        let expected_method = match (expected_class, method.get_amqp_method_id()) {
+            // RabbitMQ's exchange.unbind (40) is answered by unbind-ok (51).
+            (40, 40) => 51,
+            (_, m) => m + 1,
+        };
         self.send_method(channel, method).await?;
         self.expect_method(channel, expected_class, expected_method)
             .await

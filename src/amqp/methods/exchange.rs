@@ -145,13 +145,19 @@ impl Connection {
         Ok(())
     }
 
-    /// Resolves source and destination of an exchange-to-exchange (un)bind.
-    fn e2e_ends(&self, src: &str, dst: &str) -> AmqpResult<(Arc<Exchange>, Arc<Exchange>)> {
+    /// Checks an exchange-to-exchange (un)bind's ends: neither the default exchange, and
+    /// the user may write to the destination and read from the source.
+    fn e2e_allowed(&self, src: &str, dst: &str) -> AmqpResult<()> {
         if src.is_empty() || dst.is_empty() {
             return Err(default_exchange_refused());
         }
         self.check(Access::Write, "exchange", dst)?;
-        self.check(Access::Read, "exchange", src)?;
+        self.check(Access::Read, "exchange", src)
+    }
+
+    /// Resolves source and destination of an exchange-to-exchange bind.
+    fn e2e_ends(&self, src: &str, dst: &str) -> AmqpResult<(Arc<Exchange>, Arc<Exchange>)> {
+        self.e2e_allowed(src, dst)?;
         let s = self
             .vhost
             .exchange(src)
@@ -188,11 +194,16 @@ impl Connection {
             clean_name(u.source.as_str()),
             clean_name(u.destination.as_str()),
         );
-        let (s, d) = self.e2e_ends(&src, &dst)?;
-        if s.unbind(&Dest::Exchange(dst), u.routing_key.as_str(), &u.arguments) {
-            self.vhost.auto_delete_exchange(&s);
-            if s.durable && d.durable {
-                self.broker.save_definitions();
+        self.e2e_allowed(&src, &dst)?;
+        // As in RabbitMQ, unbinding what is not there (either end missing, or no such
+        // binding) succeeds: clean-up code relies on it.
+        let ends = (self.vhost.exchange(&src), self.vhost.exchange(&dst));
+        if let (Some(s), Some(d)) = ends {
+            if s.unbind(&Dest::Exchange(dst), u.routing_key.as_str(), &u.arguments) {
+                self.vhost.auto_delete_exchange(&s);
+                if s.durable && d.durable {
+                    self.broker.save_definitions();
+                }
             }
         }
         if !u.nowait {

@@ -45,12 +45,26 @@ impl Connection {
 
     fn check_exclusive(&self, q: &Queue) -> AmqpResult<()> {
         match q.exclusive_owner {
-            Some(owner) if owner != self.shared.id => Err(AmqpError::resource_locked(format!(
-                "cannot obtain exclusive access to locked queue '{}' in vhost '{}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.",
-                q.name, self.vhost.name
-            ))),
+            Some(owner) if owner != self.shared.id => Err(self.locked(q)),
             _ => Ok(()),
         }
+    }
+
+    /// A redeclare must also match the queue's exclusivity, checked before the other
+    /// properties: RabbitMQ answers a mismatch either way with 405, not 406.
+    fn check_exclusive_redeclare(&self, q: &Queue, exclusive: bool) -> AmqpResult<()> {
+        self.check_exclusive(q)?;
+        if q.exclusive_owner.is_some() != exclusive {
+            return Err(self.locked(q));
+        }
+        Ok(())
+    }
+
+    fn locked(&self, q: &Queue) -> AmqpError {
+        AmqpError::resource_locked(format!(
+            "cannot obtain exclusive access to locked queue '{}' in vhost '{}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.",
+            q.name, self.vhost.name
+        ))
     }
 
     fn queue_declare(&mut self, ch: u16, d: queue::Declare) -> AmqpResult<()> {
@@ -88,7 +102,7 @@ impl Connection {
             crate::queue::args::parse(&d.arguments, &what).map_err(AmqpError::precondition)?;
         let q = match self.vhost.queue(&name) {
             Some(q) => {
-                self.check_exclusive(&q)?;
+                self.check_exclusive_redeclare(&q, d.exclusive)?;
                 self.queue_equivalent(&q, &d)?;
                 q
             }
@@ -136,10 +150,6 @@ impl Connection {
                 d.durable.to_string(),
                 q.durable.to_string(),
             ));
-        }
-        if q.exclusive_owner.is_some() != d.exclusive {
-            let cur = q.exclusive_owner.is_some().to_string();
-            return Err(diff("exclusive", d.exclusive.to_string(), cur));
         }
         if q.auto_delete != d.auto_delete {
             return Err(diff(
@@ -202,8 +212,13 @@ impl Connection {
         }
         self.check(Access::Write, "queue", &name)?;
         self.check(Access::Read, "exchange", &ex_name)?;
-        let q = self.find_queue(&name)?;
-        if let Some(ex) = self.vhost.exchange(&ex_name) {
+        // As in RabbitMQ, unbinding what is not there (queue or exchange missing, or no
+        // such binding) succeeds: RPC helpers and clean-up code rely on it.
+        let q = self.vhost.queue(&name);
+        if let Some(q) = &q {
+            self.check_exclusive(q)?;
+        }
+        if let (Some(q), Some(ex)) = (q, self.vhost.exchange(&ex_name)) {
             let durable = ex.durable && q.durable;
             if ex.unbind(&Dest::Queue(q), u.routing_key.as_str(), &u.arguments) {
                 self.vhost.auto_delete_exchange(&ex);
