@@ -10,6 +10,7 @@ pub mod publish;
 pub mod resources;
 mod seed;
 pub mod topic;
+mod topic_wild;
 pub mod vhost;
 
 use crate::auth::permissions::Permission;

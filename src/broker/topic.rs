@@ -16,13 +16,16 @@
 //! * only a whole word equal to `*` or `#` is a wildcard: `a*` and `#a` are literal words, and
 //!   a `*` or `#` in a routing key is an ordinary word.
 //!
-//! Routing walks the routing key one word at a time, keeping the set of trie nodes whose
-//! pattern prefix matches the words so far (a `#` node stays in it, having swallowed the
-//! word). Each (node, key position) pair is visited at most once per publish, so the cost is
-//! at most nodes x words whatever the patterns, memory per publish is two node lists, and
-//! nothing recurses.
+//! Patterns with `#` are matched one by one, bit-parallel (`super::topic_wild`): in a trie
+//! a `#` node and everything below it stays live for every later word of the key. The other
+//! patterns (words and `*`) live in the trie, which routing walks one key word at a time,
+//! keeping the set of nodes whose pattern prefix matches the words so far. Each (node, key
+//! position) pair is visited at most once per publish (without `#`, each node at most once),
+//! a publish's memory is two node lists and the key's word ids, and nothing recurses.
 
+use super::topic_wild::{self, WildPatterns};
 use ahash::{HashMap, HashMapExt};
+use smallvec::SmallVec;
 use std::hash::Hash;
 
 /// Index of a node in the trie arena.
@@ -93,9 +96,12 @@ fn split_words(s: &str) -> impl Iterator<Item = &str> {
     s.split('.').filter(move |_| !skip_all)
 }
 
-/// A trie of topic binding patterns mapping each pattern to the destinations bound with it.
+/// Topic binding patterns mapping each pattern to the destinations bound with it.
 #[derive(Debug, Clone)]
 pub struct TopicIndex<D> {
+    /// Patterns with `#`.
+    wild: WildPatterns<D>,
+    /// The trie of the other patterns.
     nodes: Vec<Node<D>>,
     free: Vec<NodeId>,
     /// Reverse index: every pattern-end node each destination is bound at.
@@ -113,6 +119,7 @@ impl<D: Clone + Eq + Hash> TopicIndex<D> {
     /// An empty index.
     pub fn new() -> Self {
         TopicIndex {
+            wild: WildPatterns::default(),
             nodes: vec![Node::new(ROOT, Edge::Root)],
             free: Vec::new(),
             by_dest: HashMap::new(),
@@ -122,16 +129,20 @@ impl<D: Clone + Eq + Hash> TopicIndex<D> {
 
     /// Number of (pattern, destination) bindings.
     pub fn len(&self) -> usize {
-        self.bindings
+        self.bindings + self.wild.len()
     }
 
     /// True when there are no bindings.
     pub fn is_empty(&self) -> bool {
-        self.bindings == 0
+        self.len() == 0
     }
 
     /// Adds the binding `(pattern, dest)`; returns false if it was already present.
     pub fn insert(&mut self, pattern: &str, dest: D) -> bool {
+        let words: Vec<&str> = split_words(pattern).collect();
+        if topic_wild::takes(&words) {
+            return self.wild.insert(pattern, &words, dest);
+        }
         let node = self.ensure_path(pattern);
         let nodes_of_dest = self.by_dest.entry(dest.clone()).or_default();
         if nodes_of_dest.contains(&node) {
@@ -146,6 +157,10 @@ impl<D: Clone + Eq + Hash> TopicIndex<D> {
     /// Removes the binding `(pattern, dest)` and prunes trie nodes left empty; returns false
     /// if it was not present.
     pub fn remove(&mut self, pattern: &str, dest: &D) -> bool {
+        let words: Vec<&str> = split_words(pattern).collect();
+        if topic_wild::takes(&words) {
+            return self.wild.remove(pattern, dest);
+        }
         let Some(node) = self.find_path(pattern) else {
             return false;
         };
@@ -165,6 +180,7 @@ impl<D: Clone + Eq + Hash> TopicIndex<D> {
 
     /// Removes every binding of `dest`.
     pub fn remove_dest(&mut self, dest: &D) {
+        self.wild.remove_dest(dest);
         for node in self.by_dest.remove(dest).unwrap_or_default() {
             self.detach_dest(node, dest);
         }
@@ -176,13 +192,20 @@ impl<D: Clone + Eq + Hash> TopicIndex<D> {
         if self.is_empty() {
             return;
         }
+        if self.wild.len() > 0 {
+            let words: SmallVec<[&str; 32]> = split_words(routing_key).collect();
+            self.wild.route(&words, out);
+        }
+        if self.bindings == 0 {
+            return;
+        }
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
-            self.route_with(&mut scratch, routing_key, out);
+            self.route_trie(&mut scratch, routing_key, out);
         });
     }
 
-    fn route_with(&self, scratch: &mut Scratch, routing_key: &str, out: &mut Vec<D>) {
+    fn route_trie(&self, scratch: &mut Scratch, routing_key: &str, out: &mut Vec<D>) {
         let Scratch {
             marks,
             gen,
@@ -651,14 +674,24 @@ mod tests {
 
     #[test]
     fn randomized_cross_check() {
+        cross_check(0x9E37_79B9_7F4A_7C15, 5, 7);
+    }
+
+    /// Long patterns, mostly wildcards, against long keys: the bit-parallel matcher's ground.
+    #[test]
+    fn randomized_cross_check_long() {
+        cross_check(0x2545_F491_4F6C_DD1D, 40, 60);
+    }
+
+    fn cross_check(seed: u64, pattern_words: usize, key_words: usize) {
         const PATTERN_WORDS: &[&str] = &["a", "b", "", "*", "#", "#", "*"];
         const KEY_WORDS: &[&str] = &["a", "b", "", "c"];
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng(seed);
         for _round in 0..40 {
             let mut index = TopicIndex::new();
             let mut bound: Vec<(String, u32)> = Vec::new();
             for _ in 0..30 {
-                let pattern = rng.words(PATTERN_WORDS, 5);
+                let pattern = rng.words(PATTERN_WORDS, pattern_words);
                 let dest = rng.below(8) as u32;
                 let fresh = !bound.contains(&(pattern.clone(), dest));
                 assert_eq!(index.insert(&pattern, dest), fresh);
@@ -678,7 +711,7 @@ mod tests {
             assert_eq!(index.len(), bound.len());
 
             for _ in 0..200 {
-                let key = rng.words(KEY_WORDS, 7);
+                let key = rng.words(KEY_WORDS, key_words);
                 let mut want: Vec<u32> = bound
                     .iter()
                     .filter(|(p, _)| topic_matches(p, &key))

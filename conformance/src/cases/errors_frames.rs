@@ -33,7 +33,7 @@ pub fn cases() -> Vec<Case> {
     )
 }
 
-fn declare_queue(name: &str, passive: bool, exclusive: bool) -> AMQPClass {
+pub(crate) fn declare_queue(name: &str, passive: bool, exclusive: bool) -> AMQPClass {
     AMQPClass::Queue(queue::AMQPMethod::Declare(queue::Declare {
         queue: name.into(),
         passive,

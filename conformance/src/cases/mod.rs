@@ -14,6 +14,7 @@ pub mod exchange;
 pub mod exchange_lifecycle;
 pub mod extensions;
 pub mod limits;
+pub mod odd_input;
 pub mod queue;
 pub mod queue_args;
 pub mod queue_lifecycle;
@@ -40,6 +41,7 @@ pub fn all() -> Vec<Case> {
     v.extend(routing_headers::cases());
     v.extend(routing::cases());
     v.extend(client_idioms::cases());
+    v.extend(odd_input::cases());
     v.extend(errors::cases());
     v.extend(errors_frames::cases());
     v.extend(limits::cases());
