@@ -8,6 +8,7 @@
 //! accepted readable back: a durable queue's arguments are stored as JSON, and serde_json
 //! reads at most 128 levels (definitions add three around the arguments).
 
+use std::ops::Range;
 use thiserror::Error;
 
 /// The deepest nesting accepted, counting the outermost table as level 1 and each nested
@@ -47,6 +48,52 @@ pub fn table_len(buf: &[u8]) -> Result<usize, ScanError> {
 /// entry in wire order. Nested tables and arrays are checked iteratively, at most
 /// [`MAX_DEPTH`] levels deep, and each within the bounds of the one around it.
 pub fn entries<'a>(body: &'a [u8], mut f: impl FnMut(Entry<'a>)) -> Result<(), ScanError> {
+    walk(body, |depth, key, kind, value| {
+        if depth == 1 {
+            f(Entry {
+                key: &body[key],
+                kind,
+                value: &body[value],
+            });
+        }
+    })
+}
+
+/// Replaces every byte of a table key (at any depth) that is not part of valid UTF-8 with
+/// `?`, in place. RabbitMQ takes keys as bytes; amq-protocol's decoder wants UTF-8.
+pub fn sanitize_keys(body: &mut [u8]) -> Result<(), ScanError> {
+    let mut keys = Vec::new();
+    walk(body, |_, key, _, _| {
+        if std::str::from_utf8(&body[key.clone()]).is_err() {
+            keys.push(key);
+        }
+    })?;
+    for key in keys {
+        question_marks(&mut body[key]);
+    }
+    Ok(())
+}
+
+/// Each byte of `bytes` that is not part of valid UTF-8 becomes `?` (the length stays).
+pub fn question_marks(bytes: &mut [u8]) {
+    let mut bad = Vec::new();
+    let mut at = 0;
+    for chunk in bytes.utf8_chunks() {
+        at += chunk.valid().len();
+        bad.push(at..at + chunk.invalid().len());
+        at += chunk.invalid().len();
+    }
+    for range in bad {
+        bytes[range].fill(b'?');
+    }
+}
+
+/// The walk behind [`entries`]: `f(depth, key, kind, value)` for every entry and array item
+/// at every depth, with key and value as ranges of `body` (an array item's key is empty).
+fn walk(
+    body: &[u8],
+    mut f: impl FnMut(usize, Range<usize>, u8, Range<usize>),
+) -> Result<(), ScanError> {
     // The open containers, innermost last: where each one ends and whether its items have
     // keys (a table) or not (an array). A fixed array: the walk allocates nothing.
     let mut open = [(0usize, false); MAX_DEPTH];
@@ -62,13 +109,13 @@ pub fn entries<'a>(body: &'a [u8], mut f: impl FnMut(Entry<'a>)) -> Result<(), S
         let within = &body[..end];
         let key = if keyed {
             let n = usize::from(*within.get(pos).ok_or(ScanError::Truncated)?);
-            let key = within
-                .get(pos + 1..pos + 1 + n)
-                .ok_or(ScanError::Truncated)?;
+            if pos + 1 + n > end {
+                return Err(ScanError::Truncated);
+            }
             pos += 1 + n;
-            key
+            pos - n..pos
         } else {
-            &[]
+            pos..pos
         };
         let kind = *within.get(pos).ok_or(ScanError::Truncated)?;
         pos += 1;
@@ -76,10 +123,10 @@ pub fn entries<'a>(body: &'a [u8], mut f: impl FnMut(Entry<'a>)) -> Result<(), S
             b'S' | b'x' | b'F' | b'A' => (pos + 4, pos + 4 + be_u32(within, pos)?),
             _ => (pos, pos + fixed_size(kind)?),
         };
-        let value = within.get(start..next).ok_or(ScanError::Truncated)?;
-        if depth == 1 {
-            f(Entry { key, kind, value });
+        if next > end {
+            return Err(ScanError::Truncated);
         }
+        f(depth, key, kind, start..next);
         if matches!(kind, b'F' | b'A') {
             if depth == MAX_DEPTH {
                 return Err(ScanError::TooDeep);
@@ -190,6 +237,26 @@ mod tests {
         let mut with_tail = bytes.clone();
         with_tail.extend_from_slice(b"tail");
         assert_eq!(table_len(&with_tail), Ok(bytes.len()));
+    }
+
+    #[test]
+    fn keys_that_are_not_utf8_become_question_marks_at_any_depth() {
+        // {"\xff": {"a\xfe": 7}, "ok": [{"\xc3": void}]}
+        let mut body: Vec<u8> = vec![1, 0xff, b'F', 0, 0, 0, 5, 2, b'a', 0xfe, b'b', 7];
+        body.extend([
+            2, b'o', b'k', b'A', 0, 0, 0, 8, b'F', 0, 0, 0, 3, 1, 0xc3, b'V',
+        ]);
+        sanitize_keys(&mut body).unwrap();
+        assert_eq!(&body[1..2], b"?");
+        assert_eq!(&body[8..10], b"a?");
+        assert_eq!(&body[body.len() - 2..], b"?V");
+        let mut table = (body.len() as u32).to_be_bytes().to_vec();
+        table.extend(&body);
+        assert!(parse_field_table(table.as_slice()).is_ok());
+        let mut mixed = "é".as_bytes().to_vec();
+        mixed.extend([0xff, b'x', 0xe9]);
+        question_marks(&mut mixed);
+        assert_eq!(mixed, "é?x?".as_bytes());
     }
 
     #[test]

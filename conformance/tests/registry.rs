@@ -17,6 +17,8 @@ const GROUPS: &[&str] = &[
     "errors",
     "limits",
     "extensions",
+    "clients",
+    "input",
 ];
 
 #[test]

@@ -46,8 +46,13 @@ const FIELDS: [(u16, usize); 14] = [
 ];
 
 impl Props {
-    /// Reads encoded properties; `None` if they are malformed.
+    /// Reads encoded properties; `None` if they are malformed. Short strings and header keys
+    /// that are not UTF-8 are read with `?` for each bad byte (RabbitMQ takes them as bytes).
     pub fn parse(raw: &[u8]) -> Option<Props> {
+        Self::parse_utf8(raw).or_else(|| Self::parse_utf8(&sanitized(raw)?))
+    }
+
+    fn parse_utf8(raw: &[u8]) -> Option<Props> {
         let flags = u16::from_be_bytes([*raw.first()?, *raw.get(1)?]);
         if flags & HEADERS != 0 {
             // amq-protocol's table decoder recurses: walk the headers first (bounded).
@@ -91,8 +96,13 @@ impl Props {
         (pos == raw.len()).then_some(props)
     }
 
-    /// The full decode (for the rare paths that rewrite properties).
+    /// The full decode (for the rare paths that rewrite properties), with `?` for bytes that
+    /// are not UTF-8 as in [`Props::parse`].
     pub fn decode_full(raw: &[u8]) -> Option<BasicProperties> {
+        Self::decode_utf8(raw).or_else(|| Self::decode_utf8(&sanitized(raw)?))
+    }
+
+    fn decode_utf8(raw: &[u8]) -> Option<BasicProperties> {
         let flags = u16::from_be_bytes([*raw.first()?, *raw.get(1)?]);
         if flags & HEADERS != 0 {
             crate::field_table::table_len(raw.get(headers_at(raw, flags)?..)?).ok()?;
@@ -150,6 +160,35 @@ impl Props {
     pub fn set_reply_to(&mut self, to: String) {
         self.rare.get_or_insert_with(Default::default).reply_to = Some(to);
     }
+}
+
+/// A copy of encoded properties whose short strings and header keys (at any depth) are
+/// valid UTF-8, each bad byte made `?` (lengths stay); `None` if the properties are
+/// malformed in any other way.
+fn sanitized(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = raw.to_vec();
+    let flags = u16::from_be_bytes([*raw.first()?, *raw.get(1)?]);
+    let mut pos = 2;
+    for (bit, width) in FIELDS {
+        if flags & bit == 0 {
+            continue;
+        }
+        let len = match (bit, width) {
+            (HEADERS, _) => {
+                let len = crate::field_table::table_len(raw.get(pos..)?).ok()?;
+                crate::field_table::sanitize_keys(out.get_mut(pos + 4..pos + len)?).ok()?;
+                len
+            }
+            (_, 0) => {
+                let n = usize::from(*raw.get(pos)?);
+                crate::field_table::question_marks(out.get_mut(pos + 1..pos + 1 + n)?);
+                1 + n
+            }
+            _ => width,
+        };
+        pos += len;
+    }
+    Some(out)
 }
 
 /// Where the headers table starts: after the flags and, if present, content-type and
@@ -263,11 +302,32 @@ mod tests {
         let mut trailing = raw.to_vec();
         trailing.push(0);
         assert!(Props::parse(&trailing).is_none());
-        // Invalid UTF-8 in a short string.
-        let bad = [0x80, 0x00, 1, 0xff];
-        assert!(Props::parse(&bad).is_none());
-        assert!(Props::decode_full(&bad).is_none());
         // Empty properties.
         assert_eq!(Props::parse(&[0, 0]), Some(Props::default()));
+    }
+
+    /// RabbitMQ takes short strings and header keys as bytes: what is not UTF-8 is read with
+    /// `?` for each bad byte, with or without headers (amq-protocol alone refuses it).
+    #[test]
+    fn short_strings_and_header_keys_that_are_not_utf8_are_read() {
+        // content-type "\xff", reply-to "r\xfe".
+        let bad = [0x82, 0x00, 1, 0xff, 2, b'r', 0xfe];
+        let p = Props::parse(&bad).expect("read");
+        assert_eq!(p.reply_to(), Some("r?"));
+        assert_eq!(
+            Props::decode_full(&bad).expect("decoded").content_type(),
+            &Some("?".into())
+        );
+        // Headers {"k\xff": {"\xe9": void}} and content-type "\xc3".
+        let table = [0, 0, 0, 11, 2, b'k', 0xff, b'F', 0, 0, 0, 3, 1, 0xe9, b'V'];
+        let mut raw = vec![0xa0, 0x00, 1, 0xc3];
+        raw.extend(table);
+        let p = Props::parse(&raw).expect("read with headers");
+        let headers = p.headers().expect("headers");
+        assert!(headers.contains_key("k?"));
+        assert!(Props::decode_full(&raw).is_some());
+        // Still refused: a table that is malformed for other reasons.
+        raw[7] = b'Z';
+        assert!(Props::parse(&raw).is_none());
     }
 }

@@ -14,7 +14,7 @@ use crate::support::*;
 
 /// The cases of this file.
 pub fn cases() -> Vec<Case> {
-    crate::cases!("client_idioms";
+    crate::cases!("clients";
         queue_unbind_missing_queue_ok,
         queue_unbind_missing_exchange_ok,
         queue_unbind_after_auto_delete_ok,

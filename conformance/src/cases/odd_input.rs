@@ -13,7 +13,7 @@ use crate::support::*;
 
 /// The cases of this file.
 pub fn cases() -> Vec<Case> {
-    crate::cases!("odd_input";
+    crate::cases!("input";
         trailing_bytes_after_arguments_501,
         trailing_bytes_after_publish_501,
         unsolicited_channel_flow_ok_503,
@@ -21,6 +21,7 @@ pub fn cases() -> Vec<Case> {
         cc_array_with_other_values_routes_the_strings,
         exchange_name_not_utf8_404,
         routing_key_not_utf8_accepted,
+        properties_not_utf8_accepted,
     )
 }
 
@@ -123,6 +124,11 @@ async fn cc_array_with_other_values_routes_the_strings(ctx: Ctx) -> CaseResult {
 
 /// basic.publish with `name` bytes as the exchange and `key` bytes as the routing key.
 fn publish_bytes(exchange: &[u8], key: &[u8]) -> Vec<u8> {
+    publish_with_properties(exchange, key, &[0, 0])
+}
+
+/// basic.publish with these encoded properties (flags first) in its content header.
+fn publish_with_properties(exchange: &[u8], key: &[u8], properties: &[u8]) -> Vec<u8> {
     let mut payload = vec![0, 60, 0, 40, 0, 0, exchange.len() as u8];
     payload.extend(exchange);
     payload.push(key.len() as u8);
@@ -136,7 +142,7 @@ fn publish_bytes(exchange: &[u8], key: &[u8]) -> Vec<u8> {
     .to_bytes();
     let mut header = vec![0, 60, 0, 0];
     header.extend(1u64.to_be_bytes());
-    header.extend([0, 0]);
+    header.extend(properties);
     out.extend(
         RawFrame {
             frame_type: FRAME_HEADER,
@@ -196,4 +202,41 @@ async fn routing_key_not_utf8_accepted(ctx: Ctx) -> CaseResult {
     )
     .await?;
     Ok(())
+}
+
+/// A content-type and a header key that are not UTF-8: the message is taken and delivered.
+async fn properties_not_utf8_accepted(ctx: Ctx) -> CaseResult {
+    let mut c = ctx.raw_ch1().await?;
+    let q = ctx.name("q");
+    ctx.track_queue(&q);
+    raw_declare_queue(&mut c, 1, &q, false).await?;
+    // content-type "\xff\xfe", headers {"k\xff": "v"}.
+    let mut props = vec![
+        0xa0, 0x00, 2, 0xff, 0xfe, 0, 0, 0, 9, 2, b'k', 0xff, b'S', 0, 0, 0, 1,
+    ];
+    props.push(b'v');
+    c.send_bytes(&publish_with_properties(b"", q.as_bytes(), &props))
+        .await?;
+    // RabbitMQ enqueues asynchronously: ask until the message is counted.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let declared = c
+            .rpc(1, super::errors_frames::declare_queue(&q, true, false))
+            .await?;
+        let AMQPClass::Queue(lapin::protocol::queue::AMQPMethod::DeclareOk(ok)) = declared else {
+            fail!(
+                "expected queue.declare-ok, got {}",
+                crate::raw::describe_method(&declared)
+            )
+        };
+        if ok.message_count == 1 {
+            return Ok(());
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the message never reached the queue ({} messages)",
+            ok.message_count
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
