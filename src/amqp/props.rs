@@ -6,6 +6,8 @@
 use amq_protocol::protocol::basic::parse_properties;
 use amq_protocol::protocol::BasicProperties;
 use amq_protocol::types::FieldTable;
+use smallvec::SmallVec;
+use std::ops::Range;
 
 /// The properties routing, queues and checks need. Kept small (it travels with every
 /// content header): the ones most messages lack sit behind one box.
@@ -116,25 +118,10 @@ impl Props {
     /// The `expiration` property of encoded properties already validated (a headers
     /// table is skipped by its length, not decoded); `None` if absent or malformed.
     pub fn expiration_of(raw: &[u8]) -> Option<&str> {
-        let flags = u16::from_be_bytes([*raw.first()?, *raw.get(1)?]);
-        let mut pos = 2;
-        for (bit, width) in FIELDS {
-            if flags & bit == 0 {
-                continue;
-            }
-            let len = match (bit, width) {
-                (HEADERS, _) => {
-                    4 + u32::from_be_bytes(raw.get(pos..pos + 4)?.try_into().ok()?) as usize
-                }
-                (_, 0) => 1 + *raw.get(pos)? as usize,
-                _ => width,
-            };
-            if bit == EXPIRATION {
-                return std::str::from_utf8(raw.get(pos + 1..pos + len)?).ok();
-            }
-            pos += len;
-        }
-        None
+        let (_, span) = spans(raw)?
+            .into_iter()
+            .find(|(bit, _)| *bit == EXPIRATION)?;
+        std::str::from_utf8(raw.get(span.start + 1..span.end)?).ok()
     }
 
     pub fn expiration(&self) -> Option<&str> {
@@ -167,7 +154,31 @@ impl Props {
 /// malformed in any other way.
 fn sanitized(raw: &[u8]) -> Option<Vec<u8>> {
     let mut out = raw.to_vec();
+    for (bit, span) in spans(raw)? {
+        let value = out.get_mut(span.clone())?;
+        match (bit, value.len()) {
+            (HEADERS, _) => {
+                crate::field_table::table_len(value).ok()?;
+                crate::field_table::sanitize_keys(&mut value[4..]).ok()?;
+            }
+            (_, n) if FIELDS.iter().any(|f| f.0 == bit && f.1 == 0) && n > 0 => {
+                crate::field_table::question_marks(&mut value[1..]);
+            }
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// Each present property's flag bit and byte range (at most the 14 properties).
+type Spans = SmallVec<[(u16, Range<usize>); 14]>;
+
+/// Where each property present in `raw` lies, in wire order: its flag bit and its bytes
+/// (with the length prefix of a short string or of the headers table, whose contents are
+/// not checked here); `None` if a length runs past the end.
+fn spans(raw: &[u8]) -> Option<Spans> {
     let flags = u16::from_be_bytes([*raw.first()?, *raw.get(1)?]);
+    let mut out = SmallVec::new();
     let mut pos = 2;
     for (bit, width) in FIELDS {
         if flags & bit == 0 {
@@ -175,17 +186,13 @@ fn sanitized(raw: &[u8]) -> Option<Vec<u8>> {
         }
         let len = match (bit, width) {
             (HEADERS, _) => {
-                let len = crate::field_table::table_len(raw.get(pos..)?).ok()?;
-                crate::field_table::sanitize_keys(out.get_mut(pos + 4..pos + len)?).ok()?;
-                len
+                4 + u32::from_be_bytes(raw.get(pos..pos + 4)?.try_into().ok()?) as usize
             }
-            (_, 0) => {
-                let n = usize::from(*raw.get(pos)?);
-                crate::field_table::question_marks(out.get_mut(pos + 1..pos + 1 + n)?);
-                1 + n
-            }
+            (_, 0) => 1 + usize::from(*raw.get(pos)?),
             _ => width,
         };
+        raw.get(pos..pos + len)?;
+        out.push((bit, pos..pos + len));
         pos += len;
     }
     Some(out)
