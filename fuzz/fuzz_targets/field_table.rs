@@ -34,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(props.is_none(), "headers nested too deep were accepted");
         return;
     }
-    let parsed = match parse_field_table(&table[..]) {
+    // Keys that are not UTF-8 are read with `?` (RabbitMQ takes them as bytes): amq-protocol
+    // reads the table with its keys made valid so.
+    let mut valid_keys = table.clone();
+    let _ = warren::field_table::sanitize_keys(&mut valid_keys[4..]);
+    let parsed = match parse_field_table(&valid_keys[..]) {
         Ok((rest, t)) => {
             assert!(rest.is_empty(), "a table read past its own length");
             Some(t)

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         (Some(p), Some(f)) => {
             // Debug, not PartialEq: a NaN in the headers is not equal to itself.
             assert_eq!(format!("{p:?}"), format!("{:?}", Props::from(f)));
-            assert_eq!(expiration, p.expiration());
+            assert_eq!(expiration.as_deref(), p.expiration());
         }
         (None, None) => {}
         _ => panic!("Props::parse gave {parsed:?}, decode_full {full:?}"),

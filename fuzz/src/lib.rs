@@ -99,7 +99,7 @@ pub fn check_frame(frame: &Frame) {
         }
         Frame::Header(_, h) => {
             assert_eq!(
-                Props::expiration_of(&h.raw_properties),
+                Props::expiration_of(&h.raw_properties).as_deref(),
                 h.props.expiration(),
                 "expiration_of disagrees with parse on {:?}",
                 h.raw_properties

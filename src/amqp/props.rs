@@ -7,6 +7,7 @@ use amq_protocol::protocol::basic::parse_properties;
 use amq_protocol::protocol::BasicProperties;
 use amq_protocol::types::FieldTable;
 use smallvec::SmallVec;
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// The properties routing, queues and checks need. Kept small (it travels with every
@@ -117,11 +118,20 @@ impl Props {
 
     /// The `expiration` property of encoded properties already validated (a headers
     /// table is skipped by its length, not decoded); `None` if absent or malformed.
-    pub fn expiration_of(raw: &[u8]) -> Option<&str> {
+    pub fn expiration_of(raw: &[u8]) -> Option<Cow<'_, str>> {
         let (_, span) = spans(raw)?
             .into_iter()
             .find(|(bit, _)| *bit == EXPIRATION)?;
-        std::str::from_utf8(raw.get(span.start + 1..span.end)?).ok()
+        let bytes = raw.get(span.start + 1..span.end)?;
+        Some(match std::str::from_utf8(bytes) {
+            Ok(s) => Cow::Borrowed(s),
+            // As `parse` reads it: `?` for each byte that is not UTF-8.
+            Err(_) => {
+                let mut owned = bytes.to_vec();
+                crate::field_table::question_marks(&mut owned);
+                Cow::Owned(String::from_utf8(owned).ok()?)
+            }
+        })
     }
 
     pub fn expiration(&self) -> Option<&str> {
@@ -281,9 +291,9 @@ mod tests {
             AMQPValue::LongString("a long value".into()),
         );
         let with_headers = encode_properties(&all_fields().with_headers(h));
-        assert_eq!(Props::expiration_of(&with_headers), Some("6000"));
+        assert_eq!(Props::expiration_of(&with_headers).as_deref(), Some("6000"));
         assert_eq!(
-            Props::expiration_of(&encode_properties(&all_fields())),
+            Props::expiration_of(&encode_properties(&all_fields())).as_deref(),
             Some("6000")
         );
         let none = BasicProperties::default().with_message_id("m".into());
