@@ -90,9 +90,6 @@ impl AmqpError {
     pub fn unexpected_frame(text: impl Into<String>) -> Self {
         Self::new(code::UNEXPECTED_FRAME, text)
     }
-    pub fn syntax_error(text: impl Into<String>) -> Self {
-        Self::new(code::SYNTAX_ERROR, text)
-    }
     pub fn internal(text: impl Into<String>) -> Self {
         Self::new(code::INTERNAL_ERROR, text)
     }
