@@ -41,9 +41,12 @@ impl Server {
     pub async fn shutdown(self) {
         self.broker.shutdown.send_replace(true);
         let _ = tokio::time::timeout(Duration::from_secs(5), self.accept).await;
-        self.broker.save_definitions();
         let broker = self.broker.clone();
-        let _ = tokio::task::spawn_blocking(move || broker.store.close()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            broker.metadata.close();
+            broker.store.close();
+        })
+        .await;
     }
 }
 

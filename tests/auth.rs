@@ -143,8 +143,14 @@ async fn unknown_mechanism_is_refused() {
 #[tokio::test]
 async fn user_without_permissions_on_the_vhost_is_not_allowed() {
     let b = TestBroker::start().await;
+    let user = warren::broker::command::Command::PutUser {
+        name: "bob".into(),
+        password_hash: warren::auth::hash_password("pw"),
+        tags: vec![],
+    };
     b.broker()
-        .put_user(warren::auth::User::with_password("bob", "pw", vec![]));
+        .execute(&warren::broker::command::Actor::BROKER, user)
+        .expect("bob added");
     let mut c = RawClient::connect(b.addr).await;
     let failure = c
         .handshake(&login("bob", "pw"))

@@ -207,3 +207,107 @@ async fn durable_queue_arguments_are_equivalent_after_a_restart() {
     conn.close(200, "bye".into()).await.unwrap();
     b.stop().await;
 }
+
+/// Declares, binds and deletes are on disk when their `-ok` arrives: a `kill -9` right after
+/// loses none of them (they are in the metadata log, not yet in the snapshot), and an
+/// exclusive queue, even a durable one, does not come back.
+#[tokio::test]
+async fn metadata_answered_for_survives_kill_9() {
+    let b = common::ChildBroker::spawn(&[]);
+    let conn = lapin::Connection::connect(&b.url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let durable_q = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let durable_x = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let none = FieldTable::default;
+    ch.exchange_declare("k9.x".into(), ExchangeKind::Topic, durable_x, none())
+        .await
+        .unwrap();
+    ch.exchange_declare("k9.y".into(), ExchangeKind::Fanout, durable_x, none())
+        .await
+        .unwrap();
+    for q in ["k9.q", "k9.gone"] {
+        ch.queue_declare(q.into(), durable_q, none()).await.unwrap();
+    }
+    ch.queue_bind(
+        "k9.q".into(),
+        "k9.y".into(),
+        "".into(),
+        Default::default(),
+        none(),
+    )
+    .await
+    .unwrap();
+    ch.exchange_bind(
+        "k9.y".into(),
+        "k9.x".into(),
+        "a.#".into(),
+        Default::default(),
+        none(),
+    )
+    .await
+    .unwrap();
+    ch.queue_delete("k9.gone".into(), Default::default())
+        .await
+        .unwrap();
+    let exclusive = QueueDeclareOptions {
+        durable: true,
+        exclusive: true,
+        ..Default::default()
+    };
+    ch.queue_declare("k9.mine".into(), exclusive, none())
+        .await
+        .unwrap();
+    let dir = b.kill();
+
+    let b = common::ChildBroker::spawn_in(dir, &[]);
+    let conn = lapin::Connection::connect(&b.url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    for x in ["k9.x", "k9.y"] {
+        ch.exchange_declare(x.into(), ExchangeKind::Topic, passive_exchange(), none())
+            .await
+            .unwrap_or_else(|e| panic!("{x} is back: {e}"));
+    }
+    ch.queue_declare("k9.q".into(), passive_queue(), none())
+        .await
+        .expect("k9.q is back");
+    // Both bindings are back: a message to k9.x reaches k9.q through k9.y.
+    ch.basic_publish(
+        "k9.x".into(),
+        "a.b".into(),
+        BasicPublishOptions::default(),
+        b"routed",
+        BasicProperties::default(),
+    )
+    .await
+    .unwrap();
+    let mut got = None;
+    for _ in 0..50 {
+        got = ch
+            .basic_get("k9.q".into(), BasicGetOptions { no_ack: true })
+            .await
+            .unwrap();
+        if got.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(got.expect("routed to k9.q").delivery.data, b"routed");
+    for q in ["k9.gone", "k9.mine"] {
+        let ch = conn.create_channel().await.unwrap();
+        let err = ch
+            .queue_declare(q.into(), passive_queue(), none())
+            .await
+            .expect_err(q);
+        assert_eq!(amqp_code(&err), Some(404), "{q}: {err}");
+    }
+}

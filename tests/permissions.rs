@@ -4,16 +4,28 @@
 mod common;
 use common::TestBroker;
 use lapin::{options::*, types::FieldTable, BasicProperties, Channel, Connection};
-use warren::auth::{permissions::Permission, User};
+use warren::auth::hash_password;
+use warren::broker::command::{Actor, Command};
 
 async fn limited(b: &TestBroker) -> Connection {
     let broker = b.broker();
-    broker.put_user(User::with_password("limited", "pw", vec![]));
-    broker.put_permission(
-        "limited",
-        "/",
-        Permission::new("^lim-.*", "^lim-.*", "^lim-.*").unwrap(),
-    );
+    let user = Command::PutUser {
+        name: "limited".into(),
+        password_hash: hash_password("pw"),
+        tags: vec![],
+    };
+    let perm = Command::SetPermissions {
+        user: "limited".into(),
+        vhost: "/".into(),
+        configure: "^lim-.*".into(),
+        write: "^lim-.*".into(),
+        read: "^lim-.*".into(),
+    };
+    for cmd in [user, perm] {
+        broker
+            .execute(&Actor::BROKER, cmd)
+            .expect("set up the user");
+    }
     let url = format!("amqp://limited:pw@{}/%2f", b.addr);
     Connection::connect(&url, lapin::ConnectionProperties::default())
         .await

@@ -264,7 +264,7 @@ impl Connection {
         };
         for (tag, c) in consumers {
             if c.queue.remove_consumer(&shared, &tag) {
-                self.delete_queue(&c.queue);
+                self.delete_queue_as_broker(&c.queue, true);
             }
         }
         for (q, entries) in group_by_queue(shared.take_all_unacked()) {

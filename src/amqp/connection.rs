@@ -5,14 +5,18 @@
 use super::channel::Channel;
 use super::codec::{Frame, FrameReader, ReadError};
 use super::conn_shared::ConnShared;
+use super::error::AmqpResult;
 use super::error::{code, AmqpError};
 use super::handshake::Opened;
 use super::outbound::Outbound;
 use crate::auth::{permissions::Permission, User};
+use crate::broker::command::{Actor, Command, Outcome};
 use crate::broker::{Broker, Vhost};
 use crate::queue::Queue;
+use crate::store::meta_log::Ticket;
 use ahash::{HashMap, HashMapExt};
 use amq_protocol::protocol::{channel, connection, AMQPClass};
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncRead;
@@ -34,6 +38,10 @@ pub struct Connection {
     pub exclusive: Vec<Arc<Queue>>,
     /// Queues this connection published to that were congested: reading waits for them.
     pub congested: Vec<Arc<Queue>>,
+    /// Metadata a command just changed, not yet on disk: the replies wait for it (in
+    /// `held`), and so does the next frame.
+    persisting: Option<Ticket>,
+    held: RefCell<Vec<Outbound>>,
 }
 
 /// How long a publisher waits for a congested queue to drain at all: if it does not, the
@@ -72,6 +80,8 @@ impl Connection {
             heartbeat: o.heartbeat,
             exclusive: Vec::new(),
             congested: Vec::new(),
+            persisting: None,
+            held: RefCell::new(Vec::new()),
         }
     }
 
@@ -112,7 +122,12 @@ impl Connection {
                 if is_publish(&frame) {
                     self.wait_while_blocked().await;
                 }
-                match self.handle(frame) {
+                let handled = self.handle(frame);
+                if let Err(e) = self.release_held().await {
+                    self.close(e);
+                    return End::Closing;
+                }
+                match handled {
                     Ok(true) => {}
                     Ok(false) => return End::PeerClosed,
                     Err((ch, e)) if e.is_hard() || ch == 0 => {
@@ -302,8 +317,49 @@ impl Connection {
         }));
     }
 
+    /// Sends a method, or holds it while the metadata it answers for is being written.
     pub fn send_method(&self, ch: u16, m: AMQPClass) {
-        self.shared.send(Outbound::method(ch, m));
+        let out = Outbound::method(ch, m);
+        if self.persisting.is_some() {
+            self.held.borrow_mut().push(out);
+        } else {
+            self.shared.send(out);
+        }
+    }
+
+    /// Who this connection's commands run as.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor {
+            user: Some(&self.user),
+            permission: Some(&self.permission),
+            connection: Some(self.shared.id),
+        }
+    }
+
+    /// Runs a broker command; replies sent after it wait until its changes are on disk.
+    pub fn command(&mut self, cmd: Command) -> AmqpResult<Outcome> {
+        let applied = self.broker.execute(&self.actor(), cmd)?;
+        if let Some(t) = applied.persisted {
+            // One ticket at a time: frames are handled one by one and each waits.
+            self.persisting = Some(t);
+        }
+        Ok(applied.outcome)
+    }
+
+    /// Waits for the metadata write a command started, then sends the replies held for it.
+    async fn release_held(&mut self) -> Result<(), AmqpError> {
+        let Some(ticket) = self.persisting.take() else {
+            return Ok(());
+        };
+        let written = ticket.written().await;
+        let held = std::mem::take(&mut *self.held.borrow_mut());
+        if let Err(e) = written {
+            return Err(AmqpError::internal(format!("cannot store the change: {e}")));
+        }
+        for out in held {
+            self.shared.send(out);
+        }
+        Ok(())
     }
 
     fn send0(&self, m: connection::AMQPMethod) {
@@ -360,7 +416,7 @@ impl Connection {
         }
         self.channels.clear();
         for q in std::mem::take(&mut self.exclusive) {
-            self.delete_queue(&q);
+            self.delete_queue_as_broker(&q, false);
         }
     }
 }

@@ -2,6 +2,7 @@
 //! channel, a hard code (or any error on channel 0) closes the connection, exactly as
 //! RabbitMQ's `rabbit_binary_generator:map_exception/3` does.
 
+use crate::broker::command::CommandError;
 use std::fmt;
 
 /// Reply codes used by the broker (AMQP 0-9-1 constants).
@@ -130,6 +131,22 @@ pub fn name(code: u16) -> &'static str {
 }
 
 pub type AmqpResult<T> = Result<T, AmqpError>;
+
+/// A refused broker command, with the reply code RabbitMQ sends for it.
+impl From<CommandError> for AmqpError {
+    fn from(e: CommandError) -> Self {
+        let code = match &e {
+            CommandError::NotFound(_) => code::NOT_FOUND,
+            CommandError::AccessRefused(_) => code::ACCESS_REFUSED,
+            CommandError::ResourceLocked(_) => code::RESOURCE_LOCKED,
+            CommandError::PreconditionFailed(_) => code::PRECONDITION_FAILED,
+            CommandError::Invalid(_) => code::COMMAND_INVALID,
+            CommandError::NotAllowed(_) => code::NOT_ALLOWED,
+            CommandError::Internal(_) => code::INTERNAL_ERROR,
+        };
+        AmqpError::new(code, e.to_string())
+    }
+}
 
 #[cfg(test)]
 mod tests {

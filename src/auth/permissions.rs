@@ -38,6 +38,30 @@ pub enum Access {
     Read,
 }
 
+/// RabbitMQ's resource check for a user with `permission` (none: refused) in `vhost`; the
+/// error is RabbitMQ's text: `access to <kind> '<name>' in vhost '<v>' refused for user '<u>'`
+/// (the default exchange named `amq.default`).
+pub fn check_resource(
+    permission: Option<&Permission>,
+    access: Access,
+    kind: &str,
+    name: &str,
+    vhost: &str,
+    user: &str,
+) -> Result<(), String> {
+    let resource = if kind == "exchange" && name.is_empty() {
+        DEFAULT_EXCHANGE_ALIAS
+    } else {
+        name
+    };
+    if permission.is_some_and(|p| p.allows(access, resource)) {
+        return Ok(());
+    }
+    Err(format!(
+        "access to {kind} '{resource}' in vhost '{vhost}' refused for user '{user}'"
+    ))
+}
+
 /// One user's permissions in one vhost.
 #[derive(Clone)]
 pub struct Permission {

@@ -2,11 +2,15 @@
 //! the broker-wide signals (memory alarm, shutdown). Nothing here is on the publish path
 //! except the vhost lookup a connection does once at `connection.open`.
 
+mod apply;
+pub mod command;
 pub mod effective;
+mod equivalence;
 pub mod exchange;
 pub mod headers;
 pub mod policy;
 pub mod publish;
+mod records;
 pub mod resources;
 mod seed;
 pub mod topic;
@@ -16,12 +20,13 @@ pub mod vhost;
 use crate::auth::permissions::Permission;
 use crate::auth::User;
 use crate::config::Config;
-use crate::store::definitions;
 use crate::store::messages::MessageStore;
+use crate::store::meta_log::MetaLog;
 use ahash::{HashMap, HashMapExt};
-use parking_lot::{Mutex, RwLock};
+pub(crate) use apply::default_exchange_refused;
+pub use apply::Applied;
+use parking_lot::RwLock;
 pub use resources::Alarms;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -37,8 +42,8 @@ pub struct Broker {
     pub alarms: watch::Sender<Alarms>,
     /// Set once on shutdown; every connection closes with 320.
     pub shutdown: watch::Sender<bool>,
-    defs_path: PathBuf,
-    save_lock: Mutex<()>,
+    /// The durable metadata: commands append their changes to it.
+    pub metadata: MetaLog,
     pub store: Arc<MessageStore>,
     /// Memory use that raises the memory alarm (`resources.memory_high_watermark`).
     pub memory_limit: u64,
@@ -56,11 +61,7 @@ impl Broker {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             anyhow::anyhow!("cannot create data_dir {}: {e}", config.data_dir.display())
         })?;
-        let defs_path = config.data_dir.join("definitions.json");
-        let defs = match definitions::load(&defs_path)? {
-            Some(d) => d,
-            None => seed::from_config(&config)?,
-        };
+        let (metadata, defs) = MetaLog::open(&config.data_dir, || seed::from_config(&config))?;
         let known = seed::durable_queue_keys(&defs);
         let (store, recovered) = MessageStore::open(&config.data_dir.join("messages"), &known)
             .map_err(|e| anyhow::anyhow!("cannot open the message store: {e}"))?;
@@ -85,13 +86,11 @@ impl Broker {
             next_conn_id: AtomicU64::new(1),
             alarms: watch::channel(Alarms::default()).0,
             shutdown: watch::channel(false).0,
-            defs_path,
-            save_lock: Mutex::new(()),
+            metadata,
             config,
         });
         seed::apply(&broker, &defs)?;
         seed::restore_messages(&broker, recovered);
-        broker.save_definitions();
         Ok(broker)
     }
 
@@ -154,17 +153,9 @@ impl Broker {
         crate::auth::password::verify_password(&u.password_hash, password).then_some(u)
     }
 
-    /// Writes the definitions (users, vhosts, permissions, durable exchanges, queues and
-    /// bindings) to disk atomically. A failure is logged: the broker keeps running.
-    pub fn save_definitions(&self) {
-        let _guard = self.save_lock.lock();
-        let defs = seed::export(self);
-        if let Err(e) = definitions::save(&self.defs_path, &defs) {
-            tracing::error!(
-                "cannot save definitions to {}: {e}",
-                self.defs_path.display()
-            );
-        }
+    /// The broker's durable definitions (what `GET /api/definitions` exports).
+    pub fn export_definitions(&self) -> crate::store::definitions::Definitions {
+        seed::export(self)
     }
 
     /// Resolves once shutdown has begun.
@@ -212,11 +203,16 @@ impl Broker {
     }
 
     /// Deletes a queue: unbinds it, tells its consumers (`basic.cancel` to clients that
-    /// asked for it), persists if durable. Returns the ready messages it held.
-    pub fn delete_queue(&self, vhost: &Vhost, q: &Arc<crate::queue::Queue>) -> u32 {
+    /// asked for it), records the durable changes. Returns the ready messages it held.
+    pub(crate) fn delete_queue(
+        &self,
+        vhost: &Vhost,
+        q: &Arc<crate::queue::Queue>,
+        changes: &mut Vec<crate::store::meta_model::Change>,
+    ) -> u32 {
         use crate::amqp::outbound::Outbound;
         use amq_protocol::protocol::{basic, AMQPClass};
-        if !vhost.remove_queue(q) {
+        if !vhost.remove_queue(q, changes) {
             return 0;
         }
         let (consumers, count) = q.mark_deleted();
@@ -230,9 +226,6 @@ impl Broker {
                 let m = AMQPClass::Basic(basic::AMQPMethod::Cancel(cancel));
                 c.channel.conn.send(Outbound::method(c.channel.id, m));
             }
-        }
-        if q.durable {
-            self.save_definitions();
         }
         count
     }

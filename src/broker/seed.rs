@@ -1,19 +1,19 @@
 //! Moving definitions between their stored form (RabbitMQ's export format) and the live
 //! broker: seeding a new data dir from the config, restoring on boot, exporting to save.
 
-use super::exchange::{Dest, Exchange, ExchangeKind};
-use super::Broker;
+use super::command::{
+    Actor, BindingSpec, Command, Destination, ExchangeDecl, PolicySpec, QueueDecl,
+};
+use super::exchange::Dest;
+use super::{records, Broker};
 use crate::auth::password::{hash_password, SHA256_ALGORITHM};
-use crate::auth::permissions::Permission;
-use crate::auth::User;
 use crate::broker::policy::Policy;
 use crate::config::Config;
-use crate::queue::{Queue, QueueSpec};
 use crate::store::definitions::{
-    field_table_to_json, json_to_field_table, BindingDefinition, Definitions, DestinationType,
-    ExchangeDefinition, PermissionDefinition, PolicyDefinition, QueueDefinition, UserDefinition,
-    VhostDefinition,
+    json_to_field_table, Definitions, DestinationType, PermissionDefinition, PolicyDefinition,
+    UserDefinition, VhostDefinition,
 };
+use std::sync::Arc;
 
 /// Definitions for a new data dir: the config's users, vhosts and permissions, or
 /// RabbitMQ's default (vhost `/`, user guest/guest with full permissions) when it names none.
@@ -81,92 +81,109 @@ pub fn from_config(config: &Config) -> anyhow::Result<Definitions> {
     Ok(defs)
 }
 
-/// Loads definitions into the (empty) broker.
-pub fn apply(broker: &std::sync::Arc<Broker>, defs: &Definitions) -> anyhow::Result<()> {
+/// Loads stored definitions into the (empty) broker, as the commands that made them. What
+/// the broker can no longer take (an exchange of an unknown type, a binding whose end is
+/// gone) is skipped with a warning; a policy that does not validate stops the start.
+pub fn apply(broker: &Arc<Broker>, defs: &Definitions) -> anyhow::Result<()> {
+    // Everything here is already stored: the changes the commands record are dropped.
+    let mut stored = Vec::new();
+    let mut run = |cmd: Command| broker.apply(&Actor::BROKER, cmd, &mut stored);
     for v in &defs.vhosts {
-        broker.add_vhost(&v.name, &v.description);
+        run(Command::AddVhost {
+            name: v.name.clone(),
+            description: v.description.clone(),
+        })
+        .map_err(|e| anyhow::anyhow!("vhost '{}': {e}", v.name))?;
     }
     for u in &defs.users {
-        broker.put_user(User {
+        run(Command::PutUser {
             name: u.name.clone(),
             password_hash: u.password_hash.clone(),
             tags: u.tags.clone(),
-        });
+        })
+        .map_err(|e| anyhow::anyhow!("user '{}': {e}", u.name))?;
     }
-    load_policies(broker, defs)?;
     for p in &defs.permissions {
-        let perm = Permission::new(&p.configure, &p.write, &p.read)
-            .map_err(|e| anyhow::anyhow!("permissions for '{}' in '{}': {e}", p.user, p.vhost))?;
-        broker.put_permission(&p.user, &p.vhost, perm);
+        run(Command::SetPermissions {
+            user: p.user.clone(),
+            vhost: p.vhost.clone(),
+            configure: p.configure.clone(),
+            write: p.write.clone(),
+            read: p.read.clone(),
+        })
+        .map_err(|e| anyhow::anyhow!("permissions for '{}' in '{}': {e}", p.user, p.vhost))?;
+    }
+    // Policies go in before queues and exchanges, which take their settings from them.
+    for (p, operator) in (defs.policies.iter().map(|p| (p, false)))
+        .chain(defs.operator_policies.iter().map(|p| (p, true)))
+    {
+        let spec = PolicySpec {
+            vhost: p.vhost.clone(),
+            name: p.name.clone(),
+            pattern: p.pattern.clone(),
+            apply_to: p.apply_to.clone(),
+            priority: p.priority,
+            definition: p.definition.clone(),
+        };
+        let (cmd, what) = if operator {
+            (Command::SetOperatorPolicy(spec), "operator policy")
+        } else {
+            (Command::SetPolicy(spec), "policy")
+        };
+        run(cmd).map_err(|e| anyhow::anyhow!("{what} '{}' in vhost '{}': {e}", p.name, p.vhost))?;
     }
     for e in &defs.exchanges {
-        let (Some(vh), Some(kind)) = (broker.vhost(&e.vhost), ExchangeKind::parse(&e.kind)) else {
-            tracing::warn!("skipping stored exchange '{}' in '{}'", e.name, e.vhost);
-            continue;
-        };
-        vh.add_exchange(Exchange::new(
-            e.name.clone(),
-            kind,
-            e.durable,
-            e.auto_delete,
-            e.internal,
-            json_to_field_table(&e.arguments),
-        ));
+        let cmd = Command::DeclareExchange(ExchangeDecl {
+            vhost: e.vhost.clone(),
+            name: e.name.clone(),
+            kind: e.kind.clone(),
+            durable: e.durable,
+            auto_delete: e.auto_delete,
+            internal: e.internal,
+            arguments: json_to_field_table(&e.arguments),
+        });
+        if let Err(err) = run(cmd) {
+            tracing::warn!(
+                "skipping stored exchange '{}' in '{}': {err}",
+                e.name,
+                e.vhost
+            );
+        }
     }
     for q in &defs.queues {
-        let Some(vh) = broker.vhost(&q.vhost) else {
-            continue;
-        };
-        let arguments = json_to_field_table(&q.arguments);
-        let what = format!("queue '{}' in vhost '{}'", q.name, q.vhost);
-        let settings = crate::queue::args::parse(&arguments, &what).unwrap_or_else(|e| {
-            tracing::warn!("stored {what}: {e}; its arguments are ignored");
-            Default::default()
-        });
-        let spec = QueueSpec {
+        let cmd = Command::DeclareQueue(QueueDecl {
+            vhost: q.vhost.clone(),
             name: q.name.clone(),
+            server_named: q.name.starts_with("amq.gen-"),
             durable: q.durable,
             auto_delete: q.auto_delete,
             exclusive_owner: None,
-            arguments,
-            args: settings,
-        };
-        vh.add_queue(Queue::new(broker, &vh, spec));
+            arguments: json_to_field_table(&q.arguments),
+        });
+        if let Err(err) = run(cmd) {
+            tracing::warn!("skipping stored queue '{}' in '{}': {err}", q.name, q.vhost);
+        }
     }
     for b in &defs.bindings {
-        restore_binding(broker, b);
-    }
-    broker.apply_policies();
-    Ok(())
-}
-
-/// Policies go in before queues and exchanges, which take their settings from them.
-fn load_policies(broker: &Broker, defs: &Definitions) -> anyhow::Result<()> {
-    let mut policies = broker.policies.write();
-    for p in &defs.policies {
-        let policy = Policy::new(
-            p.name.as_str(),
-            p.vhost.as_str(),
-            &p.pattern,
-            &p.apply_to,
-            p.priority,
-            p.definition.clone(),
-        )
-        .map_err(|e| anyhow::anyhow!("policy '{}' in vhost '{}': {e}", p.name, p.vhost))?;
-        policies.put(policy);
-    }
-    for p in &defs.operator_policies {
-        let policy = Policy::new_operator(
-            p.name.as_str(),
-            p.vhost.as_str(),
-            &p.pattern,
-            &p.apply_to,
-            p.priority,
-            p.definition.clone(),
-        )
-        .and_then(|pol| policies.put_operator(pol))
-        .map_err(|e| anyhow::anyhow!("operator policy '{}' in vhost '{}': {e}", p.name, p.vhost));
-        policy?;
+        let destination = match b.destination_type {
+            DestinationType::Queue => Destination::Queue(b.destination.clone()),
+            DestinationType::Exchange => Destination::Exchange(b.destination.clone()),
+        };
+        let cmd = Command::Bind(BindingSpec {
+            vhost: b.vhost.clone(),
+            source: b.source.clone(),
+            destination,
+            routing_key: b.routing_key.clone(),
+            arguments: json_to_field_table(&b.arguments),
+        });
+        if let Err(err) = run(cmd) {
+            tracing::warn!(
+                "skipping stored binding from '{}' to '{}' in '{}': {err}",
+                b.source,
+                b.destination,
+                b.vhost
+            );
+        }
     }
     Ok(())
 }
@@ -200,24 +217,6 @@ pub fn restore_messages(broker: &Broker, mut recovered: crate::store::messages::
             }
         }
     }
-}
-
-fn restore_binding(broker: &Broker, b: &BindingDefinition) {
-    let Some(vh) = broker.vhost(&b.vhost) else {
-        return;
-    };
-    let Some(src) = vh.exchange(&b.source) else {
-        return;
-    };
-    let dest = if b.destination_type == DestinationType::Queue {
-        match vh.queue(&b.destination) {
-            Some(q) => Dest::Queue(q),
-            None => return,
-        }
-    } else {
-        Dest::Exchange(b.destination.clone())
-    };
-    src.bind(dest, &b.routing_key, &json_to_field_table(&b.arguments));
 }
 
 /// The broker's current durable definitions.
@@ -260,50 +259,26 @@ pub fn export(broker: &Broker) -> Definitions {
 }
 
 fn export_vhost(vh: &super::Vhost, defs: &mut Definitions) {
-    for q in vh.queues().into_iter().filter(|q| q.durable) {
-        defs.queues.push(QueueDefinition {
-            name: q.name.clone(),
-            vhost: vh.name.clone(),
-            durable: true,
-            auto_delete: q.auto_delete,
-            arguments: field_table_to_json(&q.arguments),
-        });
-    }
+    defs.queues.extend(
+        vh.queues()
+            .iter()
+            .filter_map(|q| records::queue(&vh.name, q)),
+    );
     for ex in vh.exchanges() {
         if ex.name.is_empty() || ex.name.starts_with("amq.") || !ex.durable {
             continue;
         }
-        defs.exchanges.push(ExchangeDefinition {
-            name: ex.name.clone(),
-            vhost: vh.name.clone(),
-            kind: ex.kind.as_str().to_string(),
-            durable: true,
-            auto_delete: ex.auto_delete,
-            internal: ex.internal,
-            arguments: field_table_to_json(&ex.arguments),
-        });
+        defs.exchanges.push(records::exchange(&vh.name, &ex));
     }
-    for ex in vh.exchanges() {
+    for ex in vh.exchanges().into_iter().filter(|ex| ex.durable) {
         for b in ex.bindings() {
             let durable_dest = match &b.dest {
-                Dest::Queue(q) => q.durable,
+                Dest::Queue(q) => records::queue(&vh.name, q).is_some(),
                 Dest::Exchange(n) => vh.exchange(n).is_some_and(|e| e.durable),
             };
-            if !ex.durable || !durable_dest {
-                continue;
+            if durable_dest {
+                defs.bindings.push(records::binding(&vh.name, &ex.name, &b));
             }
-            defs.bindings.push(BindingDefinition {
-                source: ex.name.clone(),
-                vhost: vh.name.clone(),
-                destination: b.dest.name().to_string(),
-                destination_type: if b.dest.is_queue() {
-                    DestinationType::Queue
-                } else {
-                    DestinationType::Exchange
-                },
-                routing_key: b.routing_key.clone(),
-                arguments: field_table_to_json(&b.args),
-            });
         }
     }
 }

@@ -4,6 +4,7 @@
 use super::exchange::{Dest, Exchange, ExchangeKind};
 use crate::amqp::channel_shared::ChannelShared;
 use crate::queue::Queue;
+use crate::store::meta_model::Change;
 use ahash::{HashMap, HashMapExt};
 use amq_protocol::types::{AMQPValue, FieldTable};
 use parking_lot::RwLock;
@@ -87,16 +88,22 @@ impl Vhost {
             .clone()
     }
 
-    /// Removes an exchange and every binding to or from it.
-    pub fn remove_exchange(&self, name: &str) -> Option<Arc<Exchange>> {
+    /// Removes an exchange and every binding to or from it, recording the durable changes.
+    pub fn remove_exchange(&self, name: &str, changes: &mut Vec<Change>) -> Option<Arc<Exchange>> {
         let ex = self.exchanges.write().remove(name)?;
         ex.mark_deleted();
-        self.drop_bindings_to(&Dest::Exchange(name.to_string()));
+        if ex.durable {
+            changes.push(Change::DeleteExchange {
+                vhost: self.name.clone(),
+                name: name.to_string(),
+            });
+        }
+        self.drop_bindings_to(&Dest::Exchange(name.to_string()), changes);
         Some(ex)
     }
 
     /// Removes a queue from the map and every binding to it; the caller tells consumers.
-    pub fn remove_queue(&self, q: &Arc<Queue>) -> bool {
+    pub fn remove_queue(&self, q: &Arc<Queue>, changes: &mut Vec<Change>) -> bool {
         let removed = {
             let mut qs = self.queues.write();
             match qs.get(&q.name) {
@@ -105,24 +112,31 @@ impl Vhost {
             }
         };
         if removed {
-            self.drop_bindings_to(&Dest::Queue(q.clone()));
+            if super::records::queue(&self.name, q).is_some() {
+                changes.push(Change::DeleteQueue {
+                    vhost: self.name.clone(),
+                    name: q.name.clone(),
+                });
+            }
+            self.drop_bindings_to(&Dest::Queue(q.clone()), changes);
         }
         removed
     }
 
-    /// Unbinds `dest` everywhere, deleting auto-delete exchanges left without bindings.
-    fn drop_bindings_to(&self, dest: &Dest) {
+    /// Unbinds `dest` everywhere, deleting auto-delete exchanges left without bindings. (The
+    /// stored bindings go with the stored destination.)
+    fn drop_bindings_to(&self, dest: &Dest, changes: &mut Vec<Change>) {
         for ex in self.exchanges() {
             if ex.unbind_dest(dest) > 0 {
-                self.auto_delete_exchange(&ex);
+                self.auto_delete_exchange(&ex, changes);
             }
         }
     }
 
     /// Deletes an auto-delete exchange once it is the source of no binding.
-    pub fn auto_delete_exchange(&self, ex: &Arc<Exchange>) {
+    pub fn auto_delete_exchange(&self, ex: &Arc<Exchange>, changes: &mut Vec<Change>) {
         if ex.auto_delete && !ex.has_bindings() {
-            self.remove_exchange(&ex.name);
+            self.remove_exchange(&ex.name, changes);
         }
     }
 

@@ -3,6 +3,7 @@
 //! the head, and `x-expires` (an unused queue deletes itself).
 
 use super::{Queue, QueueArgs, QueueState, Reason};
+use crate::broker::command::{Actor, Command};
 use crate::message::now_ms;
 use std::num::NonZeroU64;
 use std::sync::{Arc, OnceLock};
@@ -164,7 +165,18 @@ fn expire_queue(q: &Arc<Queue>) {
         q.name,
         q.vhost
     );
-    broker.delete_queue(&vhost, q);
+    if q.is_deleted() {
+        return;
+    }
+    let cmd = Command::DeleteQueue {
+        vhost: vhost.name.clone(),
+        name: q.name.clone(),
+        if_unused: true,
+        if_empty: false,
+    };
+    if let Err(e) = broker.execute(&Actor::BROKER, cmd) {
+        tracing::debug!("queue '{}' stays: {e}", q.name);
+    }
 }
 
 #[cfg(test)]

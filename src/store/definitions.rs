@@ -338,7 +338,8 @@ pub fn load(path: &Path) -> Result<Option<Definitions>, DefinitionsError> {
 /// if missing), which is fsynced and renamed over `path`; then the
 /// directory is fsynced so the rename itself is durable. On error the
 /// temporary file is removed and the old file is left untouched.
-pub fn save(path: &Path, defs: &Definitions) -> Result<(), DefinitionsError> {
+/// Returns the file's size.
+pub fn save(path: &Path, defs: &Definitions) -> Result<u64, DefinitionsError> {
     let mut json = serde_json::to_vec_pretty(defs).map_err(DefinitionsError::Serialize)?;
     json.push(b'\n');
     let dir = parent_dir(path);
@@ -352,7 +353,8 @@ pub fn save(path: &Path, defs: &Definitions) -> Result<(), DefinitionsError> {
         let _ = fs::remove_file(&tmp);
     }
     result?;
-    sync_dir(dir).map_err(write_error(dir))
+    sync_dir(dir).map_err(write_error(dir))?;
+    Ok(json.len() as u64)
 }
 
 fn write_error(path: &Path) -> impl FnOnce(io::Error) -> DefinitionsError + '_ {

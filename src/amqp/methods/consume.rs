@@ -82,7 +82,7 @@ impl Connection {
             .remove(c.consumer_tag.as_str());
         if let Some(info) = info {
             if info.queue.remove_consumer(&shared, &info.tag) {
-                self.delete_queue(&info.queue);
+                self.delete_queue_as_broker(&info.queue, true);
             }
         }
         if !c.nowait {

@@ -1,13 +1,11 @@
-//! exchange.declare / delete / bind / unbind.
+//! exchange.declare / delete / bind / unbind: each becomes a broker command; a passive
+//! declare is a lookup.
 
-use super::{check_args, clean_name, EXCHANGE_ARGS};
+use super::clean_name;
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
-use crate::auth::permissions::Access;
-use crate::broker::exchange::{Dest, Exchange, ExchangeKind};
-use crate::broker::headers::validate_binding_args;
+use crate::broker::command::{BindingSpec, Command, Destination, ExchangeDecl};
 use amq_protocol::protocol::{exchange, AMQPClass};
-use std::sync::Arc;
 
 impl Connection {
     pub(crate) fn exchange_method(&mut self, ch: u16, m: exchange::AMQPMethod) -> AmqpResult<()> {
@@ -22,92 +20,25 @@ impl Connection {
 
     fn exchange_declare(&mut self, ch: u16, d: exchange::Declare) -> AmqpResult<()> {
         let name = clean_name(d.exchange.as_str());
-        if name.is_empty() {
-            return Err(default_exchange_refused());
-        }
-        let existing = self.vhost.exchange(&name);
         if d.passive {
-            existing.ok_or_else(|| self.no_exchange(&name))?;
-            return self.exchange_declare_ok(ch, d.nowait);
-        }
-        let kind = ExchangeKind::parse(d.kind.as_str()).ok_or_else(|| {
-            AmqpError::command_invalid(format!("unknown exchange type '{}'", d.kind))
-        })?;
-        if existing.is_none() && name.starts_with("amq.") {
-            return Err(AmqpError::access_refused(format!(
-                "exchange name '{name}' contains reserved prefix 'amq.*'"
-            )));
-        }
-        self.check(Access::Configure, "exchange", &name)?;
-        let ex = match existing {
-            Some(ex) => ex,
-            None => {
-                let ex = self.vhost.add_exchange(Exchange::new(
-                    name.clone(),
-                    kind,
-                    d.durable,
-                    d.auto_delete,
-                    d.internal,
-                    d.arguments.clone(),
-                ));
-                ex.set_alternate(crate::broker::effective::alternate_exchange(
-                    &self.broker.policies.read(),
-                    &self.vhost.name,
-                    &ex.name,
-                    ex.alternate_arg.as_deref(),
-                ));
-                if ex.durable {
-                    self.broker.save_definitions();
-                }
-                ex
+            if name.is_empty() {
+                return Err(crate::broker::default_exchange_refused().into());
             }
-        };
-        self.exchange_equivalent(&ex, kind, &d)?;
-        self.exchange_declare_ok(ch, d.nowait)
-    }
-
-    fn exchange_equivalent(
-        &self,
-        ex: &Exchange,
-        kind: ExchangeKind,
-        d: &exchange::Declare,
-    ) -> AmqpResult<()> {
-        let diff = |field: &str, got: String, cur: String| {
-            AmqpError::precondition(format!(
-                "inequivalent arg '{field}' for exchange '{}' in vhost '{}': received '{got}' but current is '{cur}'",
-                ex.name, self.vhost.name
-            ))
-        };
-        if ex.kind != kind {
-            return Err(diff("type", kind.as_str().into(), ex.kind.as_str().into()));
+            self.vhost
+                .exchange(&name)
+                .ok_or_else(|| self.no_exchange(&name))?;
+        } else {
+            self.command(Command::DeclareExchange(ExchangeDecl {
+                vhost: self.vhost.name.clone(),
+                name,
+                kind: d.kind.to_string(),
+                durable: d.durable,
+                auto_delete: d.auto_delete,
+                internal: d.internal,
+                arguments: d.arguments,
+            }))?;
         }
-        if ex.durable != d.durable {
-            return Err(diff(
-                "durable",
-                d.durable.to_string(),
-                ex.durable.to_string(),
-            ));
-        }
-        if ex.auto_delete != d.auto_delete {
-            return Err(diff(
-                "auto_delete",
-                d.auto_delete.to_string(),
-                ex.auto_delete.to_string(),
-            ));
-        }
-        if ex.internal != d.internal {
-            return Err(diff(
-                "internal",
-                d.internal.to_string(),
-                ex.internal.to_string(),
-            ));
-        }
-        let what = format!("exchange '{}' in vhost '{}'", ex.name, self.vhost.name);
-        check_args(EXCHANGE_ARGS, &d.arguments, &ex.arguments, &what)
-    }
-
-    fn exchange_declare_ok(&self, ch: u16, nowait: bool) -> AmqpResult<()> {
-        if !nowait {
+        if !d.nowait {
             let ok = exchange::AMQPMethod::DeclareOk(exchange::DeclareOk {});
             self.send_method(ch, AMQPClass::Exchange(ok));
         }
@@ -115,29 +46,11 @@ impl Connection {
     }
 
     fn exchange_delete(&mut self, ch: u16, d: exchange::Delete) -> AmqpResult<()> {
-        let name = clean_name(d.exchange.as_str());
-        if name.is_empty() {
-            return Err(default_exchange_refused());
-        }
-        if name.starts_with("amq.") {
-            return Err(AmqpError::access_refused(format!(
-                "deletion of system exchange '{name}' in vhost '{}' not allowed",
-                self.vhost.name
-            )));
-        }
-        self.check(Access::Configure, "exchange", &name)?;
-        if let Some(ex) = self.vhost.exchange(&name) {
-            if d.if_unused && ex.has_bindings() {
-                return Err(AmqpError::precondition(format!(
-                    "exchange '{name}' in vhost '{}' in use",
-                    self.vhost.name
-                )));
-            }
-            self.vhost.remove_exchange(&name);
-            if ex.durable {
-                self.broker.save_definitions();
-            }
-        }
+        self.command(Command::DeleteExchange {
+            vhost: self.vhost.name.clone(),
+            name: clean_name(d.exchange.as_str()),
+            if_unused: d.if_unused,
+        })?;
         if !d.nowait {
             let ok = exchange::AMQPMethod::DeleteOk(exchange::DeleteOk {});
             self.send_method(ch, AMQPClass::Exchange(ok));
@@ -145,43 +58,30 @@ impl Connection {
         Ok(())
     }
 
-    /// Checks an exchange-to-exchange (un)bind's ends: neither the default exchange, and
-    /// the user may write to the destination and read from the source.
-    fn e2e_allowed(&self, src: &str, dst: &str) -> AmqpResult<()> {
-        if src.is_empty() || dst.is_empty() {
-            return Err(default_exchange_refused());
+    fn e2e(
+        &self,
+        source: &str,
+        destination: &str,
+        routing_key: &str,
+        arguments: amq_protocol::types::FieldTable,
+    ) -> BindingSpec {
+        BindingSpec {
+            vhost: self.vhost.name.clone(),
+            source: clean_name(source),
+            destination: Destination::Exchange(clean_name(destination)),
+            routing_key: routing_key.to_string(),
+            arguments,
         }
-        self.check(Access::Write, "exchange", dst)?;
-        self.check(Access::Read, "exchange", src)
-    }
-
-    /// Resolves source and destination of an exchange-to-exchange bind.
-    fn e2e_ends(&self, src: &str, dst: &str) -> AmqpResult<(Arc<Exchange>, Arc<Exchange>)> {
-        self.e2e_allowed(src, dst)?;
-        let s = self
-            .vhost
-            .exchange(src)
-            .ok_or_else(|| self.no_exchange(src))?;
-        let d = self
-            .vhost
-            .exchange(dst)
-            .ok_or_else(|| self.no_exchange(dst))?;
-        Ok((s, d))
     }
 
     fn exchange_bind(&mut self, ch: u16, b: exchange::Bind) -> AmqpResult<()> {
-        let (src, dst) = (
-            clean_name(b.source.as_str()),
-            clean_name(b.destination.as_str()),
+        let spec = self.e2e(
+            b.source.as_str(),
+            b.destination.as_str(),
+            b.routing_key.as_str(),
+            b.arguments,
         );
-        let (s, d) = self.e2e_ends(&src, &dst)?;
-        if s.kind == ExchangeKind::Headers {
-            validate_binding_args(&b.arguments).map_err(AmqpError::precondition)?;
-        }
-        let added = s.bind(Dest::Exchange(dst), b.routing_key.as_str(), &b.arguments);
-        if added && s.durable && d.durable {
-            self.broker.save_definitions();
-        }
+        self.command(Command::Bind(spec))?;
         if !b.nowait {
             let ok = exchange::AMQPMethod::BindOk(exchange::BindOk {});
             self.send_method(ch, AMQPClass::Exchange(ok));
@@ -190,30 +90,17 @@ impl Connection {
     }
 
     fn exchange_unbind(&mut self, ch: u16, u: exchange::Unbind) -> AmqpResult<()> {
-        let (src, dst) = (
-            clean_name(u.source.as_str()),
-            clean_name(u.destination.as_str()),
+        let spec = self.e2e(
+            u.source.as_str(),
+            u.destination.as_str(),
+            u.routing_key.as_str(),
+            u.arguments,
         );
-        self.e2e_allowed(&src, &dst)?;
-        // As in RabbitMQ, unbinding what is not there (either end missing, or no such
-        // binding) succeeds: clean-up code relies on it.
-        let ends = (self.vhost.exchange(&src), self.vhost.exchange(&dst));
-        if let (Some(s), Some(d)) = ends {
-            if s.unbind(&Dest::Exchange(dst), u.routing_key.as_str(), &u.arguments) {
-                self.vhost.auto_delete_exchange(&s);
-                if s.durable && d.durable {
-                    self.broker.save_definitions();
-                }
-            }
-        }
+        self.command(Command::Unbind(spec))?;
         if !u.nowait {
             let ok = exchange::AMQPMethod::UnbindOk(exchange::UnbindOk {});
             self.send_method(ch, AMQPClass::Exchange(ok));
         }
         Ok(())
     }
-}
-
-pub(crate) fn default_exchange_refused() -> AmqpError {
-    AmqpError::access_refused("operation not permitted on the default exchange")
 }

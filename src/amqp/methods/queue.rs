@@ -1,13 +1,11 @@
-//! queue.declare / bind / unbind / purge / delete, and queue deletion with its effects
-//! (bindings dropped, consumers told with `basic.cancel`).
+//! queue.declare / bind / unbind / purge / delete: each becomes a broker command; a passive
+//! declare is a lookup.
 
-use super::exchange::default_exchange_refused;
-use super::{check_args, clean_name, QUEUE_ARGS};
+use super::clean_name;
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
-use crate::auth::permissions::Access;
-use crate::broker::exchange::Dest;
-use crate::queue::{Queue, QueueArgs, QueueSpec};
+use crate::broker::command::{Actor, BindingSpec, Command, Destination, Outcome, QueueDecl};
+use crate::queue::Queue;
 use amq_protocol::protocol::{queue, AMQPClass};
 use rand::Rng;
 use std::sync::Arc;
@@ -38,128 +36,58 @@ impl Connection {
 
     /// Looks a queue up and checks exclusivity (which RabbitMQ checks first).
     pub(crate) fn find_queue(&self, name: &str) -> AmqpResult<Arc<Queue>> {
-        let q = self.vhost.queue(name).ok_or_else(|| self.no_queue(name))?;
-        self.check_exclusive(&q)?;
-        Ok(q)
-    }
-
-    fn check_exclusive(&self, q: &Queue) -> AmqpResult<()> {
-        match q.exclusive_owner {
-            Some(owner) if owner != self.shared.id => Err(self.locked(q)),
-            _ => Ok(()),
-        }
-    }
-
-    /// A redeclare must also match the queue's exclusivity, checked before the other
-    /// properties: RabbitMQ answers a mismatch either way with 405, not 406.
-    fn check_exclusive_redeclare(&self, q: &Queue, exclusive: bool) -> AmqpResult<()> {
-        self.check_exclusive(q)?;
-        if q.exclusive_owner.is_some() != exclusive {
-            return Err(self.locked(q));
-        }
-        Ok(())
-    }
-
-    fn locked(&self, q: &Queue) -> AmqpError {
-        AmqpError::resource_locked(format!(
-            "cannot obtain exclusive access to locked queue '{}' in vhost '{}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.",
-            q.name, self.vhost.name
-        ))
+        Ok(self
+            .broker
+            .find_queue(&self.actor(), &self.vhost.name, name)?)
     }
 
     fn queue_declare(&mut self, ch: u16, d: queue::Declare) -> AmqpResult<()> {
-        let mut name = clean_name(d.queue.as_str());
+        let name = clean_name(d.queue.as_str());
         if d.passive {
-            let name = self.queue_name(ch, &name)?;
-            if super::reply_to::is_reply_address(&name) {
-                let (message_count, consumer_count) = self
-                    .declare_reply_address(&name)
-                    .ok_or_else(|| self.no_queue(&name))?;
-                if !d.nowait {
-                    let ok = queue::DeclareOk {
-                        queue: crate::amqp::codec::short(&name),
-                        message_count,
-                        consumer_count,
-                    };
-                    self.send_method(ch, AMQPClass::Queue(queue::AMQPMethod::DeclareOk(ok)));
-                }
-                return Ok(());
-            }
-            let q = self.find_queue(&name)?;
-            q.touch();
-            return self.queue_declare_ok(ch, &q, d.nowait);
+            return self.queue_declare_passive(ch, &name, d.nowait);
         }
-        if name.is_empty() {
-            name = generated_name("amq.gen-");
-        } else if name.starts_with("amq.") {
-            return Err(AmqpError::access_refused(format!(
-                "queue name '{name}' contains reserved prefix 'amq.*'"
-            )));
-        }
-        self.check(Access::Configure, "queue", &name)?;
-        let what = format!("queue '{name}' in vhost '{}'", self.vhost.name);
-        let settings =
-            crate::queue::args::parse(&d.arguments, &what).map_err(AmqpError::precondition)?;
-        let q = match self.vhost.queue(&name) {
-            Some(q) => {
-                self.check_exclusive_redeclare(&q, d.exclusive)?;
-                self.queue_equivalent(&q, &d)?;
-                q
-            }
-            None => self.create_queue(name, &d, settings),
-        };
-        q.touch();
-        self.queue_declare_ok(ch, &q, d.nowait)
-    }
-
-    fn create_queue(
-        &mut self,
-        name: String,
-        d: &queue::Declare,
-        settings: QueueArgs,
-    ) -> Arc<Queue> {
-        let spec = QueueSpec {
-            name,
+        let server_named = name.is_empty();
+        let decl = QueueDecl {
+            vhost: self.vhost.name.clone(),
+            name: if server_named {
+                generated_name("amq.gen-")
+            } else {
+                name
+            },
+            server_named,
             durable: d.durable,
             auto_delete: d.auto_delete,
             exclusive_owner: d.exclusive.then_some(self.shared.id),
-            arguments: d.arguments.clone(),
-            args: settings,
+            arguments: d.arguments,
         };
-        let q = Queue::new(&self.broker, &self.vhost, spec);
-        let q = self.vhost.add_queue(q);
-        if d.exclusive && q.exclusive_owner == Some(self.shared.id) {
-            self.exclusive.push(q.clone());
+        let Outcome::Queue { queue, created } = self.command(Command::DeclareQueue(decl))? else {
+            return Err(AmqpError::internal("queue.declare without a queue"));
+        };
+        if created && queue.exclusive_owner == Some(self.shared.id) {
+            self.exclusive.push(queue.clone());
         }
-        if q.durable {
-            self.broker.save_definitions();
-        }
-        q
+        self.queue_declare_ok(ch, &queue, d.nowait)
     }
 
-    fn queue_equivalent(&self, q: &Queue, d: &queue::Declare) -> AmqpResult<()> {
-        let diff = |field: &str, got: String, cur: String| {
-            AmqpError::precondition(format!(
-                "inequivalent arg '{field}' for queue '{}' in vhost '{}': received '{got}' but current is '{cur}'",
-                q.name, self.vhost.name
-            ))
-        };
-        if q.durable != d.durable {
-            return Err(diff(
-                "durable",
-                d.durable.to_string(),
-                q.durable.to_string(),
-            ));
+    fn queue_declare_passive(&mut self, ch: u16, name: &str, nowait: bool) -> AmqpResult<()> {
+        let name = self.queue_name(ch, name)?;
+        if super::reply_to::is_reply_address(&name) {
+            let (message_count, consumer_count) = self
+                .declare_reply_address(&name)
+                .ok_or_else(|| self.no_queue(&name))?;
+            if !nowait {
+                let ok = queue::DeclareOk {
+                    queue: crate::amqp::codec::short(&name),
+                    message_count,
+                    consumer_count,
+                };
+                self.send_method(ch, AMQPClass::Queue(queue::AMQPMethod::DeclareOk(ok)));
+            }
+            return Ok(());
         }
-        if q.auto_delete != d.auto_delete {
-            return Err(diff(
-                "auto_delete",
-                d.auto_delete.to_string(),
-                q.auto_delete.to_string(),
-            ));
-        }
-        let what = format!("queue '{}' in vhost '{}'", q.name, self.vhost.name);
-        check_args(QUEUE_ARGS, &d.arguments, &q.arguments, &what)
+        let q = self.find_queue(&name)?;
+        q.touch();
+        self.queue_declare_ok(ch, &q, nowait)
     }
 
     fn queue_declare_ok(&mut self, ch: u16, q: &Queue, nowait: bool) -> AmqpResult<()> {
@@ -176,27 +104,32 @@ impl Connection {
         Ok(())
     }
 
+    fn binding(
+        &mut self,
+        ch: u16,
+        queue: &str,
+        exchange: &str,
+        routing_key: &str,
+        arguments: amq_protocol::types::FieldTable,
+    ) -> AmqpResult<BindingSpec> {
+        Ok(BindingSpec {
+            vhost: self.vhost.name.clone(),
+            source: clean_name(exchange),
+            destination: Destination::Queue(self.queue_name(ch, queue)?),
+            routing_key: routing_key.to_string(),
+            arguments,
+        })
+    }
+
     fn queue_bind(&mut self, ch: u16, b: queue::Bind) -> AmqpResult<()> {
-        let name = self.queue_name(ch, b.queue.as_str())?;
-        let ex_name = clean_name(b.exchange.as_str());
-        if ex_name.is_empty() {
-            return Err(default_exchange_refused());
-        }
-        self.check(Access::Write, "queue", &name)?;
-        self.check(Access::Read, "exchange", &ex_name)?;
-        let q = self.find_queue(&name)?;
-        let ex = self
-            .vhost
-            .exchange(&ex_name)
-            .ok_or_else(|| self.no_exchange(&ex_name))?;
-        if ex.kind == crate::broker::exchange::ExchangeKind::Headers {
-            crate::broker::headers::validate_binding_args(&b.arguments)
-                .map_err(AmqpError::precondition)?;
-        }
-        let durable = ex.durable && q.durable;
-        if ex.bind(Dest::Queue(q), b.routing_key.as_str(), &b.arguments) && durable {
-            self.broker.save_definitions();
-        }
+        let spec = self.binding(
+            ch,
+            b.queue.as_str(),
+            b.exchange.as_str(),
+            b.routing_key.as_str(),
+            b.arguments,
+        )?;
+        self.command(Command::Bind(spec))?;
         if !b.nowait {
             let ok = queue::AMQPMethod::BindOk(queue::BindOk {});
             self.send_method(ch, AMQPClass::Queue(ok));
@@ -205,28 +138,14 @@ impl Connection {
     }
 
     fn queue_unbind(&mut self, ch: u16, u: queue::Unbind) -> AmqpResult<()> {
-        let name = self.queue_name(ch, u.queue.as_str())?;
-        let ex_name = clean_name(u.exchange.as_str());
-        if ex_name.is_empty() {
-            return Err(default_exchange_refused());
-        }
-        self.check(Access::Write, "queue", &name)?;
-        self.check(Access::Read, "exchange", &ex_name)?;
-        // As in RabbitMQ, unbinding what is not there (queue or exchange missing, or no
-        // such binding) succeeds: RPC helpers and clean-up code rely on it.
-        let q = self.vhost.queue(&name);
-        if let Some(q) = &q {
-            self.check_exclusive(q)?;
-        }
-        if let (Some(q), Some(ex)) = (q, self.vhost.exchange(&ex_name)) {
-            let durable = ex.durable && q.durable;
-            if ex.unbind(&Dest::Queue(q), u.routing_key.as_str(), &u.arguments) {
-                self.vhost.auto_delete_exchange(&ex);
-                if durable {
-                    self.broker.save_definitions();
-                }
-            }
-        }
+        let spec = self.binding(
+            ch,
+            u.queue.as_str(),
+            u.exchange.as_str(),
+            u.routing_key.as_str(),
+            u.arguments,
+        )?;
+        self.command(Command::Unbind(spec))?;
         let ok = queue::AMQPMethod::UnbindOk(queue::UnbindOk {});
         self.send_method(ch, AMQPClass::Queue(ok));
         Ok(())
@@ -234,9 +153,8 @@ impl Connection {
 
     fn queue_purge(&mut self, ch: u16, p: queue::Purge) -> AmqpResult<()> {
         let name = self.queue_name(ch, p.queue.as_str())?;
-        self.check(Access::Read, "queue", &name)?;
-        let q = self.find_queue(&name)?;
-        let message_count = q.purge();
+        let vhost = self.vhost.name.clone();
+        let message_count = messages(self.command(Command::PurgeQueue { vhost, name })?);
         if !p.nowait {
             let ok = queue::AMQPMethod::PurgeOk(queue::PurgeOk { message_count });
             self.send_method(ch, AMQPClass::Queue(ok));
@@ -246,36 +164,46 @@ impl Connection {
 
     fn queue_delete(&mut self, ch: u16, d: queue::Delete) -> AmqpResult<()> {
         let name = self.queue_name(ch, d.queue.as_str())?;
-        self.check(Access::Configure, "queue", &name)?;
-        let mut message_count = 0;
-        if let Some(q) = self.vhost.queue(&name) {
-            self.check_exclusive(&q)?;
-            let c = q.counts();
-            if d.if_unused && c.consumers > 0 {
-                return Err(AmqpError::precondition(format!(
-                    "queue '{name}' in vhost '{}' in use",
-                    self.vhost.name
-                )));
-            }
-            if d.if_empty && c.ready > 0 {
-                return Err(AmqpError::precondition(format!(
-                    "queue '{name}' in vhost '{}' is not empty",
-                    self.vhost.name
-                )));
-            }
-            message_count = self.delete_queue(&q);
-        }
+        let message_count = messages(self.command(Command::DeleteQueue {
+            vhost: self.vhost.name.clone(),
+            name,
+            if_unused: d.if_unused,
+            if_empty: d.if_empty,
+        })?);
+        self.exclusive.retain(|q| !q.is_deleted());
         if !d.nowait {
             let ok = queue::AMQPMethod::DeleteOk(queue::DeleteOk { message_count });
             self.send_method(ch, AMQPClass::Queue(ok));
         }
         Ok(())
     }
+}
 
-    /// Deletes a queue (see `Broker::delete_queue`) and forgets it as exclusive.
-    pub(crate) fn delete_queue(&mut self, q: &Arc<Queue>) -> u32 {
+impl Connection {
+    /// Deletes a queue as the broker does on its own: an exclusive queue whose connection
+    /// closes, an auto-delete queue that lost its last consumer (`if_unused`: unless a new
+    /// one came meanwhile).
+    pub(crate) fn delete_queue_as_broker(&mut self, q: &Arc<Queue>, if_unused: bool) {
         self.exclusive.retain(|x| !Arc::ptr_eq(x, q));
-        self.broker.delete_queue(&self.vhost, q)
+        if q.is_deleted() {
+            return;
+        }
+        let cmd = Command::DeleteQueue {
+            vhost: self.vhost.name.clone(),
+            name: q.name.clone(),
+            if_unused,
+            if_empty: false,
+        };
+        if let Err(e) = self.broker.execute(&Actor::BROKER, cmd) {
+            tracing::debug!("queue '{}' stays: {e}", q.name);
+        }
+    }
+}
+
+fn messages(o: Outcome) -> u32 {
+    match o {
+        Outcome::Messages(n) => n,
+        _ => 0,
     }
 }
 

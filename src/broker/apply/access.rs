@@ -1,0 +1,166 @@
+//! Vhosts, users and permissions. Only the broker itself and administrators change them.
+
+use crate::auth::password::SHA256_ALGORITHM;
+use crate::auth::{Permission, User, TAG_ADMINISTRATOR};
+use crate::broker::command::{Actor, CommandError, CommandResult, Outcome};
+use crate::broker::Broker;
+use crate::store::definitions::{PermissionDefinition, UserDefinition, VhostDefinition};
+use crate::store::meta_model::Change;
+
+/// Refuses a user without one of `tags` (the broker itself passes).
+pub(super) fn require_tag(actor: &Actor, tags: &[&str], what: &str) -> CommandResult<()> {
+    match actor.user {
+        None => Ok(()),
+        Some(u) if u.tags.iter().any(|t| tags.contains(&t.as_str())) => Ok(()),
+        Some(u) => Err(CommandError::AccessRefused(format!(
+            "user '{}' may not {what}: it needs the tag '{}'",
+            u.name,
+            tags.join("' or '")
+        ))),
+    }
+}
+
+fn require_admin(actor: &Actor, what: &str) -> CommandResult<()> {
+    require_tag(actor, &[TAG_ADMINISTRATOR], what)
+}
+
+fn no_vhost(name: &str) -> CommandError {
+    CommandError::NotFound(format!("no vhost '{name}'"))
+}
+
+fn no_user(name: &str) -> CommandError {
+    CommandError::NotFound(format!("no user '{name}'"))
+}
+
+pub(super) fn add_vhost(
+    broker: &Broker,
+    actor: &Actor,
+    name: String,
+    description: String,
+    changes: &mut Vec<Change>,
+) -> CommandResult {
+    require_admin(actor, "add vhosts")?;
+    if name.is_empty() {
+        return Err(CommandError::Invalid("a vhost needs a name".into()));
+    }
+    if broker.vhost(&name).is_none() {
+        broker.add_vhost(&name, &description);
+        changes.push(Change::PutVhost(VhostDefinition { name, description }));
+    }
+    Ok(Outcome::Done)
+}
+
+/// Deletes a vhost with its queues (their consumers are told), exchanges, permissions and
+/// policies.
+pub(super) fn delete_vhost(
+    broker: &Broker,
+    actor: &Actor,
+    name: &str,
+    changes: &mut Vec<Change>,
+) -> CommandResult {
+    require_admin(actor, "delete vhosts")?;
+    let vh = broker
+        .vhosts
+        .write()
+        .remove(name)
+        .ok_or_else(|| no_vhost(name))?;
+    // The vhost's own record covers everything in it.
+    let mut inner = Vec::new();
+    for q in vh.queues() {
+        broker.delete_queue(&vh, &q, &mut inner);
+    }
+    for ex in vh.exchanges() {
+        vh.remove_exchange(&ex.name, &mut inner);
+    }
+    broker.permissions.write().retain(|(_, v), _| v != name);
+    broker.policies.write().remove_vhost(name);
+    changes.push(Change::DeleteVhost {
+        name: name.to_string(),
+    });
+    Ok(Outcome::Done)
+}
+
+pub(super) fn put_user(
+    broker: &Broker,
+    actor: &Actor,
+    name: String,
+    password_hash: String,
+    tags: Vec<String>,
+    changes: &mut Vec<Change>,
+) -> CommandResult {
+    require_admin(actor, "change users")?;
+    if name.is_empty() {
+        return Err(CommandError::Invalid("a user needs a name".into()));
+    }
+    changes.push(Change::PutUser(UserDefinition {
+        name: name.clone(),
+        password_hash: password_hash.clone(),
+        hashing_algorithm: SHA256_ALGORITHM.to_string(),
+        tags: tags.clone(),
+    }));
+    broker.put_user(User {
+        name,
+        password_hash,
+        tags,
+    });
+    Ok(Outcome::Done)
+}
+
+pub(super) fn delete_user(
+    broker: &Broker,
+    actor: &Actor,
+    name: &str,
+    changes: &mut Vec<Change>,
+) -> CommandResult {
+    require_admin(actor, "delete users")?;
+    broker
+        .users
+        .write()
+        .remove(name)
+        .ok_or_else(|| no_user(name))?;
+    broker.permissions.write().retain(|(u, _), _| u != name);
+    changes.push(Change::DeleteUser {
+        name: name.to_string(),
+    });
+    Ok(Outcome::Done)
+}
+
+pub(super) fn set_permissions(
+    broker: &Broker,
+    actor: &Actor,
+    user: String,
+    vhost: String,
+    [configure, write, read]: [String; 3],
+    changes: &mut Vec<Change>,
+) -> CommandResult {
+    require_admin(actor, "set permissions")?;
+    broker.vhost(&vhost).ok_or_else(|| no_vhost(&vhost))?;
+    broker.user(&user).ok_or_else(|| no_user(&user))?;
+    let p = Permission::new(&configure, &write, &read)
+        .map_err(|e| CommandError::Invalid(format!("invalid permission pattern: {e}")))?;
+    broker.put_permission(&user, &vhost, p);
+    changes.push(Change::PutPermission(PermissionDefinition {
+        user,
+        vhost,
+        configure,
+        write,
+        read,
+    }));
+    Ok(Outcome::Done)
+}
+
+pub(super) fn clear_permissions(
+    broker: &Broker,
+    actor: &Actor,
+    user: String,
+    vhost: String,
+    changes: &mut Vec<Change>,
+) -> CommandResult {
+    require_admin(actor, "clear permissions")?;
+    let key = (user, vhost);
+    if broker.permissions.write().remove(&key).is_some() {
+        let (user, vhost) = key;
+        changes.push(Change::DeletePermission { user, vhost });
+    }
+    Ok(Outcome::Done)
+}

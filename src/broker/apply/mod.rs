@@ -1,0 +1,196 @@
+//! Running broker commands: each command checks what the actor may do and what the current
+//! state allows, in RabbitMQ's order (so the first error is the one RabbitMQ reports),
+//! changes the live broker, and records the durable changes it made. `execute` hands those
+//! to the metadata log; the caller answers once the ticket resolves.
+
+mod access;
+mod bindings;
+mod exchanges;
+mod policies;
+mod queues;
+
+use super::command::{Actor, Command, CommandError, CommandResult, Outcome};
+use super::{Broker, Vhost};
+use crate::auth::permissions::{check_resource, Access};
+use crate::auth::Permission;
+use crate::store::meta_log::Ticket;
+use crate::store::meta_model::Change;
+use std::sync::Arc;
+
+/// A command's outcome, and the ticket for the durable changes it made, if any.
+pub struct Applied {
+    pub outcome: Outcome,
+    pub persisted: Option<Ticket>,
+}
+
+impl Broker {
+    /// Runs a command and queues its durable changes for the metadata log.
+    pub fn execute(self: &Arc<Self>, actor: &Actor, cmd: Command) -> CommandResult<Applied> {
+        let mut changes = Vec::new();
+        let outcome = self.apply(actor, cmd, &mut changes)?;
+        Ok(Applied {
+            outcome,
+            persisted: self.persist(changes),
+        })
+    }
+
+    /// Queues durable changes for the metadata log.
+    pub(crate) fn persist(&self, changes: Vec<Change>) -> Option<Ticket> {
+        (!changes.is_empty()).then(|| self.metadata.append(changes))
+    }
+
+    /// Runs a command, collecting its durable changes in `changes`.
+    pub(crate) fn apply(
+        self: &Arc<Self>,
+        actor: &Actor,
+        cmd: Command,
+        changes: &mut Vec<Change>,
+    ) -> CommandResult {
+        match cmd {
+            Command::DeclareExchange(d) => {
+                let s = self.scope(actor, &d.vhost)?;
+                exchanges::declare(self, &s, d, changes)
+            }
+            Command::DeleteExchange {
+                vhost,
+                name,
+                if_unused,
+            } => exchanges::delete(&self.scope(actor, &vhost)?, &name, if_unused, changes),
+            Command::DeclareQueue(d) => {
+                let s = self.scope(actor, &d.vhost)?;
+                queues::declare(self, &s, d, changes)
+            }
+            Command::DeleteQueue {
+                vhost,
+                name,
+                if_unused,
+                if_empty,
+            } => {
+                let s = self.scope(actor, &vhost)?;
+                queues::delete(self, &s, &name, if_unused, if_empty, changes)
+            }
+            Command::PurgeQueue { vhost, name } => {
+                queues::purge(&self.scope(actor, &vhost)?, &name)
+            }
+            Command::Bind(b) => bindings::bind(&self.scope(actor, &b.vhost)?, b, changes),
+            Command::Unbind(b) => bindings::unbind(&self.scope(actor, &b.vhost)?, b, changes),
+            Command::AddVhost { name, description } => {
+                access::add_vhost(self, actor, name, description, changes)
+            }
+            Command::DeleteVhost { name } => access::delete_vhost(self, actor, &name, changes),
+            Command::PutUser {
+                name,
+                password_hash,
+                tags,
+            } => access::put_user(self, actor, name, password_hash, tags, changes),
+            Command::DeleteUser { name } => access::delete_user(self, actor, &name, changes),
+            Command::SetPermissions {
+                user,
+                vhost,
+                configure,
+                write,
+                read,
+            } => {
+                let p = [configure, write, read];
+                access::set_permissions(self, actor, user, vhost, p, changes)
+            }
+            Command::ClearPermissions { user, vhost } => {
+                access::clear_permissions(self, actor, user, vhost, changes)
+            }
+            Command::SetPolicy(p) => policies::set(self, actor, p, false, changes),
+            Command::SetOperatorPolicy(p) => policies::set(self, actor, p, true, changes),
+            Command::ClearPolicy { vhost, name } => {
+                policies::clear(self, actor, vhost, name, false, changes)
+            }
+            Command::ClearOperatorPolicy { vhost, name } => {
+                policies::clear(self, actor, vhost, name, true, changes)
+            }
+        }
+    }
+
+    /// Finds a queue for an operation on it (consume, get, a passive declare): it must
+    /// exist, and an exclusive queue must be the actor's.
+    pub fn find_queue(
+        &self,
+        actor: &Actor,
+        vhost: &str,
+        name: &str,
+    ) -> CommandResult<Arc<crate::queue::Queue>> {
+        queues::find(&self.scope(actor, vhost)?, name)
+    }
+
+    /// The vhost a command acts in, with the actor's rights there.
+    fn scope<'a>(&self, actor: &'a Actor<'a>, vhost: &str) -> CommandResult<Scope<'a>> {
+        let vh = self
+            .vhost(vhost)
+            .ok_or_else(|| CommandError::NotFound(format!("no vhost '{vhost}'")))?;
+        let permission = match (actor.user, actor.permission) {
+            (None, _) => None,
+            (Some(_), Some(p)) => Some(Perm::Given(p)),
+            (Some(u), None) => Some(
+                self.permission(&u.name, vhost)
+                    .map_or(Perm::None, Perm::Looked),
+            ),
+        };
+        Ok(Scope {
+            vhost: vh,
+            actor: *actor,
+            permission,
+        })
+    }
+}
+
+/// The actor's permission in the scope's vhost.
+enum Perm<'a> {
+    Given(&'a Permission),
+    Looked(Arc<Permission>),
+    None,
+}
+
+/// A command's vhost and who asks in it.
+pub(crate) struct Scope<'a> {
+    pub vhost: Arc<Vhost>,
+    actor: Actor<'a>,
+    /// `None` for the broker itself, which is not checked.
+    permission: Option<Perm<'a>>,
+}
+
+impl Scope<'_> {
+    /// RabbitMQ's resource check (`crate::auth::permissions::check_resource`).
+    pub fn check(&self, access: Access, kind: &str, name: &str) -> CommandResult<()> {
+        let Some(perm) = &self.permission else {
+            return Ok(());
+        };
+        let p = match perm {
+            Perm::Given(p) => Some(*p),
+            Perm::Looked(p) => Some(&**p),
+            Perm::None => None,
+        };
+        let user = self.actor.user.map_or("", |u| u.name.as_str());
+        check_resource(p, access, kind, name, &self.vhost.name, user)
+            .map_err(CommandError::AccessRefused)
+    }
+
+    /// True when the broker itself asks (no checks of permissions or exclusivity).
+    pub fn is_broker(&self) -> bool {
+        self.actor.user.is_none()
+    }
+
+    /// The connection asking, for exclusive queues.
+    pub fn connection(&self) -> Option<u64> {
+        self.actor.connection
+    }
+
+    pub fn no_exchange(&self, name: &str) -> CommandError {
+        CommandError::no_exchange(&self.vhost.name, name)
+    }
+
+    pub fn no_queue(&self, name: &str) -> CommandError {
+        CommandError::no_queue(&self.vhost.name, name)
+    }
+}
+
+/// What RabbitMQ answers to any operation on the default exchange.
+pub(crate) fn default_exchange_refused() -> CommandError {
+    CommandError::AccessRefused("operation not permitted on the default exchange".into())
+}

@@ -1,0 +1,207 @@
+//! Broker commands: every change to the broker's metadata as a plain value. A frontend (the
+//! AMQP channel, the definitions loader, later the HTTP API and the cluster's log) builds a
+//! [`Command`] and hands it to [`Broker::execute`](super::Broker::execute) with the
+//! [`Actor`] asking; it gets back an [`Outcome`] or a typed [`CommandError`] that it maps to
+//! its own codes (an AMQP reply code, an HTTP status).
+//!
+//! A command names everything it needs (vhost, names, the generated name of a server-named
+//! queue, the owner of an exclusive queue), so replaying the same commands in the same order
+//! gives the same state: a cluster can log and replicate them before applying them.
+
+use amq_protocol::types::FieldTable;
+use serde::{Deserialize, Serialize};
+
+/// One metadata change.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    DeclareExchange(ExchangeDecl),
+    DeleteExchange {
+        vhost: String,
+        name: String,
+        if_unused: bool,
+    },
+    DeclareQueue(QueueDecl),
+    DeleteQueue {
+        vhost: String,
+        name: String,
+        if_unused: bool,
+        if_empty: bool,
+    },
+    PurgeQueue {
+        vhost: String,
+        name: String,
+    },
+    Bind(BindingSpec),
+    Unbind(BindingSpec),
+    AddVhost {
+        name: String,
+        description: String,
+    },
+    DeleteVhost {
+        name: String,
+    },
+    PutUser {
+        name: String,
+        /// As stored: base64 of salt and SHA-256 (`rabbit_password_hashing_sha256`).
+        password_hash: String,
+        tags: Vec<String>,
+    },
+    DeleteUser {
+        name: String,
+    },
+    SetPermissions {
+        user: String,
+        vhost: String,
+        configure: String,
+        write: String,
+        read: String,
+    },
+    ClearPermissions {
+        user: String,
+        vhost: String,
+    },
+    SetPolicy(PolicySpec),
+    ClearPolicy {
+        vhost: String,
+        name: String,
+    },
+    SetOperatorPolicy(PolicySpec),
+    ClearOperatorPolicy {
+        vhost: String,
+        name: String,
+    },
+}
+
+/// `exchange.declare` (not passive: a passive declare changes nothing and is a lookup).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ExchangeDecl {
+    pub vhost: String,
+    pub name: String,
+    /// As the client sent it; an unknown type is refused when the command runs.
+    pub kind: String,
+    pub durable: bool,
+    pub auto_delete: bool,
+    pub internal: bool,
+    pub arguments: FieldTable,
+}
+
+/// `queue.declare` (not passive).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct QueueDecl {
+    pub vhost: String,
+    /// Never empty: a server-named queue's name is chosen before the command is made.
+    pub name: String,
+    /// The name was generated (`amq.gen-...`) for a declare without one, so the reserved
+    /// `amq.` prefix is allowed.
+    pub server_named: bool,
+    pub durable: bool,
+    pub auto_delete: bool,
+    /// The connection that owns an exclusive queue.
+    pub exclusive_owner: Option<u64>,
+    pub arguments: FieldTable,
+}
+
+/// Where a binding leads.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(tag = "type", content = "name", rename_all = "snake_case")]
+pub enum Destination {
+    Queue(String),
+    Exchange(String),
+}
+
+/// `queue.bind`, `exchange.bind` and their unbinds.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct BindingSpec {
+    pub vhost: String,
+    pub source: String,
+    pub destination: Destination,
+    pub routing_key: String,
+    pub arguments: FieldTable,
+}
+
+/// A policy or operator policy; the definition is validated when the command runs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PolicySpec {
+    pub vhost: String,
+    pub name: String,
+    pub pattern: String,
+    pub apply_to: String,
+    pub priority: i32,
+    pub definition: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Who asks for a command. The broker itself (loading definitions, deleting an auto-delete
+/// queue) is not checked against permissions; a user is, in the command's vhost.
+#[derive(Clone, Copy)]
+pub struct Actor<'a> {
+    pub user: Option<&'a crate::auth::User>,
+    /// The user's permission in the vhost the command names, when the caller has it at hand
+    /// (an AMQP connection is bound to one vhost); looked up otherwise.
+    pub permission: Option<&'a crate::auth::Permission>,
+    /// The connection asking, for exclusive queues: only their owner may use them.
+    pub connection: Option<u64>,
+}
+
+impl Actor<'static> {
+    /// The broker itself.
+    pub const BROKER: Actor<'static> = Actor {
+        user: None,
+        permission: None,
+        connection: None,
+    };
+
+    /// The broker acting for a connection (deleting its exclusive queues as it closes).
+    pub fn broker_for(connection: u64) -> Self {
+        Actor {
+            connection: Some(connection),
+            ..Self::BROKER
+        }
+    }
+}
+
+/// What a command did.
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    /// A queue declared (or found equivalent).
+    Queue {
+        queue: std::sync::Arc<crate::queue::Queue>,
+        created: bool,
+    },
+    /// Messages purged, or dropped with a deleted queue.
+    Messages(u32),
+}
+
+/// Why a command was refused, with RabbitMQ's text for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AccessRefused(String),
+    #[error("{0}")]
+    ResourceLocked(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// The request itself is malformed (an unknown exchange type, say).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The change was made but could not be written to disk.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CommandError {
+    pub fn no_queue(vhost: &str, name: &str) -> Self {
+        Self::NotFound(format!("no queue '{name}' in vhost '{vhost}'"))
+    }
+
+    pub fn no_exchange(vhost: &str, name: &str) -> Self {
+        Self::NotFound(format!("no exchange '{name}' in vhost '{vhost}'"))
+    }
+}
+
+pub type CommandResult<T = Outcome> = Result<T, CommandError>;
