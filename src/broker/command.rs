@@ -71,6 +71,24 @@ pub enum Command {
         vhost: String,
         name: String,
     },
+    SetParameter {
+        vhost: String,
+        component: String,
+        name: String,
+        value: serde_json::Value,
+    },
+    ClearParameter {
+        vhost: String,
+        component: String,
+        name: String,
+    },
+    SetGlobalParameter {
+        name: String,
+        value: serde_json::Value,
+    },
+    ClearGlobalParameter {
+        name: String,
+    },
 }
 
 /// `exchange.declare` (not passive: a passive declare changes nothing and is a lookup).

@@ -8,6 +8,7 @@ use crate::queue::Queue;
 use ahash::HashMap;
 use amq_protocol::types::FieldTable;
 use parking_lot::RwLock;
+use smallvec::SmallVec;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -80,9 +81,15 @@ pub struct Binding {
     pub args: FieldTable,
 }
 
+/// An exchange's bindings, indexed so that adding or removing one costs the same with ten
+/// or ten thousand of them, and a destination's bindings are found without a scan.
 #[derive(Default)]
 struct Bindings {
-    all: Vec<Binding>,
+    /// The argument tables bound for each (destination, routing key) pair: usually one.
+    by_pair: HashMap<(Dest, String), SmallVec<[FieldTable; 1]>>,
+    /// The routing keys each destination is bound with (each pair once).
+    by_dest: HashMap<Dest, SmallVec<[String; 1]>>,
+    count: usize,
     direct: HashMap<String, Vec<Dest>>,
     topic: TopicIndex<Dest>,
 }
@@ -153,49 +160,57 @@ impl Exchange {
     /// Adds a binding; false if an identical one exists.
     pub fn bind(&self, dest: Dest, routing_key: &str, args: &FieldTable) -> bool {
         let mut b = self.bindings.write();
-        let exists = b
-            .all
-            .iter()
-            .any(|x| x.dest == dest && x.routing_key == routing_key && &x.args == args);
-        if exists {
-            return false;
-        }
-        match self.kind {
-            ExchangeKind::Direct => b
-                .direct
-                .entry(routing_key.to_string())
-                .or_default()
-                .push(dest.clone()),
-            ExchangeKind::Topic => {
-                b.topic.insert(routing_key, dest.clone());
+        let b = &mut *b;
+        let key = (dest, routing_key.to_string());
+        let tables = match b.by_pair.get_mut(&key) {
+            Some(tables) if tables.contains(args) => return false,
+            Some(tables) => tables,
+            None => {
+                match self.kind {
+                    ExchangeKind::Direct => b
+                        .direct
+                        .entry(key.1.clone())
+                        .or_default()
+                        .push(key.0.clone()),
+                    ExchangeKind::Topic => {
+                        b.topic.insert(routing_key, key.0.clone());
+                    }
+                    ExchangeKind::Fanout | ExchangeKind::Headers => {}
+                }
+                b.by_dest
+                    .entry(key.0.clone())
+                    .or_default()
+                    .push(key.1.clone());
+                b.by_pair.entry(key).or_default()
             }
-            ExchangeKind::Fanout | ExchangeKind::Headers => {}
-        }
-        b.all.push(Binding {
-            dest,
-            routing_key: routing_key.to_string(),
-            args: args.clone(),
-        });
+        };
+        tables.push(args.clone());
+        b.count += 1;
         true
     }
 
     /// Removes a binding; false if there was none.
     pub fn unbind(&self, dest: &Dest, routing_key: &str, args: &FieldTable) -> bool {
-        let mut b = self.bindings.write();
-        let Some(pos) = b
-            .all
-            .iter()
-            .position(|x| &x.dest == dest && x.routing_key == routing_key && &x.args == args)
-        else {
+        let mut guard = self.bindings.write();
+        let b = &mut *guard;
+        let key = (dest.clone(), routing_key.to_string());
+        let Some(tables) = b.by_pair.get_mut(&key) else {
             return false;
         };
-        b.all.remove(pos);
-        let still_bound = b
-            .all
-            .iter()
-            .any(|x| &x.dest == dest && x.routing_key == routing_key);
-        if !still_bound {
-            remove_from_index(&mut b, self.kind, dest, routing_key);
+        let Some(pos) = tables.iter().position(|t| t == args) else {
+            return false;
+        };
+        tables.remove(pos);
+        b.count -= 1;
+        if tables.is_empty() {
+            b.by_pair.remove(&key);
+            if let Some(keys) = b.by_dest.get_mut(dest) {
+                keys.retain(|k| k != routing_key);
+                if keys.is_empty() {
+                    b.by_dest.remove(dest);
+                }
+            }
+            remove_from_index(b, self.kind, dest, routing_key);
         }
         true
     }
@@ -203,24 +218,35 @@ impl Exchange {
     /// Drops every binding to `dest`; returns how many went.
     pub fn unbind_dest(&self, dest: &Dest) -> usize {
         let mut b = self.bindings.write();
-        let before = b.all.len();
-        b.all.retain(|x| &x.dest != dest);
-        if b.all.len() != before {
-            b.direct.retain(|_, v| {
-                v.retain(|d| d != dest);
-                !v.is_empty()
-            });
-            b.topic.remove_dest(dest);
+        let Some(keys) = b.by_dest.remove(dest) else {
+            return 0;
+        };
+        let mut gone = 0;
+        for rk in keys {
+            if let Some(tables) = b.by_pair.remove(&(dest.clone(), rk.clone())) {
+                gone += tables.len();
+            }
+            remove_from_index(&mut b, self.kind, dest, &rk);
         }
-        before - b.all.len()
+        b.count -= gone;
+        gone
     }
 
     pub fn has_bindings(&self) -> bool {
-        !self.bindings.read().all.is_empty()
+        self.bindings.read().count > 0
     }
 
     pub fn bindings(&self) -> Vec<Binding> {
-        self.bindings.read().all.clone()
+        let b = self.bindings.read();
+        let mut all = Vec::with_capacity(b.count);
+        for ((dest, routing_key), tables) in &b.by_pair {
+            all.extend(tables.iter().map(|args| Binding {
+                dest: dest.clone(),
+                routing_key: routing_key.clone(),
+                args: args.clone(),
+            }));
+        }
+        all
     }
 
     /// The destinations this exchange alone routes a message to.
@@ -232,14 +258,15 @@ impl Exchange {
                     out.extend(v.iter().cloned());
                 }
             }
-            ExchangeKind::Fanout => out.extend(b.all.iter().map(|x| x.dest.clone())),
+            ExchangeKind::Fanout => out.extend(b.by_dest.keys().cloned()),
             ExchangeKind::Topic => b.topic.route(routing_key, out),
-            ExchangeKind::Headers => out.extend(
-                b.all
-                    .iter()
-                    .filter(|x| headers_match(&x.args, headers))
-                    .map(|x| x.dest.clone()),
-            ),
+            ExchangeKind::Headers => {
+                for ((dest, _), tables) in &b.by_pair {
+                    if tables.iter().any(|args| headers_match(args, headers)) {
+                        out.push(dest.clone());
+                    }
+                }
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod effective;
 mod equivalence;
 pub mod exchange;
 pub mod headers;
+pub mod parameters;
 pub mod policy;
 pub mod publish;
 mod records;
@@ -51,6 +52,8 @@ pub struct Broker {
     pub paging_limit: usize,
     /// User and operator policies of every vhost.
     pub policies: RwLock<policy::Policies>,
+    /// Runtime parameters, per vhost and global.
+    pub parameters: RwLock<parameters::Parameters>,
     /// How long a delivery may stay unacked before its channel is closed (406).
     pub consumer_timeout: Option<std::time::Duration>,
 }
@@ -80,6 +83,7 @@ impl Broker {
             consumer_timeout: (config.consumer_timeout > 0)
                 .then(|| std::time::Duration::from_millis(config.consumer_timeout)),
             policies: RwLock::new(policy::Policies::default()),
+            parameters: RwLock::new(parameters::Parameters::default()),
             vhosts: RwLock::new(HashMap::new()),
             users: RwLock::new(HashMap::new()),
             permissions: RwLock::new(HashMap::new()),

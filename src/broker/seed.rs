@@ -10,8 +10,8 @@ use crate::auth::password::{hash_password, SHA256_ALGORITHM};
 use crate::broker::policy::Policy;
 use crate::config::Config;
 use crate::store::definitions::{
-    json_to_field_table, Definitions, DestinationType, PermissionDefinition, PolicyDefinition,
-    UserDefinition, VhostDefinition,
+    json_to_field_table, Definitions, DestinationType, GlobalParameterDefinition,
+    ParameterDefinition, PermissionDefinition, PolicyDefinition, UserDefinition, VhostDefinition,
 };
 use std::sync::Arc;
 
@@ -132,6 +132,29 @@ pub fn apply(broker: &Arc<Broker>, defs: &Definitions) -> anyhow::Result<()> {
         };
         run(cmd).map_err(|e| anyhow::anyhow!("{what} '{}' in vhost '{}': {e}", p.name, p.vhost))?;
     }
+    for p in &defs.parameters {
+        let cmd = Command::SetParameter {
+            vhost: p.vhost.clone(),
+            component: p.component.clone(),
+            name: p.name.clone(),
+            value: p.value.clone(),
+        };
+        if let Err(err) = run(cmd) {
+            tracing::warn!(
+                "skipping stored parameter '{}' of '{}' in '{}': {err}",
+                p.name,
+                p.component,
+                p.vhost
+            );
+        }
+    }
+    for p in &defs.global_parameters {
+        run(Command::SetGlobalParameter {
+            name: p.name.clone(),
+            value: p.value.clone(),
+        })
+        .map_err(|e| anyhow::anyhow!("global parameter '{}': {e}", p.name))?;
+    }
     for e in &defs.exchanges {
         let cmd = Command::DeclareExchange(ExchangeDecl {
             vhost: e.vhost.clone(),
@@ -246,6 +269,25 @@ pub fn export(broker: &Broker) -> Definitions {
             .list_operator()
             .iter()
             .map(policy_definition)
+            .collect();
+    }
+    {
+        let params = broker.parameters.read();
+        defs.parameters = params
+            .list()
+            .map(|((vhost, component, name), value)| ParameterDefinition {
+                value: value.clone(),
+                vhost: vhost.clone(),
+                component: component.clone(),
+                name: name.clone(),
+            })
+            .collect();
+        defs.global_parameters = params
+            .list_global()
+            .map(|(name, value)| GlobalParameterDefinition {
+                name: name.clone(),
+                value: value.clone(),
+            })
             .collect();
     }
     for vh in broker.vhosts() {

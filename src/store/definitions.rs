@@ -8,9 +8,8 @@
 //! into RabbitMQ 3.10 and a RabbitMQ export can be loaded here.
 //!
 //! Compatibility notes (checked against RabbitMQ 3.10.8):
-//! * Sections and fields Warren does not model (`topic_permissions`,
-//!   `global_parameters`, user `limits`, runtime `parameters` other than
-//!   operator policies, ...) are ignored on read and not written back.
+//! * Sections and fields Warren does not model (`topic_permissions`, user
+//!   `limits`, ...) are ignored on read and not written back.
 //! * Policies are the `policies` section: `{vhost, name, pattern,
 //!   "apply-to", definition, priority}`. RabbitMQ 3.10 has no
 //!   operator-policy section: it exports operator policies as runtime
@@ -61,9 +60,10 @@ pub enum DefinitionsError {
     Write { path: PathBuf, source: io::Error },
 }
 
-/// The whole metadata file.
+/// The whole metadata file. (Serialised through [`repr::Repr`], which keeps RabbitMQ's
+/// layout: operator policies and runtime parameters share its `parameters` list.)
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(default)]
+#[serde(try_from = "repr::Repr", into = "repr::Repr")]
 pub struct Definitions {
     pub rabbit_version: String,
     pub users: Vec<UserDefinition>,
@@ -71,8 +71,10 @@ pub struct Definitions {
     pub permissions: Vec<PermissionDefinition>,
     /// Operator policies, stored as RabbitMQ's `operator_policy` runtime
     /// parameters in the `parameters` section.
-    #[serde(rename = "parameters", with = "operator_policy_parameters")]
     pub operator_policies: Vec<PolicyDefinition>,
+    /// Runtime parameters other than operator policies (vhost limits, ...).
+    pub parameters: Vec<ParameterDefinition>,
+    pub global_parameters: Vec<GlobalParameterDefinition>,
     pub policies: Vec<PolicyDefinition>,
     pub queues: Vec<QueueDefinition>,
     pub exchanges: Vec<ExchangeDefinition>,
@@ -87,12 +89,31 @@ impl Default for Definitions {
             vhosts: Vec::new(),
             permissions: Vec::new(),
             operator_policies: Vec::new(),
+            parameters: Vec::new(),
+            global_parameters: Vec::new(),
             policies: Vec::new(),
             queues: Vec::new(),
             exchanges: Vec::new(),
             bindings: Vec::new(),
         }
     }
+}
+
+/// A runtime parameter: a component's named JSON value in a vhost.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ParameterDefinition {
+    pub value: Value,
+    #[serde(default)]
+    pub vhost: String,
+    pub component: String,
+    pub name: String,
+}
+
+/// A global (not per-vhost) runtime parameter, such as `cluster_name`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct GlobalParameterDefinition {
+    pub name: String,
+    pub value: Value,
 }
 
 /// A user; `password_hash` is base64 as in [`crate::auth::password`].
@@ -206,24 +227,33 @@ fn default_apply_to() -> String {
     "all".to_owned()
 }
 
-/// (De)serialises operator policies as RabbitMQ 3.10 exports them: entries
-/// of the `parameters` list whose `component` is `operator_policy`. Other
-/// parameters (vhost limits, federation upstreams, ...) are skipped.
-mod operator_policy_parameters {
-    use super::{default_apply_to, PolicyDefinition};
-    use serde::de::Error as _;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use serde_json::{Map, Value};
+/// The file's JSON layout. RabbitMQ 3.10 exports operator policies as entries of the
+/// `parameters` list whose `component` is `operator_policy`; the other entries are runtime
+/// parameters proper.
+mod repr {
+    use super::*;
 
-    const COMPONENT: &str = "operator_policy";
+    const OPERATOR_POLICY: &str = "operator_policy";
 
     #[derive(Serialize, Deserialize)]
-    struct Parameter {
-        value: PolicyValue,
-        #[serde(default)]
-        vhost: String,
-        component: String,
-        name: String,
+    #[serde(default)]
+    pub struct Repr {
+        rabbit_version: String,
+        users: Vec<UserDefinition>,
+        vhosts: Vec<VhostDefinition>,
+        permissions: Vec<PermissionDefinition>,
+        parameters: Vec<ParameterDefinition>,
+        global_parameters: Vec<GlobalParameterDefinition>,
+        policies: Vec<PolicyDefinition>,
+        queues: Vec<QueueDefinition>,
+        exchanges: Vec<ExchangeDefinition>,
+        bindings: Vec<BindingDefinition>,
+    }
+
+    impl Default for Repr {
+        fn default() -> Self {
+            Definitions::default().into()
+        }
     }
 
     #[derive(Serialize, Deserialize)]
@@ -236,44 +266,74 @@ mod operator_policy_parameters {
         apply_to: String,
     }
 
-    pub fn serialize<S: Serializer>(
-        policies: &[PolicyDefinition],
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.collect_seq(policies.iter().map(to_parameter))
-    }
+    impl TryFrom<Repr> for Definitions {
+        type Error = String;
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PolicyDefinition>, D::Error> {
-        Vec::<Value>::deserialize(d)?
-            .into_iter()
-            .filter(|p| p.get("component").and_then(Value::as_str) == Some(COMPONENT))
-            .map(|p| serde_json::from_value(p).map(from_parameter))
-            .collect::<Result<_, _>>()
-            .map_err(|e| D::Error::custom(format!("invalid operator policy parameter: {e}")))
-    }
-
-    fn to_parameter(p: &PolicyDefinition) -> Parameter {
-        Parameter {
-            value: PolicyValue {
-                pattern: p.pattern.clone(),
-                definition: p.definition.clone(),
-                priority: p.priority,
-                apply_to: p.apply_to.clone(),
-            },
-            vhost: p.vhost.clone(),
-            component: COMPONENT.to_owned(),
-            name: p.name.clone(),
+        fn try_from(r: Repr) -> Result<Self, String> {
+            let mut operator_policies = Vec::new();
+            let mut parameters = Vec::new();
+            for p in r.parameters {
+                if p.component != OPERATOR_POLICY {
+                    parameters.push(p);
+                    continue;
+                }
+                let v: PolicyValue = serde_json::from_value(p.value)
+                    .map_err(|e| format!("invalid operator policy parameter: {e}"))?;
+                operator_policies.push(PolicyDefinition {
+                    vhost: p.vhost,
+                    name: p.name,
+                    pattern: v.pattern,
+                    apply_to: v.apply_to,
+                    definition: v.definition,
+                    priority: v.priority,
+                });
+            }
+            Ok(Definitions {
+                rabbit_version: r.rabbit_version,
+                users: r.users,
+                vhosts: r.vhosts,
+                permissions: r.permissions,
+                operator_policies,
+                parameters,
+                global_parameters: r.global_parameters,
+                policies: r.policies,
+                queues: r.queues,
+                exchanges: r.exchanges,
+                bindings: r.bindings,
+            })
         }
     }
 
-    fn from_parameter(p: Parameter) -> PolicyDefinition {
-        PolicyDefinition {
-            vhost: p.vhost,
-            name: p.name,
-            pattern: p.value.pattern,
-            apply_to: p.value.apply_to,
-            definition: p.value.definition,
-            priority: p.value.priority,
+    impl From<Definitions> for Repr {
+        fn from(d: Definitions) -> Repr {
+            let mut parameters: Vec<ParameterDefinition> = d
+                .operator_policies
+                .into_iter()
+                .map(|p| ParameterDefinition {
+                    value: serde_json::json!({
+                        "pattern": p.pattern,
+                        "definition": p.definition,
+                        "priority": p.priority,
+                        "apply-to": p.apply_to,
+                    }),
+                    vhost: p.vhost,
+                    component: OPERATOR_POLICY.to_owned(),
+                    name: p.name,
+                })
+                .collect();
+            parameters.extend(d.parameters);
+            Repr {
+                rabbit_version: d.rabbit_version,
+                users: d.users,
+                vhosts: d.vhosts,
+                permissions: d.permissions,
+                parameters,
+                global_parameters: d.global_parameters,
+                policies: d.policies,
+                queues: d.queues,
+                exchanges: d.exchanges,
+                bindings: d.bindings,
+            }
         }
     }
 }
@@ -494,7 +554,7 @@ fn lossy_string(bytes: &[u8]) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
@@ -511,13 +571,16 @@ mod tests {
         }
     }
 
-    fn sample() -> Definitions {
+    pub(crate) fn sample() -> Definitions {
         parse(RABBIT_EXPORT)
     }
 
     #[test]
     fn loads_rabbitmq_export() {
         let d = sample();
+        assert_eq!(d.global_parameters.len(), 1);
+        assert_eq!(d.global_parameters[0].name, "internal_cluster_id");
+        assert_eq!(d.parameters[0].value, json!({"max-connections": 5}));
         assert_eq!(d.rabbit_version, "3.10.8");
         assert_eq!(d.users.len(), 2);
         assert_eq!(d.users[1].tags, vec!["management", "impersonator"]);
@@ -568,11 +631,24 @@ mod tests {
         );
         assert_eq!(op.definition["expires"], json!(100000));
 
-        // Written back in RabbitMQ's shapes (the vhost limit is dropped).
+        // The vhost limit is a runtime parameter.
+        assert_eq!(d.parameters.len(), 1);
+        assert_eq!(
+            (
+                d.parameters[0].component.as_str(),
+                d.parameters[0].name.as_str()
+            ),
+            ("vhost-limits", "limits")
+        );
+
+        // Written back in RabbitMQ's shapes, operator policies first.
         let out = serde_json::to_value(&d).unwrap_or_default();
         let export: Value = serde_json::from_str(RABBIT_POLICY_EXPORT).unwrap_or_default();
         assert_eq!(out["policies"], export["policies"]);
-        assert_eq!(out["parameters"], json!([export["parameters"][1]]));
+        assert_eq!(
+            out["parameters"],
+            json!([export["parameters"][1], export["parameters"][0]])
+        );
         assert_eq!(parse(&out.to_string()), d);
 
         // The full sample has a policy too.

@@ -362,3 +362,15 @@ pub async fn declare_queue(ch: &lapin::Channel, q: &str) {
     .await
     .expect("queue.declare");
 }
+
+/// How many messages a queue holds ready, by a passive declare.
+pub async fn ready_count(ch: &lapin::Channel, q: &str) -> u32 {
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    ch.queue_declare(q.into(), passive, lapin::types::FieldTable::default())
+        .await
+        .expect("passive queue.declare")
+        .message_count()
+}

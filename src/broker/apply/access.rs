@@ -74,6 +74,7 @@ pub(super) fn delete_vhost(
     }
     broker.permissions.write().retain(|(_, v), _| v != name);
     broker.policies.write().remove_vhost(name);
+    broker.parameters.write().remove_vhost(name);
     changes.push(Change::DeleteVhost {
         name: name.to_string(),
     });

@@ -6,6 +6,7 @@
 mod access;
 mod bindings;
 mod exchanges;
+mod parameters;
 mod policies;
 mod queues;
 
@@ -104,6 +105,23 @@ impl Broker {
             }
             Command::ClearOperatorPolicy { vhost, name } => {
                 policies::clear(self, actor, vhost, name, true, changes)
+            }
+            Command::SetParameter {
+                vhost,
+                component,
+                name,
+                value,
+            } => parameters::set(self, actor, (vhost, component, name), value, changes),
+            Command::ClearParameter {
+                vhost,
+                component,
+                name,
+            } => parameters::clear(self, actor, (vhost, component, name), changes),
+            Command::SetGlobalParameter { name, value } => {
+                parameters::set_global(self, actor, name, value, changes)
+            }
+            Command::ClearGlobalParameter { name } => {
+                parameters::clear_global(self, actor, name, changes)
             }
         }
     }

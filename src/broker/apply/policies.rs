@@ -10,7 +10,7 @@ use crate::broker::Broker;
 use crate::store::definitions::PolicyDefinition;
 use crate::store::meta_model::Change;
 
-const TAG_POLICYMAKER: &str = "policymaker";
+pub(super) const TAG_POLICYMAKER: &str = "policymaker";
 
 fn allowed(actor: &Actor, operator: bool) -> CommandResult<()> {
     if operator {
