@@ -18,7 +18,7 @@ fn main() -> std::io::Result<()> {
     let key = queue_key("/", "bench");
     let known: HashSet<u64> = [key].into();
     let props = BasicProperties::default().with_delivery_mode(2);
-    let raw = warren::amqp::codec::encode_properties(&props);
+    let raw = warren::message::props::encode_properties(&props);
     let msg = Message::new("", "bench", &raw, &[b'x'; 16]);
     let (store, _) = MessageStore::open(dir.path(), &known)?;
     let t = Instant::now();

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::broker::policy;
+use crate::policy_rules as policy;
 
 /// Origin label used for configuration text that did not come from a file.
 const STRING_ORIGIN: &str = "<config>";

@@ -6,6 +6,7 @@ pub mod broker;
 pub mod config;
 pub mod field_table;
 pub mod message;
+pub mod policy_rules;
 pub mod queue;
 pub mod server;
 pub mod store;

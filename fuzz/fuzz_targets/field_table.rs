@@ -11,7 +11,7 @@
 
 use amq_protocol::types::parsing::parse_field_table;
 use libfuzzer_sys::fuzz_target;
-use warren::amqp::props::Props;
+use warren::message::props::Props;
 use warren::field_table::{table_len, ScanError};
 use warren_fuzz::check_table_round_trip;
 

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use warren::amqp::props::Props;
+use warren::message::props::Props;
 
 fuzz_target!(|data: &[u8]| {
     let parsed = Props::parse(data);

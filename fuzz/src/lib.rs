@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use warren::amqp::codec::{self, Frame, FrameReader, ReadError};
-use warren::amqp::props::Props;
+use warren::message::props::Props;
 
 /// The broker's default `frame_max`.
 pub const FRAME_MAX: u32 = 131_072;

@@ -5,10 +5,10 @@
 //! and body frames stay `Bytes` slices of the read buffer until the message is assembled.
 
 use super::error::{AmqpError, AmqpResult};
-use super::props::Props;
 use crate::field_table::ScanError;
+use crate::message::props::Props;
 use amq_protocol::frame::{gen_frame, AMQPFrame, WriteContext};
-use amq_protocol::protocol::{basic::gen_properties, parse_class, AMQPClass, BasicProperties};
+use amq_protocol::protocol::{parse_class, AMQPClass};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -460,17 +460,6 @@ pub fn encode_heartbeat(out: &mut BytesMut) {
     out.put_slice(&[FRAME_HEARTBEAT, 0, 0, 0, 0, 0, 0, FRAME_END]);
 }
 
-/// Encodes properties into the raw form used in content headers.
-pub fn encode_properties(props: &BasicProperties) -> Bytes {
-    match gen_properties(props)(WriteContext::from(Vec::new())) {
-        Ok(ctx) => Bytes::from(ctx.write),
-        Err(e) => {
-            tracing::error!("cannot encode properties: {e:?}");
-            Bytes::from_static(&[0, 0])
-        }
-    }
-}
-
 /// Truncates a string to the 255 bytes a short string can hold, on a char boundary.
 pub fn short(s: &str) -> amq_protocol::types::ShortString {
     let mut end = s.len().min(255);
@@ -485,6 +474,8 @@ pub type DecodeResult = AmqpResult<Frame>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::props::encode_properties;
+    use amq_protocol::protocol::BasicProperties;
     use amq_protocol::protocol::{basic, queue};
 
     async fn decode_all(bytes: Vec<u8>, frame_max: u32) -> Vec<Result<Frame, String>> {

@@ -12,7 +12,6 @@ pub mod handshake;
 mod methods;
 mod nesting;
 pub mod outbound;
-pub mod props;
 pub mod writer;
 
 use crate::broker::Broker;

@@ -2,6 +2,7 @@
 //! plugins will register theirs), and global ones (`cluster_name`, ...). A component
 //! validates its values as RabbitMQ 3.10 does, with its error texts.
 
+use crate::policy_rules::{erl, erl_binary};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -78,7 +79,7 @@ fn vhost_limits(value: &Value) -> Result<(), String> {
     let unknown: Vec<String> = map
         .iter()
         .filter(|(k, _)| !LIMITS.contains(&k.as_str()))
-        .map(|(k, v)| format!("{{<<\"{k}\">>,{}}}", erlang(v)))
+        .map(|(k, v)| format!("{{{},{}}}", erl_binary(k), erl(v)))
         .collect();
     if !unknown.is_empty() {
         return Err(format!(
@@ -88,21 +89,10 @@ fn vhost_limits(value: &Value) -> Result<(), String> {
     }
     for (k, v) in map {
         if v.as_i64().is_none() {
-            return Err(format!(
-                "{k} should be a number, actually was {}",
-                erlang(v)
-            ));
+            return Err(format!("{k} should be a number, actually was {}", erl(v)));
         }
     }
     Ok(())
-}
-
-/// A JSON value as RabbitMQ prints the term it decodes to (strings as binaries).
-fn erlang(v: &Value) -> String {
-    match v {
-        Value::String(s) => format!("<<\"{s}\">>"),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! Republishing is at-most-once (no confirms), as for classic queues.
 
 use super::{Entry, Queue};
-use crate::amqp::codec::encode_properties;
+use crate::message::props::encode_properties;
 use crate::message::Message;
 use amq_protocol::types::{AMQPValue, FieldArray, FieldTable, LongString, ShortString};
 use std::collections::BTreeMap;

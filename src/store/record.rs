@@ -3,7 +3,7 @@
 //! durable queues it must come back in after a restart. An ack record names a message
 //! (by offset in its segment) and the queue that is done with it.
 
-use crate::amqp::props::Props;
+use crate::message::props::Props;
 use crate::message::Message;
 
 const KIND_MESSAGE: u8 = 1;
@@ -197,7 +197,7 @@ pub fn decode_acks(data: &[u8]) -> (Vec<(u64, u64)>, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::amqp::codec::encode_properties;
+    use crate::message::props::encode_properties;
     use amq_protocol::protocol::BasicProperties;
 
     #[test]

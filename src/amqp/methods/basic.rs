@@ -5,9 +5,9 @@ use crate::amqp::codec::{self, ContentHeader, Publish};
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{code, AmqpError, AmqpResult};
 use crate::amqp::outbound::Outbound;
-use crate::amqp::props::Props;
 use crate::auth::permissions::Access;
 use crate::broker::publish::Confirm;
+use crate::message::props::{encode_properties, Props};
 use crate::message::Message;
 use crate::queue::Queue;
 use amq_protocol::protocol::{basic, AMQPClass};
@@ -325,7 +325,7 @@ fn make_message(
         .map(|p| {
             let mut inner = p.headers().clone().unwrap_or_default().inner().clone();
             inner.remove("BCC");
-            codec::encode_properties(&p.with_headers(inner.into()))
+            encode_properties(&p.with_headers(inner.into()))
         });
     let msg = match stripped {
         Some(raw) => Message::with_routing_props(

@@ -9,7 +9,7 @@ use crate::amqp::codec::{self, ContentHeader};
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
 use crate::amqp::outbound::Outbound;
-use crate::amqp::props::Props;
+use crate::message::props::{encode_properties, Props};
 use crate::message::Message;
 use amq_protocol::protocol::{basic, AMQPClass};
 use std::sync::Arc;
@@ -94,7 +94,7 @@ impl Connection {
         let props = Props::decode_full(&header.raw_properties)
             .unwrap_or_default()
             .with_reply_to(codec::short(&address));
-        header.raw_properties = codec::encode_properties(&props);
+        header.raw_properties = encode_properties(&props);
         header.props.set_reply_to(address.to_string());
         Ok(())
     }

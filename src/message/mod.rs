@@ -4,9 +4,11 @@
 //! queue it was routed to; never copied per queue. Every message in memory is counted, so
 //! queues can page new messages to disk when memory runs short.
 
-use crate::amqp::props::Props;
+pub mod props;
+
 use amq_protocol::protocol::BasicProperties;
 use amq_protocol::types::FieldTable;
+use props::Props;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use triomphe::{Arc, HeaderWithLength, ThinArc, UniqueArc};
 
@@ -286,8 +288,8 @@ impl std::fmt::Debug for Message {
 
 #[cfg(test)]
 mod tests {
+    use super::props::encode_properties;
     use super::*;
-    use crate::amqp::codec::encode_properties;
     use amq_protocol::types::{AMQPValue, ShortString};
 
     #[test]

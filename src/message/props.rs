@@ -3,9 +3,11 @@
 //! publish. Properties with a `headers` table go through amq-protocol's parser, which also
 //! validates the table; without one, a scan that accepts exactly what that parser accepts.
 
-use amq_protocol::protocol::basic::parse_properties;
+use amq_protocol::frame::WriteContext;
+use amq_protocol::protocol::basic::{gen_properties, parse_properties};
 use amq_protocol::protocol::BasicProperties;
 use amq_protocol::types::FieldTable;
+use bytes::Bytes;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::ops::Range;
@@ -237,10 +239,21 @@ impl From<&BasicProperties> for Props {
     }
 }
 
+/// Encodes properties into the raw form used in content headers.
+pub fn encode_properties(props: &BasicProperties) -> Bytes {
+    match gen_properties(props)(WriteContext::from(Vec::new())) {
+        Ok(ctx) => Bytes::from(ctx.write),
+        Err(e) => {
+            tracing::error!("cannot encode properties: {e:?}");
+            Bytes::from_static(&[0, 0])
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::encode_properties;
     use super::*;
-    use crate::amqp::codec::encode_properties;
     use amq_protocol::types::{AMQPValue, ShortString};
 
     fn all_fields() -> BasicProperties {
