@@ -263,7 +263,7 @@ impl Connection {
             std::mem::take(&mut st.consumers)
         };
         for (tag, c) in consumers {
-            if c.queue.remove_consumer(&shared, &tag) {
+            if c.queue.remove_consumer(&*shared, &tag) {
                 self.delete_queue_as_broker(&c.queue, true);
             }
         }

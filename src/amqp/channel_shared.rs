@@ -4,8 +4,10 @@
 
 use super::conn_shared::ConnShared;
 use super::outbound::Outbound;
-use crate::queue::{Consumer, Entries, Entry, Queue};
+use crate::message::Message;
+use crate::queue::{Consumer, Entries, Entry, Queue, Subscription};
 use ahash::HashMap;
+use amq_protocol::protocol::{basic, AMQPClass};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use std::collections::VecDeque;
@@ -119,10 +121,10 @@ impl ChannelShared {
 
     /// Delivers `entry` to `consumer` if the consumer, the channel and the connection have
     /// room; hands the entry back otherwise.
-    pub fn try_deliver(
+    fn try_deliver(
         &self,
         queue: &Arc<Queue>,
-        consumer: &Consumer,
+        consumer: &Subscription,
         entry: Entry,
     ) -> Result<(), Entry> {
         if self.conn.backlogged(queue) {
@@ -172,6 +174,24 @@ impl ChannelShared {
             );
         }
         Ok(())
+    }
+
+    /// Sends a message no queue holds to the channel's direct reply-to consumer, if it still
+    /// has one.
+    fn deliver_reply(&self, msg: &Message) {
+        let mut st = self.state.lock();
+        let Some(tag) = st.reply_tag.clone() else {
+            return;
+        };
+        let delivery_tag = st.next_tag;
+        st.next_tag += 1;
+        self.conn.send(Outbound::Deliver {
+            channel: self.id,
+            consumer_tag: tag,
+            delivery_tag,
+            redelivered: false,
+            msg: msg.clone(),
+        });
     }
 
     /// Records a `basic.get` delivery and returns its tag.
@@ -238,6 +258,31 @@ impl ChannelShared {
             }
         }
         qs
+    }
+}
+
+/// A channel is the consumer for each of its subscriptions.
+impl Consumer for ChannelShared {
+    fn offer(&self, queue: &Arc<Queue>, sub: &Subscription, entry: Entry) -> Result<(), Entry> {
+        self.try_deliver(queue, sub, entry)
+    }
+
+    /// The queue was deleted: the consumer is forgotten, and the client told with
+    /// `basic.cancel` if it announced `consumer_cancel_notify`.
+    fn cancelled(&self, tag: &str) {
+        self.state.lock().consumers.remove(tag);
+        if self.conn.capabilities.consumer_cancel_notify {
+            let cancel = basic::Cancel {
+                consumer_tag: super::codec::short(tag),
+                nowait: true,
+            };
+            let m = AMQPClass::Basic(basic::AMQPMethod::Cancel(cancel));
+            self.conn.send(Outbound::method(self.id, m));
+        }
+    }
+
+    fn deliver_direct(&self, msg: &Message) {
+        self.deliver_reply(msg);
     }
 }
 

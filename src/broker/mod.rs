@@ -214,22 +214,12 @@ impl Broker {
         q: &Arc<crate::queue::Queue>,
         changes: &mut Vec<crate::store::meta_model::Change>,
     ) -> u32 {
-        use crate::amqp::outbound::Outbound;
-        use amq_protocol::protocol::{basic, AMQPClass};
         if !vhost.remove_queue(q, changes) {
             return 0;
         }
         let (consumers, count) = q.mark_deleted();
         for c in consumers {
-            c.channel.state.lock().consumers.remove(c.tag.as_str());
-            if c.channel.conn.capabilities.consumer_cancel_notify {
-                let cancel = basic::Cancel {
-                    consumer_tag: crate::amqp::codec::short(&c.tag),
-                    nowait: true,
-                };
-                let m = AMQPClass::Basic(basic::AMQPMethod::Cancel(cancel));
-                c.channel.conn.send(Outbound::method(c.channel.id, m));
-            }
+            c.consumer.cancelled(&c.tag);
         }
         count
     }

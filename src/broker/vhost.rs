@@ -2,8 +2,7 @@
 //! per-vhost read-mostly locks held only for a lookup, never across an `.await`.
 
 use super::exchange::{Dest, Exchange, ExchangeKind};
-use crate::amqp::channel_shared::ChannelShared;
-use crate::queue::Queue;
+use crate::queue::{Consumer, Queue};
 use crate::store::meta_model::Change;
 use ahash::{HashMap, HashMapExt};
 use amq_protocol::types::{AMQPValue, FieldTable};
@@ -16,8 +15,8 @@ pub struct Vhost {
     pub description: String,
     exchanges: RwLock<HashMap<String, Arc<Exchange>>>,
     queues: RwLock<HashMap<String, Arc<Queue>>>,
-    /// Direct reply-to addresses and the channels behind them.
-    pub reply_channels: RwLock<HashMap<Arc<str>, Weak<ChannelShared>>>,
+    /// Direct reply-to addresses and the consumers behind them.
+    pub reply_channels: RwLock<HashMap<Arc<str>, Weak<dyn Consumer>>>,
 }
 
 /// The exchanges every vhost starts with.

@@ -69,7 +69,7 @@ fn offer_in_level(
         let idx = start + (first + i) % len;
         let consumer = &st.consumers[idx];
         let no_ack = consumer.no_ack;
-        match consumer.channel.try_deliver(queue, consumer, entry) {
+        match consumer.consumer.offer(queue, consumer, entry) {
             Ok(()) => {
                 if !no_ack {
                     st.unacked += 1;

@@ -6,18 +6,19 @@
 //! released, so a dead-letter cycle back into the same queue cannot deadlock.
 
 pub mod args;
+mod consumer;
 mod dead_letter;
 mod dispatch;
 mod expiry;
 mod list;
 
-use crate::amqp::channel_shared::ChannelShared;
 use crate::broker::{Broker, Vhost};
 use crate::message::Message;
 use crate::store::messages::{MessageStore, Restored};
 use crate::store::segment::RecordRef;
 use amq_protocol::types::FieldTable;
 pub use args::{Overflow, QueueArgs};
+pub use consumer::{Consumer, Subscription};
 pub use dead_letter::Reason;
 use list::MessageList;
 use parking_lot::Mutex;
@@ -56,19 +57,10 @@ impl Entry {
 /// Entries settled or requeued together: usually one.
 pub type Entries = smallvec::SmallVec<[Entry; 1]>;
 
-/// A consumer as the queue sees it.
-pub struct Consumer {
-    pub tag: String,
-    pub channel: Arc<ChannelShared>,
-    pub no_ack: bool,
-    pub exclusive: bool,
-    pub priority: i32,
-}
-
 pub struct QueueState {
     messages: MessageList,
     next_seq: u64,
-    pub consumers: Vec<Consumer>,
+    pub consumers: Vec<Subscription>,
     pub next_consumer: usize,
     pub unacked: usize,
     pub had_consumers: bool,
@@ -440,7 +432,7 @@ impl Queue {
     /// the queue lock before any delivery, so `consume-ok` precedes them.
     pub fn add_consumer(
         self: &Arc<Self>,
-        consumer: Consumer,
+        consumer: Subscription,
         on_added: impl FnOnce(),
     ) -> Result<(), String> {
         self.with_state(|st| {
@@ -472,11 +464,10 @@ impl Queue {
     }
 
     /// Removes a consumer. Returns true when an auto-delete queue has just lost its last one.
-    pub fn remove_consumer(self: &Arc<Self>, channel: &ChannelShared, tag: &str) -> bool {
+    pub fn remove_consumer(self: &Arc<Self>, consumer: &dyn Consumer, tag: &str) -> bool {
         self.with_state(|st| {
             let before = st.consumers.len();
-            st.consumers
-                .retain(|c| !(c.tag == tag && std::ptr::eq(Arc::as_ptr(&c.channel), channel)));
+            st.consumers.retain(|c| !c.is(consumer, tag));
             if st.next_consumer >= st.consumers.len() {
                 st.next_consumer = 0;
             }
@@ -496,7 +487,7 @@ impl Queue {
     }
 
     /// Marks the queue deleted and hands back its consumers (to be told) and message count.
-    pub fn mark_deleted(&self) -> (Vec<Consumer>, u32) {
+    pub fn mark_deleted(&self) -> (Vec<Subscription>, u32) {
         self.deleted.store(true, Ordering::Release);
         let (consumers, gone) = {
             let mut st = self.state.lock();

@@ -6,7 +6,7 @@ use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
 use crate::amqp::outbound::Outbound;
 use crate::auth::permissions::Access;
-use crate::queue::Consumer;
+use crate::queue::Subscription;
 use amq_protocol::protocol::{basic, AMQPClass};
 use std::sync::Arc;
 
@@ -46,9 +46,9 @@ impl Connection {
                 },
             );
         }
-        let consumer = Consumer {
+        let consumer = Subscription {
             tag: tag.to_string(),
-            channel: shared.clone(),
+            consumer: shared.clone(),
             no_ack: c.no_ack,
             exclusive: c.exclusive,
             priority,
@@ -81,7 +81,7 @@ impl Connection {
             .consumers
             .remove(c.consumer_tag.as_str());
         if let Some(info) = info {
-            if info.queue.remove_consumer(&shared, &info.tag) {
+            if info.queue.remove_consumer(&*shared, &info.tag) {
                 self.delete_queue_as_broker(&info.queue, true);
             }
         }

@@ -8,7 +8,6 @@ use crate::amqp::channel_shared::ChannelShared;
 use crate::amqp::codec::{self, ContentHeader};
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
-use crate::amqp::outbound::Outbound;
 use crate::message::props::{encode_properties, Props};
 use crate::message::Message;
 use amq_protocol::protocol::{basic, AMQPClass};
@@ -46,10 +45,11 @@ impl Connection {
             st.reply_tag = Some(tag.clone());
             address
         };
+        let consumer: Arc<dyn crate::queue::Consumer> = shared;
         self.vhost
             .reply_channels
             .write()
-            .insert(address, Arc::downgrade(&shared));
+            .insert(address, Arc::downgrade(&consumer));
         if !c.nowait {
             let ok = basic::ConsumeOk {
                 consumer_tag: codec::short(&tag),
@@ -99,7 +99,7 @@ impl Connection {
         Ok(())
     }
 
-    /// Delivers a reply to the channel behind a reply address; dropped if it is gone.
+    /// Delivers a reply to the consumer behind a reply address; dropped if it is gone.
     pub(crate) fn deliver_reply(&self, msg: &Message) {
         let target = self
             .vhost
@@ -107,20 +107,9 @@ impl Connection {
             .read()
             .get(msg.routing_key())
             .and_then(|w| w.upgrade());
-        let Some(target) = target else { return };
-        let mut st = target.state.lock();
-        let Some(tag) = st.reply_tag.clone() else {
-            return;
-        };
-        let delivery_tag = st.next_tag;
-        st.next_tag += 1;
-        target.conn.send(Outbound::Deliver {
-            channel: target.id,
-            consumer_tag: tag,
-            delivery_tag,
-            redelivered: false,
-            msg: msg.clone(),
-        });
+        if let Some(target) = target {
+            target.deliver_direct(msg);
+        }
     }
 
     /// A passive declare of a reply address: 0 messages and 1 consumer while it exists.
