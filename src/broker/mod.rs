@@ -11,6 +11,7 @@ pub mod headers;
 pub mod parameters;
 pub mod policy;
 pub mod publish;
+mod queue_owner;
 mod records;
 pub mod resources;
 mod seed;
@@ -43,6 +44,8 @@ pub struct Broker {
     pub alarms: watch::Sender<Alarms>,
     /// Set once on shutdown; every connection closes with 320.
     pub shutdown: watch::Sender<bool>,
+    /// The broker itself, for the queues it creates to point back to (as their owner).
+    this: std::sync::Weak<Broker>,
     /// The durable metadata: commands append their changes to it.
     pub metadata: MetaLog,
     pub store: Arc<MessageStore>,
@@ -76,7 +79,8 @@ impl Broker {
             );
         }
         let memory_limit = config.memory_limit_bytes();
-        let broker = Arc::new(Broker {
+        let broker = Arc::new_cyclic(|this| Broker {
+            this: this.clone(),
             store,
             memory_limit,
             paging_limit: (memory_limit as f64 * config.resources.memory_paging_ratio) as usize,

@@ -3,6 +3,7 @@
 //! RabbitMQ 3.10 writes it, unless it would cycle back without a rejection in between.
 //! Republishing is at-most-once (no confirms), as for classic queues.
 
+use super::owner::DeadLetter;
 use super::{Entry, Queue};
 use crate::message::props::encode_properties;
 use crate::message::Message;
@@ -27,48 +28,45 @@ impl Reason {
     }
 }
 
-/// Dead-letters `dead` from `q` (or drops them when the queue has no dead-letter exchange,
-/// or it does not exist), releasing their stored copies.
+/// Dead-letters `dead` from `q` through the queue's owner (or drops them when the queue
+/// has no dead-letter exchange, or it does not exist), releasing their stored copies.
 pub(super) fn dead_letter(q: &Arc<Queue>, dead: Vec<(Entry, Reason)>) {
     if dead.is_empty() {
         return;
     }
     let settings = q.settings();
-    let target = settings
-        .dead_letter_exchange
-        .as_ref()
-        .and_then(|x| Some((q.broker.upgrade()?, q.vhost_ref.upgrade()?, x)));
-    let exchange = target.as_ref().and_then(|(_, vhost, x)| vhost.exchange(x));
-    let (Some((broker, vhost, dlx)), Some(exchange)) = (target.as_ref(), exchange) else {
+    let owner = q.owner.upgrade();
+    let target = settings.dead_letter_exchange.as_deref().zip(owner.as_ref());
+    let Some((dlx, owner)) = target.filter(|(x, o)| o.has_exchange(&q.vhost, x)) else {
         for (e, _) in &dead {
             q.release(e);
         }
         return;
     };
     let dlrk = settings.dead_letter_routing_key.as_deref();
+    let mut letters = Vec::with_capacity(dead.len());
+    let mut taken = Vec::with_capacity(dead.len());
     for (mut e, reason) in dead {
+        // A message that cannot be read back is dropped (and its record released) by `load`.
         let Some(msg) = q.load(&mut e) else { continue };
+        taken.push(e);
         let dl = mark(&msg, &q.name, reason, dlx, dlrk);
-        let mut targets = Vec::new();
         // Without a dead-letter routing key the original keys route it, BCC included (the
         // original's routing view still has BCC; the copy delivered does not).
-        let dl_headers = dl.properties().headers().clone();
         let routing_headers = match dlrk {
-            Some(_) => dl_headers.clone(),
+            Some(_) => dl.properties().headers().clone(),
             None => msg.routing_headers(),
         };
-        vhost.route(
-            &exchange,
-            dl.routing_key(),
-            routing_headers.as_ref(),
-            &mut targets,
-        );
-        let deaths = x_death(dl_headers.as_ref());
-        targets.retain(|t| !is_cycle(&t.name, &deaths));
-        if !targets.is_empty() {
-            crate::broker::publish::enqueue(broker, dl, &targets, None);
-        }
-        q.release(&e);
+        let deaths = x_death(dl.properties().headers().as_ref());
+        letters.push(DeadLetter {
+            msg: dl,
+            routing_headers,
+            deaths,
+        });
+    }
+    owner.dead_letter(q, letters);
+    for e in &taken {
+        q.release(e);
     }
 }
 
@@ -234,15 +232,6 @@ fn x_death(headers: Option<&FieldTable>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// RabbitMQ's cycle rule: the message already died in `target`, and no death since then
-/// (including that one) was a rejection.
-fn is_cycle(target: &str, deaths: &[(String, String)]) -> bool {
-    let Some(pos) = deaths.iter().position(|(q, _)| q == target) else {
-        return false;
-    };
-    deaths[..=pos].iter().all(|(_, r)| r != "rejected")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,15 +290,18 @@ mod tests {
 
     #[test]
     fn cycles_are_dropped_unless_a_rejection_broke_them() {
-        let d = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-            v.iter()
+        let letter = |v: &[(&str, &str)]| DeadLetter {
+            msg: msg(BasicProperties::default()),
+            routing_headers: None,
+            deaths: v
+                .iter()
                 .map(|(q, r)| (q.to_string(), r.to_string()))
-                .collect()
+                .collect(),
         };
-        assert!(is_cycle("q", &d(&[("q", "expired")])));
-        assert!(!is_cycle("q", &d(&[("q", "rejected")])));
-        assert!(is_cycle("a", &d(&[("b", "expired"), ("a", "maxlen")])));
-        assert!(!is_cycle("a", &d(&[("b", "rejected"), ("a", "expired")])));
-        assert!(!is_cycle("c", &d(&[("b", "expired")])));
+        assert!(!letter(&[("q", "expired")]).may_enter("q"));
+        assert!(letter(&[("q", "rejected")]).may_enter("q"));
+        assert!(!letter(&[("b", "expired"), ("a", "maxlen")]).may_enter("a"));
+        assert!(letter(&[("b", "rejected"), ("a", "expired")]).may_enter("a"));
+        assert!(letter(&[("b", "expired")]).may_enter("c"));
     }
 }

@@ -3,7 +3,6 @@
 //! the head, and `x-expires` (an unused queue deletes itself).
 
 use super::{Queue, QueueArgs, QueueState, Reason};
-use crate::broker::command::{Actor, Command};
 use crate::message::now_ms;
 use std::num::NonZeroU64;
 use std::sync::{Arc, OnceLock};
@@ -157,25 +156,13 @@ pub(super) fn watch_unused(queue: &Arc<Queue>) {
 }
 
 fn expire_queue(q: &Arc<Queue>) {
-    let (Some(broker), Some(vhost)) = (q.broker.upgrade(), q.vhost_ref.upgrade()) else {
-        return;
-    };
     tracing::debug!(
         "queue '{}' in vhost '{}' expired (x-expires)",
         q.name,
         q.vhost
     );
-    if q.is_deleted() {
-        return;
-    }
-    let cmd = Command::DeleteQueue {
-        vhost: vhost.name.clone(),
-        name: q.name.clone(),
-        if_unused: true,
-        if_empty: false,
-    };
-    if let Err(e) = broker.execute(&Actor::BROKER, cmd) {
-        tracing::debug!("queue '{}' stays: {e}", q.name);
+    if let Some(owner) = q.owner.upgrade() {
+        owner.expired(q);
     }
 }
 

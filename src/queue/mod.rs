@@ -11,8 +11,8 @@ mod dead_letter;
 mod dispatch;
 mod expiry;
 mod list;
+mod owner;
 
-use crate::broker::{Broker, Vhost};
 use crate::message::Message;
 use crate::store::messages::{MessageStore, Restored};
 use crate::store::segment::RecordRef;
@@ -21,6 +21,7 @@ pub use args::{Overflow, QueueArgs};
 pub use consumer::{Consumer, Subscription};
 pub use dead_letter::Reason;
 use list::MessageList;
+pub use owner::{DeadLetter, QueueOwner};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -89,8 +90,8 @@ pub struct Queue {
     /// The queue's name in store records.
     pub key: u64,
     store: Arc<MessageStore>,
-    broker: Weak<Broker>,
-    vhost_ref: Weak<Vhost>,
+    /// The broker holding the queue: dead letters and `x-expires` go to it.
+    owner: Weak<dyn QueueOwner>,
     state: Mutex<QueueState>,
     deleted: AtomicBool,
     /// Set while consumers are attached but the ready backlog is above `FLOW_HIGH`:
@@ -130,8 +131,15 @@ pub struct QueueSpec {
 }
 
 impl Queue {
-    pub fn new(broker: &Arc<Broker>, vhost: &Arc<Vhost>, spec: QueueSpec) -> Arc<Self> {
-        let settings = broker.queue_settings(&vhost.name, &spec.name, &spec.args);
+    /// A new queue in `vhost`, running with `settings` (its arguments with policies
+    /// applied).
+    pub fn new(
+        owner: Weak<dyn QueueOwner>,
+        store: Arc<MessageStore>,
+        vhost: &str,
+        spec: QueueSpec,
+        settings: QueueArgs,
+    ) -> Arc<Self> {
         let state = QueueState {
             messages: MessageList::new(spec.args.max_priority.unwrap_or(0)),
             next_seq: 0,
@@ -146,12 +154,11 @@ impl Queue {
             dead: Vec::new(),
         };
         let q = Arc::new(Self {
-            key: crate::store::record::queue_key(&vhost.name, &spec.name),
-            store: broker.store.clone(),
-            broker: Arc::downgrade(broker),
-            vhost_ref: Arc::downgrade(vhost),
+            key: crate::store::record::queue_key(vhost, &spec.name),
+            store,
+            owner,
             name: spec.name,
-            vhost: vhost.name.clone(),
+            vhost: vhost.to_string(),
             durable: spec.durable,
             auto_delete: spec.auto_delete,
             exclusive_owner: spec.exclusive_owner,

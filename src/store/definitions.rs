@@ -147,7 +147,7 @@ pub struct PermissionDefinition {
 }
 
 /// A policy or operator policy (RabbitMQ's export shape; the definition is
-/// validated by [`crate::broker::policy`] when loaded into the broker).
+/// validated by [`crate::policy_rules`] when loaded into the broker).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct PolicyDefinition {
     #[serde(default)]

@@ -26,7 +26,7 @@ pub struct Applied {
 
 impl Broker {
     /// Runs a command and queues its durable changes for the metadata log.
-    pub fn execute(self: &Arc<Self>, actor: &Actor, cmd: Command) -> CommandResult<Applied> {
+    pub fn execute(&self, actor: &Actor, cmd: Command) -> CommandResult<Applied> {
         let mut changes = Vec::new();
         let outcome = self.apply(actor, cmd, &mut changes)?;
         Ok(Applied {
@@ -42,7 +42,7 @@ impl Broker {
 
     /// Runs a command, collecting its durable changes in `changes`.
     pub(crate) fn apply(
-        self: &Arc<Self>,
+        &self,
         actor: &Actor,
         cmd: Command,
         changes: &mut Vec<Change>,

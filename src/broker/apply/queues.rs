@@ -11,7 +11,7 @@ use crate::store::meta_model::Change;
 use std::sync::Arc;
 
 pub(super) fn declare(
-    broker: &Arc<Broker>,
+    broker: &Broker,
     s: &Scope,
     d: QueueDecl,
     changes: &mut Vec<Change>,
@@ -48,7 +48,9 @@ pub(super) fn declare(
                 arguments: d.arguments,
                 args,
             };
-            let new = Queue::new(broker, &s.vhost, spec);
+            let settings = broker.queue_settings(&s.vhost.name, &spec.name, &spec.args);
+            let owner: std::sync::Weak<dyn crate::queue::QueueOwner> = broker.this.clone();
+            let new = Queue::new(owner, broker.store.clone(), &s.vhost.name, spec, settings);
             let q = s.vhost.add_queue(new.clone());
             let created = Arc::ptr_eq(&q, &new);
             if created {
