@@ -5,31 +5,33 @@
 use super::{Queue, QueueArgs, QueueState, Reason};
 use crate::message::now_ms;
 use std::num::NonZeroU64;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A point on the monotonic clock in 8 bytes (an `Instant` takes 16, and every queued
-/// message with a TTL carries one): microseconds since the first use, plus one.
+/// A point in wall-clock time, in milliseconds since the Unix epoch (as RabbitMQ keeps
+/// expiry times: nodes agree on it, a restart keeps it), in 8 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Deadline(NonZeroU64);
 
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
 impl Deadline {
-    pub fn from_instant(at: Instant) -> Self {
-        let us = at.saturating_duration_since(epoch()).as_micros();
-        Deadline(NonZeroU64::MIN.saturating_add(u64::try_from(us).unwrap_or(u64::MAX)))
+    pub fn at_ms(ms: u64) -> Self {
+        Deadline(NonZeroU64::new(ms).unwrap_or(NonZeroU64::MIN))
     }
 
     pub fn now() -> Self {
-        Self::from_instant(Instant::now())
+        Self::at_ms(now_ms())
     }
 
+    /// `ms` after `self`, saturating: no TTL a client or policy sets can overflow.
+    pub fn after(self, ms: u64) -> Self {
+        Self::at_ms(self.0.get().saturating_add(ms))
+    }
+
+    /// The monotonic instant to wake at for this deadline (at most [`FAR_MS`] ahead).
     pub fn instant(self) -> Instant {
-        epoch() + Duration::from_micros(self.0.get() - 1)
+        let wait = self.0.get().saturating_sub(now_ms()).min(FAR_MS);
+        let now = Instant::now();
+        now.checked_add(Duration::from_millis(wait)).unwrap_or(now)
     }
 }
 
@@ -43,27 +45,12 @@ pub(super) fn expires_at(
         (Some(a), Some(b)) => a.min(b),
         (a, b) => a.or(b)?,
     };
-    let deadline = published_ms.saturating_add(ttl);
-    let now = now_ms();
-    let instant = Instant::now();
-    Some(Deadline::from_instant(if deadline >= now {
-        later(instant, deadline - now)
-    } else {
-        instant
-            .checked_sub(Duration::from_millis(now - deadline))
-            .unwrap_or(instant)
-    }))
+    Some(Deadline::at_ms(published_ms).after(ttl))
 }
 
 /// A hundred years: TTLs set by policy are not bounded (RabbitMQ 3.10 accepts any integer
-/// there), so every wait is cut to this before it meets the clock.
+/// there), so every wait is cut to this before it meets the monotonic clock.
 const FAR_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
-
-/// `ms` after `at`, at most [`FAR_MS`]: no TTL a client or policy sets can overflow the clock.
-fn later(at: Instant, ms: u64) -> Instant {
-    let d = Duration::from_millis(ms.min(FAR_MS));
-    at.checked_add(d).unwrap_or(at)
-}
 
 /// Moves expired messages at the head out (to the dead-letter exchange, if any).
 pub(super) fn expire_head(_queue: &Arc<Queue>, st: &mut QueueState) {
@@ -139,16 +126,16 @@ pub(super) fn watch_unused(queue: &Arc<Queue>) {
                     st.expiry_watched = false;
                     return;
                 };
-                st.consumers.is_empty().then(|| later(st.last_used, e))
+                st.consumers.is_empty().then(|| st.last_used.after(e))
             };
             match deadline {
-                Some(d) if d <= Instant::now() => {
+                Some(d) if d <= Deadline::now() => {
                     if let Some(q) = weak.upgrade() {
                         expire_queue(&q);
                     }
                     return;
                 }
-                Some(d) => tokio::time::sleep_until(d.into()).await,
+                Some(d) => tokio::time::sleep_until(d.instant().into()).await,
                 None => tokio::time::sleep(period.min(Duration::from_secs(1))).await,
             }
         }
@@ -181,10 +168,26 @@ mod tests {
                 ..QueueArgs::default()
             };
             let at = expires_at(&settings, now_ms(), None).unwrap();
+            let far = Deadline::now().after(super::super::args::MAX_EXPIRY_MS / 2);
+            assert!(at > far, "ttl {ttl}");
             assert!(at.instant() > Instant::now() + year, "ttl {ttl}");
             let at = expires_at(&QueueArgs::default(), now_ms(), Some(ttl)).unwrap();
             assert!(at.instant() > Instant::now() + year, "expiration {ttl}");
         }
-        assert!(later(Instant::now(), u64::MAX) > Instant::now() + 99 * year);
+    }
+
+    /// Deadlines are wall-clock milliseconds: a message published a minute ago with a
+    /// 30 s TTL is already due, whatever this process's clock started at.
+    #[test]
+    fn deadlines_are_wall_clock_milliseconds() {
+        let settings = QueueArgs {
+            message_ttl: Some(30_000),
+            ..QueueArgs::default()
+        };
+        let published = now_ms() - 60_000;
+        let at = expires_at(&settings, published, None).unwrap();
+        assert_eq!(at, Deadline::at_ms(published + 30_000));
+        assert!(at <= Deadline::now());
+        assert!(at.instant() <= Instant::now());
     }
 }

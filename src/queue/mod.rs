@@ -25,7 +25,6 @@ pub use owner::{DeadLetter, QueueOwner};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Instant;
 
 /// A message waiting in a queue. `seq` orders the queue, so a requeued message goes back
 /// to where it was. The message is in memory, in the store, or both; one paged out to the
@@ -68,7 +67,7 @@ pub struct QueueState {
     /// The settings in force: the queue's arguments with policies applied.
     pub settings: QueueArgs,
     /// Last declare, get or consumer change, for `x-expires`.
-    last_used: Instant,
+    last_used: expiry::Deadline,
     /// When the armed TTL timer fires, if one is armed.
     ttl_timer: Option<expiry::Deadline>,
     /// Whether an `x-expires` watcher runs.
@@ -148,7 +147,7 @@ impl Queue {
             unacked: 0,
             had_consumers: false,
             settings,
-            last_used: Instant::now(),
+            last_used: expiry::Deadline::now(),
             ttl_timer: None,
             expiry_watched: false,
             dead: Vec::new(),
@@ -254,7 +253,7 @@ impl Queue {
 
     /// Records a use (declare, get, consumer change) for `x-expires`.
     pub fn touch(&self) {
-        self.state.lock().last_used = Instant::now();
+        self.state.lock().last_used = expiry::Deadline::now();
     }
 
     /// False when `x-overflow` is reject-publish(-dlx) and the queue is full.
@@ -352,7 +351,7 @@ impl Queue {
     /// Takes the head message for `basic.get`; the caller records it as unacked if needed.
     pub fn get(self: &Arc<Self>, no_ack: bool) -> Option<(Entry, Message, u32)> {
         self.with_state(|st| {
-            st.last_used = Instant::now();
+            st.last_used = expiry::Deadline::now();
             expiry::expire_head(self, st);
             loop {
                 let mut entry = st.messages.pop_front()?;
@@ -462,7 +461,7 @@ impl Queue {
             };
             st.consumers.insert(pos, consumer);
             st.had_consumers = true;
-            st.last_used = Instant::now();
+            st.last_used = expiry::Deadline::now();
             on_added();
             dispatch::run(self, st);
             expiry::expire_head(self, st);
@@ -478,7 +477,7 @@ impl Queue {
             if st.next_consumer >= st.consumers.len() {
                 st.next_consumer = 0;
             }
-            st.last_used = Instant::now();
+            st.last_used = expiry::Deadline::now();
             // The next single active consumer may take over.
             dispatch::run(self, st);
             before != st.consumers.len() && self.auto_delete && st.consumers.is_empty()
