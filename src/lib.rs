@@ -4,6 +4,7 @@ pub mod amqp;
 pub mod auth;
 pub mod broker;
 pub mod config;
+pub mod erlang;
 pub mod field_table;
 pub mod message;
 pub mod policy_rules;

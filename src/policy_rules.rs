@@ -3,6 +3,7 @@
 //! set, `apply-to` and the pattern syntax. The configuration checks its `[[policies]]` with
 //! these (naming the key at fault), and the broker its policy commands.
 
+use crate::erlang::{ascii_binary, json};
 use regex::Regex;
 use serde_json::{Map, Value};
 
@@ -234,7 +235,7 @@ fn check_core_keys(
             continue;
         };
         if allowed(key) && !passes(*check, value) {
-            return Err(format!("{} {message}", erl(value)));
+            return Err(format!("{} {message}", json(value)));
         }
     }
     Ok(())
@@ -266,7 +267,7 @@ fn check_recognised(
     let unknown: Vec<String> = sorted_entries(definition)
         .into_iter()
         .filter(|(k, _)| !known(k))
-        .map(|(k, v)| format!("{{{},{}}}", erl_binary(k), erl(v)))
+        .map(|(k, v)| format!("{{{},{}}}", ascii_binary(k), json(v)))
         .collect();
     if unknown.is_empty() {
         return Ok(());
@@ -289,14 +290,14 @@ fn check_mirroring(definition: &Map<String, Value>) -> Result<(), String> {
     };
     let mode_name = match mode.as_str() {
         Some(m @ ("all" | "exactly" | "nodes")) => m,
-        _ => return Err(format!("{} is not a valid ha-mode value", erl(mode))),
+        _ => return Err(format!("{} is not a valid ha-mode value", json(mode))),
     };
     check_ha_params(mode_name, definition.get("ha-params"))?;
     check_ha_settings(definition)
 }
 
 fn check_ha_params(mode: &str, params: Option<&Value>) -> Result<(), String> {
-    let shown = || params.map_or_else(|| "none".to_owned(), erl);
+    let shown = || params.map_or_else(|| "none".to_owned(), json);
     match (mode, params) {
         ("all", None) => Ok(()),
         ("all", Some(_)) => Err("ha-mode=\"all\" does not take parameters".to_owned()),
@@ -318,7 +319,7 @@ fn check_ha_nodes(nodes: &[Value]) -> Result<(), String> {
     if invalid.is_empty() {
         return Ok(());
     }
-    let shown: Vec<String> = invalid.into_iter().map(erl).collect();
+    let shown: Vec<String> = invalid.into_iter().map(json).collect();
     Err(format!(
         "ha-mode=\"nodes\" takes a list of strings, [{}] was not a string",
         shown.join(",")
@@ -328,7 +329,7 @@ fn check_ha_nodes(nodes: &[Value]) -> Result<(), String> {
 fn check_ha_settings(definition: &Map<String, Value>) -> Result<(), String> {
     let one_of = |key: &str, options: &[&str], message: &str| match definition.get(key) {
         Some(v) if !v.as_str().is_some_and(|s| options.contains(&s)) => {
-            Err(format!("{message}, got {}", erl(v)))
+            Err(format!("{message}, got {}", json(v)))
         }
         _ => Ok(()),
     };
@@ -341,7 +342,7 @@ fn check_ha_settings(definition: &Map<String, Value>) -> Result<(), String> {
         if v.as_u64().is_none_or(|n| n == 0) {
             return Err(format!(
                 "ha-sync-batch-size takes an integer greater than 0, {} given",
-                erl(v)
+                json(v)
             ));
         }
     }
@@ -365,65 +366,15 @@ fn check_master_locator(definition: &Map<String, Value>) -> Result<(), String> {
                 .as_str()
                 .is_some_and(|s| ["min-masters", "client-local", "random"].contains(&s)) =>
         {
-            Err(format!("{} invalid queue-master-locator value", erl(v)))
+            Err(format!("{} invalid queue-master-locator value", json(v)))
         }
         _ => Ok(()),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Erlang term printing (`~p`), for error messages that read like RabbitMQ's
-// ---------------------------------------------------------------------------
-
-/// Prints a JSON value the way RabbitMQ's `~p` prints its decoded form:
-/// strings as `<<"...">>`, objects as `#{K => V}`, `null` as `null`.
-/// (Erlang's line wrapping of long terms is not reproduced.)
-pub(crate) fn erl(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() => erl_float(f),
-            _ => n.to_string(),
-        },
-        Value::String(s) => erl_binary(s),
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(erl).collect();
-            format!("[{}]", items.join(","))
-        }
-        Value::Object(map) => {
-            let entries: Vec<String> = sorted_entries(map)
-                .into_iter()
-                .map(|(k, v)| format!("{} => {}", erl_binary(k), erl(v)))
-                .collect();
-            format!("#{{{}}}", entries.join(","))
-        }
-    }
-}
-
-/// `<<"text">>` for printable ASCII, else the bytes: `<<195,169>>`.
-pub(crate) fn erl_binary(s: &str) -> String {
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        let escaped = s.replace('\\', "\\\\").replace('"', "\\\"");
-        return format!("<<\"{escaped}\">>");
-    }
-    let bytes: Vec<String> = s.bytes().map(|b| b.to_string()).collect();
-    format!("<<{}>>", bytes.join(","))
-}
-
-/// Erlang float syntax: always a `.` in the mantissa (`1.0`, `1.0e20`).
-fn erl_float(f: f64) -> String {
-    let text = format!("{f:?}");
-    match text.split_once('e') {
-        Some((mantissa, exp)) if !mantissa.contains('.') => format!("{mantissa}.0e{exp}"),
-        _ => text,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn max_age_syntax() {
@@ -433,18 +384,5 @@ mod tests {
         for age in ["", "s", "0s", "10", "10x", "1hh", "-1s"] {
             assert!(!valid_max_age(age), "{age}");
         }
-    }
-
-    #[test]
-    fn erlang_term_printing() {
-        assert_eq!(erl(&json!(1e20)), "1.0e20");
-        assert_eq!(erl(&json!(-0.5)), "-0.5");
-        assert_eq!(erl(&json!("a\"b\\")), "<<\"a\\\"b\\\\\">>");
-        assert_eq!(erl(&json!("é")), "<<195,169>>");
-        assert_eq!(
-            erl(&json!({"b": false, "a": [true]})),
-            "#{<<\"a\">> => [true],<<\"b\">> => false}"
-        );
-        assert_eq!(erl(&json!(u64::MAX)), "18446744073709551615");
     }
 }

@@ -90,7 +90,7 @@ impl<T> UnackedList<T> {
 
 #[derive(Default)]
 pub struct DeliveryState {
-    pub next_tag: u64,
+    next_tag: u64,
     pub unacked: UnackedList,
     pub consumers: HashMap<Arc<str>, ConsumerInfo>,
     /// `basic.qos global=true`: a limit shared by all consumers of the channel.
@@ -99,6 +99,15 @@ pub struct DeliveryState {
     /// Direct reply-to: this channel's reply address and its consumer tag.
     pub reply_address: Option<Arc<str>>,
     pub reply_tag: Option<Arc<str>>,
+}
+
+impl DeliveryState {
+    /// The channel's next delivery tag (deliveries, gets and direct replies share them).
+    fn allocate_tag(&mut self) -> u64 {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        tag
+    }
 }
 
 pub struct ChannelShared {
@@ -151,8 +160,7 @@ impl ChannelShared {
         };
         let tag = info.tag.clone();
         let no_ack = info.no_ack;
-        let delivery_tag = st.next_tag;
-        st.next_tag += 1;
+        let delivery_tag = st.allocate_tag();
         self.conn.send(Outbound::Deliver {
             channel: self.id,
             consumer_tag: tag.clone(),
@@ -183,8 +191,7 @@ impl ChannelShared {
         let Some(tag) = st.reply_tag.clone() else {
             return;
         };
-        let delivery_tag = st.next_tag;
-        st.next_tag += 1;
+        let delivery_tag = st.allocate_tag();
         self.conn.send(Outbound::Deliver {
             channel: self.id,
             consumer_tag: tag,
@@ -197,8 +204,7 @@ impl ChannelShared {
     /// Records a `basic.get` delivery and returns its tag.
     pub fn record_get(&self, queue: &Arc<Queue>, entry: Option<Entry>) -> u64 {
         let mut st = self.state.lock();
-        let tag = st.next_tag;
-        st.next_tag += 1;
+        let tag = st.allocate_tag();
         if let Some(entry) = entry {
             st.unacked.insert(
                 tag,

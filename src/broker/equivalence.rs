@@ -80,7 +80,7 @@ fn equivalent(a: &AMQPValue, b: &AMQPValue) -> bool {
 
 fn same_type_class(a: &AMQPValue, b: &AMQPValue) -> bool {
     crate::queue::args::as_integer(a).is_some() && crate::queue::args::as_integer(b).is_some()
-        || crate::queue::args::type_name(a) == crate::queue::args::type_name(b)
+        || crate::erlang::type_name(a) == crate::erlang::type_name(b)
 }
 
 fn value(v: &AMQPValue) -> String {
@@ -94,22 +94,23 @@ fn describe(v: Option<&AMQPValue>) -> String {
 }
 
 fn typed(v: &AMQPValue) -> (&'static str, String) {
-    match v {
-        AMQPValue::Boolean(b) => ("bool", b.to_string()),
-        AMQPValue::ShortShortInt(i) => ("byte", i.to_string()),
-        AMQPValue::ShortShortUInt(i) => ("unsignedbyte", i.to_string()),
-        AMQPValue::ShortInt(i) => ("short", i.to_string()),
-        AMQPValue::ShortUInt(i) => ("unsignedshort", i.to_string()),
-        AMQPValue::LongInt(i) => ("signedint", i.to_string()),
-        AMQPValue::LongUInt(i) => ("unsignedint", i.to_string()),
-        AMQPValue::LongLongInt(i) => ("long", i.to_string()),
-        AMQPValue::Float(f) => ("float", f.to_string()),
-        AMQPValue::Double(f) => ("double", f.to_string()),
-        AMQPValue::LongString(s) => ("longstr", String::from_utf8_lossy(s.as_bytes()).into()),
-        AMQPValue::ShortString(s) => ("longstr", s.to_string()),
-        AMQPValue::Timestamp(t) => ("timestamp", t.to_string()),
-        other => ("table", format!("{other:?}")),
-    }
+    let shown = match v {
+        AMQPValue::Boolean(b) => b.to_string(),
+        AMQPValue::ShortShortInt(i) => i.to_string(),
+        AMQPValue::ShortShortUInt(i) => i.to_string(),
+        AMQPValue::ShortInt(i) => i.to_string(),
+        AMQPValue::ShortUInt(i) => i.to_string(),
+        AMQPValue::LongInt(i) => i.to_string(),
+        AMQPValue::LongUInt(i) => i.to_string(),
+        AMQPValue::LongLongInt(i) => i.to_string(),
+        AMQPValue::Float(f) => f.to_string(),
+        AMQPValue::Double(f) => f.to_string(),
+        AMQPValue::Timestamp(t) => t.to_string(),
+        AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into(),
+        AMQPValue::ShortString(s) => s.to_string(),
+        other => crate::erlang::term(other),
+    };
+    (crate::erlang::type_name(v), shown)
 }
 
 #[cfg(test)]

@@ -20,6 +20,9 @@
 //!   empty table (both are Erlang's `[]`). Tables compare in key order (RabbitMQ compares
 //!   nested tables in wire order; decoded [`FieldTable`]s no longer have one).
 
+use crate::erlang::{
+    binary_bytes, number, string_bytes, type_name, write_binary, write_pretty, Num,
+};
 use amq_protocol::types::{AMQPValue, FieldTable};
 
 /// Nesting depth beyond which nested arrays/tables are treated as unequal (and printed as
@@ -116,7 +119,7 @@ pub fn validate_binding_args(args: &FieldTable) -> Result<(), String> {
             Err(String::from_utf8_lossy(&text).into_owned())
         }
         None => {
-            let type_name = crate::queue::args::type_name(value);
+            let type_name = type_name(value);
             let mut text = format!("Invalid x-match field type {type_name} (value ").into_bytes();
             let column = text.len() + 1;
             write_pretty(&mut text, value, column);
@@ -129,47 +132,6 @@ pub fn validate_binding_args(args: &FieldTable) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------
 // Values as RabbitMQ sees them
 // ---------------------------------------------------------------------------------------
-
-/// The bytes of a string value (`longstr`, or an in-process `ShortString`).
-fn string_bytes(value: &AMQPValue) -> Option<&[u8]> {
-    match value {
-        AMQPValue::LongString(s) => Some(s.as_bytes()),
-        AMQPValue::ShortString(s) => Some(s.as_str().as_bytes()),
-        _ => None,
-    }
-}
-
-/// The bytes of any value RabbitMQ holds as an Erlang binary.
-fn binary_bytes(value: &AMQPValue) -> Option<&[u8]> {
-    match value {
-        AMQPValue::ByteArray(b) => Some(b.as_slice()),
-        other => string_bytes(other),
-    }
-}
-
-/// A numeric value as Erlang holds it.
-#[derive(Debug, Clone, Copy)]
-enum Num {
-    Int(i128),
-    Float(f64),
-}
-
-fn number(value: &AMQPValue) -> Option<Num> {
-    let n = match value {
-        AMQPValue::ShortShortInt(v) => Num::Int((*v).into()),
-        AMQPValue::ShortShortUInt(v) => Num::Int((*v).into()),
-        AMQPValue::ShortInt(v) => Num::Int((*v).into()),
-        AMQPValue::ShortUInt(v) => Num::Int((*v).into()),
-        AMQPValue::LongInt(v) => Num::Int((*v).into()),
-        AMQPValue::LongUInt(v) => Num::Int((*v).into()),
-        AMQPValue::LongLongInt(v) => Num::Int((*v).into()),
-        AMQPValue::Timestamp(v) => Num::Int((*v).into()),
-        AMQPValue::Float(v) => Num::Float((*v).into()),
-        AMQPValue::Double(v) => Num::Float(*v),
-        _ => return None,
-    };
-    Some(n)
-}
 
 /// Erlang's `==` on numbers: exact, across integers and floats.
 fn num_eq(a: Num, b: Num) -> bool {
@@ -217,7 +179,7 @@ fn erl_eq(a: &AMQPValue, b: &AMQPValue, depth: usize) -> bool {
 
 /// Equality of `{Type, Value}` pairs, as nested values are held.
 fn typed_eq(a: &AMQPValue, b: &AMQPValue, depth: usize) -> bool {
-    crate::queue::args::type_name(a) == crate::queue::args::type_name(b) && erl_eq(a, b, depth)
+    type_name(a) == type_name(b) && erl_eq(a, b, depth)
 }
 
 /// Equality of `[{Key, Type, Value}]` lists.
@@ -227,217 +189,6 @@ fn tables_eq(a: &FieldTable, b: &FieldTable, depth: usize) -> bool {
         && a.iter()
             .zip(b)
             .all(|((ka, va), (kb, vb))| ka == kb && typed_eq(va, vb, depth))
-}
-
-// ---------------------------------------------------------------------------------------
-// Printing values as Erlang's `~tp` does, for error texts
-// ---------------------------------------------------------------------------------------
-
-/// Line length `io_lib_pretty` wraps at.
-const LINE_LENGTH: usize = 80;
-
-/// Writes `value` as `~tp` would when it starts at 1-based `column`: on one line if it fits,
-/// otherwise (arrays and tables only) one element per line, aligned after the `[`. Erlang's
-/// pretty printer also breaks elements that are themselves too long; that is not replicated.
-fn write_pretty(out: &mut Vec<u8>, value: &AMQPValue, column: usize) {
-    let mut line = Vec::new();
-    write_term(&mut line, value, 0);
-    let fits = line.len() + column < LINE_LENGTH;
-    let elements = list_elements(value);
-    match elements {
-        Some(elements) if !fits && elements.len() > 1 => {
-            let indent = " ".repeat(column);
-            out.push(b'[');
-            for (i, element) in elements.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b",\n");
-                    out.extend_from_slice(indent.as_bytes());
-                }
-                out.extend_from_slice(element);
-            }
-            out.push(b']');
-        }
-        _ => out.extend_from_slice(&line),
-    }
-}
-
-/// The one-line renderings of the elements of an array or table.
-fn list_elements(value: &AMQPValue) -> Option<Vec<Vec<u8>>> {
-    let render = |write: &dyn Fn(&mut Vec<u8>)| {
-        let mut v = Vec::new();
-        write(&mut v);
-        v
-    };
-    match value {
-        AMQPValue::FieldArray(a) => Some(
-            a.as_slice()
-                .iter()
-                .map(|e| render(&|out| write_typed(out, e, 1)))
-                .collect(),
-        ),
-        AMQPValue::FieldTable(t) => Some(
-            t.inner()
-                .iter()
-                .map(|(k, v)| render(&|out| write_entry(out, k.as_str(), v, 1)))
-                .collect(),
-        ),
-        _ => None,
-    }
-}
-
-/// Writes the Erlang term RabbitMQ holds for `value`, on one line.
-fn write_term(out: &mut Vec<u8>, value: &AMQPValue, depth: usize) {
-    if depth >= MAX_DEPTH {
-        out.extend_from_slice(b"...");
-        return;
-    }
-    if let Some(bytes) = binary_bytes(value) {
-        write_binary(out, bytes);
-        return;
-    }
-    match value {
-        AMQPValue::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        AMQPValue::Void => out.extend_from_slice(b"undefined"),
-        AMQPValue::DecimalValue(d) => {
-            out.extend_from_slice(format!("{{{},{}}}", d.scale, d.value).as_bytes())
-        }
-        AMQPValue::FieldArray(a) => {
-            write_list(out, a.as_slice().iter(), |out, e| {
-                write_typed(out, e, depth + 1)
-            });
-        }
-        AMQPValue::FieldTable(t) => {
-            write_list(out, t.inner().iter(), |out, (k, v)| {
-                write_entry(out, k.as_str(), v, depth + 1)
-            });
-        }
-        other => match number(other) {
-            Some(Num::Int(i)) => out.extend_from_slice(i.to_string().as_bytes()),
-            Some(Num::Float(f)) => out.extend_from_slice(erl_float(f).as_bytes()),
-            None => {}
-        },
-    }
-}
-
-fn write_list<T>(
-    out: &mut Vec<u8>,
-    items: impl Iterator<Item = T>,
-    mut write: impl FnMut(&mut Vec<u8>, T),
-) {
-    out.push(b'[');
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write(out, item);
-    }
-    out.push(b']');
-}
-
-/// `{Type,Value}`, an array element.
-fn write_typed(out: &mut Vec<u8>, value: &AMQPValue, depth: usize) {
-    out.push(b'{');
-    out.extend_from_slice(crate::queue::args::type_name(value).as_bytes());
-    out.push(b',');
-    write_term(out, value, depth);
-    out.push(b'}');
-}
-
-/// `{<<"Key">>,Type,Value}`, a table entry.
-fn write_entry(out: &mut Vec<u8>, key: &str, value: &AMQPValue, depth: usize) {
-    out.push(b'{');
-    write_binary(out, key.as_bytes());
-    out.push(b',');
-    out.extend_from_slice(crate::queue::args::type_name(value).as_bytes());
-    out.push(b',');
-    write_term(out, value, depth);
-    out.push(b'}');
-}
-
-/// A binary as `~tp` prints it: `<<"text">>` when every byte is printable Latin-1 (the bytes
-/// are copied as they are, so UTF-8 text stays readable), `<<1,2,3>>` otherwise.
-fn write_binary(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(b"<<");
-    if !bytes.is_empty() && bytes.iter().all(|&b| latin1_printable(b)) {
-        out.push(b'"');
-        for &b in bytes {
-            write_escaped(out, b);
-        }
-        out.push(b'"');
-    } else {
-        let numbers: Vec<String> = bytes.iter().map(u8::to_string).collect();
-        out.extend_from_slice(numbers.join(",").as_bytes());
-    }
-    out.extend_from_slice(b">>");
-}
-
-/// `io_lib:printable_latin1_list/1` for one character.
-fn latin1_printable(b: u8) -> bool {
-    matches!(b, 32..=126 | 160..=255 | 8..=13 | 27)
-}
-
-fn write_escaped(out: &mut Vec<u8>, b: u8) {
-    let escape = match b {
-        b'"' => b'"',
-        b'\\' => b'\\',
-        8 => b'b',
-        9 => b't',
-        10 => b'n',
-        11 => b'v',
-        12 => b'f',
-        13 => b'r',
-        27 => b'e',
-        _ => {
-            out.push(b);
-            return;
-        }
-    };
-    out.push(b'\\');
-    out.push(escape);
-}
-
-/// A float as Erlang prints it: the shortest digits that read back exactly, in fixed notation
-/// (`123.0`, `0.001`) unless scientific notation (`1.0e16`, `1.0e-5`) is strictly shorter.
-fn erl_float(f: f64) -> String {
-    if !f.is_finite() {
-        // Erlang has no such floats; RabbitMQ cannot decode them. Print something sane.
-        return format!("{f}");
-    }
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i64 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let fixed = fixed_notation(&digits, exp);
-    let scientific = scientific_notation(&digits, exp);
-    let body = if scientific.len() < fixed.len() {
-        scientific
-    } else {
-        fixed
-    };
-    let sign = if f.is_sign_negative() { "-" } else { "" };
-    format!("{sign}{body}")
-}
-
-/// `digits` (d.ddd × 10^exp) in fixed notation with at least one fractional digit.
-fn fixed_notation(digits: &str, exp: i64) -> String {
-    let len = digits.len() as i64;
-    if exp < 0 {
-        let zeros = "0".repeat((-exp - 1) as usize);
-        format!("0.{zeros}{digits}")
-    } else if len <= exp + 1 {
-        let zeros = "0".repeat((exp + 1 - len) as usize);
-        format!("{digits}{zeros}.0")
-    } else {
-        let (int, frac) = digits.split_at((exp + 1) as usize);
-        format!("{int}.{frac}")
-    }
-}
-
-/// `digits` (d.ddd × 10^exp) as `d.ddde±x`, with at least one fractional digit.
-fn scientific_notation(digits: &str, exp: i64) -> String {
-    let (first, rest) = digits.split_at(digits.len().min(1));
-    let rest = if rest.is_empty() { "0" } else { rest };
-    format!("{first}.{rest}e{exp}")
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! plugins will register theirs), and global ones (`cluster_name`, ...). A component
 //! validates its values as RabbitMQ 3.10 does, with its error texts.
 
-use crate::policy_rules::{erl, erl_binary};
+use crate::erlang::{ascii_binary, json};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -79,7 +79,7 @@ fn vhost_limits(value: &Value) -> Result<(), String> {
     let unknown: Vec<String> = map
         .iter()
         .filter(|(k, _)| !LIMITS.contains(&k.as_str()))
-        .map(|(k, v)| format!("{{{},{}}}", erl_binary(k), erl(v)))
+        .map(|(k, v)| format!("{{{},{}}}", ascii_binary(k), json(v)))
         .collect();
     if !unknown.is_empty() {
         return Err(format!(
@@ -89,7 +89,7 @@ fn vhost_limits(value: &Value) -> Result<(), String> {
     }
     for (k, v) in map {
         if v.as_i64().is_none() {
-            return Err(format!("{k} should be a number, actually was {}", erl(v)));
+            return Err(format!("{k} should be a number, actually was {}", json(v)));
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! Queue declare arguments: validated as RabbitMQ 3.10 validates them (a bad type or value is
 //! 406 with RabbitMQ's wording) and parsed into the settings a queue runs with.
 
+use crate::erlang::type_name;
 use amq_protocol::types::{AMQPValue, FieldTable};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -154,29 +155,6 @@ fn string(v: &AMQPValue) -> Result<String, String> {
 
 fn unacceptable(v: &AMQPValue) -> String {
     format!("{{unacceptable_type,{}}}", type_name(v))
-}
-
-/// RabbitMQ's name for a field type.
-pub fn type_name(v: &AMQPValue) -> &'static str {
-    match v {
-        AMQPValue::Boolean(_) => "bool",
-        AMQPValue::ShortShortInt(_) => "byte",
-        AMQPValue::ShortShortUInt(_) => "unsignedbyte",
-        AMQPValue::ShortInt(_) => "short",
-        AMQPValue::ShortUInt(_) => "unsignedshort",
-        AMQPValue::LongInt(_) => "signedint",
-        AMQPValue::LongUInt(_) => "unsignedint",
-        AMQPValue::LongLongInt(_) => "long",
-        AMQPValue::Float(_) => "float",
-        AMQPValue::Double(_) => "double",
-        AMQPValue::DecimalValue(_) => "decimal",
-        AMQPValue::ShortString(_) | AMQPValue::LongString(_) => "longstr",
-        AMQPValue::FieldArray(_) => "array",
-        AMQPValue::Timestamp(_) => "timestamp",
-        AMQPValue::FieldTable(_) => "table",
-        AMQPValue::ByteArray(_) => "binary",
-        AMQPValue::Void => "void",
-    }
 }
 
 #[cfg(test)]

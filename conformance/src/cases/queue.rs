@@ -2,7 +2,7 @@
 //! equivalence, passive declares, reserved names, the empty queue name.
 
 use lapin::options::*;
-use lapin::types::FieldTable;
+use lapin::types::{AMQPValue, DecimalValue, FieldTable};
 use lapin::ExchangeKind;
 
 use crate::runner::{Case, CaseResult};
@@ -18,6 +18,8 @@ pub fn cases() -> Vec<Case> {
         redeclare_different_durable_406,
         redeclare_different_auto_delete_406,
         redeclare_different_args_406,
+        redeclare_inequivalence_is_checked_before_argument_validity,
+        redeclare_shows_structured_values_as_erlang_terms,
         passive_missing_404,
         passive_existing_reports_counts,
         passive_ignores_flags,
@@ -186,6 +188,52 @@ async fn redeclare_different_args_406(ctx: Ctx) -> CaseResult {
         table(&[("x-message-ttl", int(2000))]),
     )
     .await
+}
+
+/// Redeclares a fresh plain queue with `x-dead-letter-exchange` set to `value`: RabbitMQ's
+/// inequivalence error must show it as `shown`.
+async fn redeclare_with_dlx(ctx: &Ctx, value: AMQPValue, shown: &str) -> CaseResult {
+    let ch = ctx.channel().await?;
+    let none = FieldTable::default();
+    let q = ctx
+        .queue_with(&ch, "q", QueueDeclareOptions::default(), none)
+        .await?;
+    let args = table(&[("x-dead-letter-exchange", value)]);
+    let res = ch
+        .queue_declare(q.as_str().into(), QueueDeclareOptions::default(), args)
+        .await;
+    let text = format!(
+        "PRECONDITION_FAILED - inequivalent arg 'x-dead-letter-exchange' for queue '{q}' in vhost '/': received the value {shown} but current is none"
+    );
+    expect_code_text(res, 406, &text, shown)
+}
+
+/// On an existing queue RabbitMQ compares the arguments before it validates them: an
+/// argument of a type the queue would refuse is reported as inequivalent.
+async fn redeclare_inequivalence_is_checked_before_argument_validity(ctx: Ctx) -> CaseResult {
+    redeclare_with_dlx(&ctx, AMQPValue::Boolean(true), "'true' of type 'bool'").await
+}
+
+/// Arrays, tables, decimals and void read as the Erlang terms RabbitMQ holds for them.
+async fn redeclare_shows_structured_values_as_erlang_terms(ctx: Ctx) -> CaseResult {
+    let array = AMQPValue::FieldArray(vec![int(1), s("a")].into());
+    let nested = AMQPValue::FieldTable(table(&[("k", int(1))]));
+    let decimal = AMQPValue::DecimalValue(DecimalValue {
+        scale: 1,
+        value: 15,
+    });
+    for (value, shown) in [
+        (
+            array,
+            r#"'[{signedint,1},{longstr,<<"a">>}]' of type 'array'"#,
+        ),
+        (nested, r#"'[{<<"k">>,signedint,1}]' of type 'table'"#),
+        (decimal, "'{1,15}' of type 'decimal'"),
+        (AMQPValue::Void, "'undefined' of type 'void'"),
+    ] {
+        redeclare_with_dlx(&ctx, value, shown).await?;
+    }
+    Ok(())
 }
 
 async fn passive_missing_404(ctx: Ctx) -> CaseResult {

@@ -71,7 +71,7 @@ impl Connection {
         if let Some(exp) = header.props.expiration() {
             check_expiration(exp).map_err(|d| {
                 let text = format!("invalid expiration '{exp}': ");
-                let term = erlang_pretty(text.len(), &d);
+                let term = crate::erlang::pretty_tuple(text.len(), &d);
                 AmqpError::precondition(format!("{text}{term}")).on(60, 40)
             })?;
         }
@@ -284,7 +284,7 @@ fn check_routing_headers(h: &FieldTable) -> Result<(), String> {
         match h.inner().get(key) {
             None | Some(AMQPValue::FieldArray(_)) => {}
             Some(v) => {
-                let kind = crate::queue::args::type_name(v);
+                let kind = crate::erlang::type_name(v);
                 return Err(format!(
                     "invalid message: {{unacceptable_type_in_header,\"{key}\",{kind}}}"
                 ));
@@ -292,18 +292,6 @@ fn check_routing_headers(h: &FieldTable) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// A `{tag,value}` term as Erlang's `~p` prints it after `column` characters of text: a term
-/// that would pass column 78 breaks after its first comma, the rest indented under it
-/// (observed on RabbitMQ 3.10.8 for an `expiration` of 19 digits and more).
-fn erlang_pretty(column: usize, term: &str) -> String {
-    match term.split_once(',') {
-        Some((head, tail)) if term.starts_with('{') && column + term.len() > 78 => {
-            format!("{head},\n{:indent$}{tail}", "", indent = column + 1)
-        }
-        _ => term.to_owned(),
-    }
 }
 
 /// Builds the stored message and the headers routing sees. `BCC` is removed before
@@ -370,7 +358,7 @@ mod tests {
         let text = |v: &str| {
             let prefix = format!("invalid expiration '{v}': ");
             let d = check_expiration(v).unwrap_err();
-            format!("{prefix}{}", super::erlang_pretty(prefix.len(), &d))
+            format!("{prefix}{}", crate::erlang::pretty_tuple(prefix.len(), &d))
         };
         assert_eq!(
             text("999999999999999999"),

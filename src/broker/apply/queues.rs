@@ -23,16 +23,6 @@ pub(super) fn declare(
         )));
     }
     s.check(Access::Configure, "queue", &d.name)?;
-    let what = format!("queue '{}' in vhost '{}'", d.name, s.vhost.name);
-    let args = match crate::queue::args::parse(&d.arguments, &what) {
-        Ok(args) => args,
-        // A stored queue is loaded whatever its arguments have become, with its messages.
-        Err(e) if s.is_broker() => {
-            tracing::warn!("{what}: {e}; its arguments are ignored");
-            Default::default()
-        }
-        Err(e) => return Err(CommandError::PreconditionFailed(e)),
-    };
     let (queue, created) = match s.vhost.queue(&d.name) {
         Some(q) => {
             check_exclusive_redeclare(s, &q, d.exclusive_owner.is_some())?;
@@ -40,6 +30,16 @@ pub(super) fn declare(
             (q, false)
         }
         None => {
+            let what = format!("queue '{}' in vhost '{}'", d.name, s.vhost.name);
+            let args = match crate::queue::args::parse(&d.arguments, &what) {
+                Ok(args) => args,
+                // A stored queue is loaded whatever its arguments have become, with its messages.
+                Err(e) if s.is_broker() => {
+                    tracing::warn!("{what}: {e}; its arguments are ignored");
+                    Default::default()
+                }
+                Err(e) => return Err(CommandError::PreconditionFailed(e)),
+            };
             let spec = QueueSpec {
                 name: d.name,
                 durable: d.durable,
