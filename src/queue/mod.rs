@@ -532,23 +532,51 @@ impl Queue {
         released
     }
 
-    /// Moves this queue's ready messages out of the given segments (compaction).
+    /// Moves this queue's ready messages out of the given segments (compaction). The
+    /// messages are found under the queue's lock, copied without it (reading the store is
+    /// disk I/O), and swapped in under the lock again; one delivered or dropped meanwhile
+    /// keeps its old copy, and the new one is released.
     pub fn relocate(&self, segments: &[u32]) -> usize {
-        let mut st = self.state.lock();
-        let mut moved = 0;
-        for e in st.messages.iter_mut() {
-            let Some(r) = e.stored.filter(|r| segments.contains(&r.segment)) else {
-                continue;
-            };
-            match self.store.relocate(r, self.durable_key()) {
+        let found: Vec<(u64, RecordRef)> = {
+            let mut st = self.state.lock();
+            st.messages
+                .iter_mut()
+                .filter_map(|e| {
+                    e.stored
+                        .filter(|r| segments.contains(&r.segment))
+                        .map(|r| (e.seq, r))
+                })
+                .collect()
+        };
+        let durable = self.durable_key();
+        let mut copies: ahash::HashMap<u64, (RecordRef, RecordRef)> = Default::default();
+        for (seq, old) in found {
+            match self.store.copy(old, durable) {
                 Ok(new) => {
-                    e.stored = Some(new);
-                    moved += 1;
+                    copies.insert(seq, (old, new));
                 }
                 Err(err) => {
                     tracing::warn!("queue '{}': cannot compact a message: {err}", self.name)
                 }
             }
+        }
+        let mut moved = 0;
+        {
+            let mut st = self.state.lock();
+            for e in st.messages.iter_mut() {
+                let Some((old, new)) = copies.get(&e.seq).copied() else {
+                    continue;
+                };
+                if e.stored == Some(old) {
+                    e.stored = Some(new);
+                    copies.remove(&e.seq);
+                    self.store.release_after_sync(old, durable);
+                    moved += 1;
+                }
+            }
+        }
+        for (_, new) in copies.into_values() {
+            self.store.release(new, durable);
         }
         moved
     }

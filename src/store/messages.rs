@@ -150,12 +150,9 @@ impl MessageStore {
     }
 
     /// Copies one queue's reference to a message into the current segment (keeping its
-    /// original order) and releases the old one.
-    pub fn relocate(
-        self: &Arc<Self>,
-        old: RecordRef,
-        durable_queue: Option<u64>,
-    ) -> io::Result<RecordRef> {
+    /// original order). The caller releases the old reference with `release_after_sync`
+    /// once the new one is in use, or the new one if it is not.
+    pub fn copy(&self, old: RecordRef, durable_queue: Option<u64>) -> io::Result<RecordRef> {
         let payload = segment::read_at(&*self.reader(old.segment)?, old)?;
         if record::decode_envelope(&payload).is_none() {
             return Err(io::Error::new(
@@ -181,17 +178,20 @@ impl MessageStore {
         // A record starts below SEGMENT_SIZE (the segment rolls first otherwise).
         let r = RecordRef::new(w.seg.id, offset as u32);
         self.add_refs(r.segment, 1);
-        // The old copy is released only once the new one is on disk, so no crash (or power
-        // loss) can leave the ack without the copy.
-        let me = self.clone();
-        w.waiters.push(Box::new(move |ok| {
-            if ok {
-                me.release(old, durable_queue);
-            }
-        }));
         drop(w);
         self.wake.notify_one();
         Ok(r)
+    }
+
+    /// Releases `r` once everything appended so far is on disk: an old copy goes only after
+    /// its new copy is durable, so no crash (or power loss) can leave the ack without it.
+    pub fn release_after_sync(self: &Arc<Self>, r: RecordRef, durable_queue: Option<u64>) {
+        let me = self.clone();
+        self.after_sync(Box::new(move |ok| {
+            if ok {
+                me.release(r, durable_queue);
+            }
+        }));
     }
 
     /// Runs `f` once everything appended so far is on disk.
