@@ -184,23 +184,6 @@ impl ChannelShared {
         Ok(())
     }
 
-    /// Sends a message no queue holds to the channel's direct reply-to consumer, if it still
-    /// has one.
-    fn deliver_reply(&self, msg: &Message) {
-        let mut st = self.state.lock();
-        let Some(tag) = st.reply_tag.clone() else {
-            return;
-        };
-        let delivery_tag = st.allocate_tag();
-        self.conn.send(Outbound::Deliver {
-            channel: self.id,
-            consumer_tag: tag,
-            delivery_tag,
-            redelivered: false,
-            msg: msg.clone(),
-        });
-    }
-
     /// Records a `basic.get` delivery and returns its tag.
     pub fn record_get(&self, queue: &Arc<Queue>, entry: Option<Entry>) -> u64 {
         let mut st = self.state.lock();
@@ -287,8 +270,21 @@ impl Consumer for ChannelShared {
         }
     }
 
+    /// A message no queue holds goes to the channel's direct reply-to consumer, if it still
+    /// has one.
     fn deliver_direct(&self, msg: &Message) {
-        self.deliver_reply(msg);
+        let mut st = self.state.lock();
+        let Some(tag) = st.reply_tag.clone() else {
+            return;
+        };
+        let delivery_tag = st.allocate_tag();
+        self.conn.send(Outbound::Deliver {
+            channel: self.id,
+            consumer_tag: tag,
+            delivery_tag,
+            redelivered: false,
+            msg: msg.clone(),
+        });
     }
 }
 

@@ -123,9 +123,11 @@ impl Connection {
                     self.wait_while_blocked().await;
                 }
                 let handled = self.handle(frame);
-                if let Err(e) = self.release_held().await {
-                    self.close(e);
-                    return End::Closing;
+                if self.persisting.is_some() {
+                    if let Err(e) = self.release_held().await {
+                        self.close(e);
+                        return End::Closing;
+                    }
                 }
                 match handled {
                     Ok(true) => {}

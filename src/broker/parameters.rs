@@ -16,11 +16,6 @@ pub struct Parameters {
 }
 
 impl Parameters {
-    pub fn get(&self, vhost: &str, component: &str, name: &str) -> Option<&Value> {
-        self.vhost
-            .get(&(vhost.to_string(), component.to_string(), name.to_string()))
-    }
-
     pub fn put(&mut self, key: ParameterKey, value: Value) {
         self.vhost.insert(key, value);
     }
@@ -38,10 +33,6 @@ impl Parameters {
     /// Drops a deleted vhost's parameters.
     pub fn remove_vhost(&mut self, vhost: &str) {
         self.vhost.retain(|(v, _, _), _| v != vhost);
-    }
-
-    pub fn global(&self, name: &str) -> Option<&Value> {
-        self.global.get(name)
     }
 
     pub fn put_global(&mut self, name: String, value: Value) {

@@ -30,7 +30,7 @@
 
 use std::collections::BTreeMap;
 
-pub use crate::policy_rules::{
+use crate::policy_rules::{
     compile_pattern, validate_definition, validate_operator_definition, ApplyTo, OPERATOR_KEYS,
 };
 use regex::Regex;

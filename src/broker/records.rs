@@ -19,10 +19,15 @@ pub(crate) fn exchange(vhost: &str, ex: &Exchange) -> ExchangeDefinition {
     }
 }
 
-/// The record of a queue that outlives a restart: durable and not exclusive (an exclusive
-/// queue goes with its connection, which a restart closes).
+/// Whether a queue outlives a restart: durable and not exclusive (an exclusive queue goes
+/// with its connection, which a restart closes).
+pub(crate) fn stored(q: &Queue) -> bool {
+    q.durable && q.exclusive_owner.is_none()
+}
+
+/// The record of a queue that outlives a restart (see `stored`).
 pub(crate) fn queue(vhost: &str, q: &Queue) -> Option<QueueDefinition> {
-    (q.durable && q.exclusive_owner.is_none()).then(|| QueueDefinition {
+    stored(q).then(|| QueueDefinition {
         name: q.name.clone(),
         vhost: vhost.to_string(),
         durable: true,

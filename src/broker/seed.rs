@@ -315,7 +315,7 @@ fn export_vhost(vh: &super::Vhost, defs: &mut Definitions) {
     for ex in vh.exchanges().into_iter().filter(|ex| ex.durable) {
         for b in ex.bindings() {
             let durable_dest = match &b.dest {
-                Dest::Queue(q) => records::queue(&vh.name, q).is_some(),
+                Dest::Queue(q) => records::stored(q),
                 Dest::Exchange(n) => vh.exchange(n).is_some_and(|e| e.durable),
             };
             if durable_dest {

@@ -111,7 +111,7 @@ impl Vhost {
             }
         };
         if removed {
-            if super::records::queue(&self.name, q).is_some() {
+            if super::records::stored(q) {
                 changes.push(Change::DeleteQueue {
                     vhost: self.name.clone(),
                     name: q.name.clone(),

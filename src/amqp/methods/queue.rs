@@ -36,9 +36,7 @@ impl Connection {
 
     /// Looks a queue up and checks exclusivity (which RabbitMQ checks first).
     pub(crate) fn find_queue(&self, name: &str) -> AmqpResult<Arc<Queue>> {
-        Ok(self
-            .broker
-            .find_queue(&self.actor(), &self.vhost.name, name)?)
+        Ok(self.broker.find_queue(&self.actor(), &self.vhost, name)?)
     }
 
     fn queue_declare(&mut self, ch: u16, d: queue::Declare) -> AmqpResult<()> {

@@ -36,7 +36,7 @@ pub(super) fn bind(s: &Scope, b: BindingSpec, changes: &mut Vec<Change>) -> Comm
         Destination::Queue(name) => {
             let q = find(s, name)?;
             let source = exchange(s, &b.source)?;
-            let durable = q.durable && q.exclusive_owner.is_none();
+            let durable = records::stored(&q);
             (Dest::Queue(q), durable, source)
         }
         Destination::Exchange(name) => {
@@ -73,7 +73,7 @@ pub(super) fn unbind(s: &Scope, b: BindingSpec, changes: &mut Vec<Change>) -> Co
                 check_exclusive(s, q)?;
             }
             q.map(|q| {
-                let durable = q.durable && q.exclusive_owner.is_none();
+                let durable = records::stored(&q);
                 (Dest::Queue(q), durable)
             })
         }

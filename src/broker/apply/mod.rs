@@ -127,14 +127,14 @@ impl Broker {
     }
 
     /// Finds a queue for an operation on it (consume, get, a passive declare): it must
-    /// exist, and an exclusive queue must be the actor's.
+    /// exist, and an exclusive queue must be the actor's. The caller holds the vhost.
     pub fn find_queue(
         &self,
         actor: &Actor,
-        vhost: &str,
+        vhost: &Arc<Vhost>,
         name: &str,
     ) -> CommandResult<Arc<crate::queue::Queue>> {
-        queues::find(&self.scope(actor, vhost)?, name)
+        queues::find(&self.scope_in(actor, vhost.clone()), name)
     }
 
     /// The vhost a command acts in, with the actor's rights there.
@@ -142,6 +142,11 @@ impl Broker {
         let vh = self
             .vhost(vhost)
             .ok_or_else(|| CommandError::NotFound(format!("no vhost '{vhost}'")))?;
+        Ok(self.scope_in(actor, vh))
+    }
+
+    fn scope_in<'a>(&self, actor: &'a Actor<'a>, vh: Arc<Vhost>) -> Scope<'a> {
+        let vhost = vh.name.as_str();
         let permission = match (actor.user, actor.permission) {
             (None, _) => None,
             (Some(_), Some(p)) => Some(Perm::Given(p)),
@@ -150,11 +155,11 @@ impl Broker {
                     .map_or(Perm::None, Perm::Looked),
             ),
         };
-        Ok(Scope {
+        Scope {
             vhost: vh,
             actor: *actor,
             permission,
-        })
+        }
     }
 }
 
