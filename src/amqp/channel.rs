@@ -2,7 +2,7 @@
 //! frames), publisher-confirm and transaction state, and the method dispatch that maps each
 //! incoming method to its handler. Delivery state shared with queues is in `channel_shared`.
 
-use super::channel_shared::{group_by_queue, ChannelShared};
+use super::channel_shared::ChannelShared;
 use super::codec::{ContentHeader, Frame, Publish};
 use super::conn_shared::ConnShared;
 use super::connection::{channel_close_ok, Connection};
@@ -263,12 +263,12 @@ impl Connection {
             std::mem::take(&mut st.consumers)
         };
         for (tag, c) in consumers {
-            if c.queue.remove_consumer(&*shared, &tag) {
+            if c.queue.remove_consumer(shared.holder, &tag) {
                 self.delete_queue_as_broker(&c.queue, true);
             }
         }
-        for (q, entries) in group_by_queue(shared.take_all_unacked()) {
-            q.requeue(entries);
+        for q in shared.take_all_unacked() {
+            q.holder_gone(shared.holder);
         }
     }
 }

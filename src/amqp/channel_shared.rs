@@ -5,19 +5,20 @@
 use super::conn_shared::ConnShared;
 use super::outbound::Outbound;
 use crate::message::Message;
-use crate::queue::{Consumer, Entries, Entry, Queue, Subscription};
+use crate::queue::{new_holder, Consumer, Delivery, Holder, Queue};
 use ahash::HashMap;
 use amq_protocol::protocol::{basic, AMQPClass};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-/// A delivered message awaiting ack.
+/// A delivered message awaiting ack: the queue keeps the message, the channel which queue
+/// and position its delivery tag stands for.
 pub struct Unacked {
     pub queue: Arc<Queue>,
-    pub entry: Entry,
+    pub seq: u64,
     /// The consumer it went to; `None` for `basic.get`.
     pub consumer: Option<Arc<str>>,
     /// When it was delivered, for `consumer_timeout`.
@@ -93,6 +94,8 @@ pub struct DeliveryState {
     next_tag: u64,
     pub unacked: UnackedList,
     pub consumers: HashMap<Arc<str>, ConsumerInfo>,
+    /// Deliveries reserved and not yet handed over (a queue reserves before it delivers).
+    reserved: usize,
     /// `basic.qos global=true`: a limit shared by all consumers of the channel.
     pub global_prefetch: u16,
     pub closed: bool,
@@ -112,6 +115,8 @@ impl DeliveryState {
 
 pub struct ChannelShared {
     pub id: u16,
+    /// What this channel's unsettled deliveries are filed under in their queues.
+    pub holder: Holder,
     pub conn: Arc<ConnShared>,
     pub state: Mutex<DeliveryState>,
 }
@@ -120,6 +125,7 @@ impl ChannelShared {
     pub fn new(id: u16, conn: Arc<ConnShared>) -> Arc<Self> {
         Arc::new(Self {
             id,
+            holder: new_holder(),
             conn,
             state: Mutex::new(DeliveryState {
                 next_tag: 1,
@@ -128,72 +134,17 @@ impl ChannelShared {
         })
     }
 
-    /// Delivers `entry` to `consumer` if the consumer, the channel and the connection have
-    /// room; hands the entry back otherwise.
-    fn try_deliver(
-        &self,
-        queue: &Arc<Queue>,
-        consumer: &Subscription,
-        entry: Entry,
-    ) -> Result<(), Entry> {
-        if self.conn.backlogged(queue) {
-            return Err(entry);
-        }
-        let mut st = self.state.lock();
-        let global = st.global_prefetch as usize;
-        let unacked_total = st.unacked.len();
-        if st.closed {
-            return Err(entry);
-        }
-        let Some(info) = st.consumers.get_mut(consumer.tag.as_str()) else {
-            return Err(entry);
-        };
-        if !info.no_ack {
-            let full = info.prefetch > 0 && info.unacked >= info.prefetch as u32;
-            if full || (global > 0 && unacked_total >= global) {
-                return Err(entry);
-            }
-            info.unacked += 1;
-        }
-        let Some(msg) = entry.msg.clone() else {
-            return Err(entry);
-        };
-        let tag = info.tag.clone();
-        let no_ack = info.no_ack;
-        let delivery_tag = st.allocate_tag();
-        self.conn.send(Outbound::Deliver {
-            channel: self.id,
-            consumer_tag: tag.clone(),
-            delivery_tag,
-            redelivered: entry.redelivered,
-            msg,
-        });
-        if no_ack {
-            queue.release(&entry);
-        } else {
-            st.unacked.insert(
-                delivery_tag,
-                Unacked {
-                    queue: queue.clone(),
-                    entry: entry.unpinned(),
-                    consumer: Some(tag),
-                    delivered_at: Instant::now(),
-                },
-            );
-        }
-        Ok(())
-    }
-
-    /// Records a `basic.get` delivery and returns its tag.
-    pub fn record_get(&self, queue: &Arc<Queue>, entry: Option<Entry>) -> u64 {
+    /// Records a `basic.get` delivery (`seq` unsettled in `queue`, unless no-ack) and
+    /// returns its tag.
+    pub fn record_get(&self, queue: &Arc<Queue>, seq: Option<u64>) -> u64 {
         let mut st = self.state.lock();
         let tag = st.allocate_tag();
-        if let Some(entry) = entry {
+        if let Some(seq) = seq {
             st.unacked.insert(
                 tag,
                 Unacked {
                     queue: queue.clone(),
-                    entry: entry.unpinned(),
+                    seq,
                     consumer: None,
                     delivered_at: Instant::now(),
                 },
@@ -223,13 +174,21 @@ impl ChannelShared {
         Some(taken)
     }
 
-    /// Takes every unacked message (channel close, recover).
-    pub fn take_all_unacked(&self) -> Settled {
+    /// Forgets every unacked delivery (channel close, recover) and returns the queues
+    /// that hold them, each once: the caller hands them back there
+    /// ([`Queue::holder_gone`]).
+    pub fn take_all_unacked(&self) -> Vec<Arc<Queue>> {
         let mut st = self.state.lock();
         for c in st.consumers.values_mut() {
             c.unacked = 0;
         }
-        st.unacked.take_all()
+        let mut queues: Vec<Arc<Queue>> = Vec::new();
+        for u in st.unacked.take_all() {
+            if !queues.iter().any(|q| Arc::ptr_eq(q, &u.queue)) {
+                queues.push(u.queue);
+            }
+        }
+        queues
     }
 
     /// When the oldest unacked delivery went out (lowest tag: tags grow with time).
@@ -252,8 +211,61 @@ impl ChannelShared {
 
 /// A channel is the consumer for each of its subscriptions.
 impl Consumer for ChannelShared {
-    fn offer(&self, queue: &Arc<Queue>, sub: &Subscription, entry: Entry) -> Result<(), Entry> {
-        self.try_deliver(queue, sub, entry)
+    fn holder(&self) -> Holder {
+        self.holder
+    }
+
+    /// Room for one more delivery: the connection is not backlogged, the channel is open,
+    /// and neither the consumer's prefetch nor the channel-wide one is used up.
+    fn reserve(&self, queue: &Weak<Queue>, tag: &str, no_ack: bool) -> bool {
+        if self.conn.backlogged(queue) {
+            return false;
+        }
+        let mut st = self.state.lock();
+        let global = st.global_prefetch as usize;
+        let unacked_total = st.unacked.len() + st.reserved;
+        if st.closed {
+            return false;
+        }
+        let Some(info) = st.consumers.get_mut(tag) else {
+            return false;
+        };
+        if !no_ack {
+            let full = info.prefetch > 0 && info.unacked >= info.prefetch as u32;
+            if full || (global > 0 && unacked_total >= global) {
+                return false;
+            }
+            info.unacked += 1;
+            st.reserved += 1;
+        }
+        true
+    }
+
+    /// Sends the delivery with the channel's next tag and remembers which queue and
+    /// position the tag stands for.
+    fn deliver(&self, queue: &Arc<Queue>, d: Delivery) {
+        let mut st = self.state.lock();
+        let delivery_tag = st.allocate_tag();
+        if !d.no_ack {
+            st.reserved = st.reserved.saturating_sub(1);
+            st.unacked.insert(
+                delivery_tag,
+                Unacked {
+                    queue: queue.clone(),
+                    seq: d.seq,
+                    consumer: Some(d.tag.clone()),
+                    delivered_at: Instant::now(),
+                },
+            );
+        }
+        // Sent under the channel's lock: tags reach the client in the order they grow.
+        self.conn.send(Outbound::Deliver {
+            channel: self.id,
+            consumer_tag: d.tag,
+            delivery_tag,
+            redelivered: d.redelivered,
+            msg: d.msg,
+        });
     }
 
     /// The queue was deleted: the consumer is forgotten, and the client told with
@@ -288,13 +300,16 @@ impl Consumer for ChannelShared {
     }
 }
 
-/// Groups settled messages by queue so each queue is locked once.
-pub fn group_by_queue(items: Settled) -> SmallVec<[(Arc<Queue>, Entries); 1]> {
-    let mut groups: SmallVec<[(Arc<Queue>, Entries); 1]> = SmallVec::new();
+/// Positions settled together in one queue: usually one.
+pub type Seqs = SmallVec<[u64; 1]>;
+
+/// Groups settled deliveries by queue so each queue is locked once.
+pub fn group_by_queue(items: Settled) -> SmallVec<[(Arc<Queue>, Seqs); 1]> {
+    let mut groups: SmallVec<[(Arc<Queue>, Seqs); 1]> = SmallVec::new();
     for u in items {
         match groups.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &u.queue)) {
-            Some((_, v)) => v.push(u.entry),
-            None => groups.push((u.queue, smallvec::smallvec![u.entry])),
+            Some((_, v)) => v.push(u.seq),
+            None => groups.push((u.queue, smallvec::smallvec![u.seq])),
         }
     }
     groups

@@ -59,16 +59,15 @@ impl ConnShared {
 
     /// True when the writer is too far behind to take more deliveries. Registers the queue
     /// to be woken when it drains; the re-check closes the race with the writer.
-    pub fn backlogged(&self, queue: &Arc<Queue>) -> bool {
+    pub fn backlogged(&self, queue: &Weak<Queue>) -> bool {
         if self.pending.load(Ordering::SeqCst) < WRITE_BACKLOG_HIGH {
             return false;
         }
         {
             // Each queue is registered once, however often it retries meanwhile.
             let mut stalled = self.stalled.lock();
-            let me = Arc::as_ptr(queue);
-            if !stalled.iter().any(|w| std::ptr::eq(w.as_ptr(), me)) {
-                stalled.push(Arc::downgrade(queue));
+            if !stalled.iter().any(|w| w.ptr_eq(queue)) {
+                stalled.push(queue.clone());
             }
         }
         self.pending.load(Ordering::SeqCst) >= WRITE_BACKLOG_HIGH

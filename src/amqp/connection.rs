@@ -15,7 +15,7 @@ use crate::broker::{Broker, Vhost};
 use crate::queue::Queue;
 use crate::store::meta_log::Ticket;
 use ahash::{HashMap, HashMapExt};
-use amq_protocol::protocol::{channel, connection, AMQPClass};
+use amq_protocol::protocol::{basic, channel, connection, AMQPClass};
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,6 +42,9 @@ pub struct Connection {
     /// `held`), and so does the next frame.
     persisting: Option<Ticket>,
     held: RefCell<Vec<Outbound>>,
+    /// A `basic.get` that found its queue's head paged out: asked again once it is read
+    /// back, before the next frame.
+    pub(crate) pending_get: Option<(u16, basic::Get, Arc<Queue>)>,
 }
 
 /// How long a publisher waits for a congested queue to drain at all: if it does not, the
@@ -82,6 +85,7 @@ impl Connection {
             congested: Vec::new(),
             persisting: None,
             held: RefCell::new(Vec::new()),
+            pending_get: None,
         }
     }
 
@@ -122,7 +126,13 @@ impl Connection {
                 if is_publish(&frame) {
                     self.wait_while_blocked().await;
                 }
-                let handled = self.handle(frame);
+                let mut handled = self.handle(frame);
+                while let Some((ch, get, q)) = self.pending_get.take() {
+                    q.wait_loaded().await;
+                    if let Err(e) = self.basic_get(ch, get) {
+                        handled = Err((ch, e));
+                    }
+                }
                 if self.persisting.is_some() {
                     if let Err(e) = self.release_held().await {
                         self.close(e);

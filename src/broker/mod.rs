@@ -221,11 +221,7 @@ impl Broker {
         if !vhost.remove_queue(q, changes) {
             return 0;
         }
-        let (consumers, count) = q.mark_deleted();
-        for c in consumers {
-            c.consumer.cancelled(&c.tag);
-        }
-        count
+        q.mark_deleted()
     }
 
     /// When message bodies in memory exceed the paging limit, writes queued ones to the

@@ -4,7 +4,7 @@
 //! Republishing is at-most-once (no confirms), as for classic queues.
 
 use super::owner::DeadLetter;
-use super::{Entry, Queue};
+use super::{Entry, Queue, QueueArgs};
 use crate::message::props::encode_properties;
 use crate::message::Message;
 use amq_protocol::types::{AMQPValue, FieldArray, FieldTable, LongString, ShortString};
@@ -30,6 +30,7 @@ impl Reason {
 
 /// Dead-letters `dead` from `q` through the queue's owner (or drops them when the queue
 /// has no dead-letter exchange, or it does not exist), releasing their stored copies.
+/// Messages paged out to the store are read back on the blocking pool first.
 pub(super) fn dead_letter(q: &Arc<Queue>, dead: Vec<(Entry, Reason)>) {
     if dead.is_empty() {
         return;
@@ -37,20 +38,41 @@ pub(super) fn dead_letter(q: &Arc<Queue>, dead: Vec<(Entry, Reason)>) {
     let settings = q.settings();
     let owner = q.owner.upgrade();
     let target = settings.dead_letter_exchange.as_deref().zip(owner.as_ref());
-    let Some((dlx, owner)) = target.filter(|(x, o)| o.has_exchange(&q.vhost, x)) else {
-        for (e, _) in &dead {
-            q.release(e);
-        }
+    if target.is_none_or(|(x, o)| !o.has_exchange(&q.vhost, x)) {
+        release(q, &dead);
         return;
+    }
+    let paged_out = dead.iter().any(|(e, _)| e.msg.is_none());
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) if paged_out => {
+            let q = q.clone();
+            drop(rt.spawn_blocking(move || route(&q, &settings, dead)));
+        }
+        _ => route(q, &settings, dead),
+    }
+}
+
+fn release(q: &Queue, dead: &[(Entry, Reason)]) {
+    let durable = q.durable_key();
+    for r in dead.iter().filter_map(|(e, _)| e.stored) {
+        q.store.release(r, durable);
+    }
+}
+
+/// Marks each letter and hands them to the owner to route.
+fn route(q: &Arc<Queue>, settings: &QueueArgs, dead: Vec<(Entry, Reason)>) {
+    let (Some(dlx), Some(owner)) = (settings.dead_letter_exchange.as_deref(), q.owner.upgrade())
+    else {
+        return release(q, &dead);
     };
     let dlrk = settings.dead_letter_routing_key.as_deref();
     let mut letters = Vec::with_capacity(dead.len());
-    let mut taken = Vec::with_capacity(dead.len());
-    for (mut e, reason) in dead {
-        // A message that cannot be read back is dropped (and its record released) by `load`.
-        let Some(msg) = q.load(&mut e) else { continue };
-        taken.push(e);
-        let dl = mark(&msg, &q.name, reason, dlx, dlrk);
+    for (e, reason) in &dead {
+        // A message that cannot be read back is dropped (and logged by `read`).
+        let Some(msg) = e.msg.clone().or_else(|| q.read(e.stored?)) else {
+            continue;
+        };
+        let dl = mark(&msg, &q.name, *reason, dlx, dlrk);
         // Without a dead-letter routing key the original keys route it, BCC included (the
         // original's routing view still has BCC; the copy delivered does not).
         let routing_headers = match dlrk {
@@ -65,9 +87,7 @@ pub(super) fn dead_letter(q: &Arc<Queue>, dead: Vec<(Entry, Reason)>) {
         });
     }
     owner.dead_letter(q, letters);
-    for e in &taken {
-        q.release(e);
-    }
+    release(q, &dead);
 }
 
 impl Queue {

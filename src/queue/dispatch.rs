@@ -1,39 +1,43 @@
 //! Handing ready messages to consumers: highest priority first, round-robin among equal
-//! priorities, skipping consumers without capacity (prefetch, or a backlogged connection).
-//! A single-active-consumer queue offers only to its first consumer.
+//! priorities, skipping consumers without room (prefetch, or a backlogged connection).
+//! A single-active-consumer queue offers only to its first consumer. A paged-out head
+//! stops dispatch until it has been read back.
 
-use super::{expiry, Entry, Queue, QueueState};
-use std::sync::Arc;
+use super::consumer::Delivery;
+use super::effects::Effects;
+use super::entry::Entry;
+use super::state::QueueState;
+use crate::message::Message;
 
 /// Delivers head messages until the queue is empty or no consumer can take one. Expired
 /// heads are dropped first: they are never delivered.
-pub(super) fn run(queue: &Arc<Queue>, st: &mut QueueState) {
+pub(super) fn run(st: &mut QueueState, fx: &mut Effects) {
     if st.consumers.is_empty() {
         return;
     }
     loop {
-        expiry::expire_head(queue, st);
+        st.expire_head(fx);
+        match st.messages.front() {
+            None => return,
+            Some(head) if head.msg.is_none() => return st.request_load(fx),
+            Some(_) => {}
+        }
         let Some(entry) = st.messages.pop_front() else {
             return;
         };
-        if let Err(entry) = offer_one(queue, st, entry) {
-            if let Some(entry) = entry {
-                st.messages.push_front(entry);
-            }
+        if let Err(entry) = offer_one(st, entry, fx) {
+            st.messages.push_front(entry);
             return;
         }
     }
 }
 
-/// Offers one message; on failure hands it back (`None` if it could not be read at all).
-pub(super) fn offer_one(
-    queue: &Arc<Queue>,
-    st: &mut QueueState,
-    mut entry: Entry,
-) -> Result<(), Option<Entry>> {
-    if queue.load(&mut entry).is_none() {
-        return Ok(());
-    }
+/// Offers one message to the consumers in turn; hands it back if none has room (or it is
+/// not in memory).
+pub(super) fn offer_one(st: &mut QueueState, entry: Entry, fx: &mut Effects) -> Result<(), Entry> {
+    let Some(msg) = entry.msg.clone() else {
+        return Err(entry);
+    };
     let n = if st.settings.single_active_consumer {
         st.consumers.len().min(1)
     } else {
@@ -43,42 +47,48 @@ pub(super) fn offer_one(
     while start < n {
         let prio = st.consumers[start].priority;
         let end = start + st.consumers[start..n].partition_point(|c| c.priority == prio);
-        entry = match offer_in_level(queue, st, start, end, entry) {
-            Ok(()) => return Ok(()),
-            Err(e) => e,
-        };
+        if let Some(idx) = room_in_level(st, start, end) {
+            st.next_consumer = idx + 1;
+            hand_over(st, idx, entry, msg, fx);
+            return Ok(());
+        }
         start = end;
     }
-    Err(Some(entry))
+    Err(entry)
 }
 
-fn offer_in_level(
-    queue: &Arc<Queue>,
-    st: &mut QueueState,
-    start: usize,
-    end: usize,
-    mut entry: Entry,
-) -> Result<(), Entry> {
+/// The first consumer from the round-robin position within `start..end` that has room
+/// (and has reserved it).
+fn room_in_level(st: &QueueState, start: usize, end: usize) -> Option<usize> {
     let len = end - start;
     let first = if (start..end).contains(&st.next_consumer) {
         st.next_consumer - start
     } else {
         0
     };
-    for i in 0..len {
-        let idx = start + (first + i) % len;
-        let consumer = &st.consumers[idx];
-        let no_ack = consumer.no_ack;
-        match consumer.consumer.offer(queue, consumer, entry) {
-            Ok(()) => {
-                if !no_ack {
-                    st.unacked += 1;
-                }
-                st.next_consumer = idx + 1;
-                return Ok(());
-            }
-            Err(e) => entry = e,
-        }
+    (0..len).map(|i| start + (first + i) % len).find(|&idx| {
+        let c = &st.consumers[idx];
+        c.consumer.reserve(&st.me, &c.tag, c.no_ack)
+    })
+}
+
+/// The delivery to consumer `idx`; unless it settles on delivery, the entry stays here,
+/// unsettled, under the consumer's holder.
+fn hand_over(st: &mut QueueState, idx: usize, entry: Entry, msg: Message, fx: &mut Effects) {
+    let c = &st.consumers[idx];
+    let delivery = Delivery {
+        consumer: c.consumer.clone(),
+        tag: c.tag.clone(),
+        seq: entry.seq,
+        msg,
+        redelivered: entry.redelivered,
+        no_ack: c.no_ack,
+    };
+    if c.no_ack {
+        fx.release(&entry);
+    } else {
+        let holder = c.consumer.holder();
+        st.in_flight.insert(holder, entry.unpinned());
     }
-    Err(entry)
+    fx.deliveries.push(delivery);
 }

@@ -1,10 +1,12 @@
-//! Time in a queue: message TTL (`x-message-ttl` and the per-message `expiration`, the
-//! lower wins; expired messages leave only from the head, as in RabbitMQ) with a timer for
-//! the head, and `x-expires` (an unused queue deletes itself).
+//! Time in a queue: deadlines, message TTL (`x-message-ttl` and the per-message
+//! `expiration`, the lower wins; the state machine expires messages from the head, as
+//! RabbitMQ does) with a timer for the head, and `x-expires` (an unused queue deletes
+//! itself).
 
-use super::{Queue, QueueArgs, QueueState, Reason};
+use super::{Queue, QueueArgs};
 use crate::message::now_ms;
 use std::num::NonZeroU64;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,46 +54,16 @@ pub(super) fn expires_at(
 /// there), so every wait is cut to this before it meets the monotonic clock.
 const FAR_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
 
-/// Moves expired messages at the head out (to the dead-letter exchange, if any).
-pub(super) fn expire_head(_queue: &Arc<Queue>, st: &mut QueueState) {
-    // Most heads never expire: read the clock only when this one does.
-    if st.messages.front().is_none_or(|h| h.expires_at.is_none()) {
-        return;
-    }
-    let now = Deadline::now();
-    while st
-        .messages
-        .front()
-        .is_some_and(|h| h.expires_at.is_some_and(|t| t <= now))
-    {
-        if let Some(e) = st.messages.pop_front() {
-            st.dead.push((e, Reason::Expired));
-        }
-    }
-}
-
-/// Makes sure a timer will wake the queue when its head expires.
-pub(super) fn arm_ttl_timer(queue: &Arc<Queue>, st: &mut QueueState) {
-    let Some(at) = st.messages.front().and_then(|h| h.expires_at) else {
-        return;
-    };
-    if st.ttl_timer.is_some_and(|t| t <= at) {
-        return;
-    }
+/// Wakes the queue at `at`, when its head expires ([`super::QueueState::timer_fired`]).
+pub(super) fn set_timer(queue: &Arc<Queue>, at: Deadline) {
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
         return;
     };
-    st.ttl_timer = Some(at);
     let weak = Arc::downgrade(queue);
     rt.spawn(async move {
         tokio::time::sleep_until(at.instant().into()).await;
         if let Some(q) = weak.upgrade() {
-            q.with_state(|st| {
-                if st.ttl_timer == Some(at) {
-                    st.ttl_timer = None;
-                }
-                expire_head(&q, st);
-            });
+            q.apply(|st| ((), st.timer_fired(at)));
         }
     });
 }
@@ -99,17 +71,14 @@ pub(super) fn arm_ttl_timer(queue: &Arc<Queue>, st: &mut QueueState) {
 /// With `x-expires`, deletes the queue once it has gone unused (no consumers, no get, no
 /// declare) for that long.
 pub(super) fn watch_unused(queue: &Arc<Queue>) {
-    let expires = {
-        let mut st = queue.state.lock();
-        match st.settings.expires {
-            Some(e) if !st.expiry_watched => {
-                st.expiry_watched = true;
-                e
-            }
-            _ => return,
-        }
+    let Some(expires) = queue.state.lock().settings().expires else {
+        return;
     };
+    if queue.expiry_watched.swap(true, Ordering::AcqRel) {
+        return;
+    }
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        queue.expiry_watched.store(false, Ordering::Release);
         return;
     };
     let weak = Arc::downgrade(queue);
@@ -121,12 +90,12 @@ pub(super) fn watch_unused(queue: &Arc<Queue>) {
                 if q.is_deleted() {
                     return;
                 }
-                let mut st = q.state.lock();
-                let Some(e) = st.settings.expires else {
-                    st.expiry_watched = false;
+                let st = q.state.lock();
+                if st.settings().expires.is_none() {
+                    q.expiry_watched.store(false, Ordering::Release);
                     return;
-                };
-                st.consumers.is_empty().then(|| st.last_used.after(e))
+                }
+                st.unused_deadline()
             };
             match deadline {
                 Some(d) if d <= Deadline::now() => {

@@ -86,6 +86,31 @@ impl MessageList {
         self.levels.iter_mut().flat_map(|l| l.iter_mut().rev())
     }
 
+    /// Every entry in delivery order.
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.levels.iter().rev().flat_map(|l| l.iter())
+    }
+
+    /// The position of `seq` in its level (entries of a level are in `seq` order).
+    fn position(&self, priority: u8, seq: u64) -> Option<(usize, usize)> {
+        let l = (priority as usize).min(self.levels.len() - 1);
+        let level = &self.levels[l];
+        let i = level.partition_point(|m| m.seq < seq);
+        (level.get(i)?.seq == seq).then_some((l, i))
+    }
+
+    pub fn find_mut(&mut self, priority: u8, seq: u64) -> Option<&mut Entry> {
+        let (l, i) = self.position(priority, seq)?;
+        self.levels[l].get_mut(i)
+    }
+
+    pub fn remove(&mut self, priority: u8, seq: u64) -> Option<Entry> {
+        let (l, i) = self.position(priority, seq)?;
+        let e = self.levels[l].remove(i)?;
+        self.removed(&e);
+        Some(e)
+    }
+
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
         self.levels.iter_mut().rev().flat_map(|l| l.iter_mut())
     }

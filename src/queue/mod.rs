@@ -1,80 +1,39 @@
-//! Queues: the ready messages in delivery order, the consumers attached, and dispatch. A
-//! queue's state sits behind one `parking_lot::Mutex` that is never held across an
-//! `.await`; dispatch runs on whichever task made delivery possible (a publish, an ack, a new
-//! consumer, a writer that drained). Lock order is queue, then channel. Messages leaving the
-//! queue for a dead-letter exchange are collected under the lock and routed after it is
-//! released, so a dead-letter cycle back into the same queue cannot deadlock.
+//! Queues. A queue's state (`state.rs`) is a state machine: operations change it and return
+//! the effects to carry out. [`Queue`] owns that state behind one `parking_lot::Mutex`
+//! (never held across an `.await`) and carries the effects out: deliveries in order while
+//! the lock is held (lock order is queue, then consumer), then, with the lock released,
+//! store releases, dead letters (routed by the queue's owner, so a dead-letter cycle back
+//! into the same queue cannot deadlock), read-backs of paged-out messages (on the blocking
+//! pool, never on an async worker) and TTL timers.
 
 pub mod args;
 mod consumer;
 mod dead_letter;
 mod dispatch;
+mod effects;
+mod entry;
 mod expiry;
+mod in_flight;
 mod list;
 mod owner;
+mod state;
+#[cfg(test)]
+mod tests;
 
 use crate::message::Message;
 use crate::store::messages::{MessageStore, Restored};
 use crate::store::segment::RecordRef;
 use amq_protocol::types::FieldTable;
 pub use args::{Overflow, QueueArgs};
-pub use consumer::{Consumer, Subscription};
+pub use consumer::{new_holder, Consumer, Delivery, Holder, Subscription};
 pub use dead_letter::Reason;
-use list::MessageList;
+pub use effects::{Effects, Load};
+pub use entry::Entry;
 pub use owner::{DeadLetter, QueueOwner};
 use parking_lot::Mutex;
+pub use state::{ExclusiveInUse, Got, QueueState, Settle};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-
-/// A message waiting in a queue. `seq` orders the queue, so a requeued message goes back
-/// to where it was. The message is in memory, in the store, or both; one paged out to the
-/// store (`msg: None`) is read back when it is delivered.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub seq: u64,
-    pub msg: Option<Message>,
-    pub stored: Option<RecordRef>,
-    pub redelivered: bool,
-    /// Priority level (0 in a plain queue).
-    pub priority: u8,
-    /// Body bytes, for `x-max-length-bytes`.
-    pub size: u32,
-    /// When the message expires (queue or message TTL), if it does.
-    pub expires_at: Option<expiry::Deadline>,
-}
-
-impl Entry {
-    /// The entry without its in-memory copy when the store has one: an unacked message
-    /// waiting for its ack does not hold memory (a requeue reads it back).
-    pub fn unpinned(mut self) -> Self {
-        if self.stored.is_some() {
-            self.msg = None;
-        }
-        self
-    }
-}
-
-/// Entries settled or requeued together: usually one.
-pub type Entries = smallvec::SmallVec<[Entry; 1]>;
-
-pub struct QueueState {
-    messages: MessageList,
-    next_seq: u64,
-    pub consumers: Vec<Subscription>,
-    pub next_consumer: usize,
-    pub unacked: usize,
-    pub had_consumers: bool,
-    /// The settings in force: the queue's arguments with policies applied.
-    pub settings: QueueArgs,
-    /// Last declare, get or consumer change, for `x-expires`.
-    last_used: expiry::Deadline,
-    /// When the armed TTL timer fires, if one is armed.
-    ttl_timer: Option<expiry::Deadline>,
-    /// Whether an `x-expires` watcher runs.
-    expiry_watched: bool,
-    /// Messages leaving for the dead-letter exchange once the lock is released.
-    dead: Vec<(Entry, Reason)>,
-}
 
 pub struct Queue {
     pub name: String,
@@ -93,10 +52,14 @@ pub struct Queue {
     owner: Weak<dyn QueueOwner>,
     state: Mutex<QueueState>,
     deleted: AtomicBool,
+    /// Whether an `x-expires` watcher runs.
+    expiry_watched: AtomicBool,
     /// Set while consumers are attached but the ready backlog is above `FLOW_HIGH`:
     /// publishers pause before reading more until it drains (RabbitMQ's flow state).
     congested: AtomicBool,
     uncongested: tokio::sync::Notify,
+    /// Woken when paged-out messages have been read back.
+    loaded: tokio::sync::Notify,
 }
 
 /// Ready messages (with consumers attached) above which publishers are paused.
@@ -139,20 +102,8 @@ impl Queue {
         spec: QueueSpec,
         settings: QueueArgs,
     ) -> Arc<Self> {
-        let state = QueueState {
-            messages: MessageList::new(spec.args.max_priority.unwrap_or(0)),
-            next_seq: 0,
-            consumers: Vec::new(),
-            next_consumer: 0,
-            unacked: 0,
-            had_consumers: false,
-            settings,
-            last_used: expiry::Deadline::now(),
-            ttl_timer: None,
-            expiry_watched: false,
-            dead: Vec::new(),
-        };
-        let q = Arc::new(Self {
+        let max_priority = spec.args.max_priority.unwrap_or(0);
+        let q = Arc::new_cyclic(|me| Self {
             key: crate::store::record::queue_key(vhost, &spec.name),
             store,
             owner,
@@ -163,37 +114,103 @@ impl Queue {
             exclusive_owner: spec.exclusive_owner,
             arguments: spec.arguments,
             args: spec.args,
-            state: Mutex::new(state),
+            state: Mutex::new(QueueState::new(me.clone(), settings, max_priority)),
             deleted: AtomicBool::new(false),
+            expiry_watched: AtomicBool::new(false),
             congested: AtomicBool::new(false),
             uncongested: tokio::sync::Notify::new(),
+            loaded: tokio::sync::Notify::new(),
         });
         expiry::watch_unused(&q);
         q
     }
 
-    /// Runs `f` on the state, then (lock released) dead-letters what it left behind.
-    fn with_state<R>(self: &Arc<Self>, f: impl FnOnce(&mut QueueState) -> R) -> R {
-        let (r, dead) = {
+    /// Applies an operation to the state and carries out its effects: deliveries before
+    /// the lock is released (so they leave in the order the state chose), the rest after.
+    fn apply<R>(self: &Arc<Self>, op: impl FnOnce(&mut QueueState) -> (R, Effects)) -> R {
+        let (r, mut fx) = {
             let mut st = self.state.lock();
-            let r = f(&mut st);
-            expiry::arm_ttl_timer(self, &mut st);
+            let (r, mut fx) = op(&mut st);
+            for d in std::mem::take(&mut fx.deliveries) {
+                d.consumer.clone().deliver(self, d);
+            }
             self.update_flow(&st);
-            (r, std::mem::take(&mut st.dead))
+            (r, fx)
         };
-        dead_letter::dead_letter(self, dead);
+        if fx.needs_finishing() {
+            self.finish(&mut fx);
+        }
         r
+    }
+
+    /// Carries out what an operation asked for once the lock is released.
+    fn finish(self: &Arc<Self>, fx: &mut Effects) {
+        let durable = self.durable_key();
+        for r in fx.released.drain(..) {
+            self.store.release(r, durable);
+        }
+        for sub in fx.cancelled.drain(..) {
+            sub.consumer.cancelled(&sub.tag);
+        }
+        if let Some(at) = fx.timer.take() {
+            expiry::set_timer(self, at);
+        }
+        if !fx.load.is_empty() {
+            self.read_back(std::mem::take(&mut fx.load));
+        }
+        dead_letter::dead_letter(self, std::mem::take(&mut fx.dead));
+    }
+
+    /// Reads paged-out messages back on the blocking pool, then hands them to the state.
+    fn read_back(self: &Arc<Self>, loads: Vec<Load>) {
+        let q = self.clone();
+        let job = move || {
+            let results = loads.into_iter().map(|l| (l, q.read(l.at))).collect();
+            q.apply(|st| ((), st.loaded(results)));
+            q.loaded.notify_waiters();
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(job)),
+            Err(_) => job(),
+        }
+    }
+
+    /// Reads a stored message; one that cannot be read is logged and counted lost.
+    fn read(&self, at: RecordRef) -> Option<Message> {
+        match self.store.read(at) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::error!(
+                    "queue '{}': message lost, cannot read it back: {e}",
+                    self.name
+                );
+                None
+            }
+        }
+    }
+
+    /// Waits until the read-back of paged-out messages in progress finishes (or a second
+    /// passes: the caller asks again either way).
+    pub async fn wait_loaded(&self) {
+        let loaded = self.loaded.notified();
+        tokio::pin!(loaded);
+        loaded.as_mut().enable();
+        if !self.state.lock().is_loading() {
+            return;
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), loaded).await;
     }
 
     /// Enters or leaves the congested state (called with the state locked).
     fn update_flow(&self, st: &QueueState) {
-        let len = st.messages.len();
+        let len = st.ready();
+        let consumers = st.consumer_count();
         if self.congested.load(Ordering::Relaxed) {
-            if len < FLOW_LOW || st.consumers.is_empty() || self.is_deleted() {
+            if len < FLOW_LOW || consumers == 0 || self.is_deleted() {
                 self.congested.store(false, Ordering::Release);
                 self.uncongested.notify_waiters();
             }
-        } else if len >= FLOW_HIGH && !st.consumers.is_empty() {
+        } else if len >= FLOW_HIGH && consumers > 0 {
             self.congested.store(true, Ordering::Release);
         }
     }
@@ -221,17 +238,13 @@ impl Queue {
     }
 
     pub fn settings(&self) -> QueueArgs {
-        self.state.lock().settings.clone()
+        self.state.lock().settings().clone()
     }
 
     /// Applies new effective settings (a policy changed); limits take effect at once.
     pub fn set_settings(self: &Arc<Self>, settings: QueueArgs) {
         let watch = settings.expires.is_some();
-        self.with_state(|st| {
-            st.settings = settings;
-            expiry::expire_head(self, st);
-            enforce_limits(st);
-        });
+        self.apply(|st| ((), st.set_settings(settings)));
         if watch {
             expiry::watch_unused(self);
         }
@@ -240,9 +253,9 @@ impl Queue {
     pub fn counts(&self) -> QueueCounts {
         let st = self.state.lock();
         QueueCounts {
-            ready: st.messages.len() as u32,
-            unacked: st.unacked as u32,
-            consumers: st.consumers.len() as u32,
+            ready: st.ready() as u32,
+            unacked: st.unacked() as u32,
+            consumers: st.consumer_count() as u32,
         }
     }
 
@@ -253,185 +266,49 @@ impl Queue {
 
     /// Records a use (declare, get, consumer change) for `x-expires`.
     pub fn touch(&self) {
-        self.state.lock().last_used = expiry::Deadline::now();
+        self.state.lock().touch();
     }
 
     /// False when `x-overflow` is reject-publish(-dlx) and the queue is full.
     pub fn admits(&self, size: usize) -> bool {
-        let st = self.state.lock();
-        let s = &st.settings;
-        if !matches!(
-            s.overflow,
-            Some(Overflow::RejectPublish | Overflow::RejectPublishDlx)
-        ) {
-            return true;
-        }
-        let count_ok = s.max_length.is_none_or(|m| (st.messages.len() as u64) < m);
-        let bytes_ok = s
-            .max_length_bytes
-            .is_none_or(|m| st.messages.bytes() + size as u64 <= m);
-        count_ok && bytes_ok
+        self.state.lock().admits(size)
     }
 
-    /// Appends a message (in memory, stored, or both), delivers what can be delivered, then
-    /// applies TTL 0 and the length limits.
+    /// Enqueues a message (in memory, stored, or both) and delivers what can be delivered.
     pub fn publish(self: &Arc<Self>, msg: Message, keep_in_ram: bool, stored: Option<RecordRef>) {
-        self.with_state(|st| {
-            let seq = st.next_seq;
-            st.next_seq += 1;
-            let entry = Entry {
-                seq,
-                priority: priority(&st.settings, msg.priority()),
-                size: msg.body().len() as u32,
-                expires_at: expiry::expires_at(&st.settings, msg.published_ms(), msg.ttl_ms()),
-                msg: keep_in_ram.then_some(msg),
-                stored,
-                redelivered: false,
-            };
-            // Older messages first; then a message that can go straight to a consumer does,
-            // before any TTL (even 0) can expire it.
-            dispatch::run(self, st);
-            if st.messages.is_empty() && !st.consumers.is_empty() {
-                if let Err(Some(back)) = dispatch::offer_one(self, st, entry) {
-                    st.messages.push_back(back);
-                }
-            } else {
-                st.messages.push_back(entry);
-            }
-            expiry::expire_head(self, st);
-            enforce_limits(st);
-        })
+        self.apply(|st| ((), st.publish(msg, keep_in_ram, stored)))
     }
 
-    /// Loads recovered messages (stored only, marked redelivered: they may have been
-    /// delivered before the restart).
+    /// Loads recovered messages (stored only, marked redelivered).
     pub fn restore(self: &Arc<Self>, refs: Vec<Restored>) {
-        self.with_state(|st| {
-            for Restored { at, meta, body_len } in refs {
-                let seq = st.next_seq;
-                st.next_seq += 1;
-                let ttl = (meta.ttl_ms != u64::MAX).then_some(meta.ttl_ms);
-                st.messages.push_back(Entry {
-                    seq,
-                    msg: None,
-                    stored: Some(at),
-                    redelivered: true,
-                    priority: priority(&st.settings, meta.priority),
-                    size: body_len,
-                    expires_at: expiry::expires_at(&st.settings, meta.published_ms, ttl),
-                });
-            }
-            expiry::expire_head(self, st);
-        })
+        self.apply(|st| ((), st.restore(refs)))
     }
 
-    /// Brings a paged-out message back into memory; a record that cannot be read is
-    /// dropped (and logged) rather than delivered wrong.
-    pub(crate) fn load(&self, entry: &mut Entry) -> Option<Message> {
-        if let Some(m) = &entry.msg {
-            return Some(m.clone());
-        }
-        let r = entry.stored?;
-        match self.store.read(r) {
-            Ok(m) => {
-                entry.msg = Some(m.clone());
-                Some(m)
-            }
-            Err(e) => {
-                tracing::error!(
-                    "queue '{}': message lost, cannot read it back: {e}",
-                    self.name
-                );
-                self.store.release(r, self.durable_key());
-                None
-            }
-        }
+    /// Takes the head message for `basic.get`, unsettled under `holder` (settled at once
+    /// without one).
+    pub fn get(self: &Arc<Self>, holder: Option<Holder>) -> Got {
+        self.apply(|st| st.get(holder))
     }
 
-    /// Takes the head message for `basic.get`; the caller records it as unacked if needed.
-    pub fn get(self: &Arc<Self>, no_ack: bool) -> Option<(Entry, Message, u32)> {
-        self.with_state(|st| {
-            st.last_used = expiry::Deadline::now();
-            expiry::expire_head(self, st);
-            loop {
-                let mut entry = st.messages.pop_front()?;
-                let Some(msg) = self.load(&mut entry) else {
-                    continue;
-                };
-                if no_ack {
-                    self.release(&entry);
-                } else {
-                    st.unacked += 1;
-                }
-                return Some((entry, msg, st.messages.len() as u32));
-            }
-        })
+    /// Settles deliveries held by `holder`: acked, rejected (dead-lettered if the queue
+    /// has a dead-letter exchange) or requeued.
+    pub fn settle(self: &Arc<Self>, holder: Holder, seqs: &[u64], how: Settle) {
+        self.apply(|st| ((), st.settle(holder, seqs, how)))
     }
 
-    /// Frees an entry's stored record.
-    pub(crate) fn release(&self, entry: &Entry) {
-        if let Some(r) = entry.stored {
-            self.store.release(r, self.durable_key());
-        }
+    /// `holder` went away: what it held goes back to the queue.
+    pub fn holder_gone(self: &Arc<Self>, holder: Holder) {
+        self.apply(|st| ((), st.holder_gone(holder)))
     }
 
-    /// Settles unacked messages: acked (`None`), or rejected without requeue and so
-    /// dead-lettered if the queue has a dead-letter exchange.
-    pub fn settle(self: &Arc<Self>, entries: Entries, reject: bool) {
-        self.with_state(|st| {
-            st.unacked = st.unacked.saturating_sub(entries.len());
-            if reject {
-                st.dead
-                    .extend(entries.into_iter().map(|e| (e, Reason::Rejected)));
-            } else {
-                for e in &entries {
-                    self.release(e);
-                }
-            }
-            dispatch::run(self, st);
-        })
-    }
-
-    /// Puts unacked messages back at their original positions, marked redelivered.
-    pub fn requeue(self: &Arc<Self>, entries: Entries) {
-        self.with_state(|st| {
-            st.unacked = st.unacked.saturating_sub(entries.len());
-            if self.is_deleted() {
-                for e in &entries {
-                    self.release(e);
-                }
-                return;
-            }
-            for mut e in entries {
-                e.redelivered = true;
-                st.messages.insert_by_seq(e);
-            }
-            dispatch::run(self, st);
-            expiry::expire_head(self, st);
-            enforce_limits(st);
-        })
-    }
-
-    /// Delivers to consumers with capacity; called when capacity may have appeared.
+    /// Delivers to consumers with room; called when room may have appeared.
     pub fn dispatch(self: &Arc<Self>) {
-        self.with_state(|st| {
-            dispatch::run(self, st);
-            expiry::expire_head(self, st);
-        })
+        self.apply(|st| ((), st.dispatch()))
     }
 
     /// Drops every ready message; returns how many there were.
-    pub fn purge(&self) -> u32 {
-        let gone = {
-            let mut st = self.state.lock();
-            let gone = st.messages.take_all();
-            self.update_flow(&st);
-            gone
-        };
-        for e in &gone {
-            self.release(e);
-        }
-        gone.len() as u32
+    pub fn purge(self: &Arc<Self>) -> u32 {
+        self.apply(|st| st.purge())
     }
 
     /// Adds a consumer; fails with a reason if exclusivity forbids it. `on_added` runs under
@@ -441,70 +318,40 @@ impl Queue {
         consumer: Subscription,
         on_added: impl FnOnce(),
     ) -> Result<(), String> {
-        self.with_state(|st| {
-            let exclusive_in_use = st.consumers.iter().any(|c| c.exclusive)
-                || (consumer.exclusive
-                    && (!st.consumers.is_empty() || st.settings.single_active_consumer));
-            if exclusive_in_use {
-                return Err(format!(
+        self.apply(|st| match st.add_consumer(consumer) {
+            Ok(fx) => {
+                on_added();
+                (Ok(()), fx)
+            }
+            Err(ExclusiveInUse) => (
+                Err(format!(
                     "queue '{}' in vhost '{}' in exclusive use",
                     self.name, self.vhost
-                ));
-            }
-            // Single active consumer: subscription order decides, not priority.
-            let pos = if st.settings.single_active_consumer {
-                st.consumers.len()
-            } else {
-                // Higher priority first; equal priorities keep arrival order.
-                st.consumers
-                    .partition_point(|c| c.priority >= consumer.priority)
-            };
-            st.consumers.insert(pos, consumer);
-            st.had_consumers = true;
-            st.last_used = expiry::Deadline::now();
-            on_added();
-            dispatch::run(self, st);
-            expiry::expire_head(self, st);
-            Ok(())
+                )),
+                Effects::default(),
+            ),
         })
     }
 
     /// Removes a consumer. Returns true when an auto-delete queue has just lost its last one.
-    pub fn remove_consumer(self: &Arc<Self>, consumer: &dyn Consumer, tag: &str) -> bool {
-        self.with_state(|st| {
-            let before = st.consumers.len();
-            st.consumers.retain(|c| !c.is(consumer, tag));
-            if st.next_consumer >= st.consumers.len() {
-                st.next_consumer = 0;
-            }
-            st.last_used = expiry::Deadline::now();
-            // The next single active consumer may take over.
-            dispatch::run(self, st);
-            before != st.consumers.len() && self.auto_delete && st.consumers.is_empty()
-        })
+    pub fn remove_consumer(self: &Arc<Self>, holder: Holder, tag: &str) -> bool {
+        let last = self.apply(|st| st.remove_consumer(holder, tag));
+        last && self.auto_delete
     }
 
     pub fn consumer_count(&self) -> usize {
-        self.state.lock().consumers.len()
+        self.state.lock().consumer_count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.state.lock().messages.is_empty()
+        self.state.lock().ready() == 0
     }
 
-    /// Marks the queue deleted and hands back its consumers (to be told) and message count.
-    pub fn mark_deleted(&self) -> (Vec<Subscription>, u32) {
+    /// Marks the queue deleted: its consumers are told, its messages dropped. Returns how
+    /// many messages were ready.
+    pub fn mark_deleted(self: &Arc<Self>) -> u32 {
         self.deleted.store(true, Ordering::Release);
-        let (consumers, gone) = {
-            let mut st = self.state.lock();
-            let taken = (std::mem::take(&mut st.consumers), st.messages.take_all());
-            self.update_flow(&st);
-            taken
-        };
-        for e in &gone {
-            self.release(e);
-        }
-        (consumers, gone.len() as u32)
+        self.apply(|st| st.delete())
     }
 
     /// Writes in-memory ready messages to the store, newest first, and drops their bodies
@@ -579,38 +426,5 @@ impl Queue {
             self.store.release(new, durable);
         }
         moved
-    }
-}
-
-/// A message's priority level in this queue (0 without `x-max-priority`).
-fn priority(settings: &QueueArgs, requested: u8) -> u8 {
-    settings.max_priority.map_or(0, |max| requested.min(max))
-}
-
-/// `x-max-length` / `x-max-length-bytes` with drop-head: the oldest ready messages go (to
-/// the dead-letter exchange, if any) until the queue is within its limits.
-fn enforce_limits(st: &mut QueueState) {
-    if matches!(
-        st.settings.overflow,
-        Some(Overflow::RejectPublish | Overflow::RejectPublishDlx)
-    ) {
-        return;
-    }
-    loop {
-        let over_count = st
-            .settings
-            .max_length
-            .is_some_and(|m| st.messages.len() as u64 > m);
-        let over_bytes = st
-            .settings
-            .max_length_bytes
-            .is_some_and(|m| st.messages.bytes() > m);
-        if !(over_count || over_bytes) {
-            return;
-        }
-        match st.messages.pop_front() {
-            Some(e) => st.dead.push((e, Reason::MaxLen)),
-            None => return,
-        }
     }
 }

@@ -4,6 +4,7 @@ use crate::amqp::channel::TxAck;
 use crate::amqp::channel_shared::group_by_queue;
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
+use crate::queue::Settle;
 use amq_protocol::protocol::{basic, AMQPClass};
 
 impl Connection {
@@ -45,12 +46,13 @@ impl Connection {
         let taken = shared
             .take_unacked(tag, multiple)
             .ok_or_else(|| AmqpError::precondition(format!("unknown delivery tag {tag}")))?;
-        for (q, entries) in group_by_queue(taken) {
-            match requeue {
-                Some(true) => q.requeue(entries),
-                Some(false) => q.settle(entries, true),
-                None => q.settle(entries, false),
-            }
+        let how = match requeue {
+            Some(true) => Settle::Requeue,
+            Some(false) => Settle::Reject,
+            None => Settle::Ack,
+        };
+        for (q, seqs) in group_by_queue(taken) {
+            q.settle(shared.holder, &seqs, how);
         }
         // Room under a channel-wide (global) prefetch may let the channel's other queues
         // deliver; each settled queue already re-dispatched itself.
@@ -73,8 +75,8 @@ impl Connection {
             self.send_method(ch, AMQPClass::Basic(ok));
         }
         let shared = self.chan(ch).shared.clone();
-        for (q, entries) in group_by_queue(shared.take_all_unacked()) {
-            q.requeue(entries);
+        for q in shared.take_all_unacked() {
+            q.holder_gone(shared.holder);
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use crate::auth::permissions::Access;
 use crate::broker::publish::Confirm;
 use crate::message::props::{encode_properties, Props};
 use crate::message::Message;
-use crate::queue::Queue;
+use crate::queue::{Got, Queue};
 use amq_protocol::protocol::{basic, AMQPClass};
 use amq_protocol::types::{AMQPValue, FieldTable};
 use bytes::Bytes;
@@ -206,18 +206,32 @@ impl Connection {
         })
     }
 
-    fn basic_get(&mut self, ch: u16, g: basic::Get) -> AmqpResult<()> {
+    pub(crate) fn basic_get(&mut self, ch: u16, g: basic::Get) -> AmqpResult<()> {
         let name = self.queue_name(ch, g.queue.as_str())?;
         self.check(Access::Read, "queue", &name)?;
         let q = self.find_queue(&name)?;
-        let Some((entry, msg, message_count)) = q.get(g.no_ack) else {
-            let empty = basic::GetEmpty {};
-            self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::GetEmpty(empty)));
-            return Ok(());
-        };
-        let redelivered = entry.redelivered;
         let shared = self.chan(ch).shared.clone();
-        let delivery_tag = shared.record_get(&q, (!g.no_ack).then_some(entry));
+        let (msg, redelivered, seq, message_count) =
+            match q.get((!g.no_ack).then_some(shared.holder)) {
+                Got::Empty => {
+                    let empty = basic::GetEmpty {};
+                    self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::GetEmpty(empty)));
+                    return Ok(());
+                }
+                Got::Loading => {
+                    // The head is paged out: the next frame waits until it is read back and
+                    // the get is asked again.
+                    self.pending_get = Some((ch, g, q));
+                    return Ok(());
+                }
+                Got::Message {
+                    msg,
+                    redelivered,
+                    seq,
+                    remaining,
+                } => (msg, redelivered, seq, remaining),
+            };
+        let delivery_tag = shared.record_get(&q, (!g.no_ack).then_some(seq));
         let ok = basic::GetOk {
             delivery_tag,
             redelivered,

@@ -47,7 +47,7 @@ impl Connection {
             );
         }
         let consumer = Subscription {
-            tag: tag.to_string(),
+            tag: tag.clone(),
             consumer: shared.clone(),
             no_ack: c.no_ack,
             exclusive: c.exclusive,
@@ -81,7 +81,7 @@ impl Connection {
             .consumers
             .remove(c.consumer_tag.as_str());
         if let Some(info) = info {
-            if info.queue.remove_consumer(&*shared, &info.tag) {
+            if info.queue.remove_consumer(shared.holder, &info.tag) {
                 self.delete_queue_as_broker(&info.queue, true);
             }
         }

@@ -1,0 +1,495 @@
+//! A queue's state machine. The state changes only through the operations below (publish,
+//! get, settle, requeue, a holder gone, dispatch, a timer fired, messages loaded, purge,
+//! consumers added and removed, settings changed, delete); each returns the [`Effects`] to
+//! carry out: deliveries to hand over, dead letters to route, stored copies to release,
+//! paged-out messages to read back, a timer to set, consumers to tell they were cancelled.
+//! Nothing here touches a socket, the store or the broker, so tests drive it alone.
+//!
+//! Unsettled deliveries stay here ([`InFlight`]), filed by holder: an ack, a reject or a
+//! requeue names them by position, and a holder that goes away returns them all.
+
+use super::args::{Overflow, QueueArgs};
+use super::consumer::{Holder, Subscription};
+use super::dead_letter::Reason;
+use super::effects::{Effects, Load};
+use super::entry::Entry;
+use super::expiry::{self, Deadline};
+use super::in_flight::InFlight;
+use super::list::MessageList;
+use super::{dispatch, Queue};
+use crate::message::Message;
+use crate::store::messages::Restored;
+use crate::store::segment::RecordRef;
+use std::sync::Weak;
+
+/// How many paged-out messages one read-back fetches.
+const LOAD_BATCH: usize = 128;
+
+pub struct QueueState {
+    /// The queue this state belongs to, so a consumer without room can wake it later
+    /// (empty in tests).
+    pub(super) me: Weak<Queue>,
+    pub(super) messages: MessageList,
+    next_seq: u64,
+    pub(super) consumers: Vec<Subscription>,
+    pub(super) next_consumer: usize,
+    pub(super) in_flight: InFlight,
+    /// The settings in force: the queue's arguments with policies applied.
+    pub(super) settings: QueueArgs,
+    /// Last declare, get or consumer change, for `x-expires`.
+    last_used: Deadline,
+    /// When the armed TTL timer fires, if one is armed.
+    ttl_timer: Option<Deadline>,
+    /// Paged-out messages at the head are being read back; dispatch waits for them.
+    loading: bool,
+    /// Reads the time (the wall clock; tests set their own).
+    pub(super) clock: fn() -> Deadline,
+}
+
+/// What `get` found.
+#[derive(Debug)]
+pub enum Got {
+    Empty,
+    /// The head message, its redelivered flag, its position (what settles it) and how
+    /// many messages remain ready.
+    Message {
+        msg: Message,
+        redelivered: bool,
+        seq: u64,
+        remaining: u32,
+    },
+    /// The head is paged out and being read back: ask again once it is loaded
+    /// ([`super::Queue::wait_loaded`]).
+    Loading,
+}
+
+/// How unsettled deliveries are settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    Ack,
+    /// Rejected without requeue: dead-lettered if the queue has a dead-letter exchange.
+    Reject,
+    /// Back to their original positions, marked redelivered.
+    Requeue,
+}
+
+/// Why a consumer cannot subscribe: an exclusive consumer is in the way.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ExclusiveInUse;
+
+impl QueueState {
+    /// An empty queue with these settings; `max_priority` fixes its priority levels.
+    pub fn new(me: Weak<Queue>, settings: QueueArgs, max_priority: u8) -> Self {
+        Self::with_clock(me, settings, max_priority, Deadline::now)
+    }
+
+    /// As `new`, reading the time from `clock`.
+    pub fn with_clock(
+        me: Weak<Queue>,
+        settings: QueueArgs,
+        max_priority: u8,
+        clock: fn() -> Deadline,
+    ) -> Self {
+        Self {
+            me,
+            messages: MessageList::new(max_priority),
+            next_seq: 0,
+            consumers: Vec::new(),
+            next_consumer: 0,
+            in_flight: InFlight::default(),
+            settings,
+            last_used: clock(),
+            ttl_timer: None,
+            loading: false,
+            clock,
+        }
+    }
+
+    pub fn ready(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn unacked(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    pub fn consumer_count(&self) -> usize {
+        self.consumers.len()
+    }
+
+    /// Whether paged-out messages are being read back.
+    pub fn is_loading(&self) -> bool {
+        self.loading
+    }
+
+    pub fn settings(&self) -> &QueueArgs {
+        &self.settings
+    }
+
+    /// When an unused queue with `x-expires` is due, if it is unused (no consumers).
+    pub fn unused_deadline(&self) -> Option<Deadline> {
+        let e = self.settings.expires?;
+        self.consumers.is_empty().then(|| self.last_used.after(e))
+    }
+
+    /// Records a use (declare, get, consumer change) for `x-expires`.
+    pub fn touch(&mut self) {
+        self.last_used = (self.clock)();
+    }
+
+    /// False when `x-overflow` is reject-publish(-dlx) and a message of `size` bytes would
+    /// not fit.
+    pub fn admits(&self, size: usize) -> bool {
+        let s = &self.settings;
+        if !matches!(
+            s.overflow,
+            Some(Overflow::RejectPublish | Overflow::RejectPublishDlx)
+        ) {
+            return true;
+        }
+        let count_ok = s
+            .max_length
+            .is_none_or(|m| (self.messages.len() as u64) < m);
+        let bytes_ok = s
+            .max_length_bytes
+            .is_none_or(|m| self.messages.bytes() + size as u64 <= m);
+        count_ok && bytes_ok
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    /// Enqueues a message (kept in memory when `keep_in_ram`, stored when `stored`);
+    /// older messages go first, then this one straight to a consumer if one has room,
+    /// before any TTL (even 0) can expire it. Then TTL and length limits apply.
+    pub fn publish(
+        &mut self,
+        msg: Message,
+        keep_in_ram: bool,
+        stored: Option<RecordRef>,
+    ) -> Effects {
+        let mut fx = Effects::default();
+        let seq = self.next_seq();
+        let mut entry = Entry {
+            seq,
+            priority: self.priority(msg.priority()),
+            size: msg.body().len() as u32,
+            expires_at: expiry::expires_at(&self.settings, msg.published_ms(), msg.ttl_ms()),
+            msg: Some(msg),
+            stored,
+            redelivered: false,
+        };
+        dispatch::run(self, &mut fx);
+        if self.messages.is_empty() && !self.consumers.is_empty() && !self.loading {
+            match dispatch::offer_one(self, entry, &mut fx) {
+                Ok(()) => return self.finish(fx),
+                Err(back) => entry = back,
+            }
+        }
+        if !keep_in_ram && entry.stored.is_some() {
+            entry.msg = None;
+        }
+        self.messages.push_back(entry);
+        self.expire_head(&mut fx);
+        self.enforce_limits(&mut fx);
+        self.finish(fx)
+    }
+
+    /// Loads messages recovered from the store (paged out, marked redelivered: they may
+    /// have been delivered before the restart).
+    pub fn restore(&mut self, refs: Vec<Restored>) -> Effects {
+        let mut fx = Effects::default();
+        for Restored { at, meta, body_len } in refs {
+            let seq = self.next_seq();
+            let ttl = (meta.ttl_ms != u64::MAX).then_some(meta.ttl_ms);
+            self.messages.push_back(Entry {
+                seq,
+                msg: None,
+                stored: Some(at),
+                redelivered: true,
+                priority: self.priority(meta.priority),
+                size: body_len,
+                expires_at: expiry::expires_at(&self.settings, meta.published_ms, ttl),
+            });
+        }
+        self.expire_head(&mut fx);
+        self.finish(fx)
+    }
+
+    /// `basic.get`: takes the head message, unsettled under `holder` (or settled at once
+    /// without one, `no_ack`).
+    pub fn get(&mut self, holder: Option<Holder>) -> (Got, Effects) {
+        let mut fx = Effects::default();
+        self.touch();
+        self.expire_head(&mut fx);
+        let got = match self.messages.pop_front() {
+            None => Got::Empty,
+            Some(entry) => match entry.msg.clone() {
+                None => {
+                    self.messages.push_front(entry);
+                    self.request_load(&mut fx);
+                    Got::Loading
+                }
+                Some(msg) => {
+                    let (redelivered, seq) = (entry.redelivered, entry.seq);
+                    match holder {
+                        Some(h) => self.in_flight.insert(h, entry.unpinned()),
+                        None => fx.release(&entry),
+                    }
+                    Got::Message {
+                        msg,
+                        redelivered,
+                        seq,
+                        remaining: self.messages.len() as u32,
+                    }
+                }
+            },
+        };
+        (got, self.finish(fx))
+    }
+
+    /// Settles deliveries `holder` holds at positions `seqs`; positions no longer
+    /// unsettled (the queue was purged of them by a delete, say) are skipped.
+    pub fn settle(&mut self, holder: Holder, seqs: &[u64], how: Settle) -> Effects {
+        let mut fx = Effects::default();
+        for &seq in seqs {
+            let Some(mut e) = self.in_flight.take(holder, seq) else {
+                continue;
+            };
+            match how {
+                Settle::Ack => fx.release(&e),
+                Settle::Reject => fx.dead.push((e, Reason::Rejected)),
+                Settle::Requeue => {
+                    e.redelivered = true;
+                    self.messages.insert_by_seq(e);
+                }
+            }
+        }
+        self.after_return(how == Settle::Requeue, &mut fx);
+        self.finish(fx)
+    }
+
+    /// `holder` went away (its channel closed, its link broke): everything it held goes
+    /// back to its original position, marked redelivered.
+    pub fn holder_gone(&mut self, holder: Holder) -> Effects {
+        let mut fx = Effects::default();
+        let returned = self.in_flight.take_holder(holder);
+        let any = !returned.is_empty();
+        for mut e in returned {
+            e.redelivered = true;
+            self.messages.insert_by_seq(e);
+        }
+        self.after_return(any, &mut fx);
+        self.finish(fx)
+    }
+
+    /// After deliveries were settled: room may have appeared; messages that came back may
+    /// be due or over a limit.
+    fn after_return(&mut self, requeued: bool, fx: &mut Effects) {
+        dispatch::run(self, fx);
+        if requeued {
+            self.expire_head(fx);
+            self.enforce_limits(fx);
+        }
+    }
+
+    /// Delivers to consumers with room; called when room may have appeared.
+    pub fn dispatch(&mut self) -> Effects {
+        let mut fx = Effects::default();
+        dispatch::run(self, &mut fx);
+        self.expire_head(&mut fx);
+        self.finish(fx)
+    }
+
+    /// The TTL timer set for `at` went off.
+    pub fn timer_fired(&mut self, at: Deadline) -> Effects {
+        if self.ttl_timer == Some(at) {
+            self.ttl_timer = None;
+        }
+        let mut fx = Effects::default();
+        self.expire_head(&mut fx);
+        self.finish(fx)
+    }
+
+    /// Paged-out messages read back (`None`: the record could not be read, and the
+    /// message is dropped rather than delivered wrong).
+    pub fn loaded(&mut self, results: Vec<(Load, Option<Message>)>) -> Effects {
+        let mut fx = Effects::default();
+        self.loading = false;
+        for (load, msg) in results {
+            match msg {
+                Some(m) => {
+                    if let Some(e) = self.messages.find_mut(load.priority, load.seq) {
+                        if e.stored == Some(load.at) {
+                            e.msg.get_or_insert(m);
+                        }
+                    }
+                }
+                None => {
+                    if let Some(e) = self.messages.remove(load.priority, load.seq) {
+                        fx.release(&e);
+                    }
+                }
+            }
+        }
+        dispatch::run(self, &mut fx);
+        self.expire_head(&mut fx);
+        self.finish(fx)
+    }
+
+    /// Asks for the paged-out messages at the head to be read back, once at a time.
+    pub(super) fn request_load(&mut self, fx: &mut Effects) {
+        if self.loading {
+            return;
+        }
+        fx.load.extend(
+            self.messages
+                .iter()
+                .take(LOAD_BATCH)
+                .filter(|e| e.msg.is_none())
+                .filter_map(|e| {
+                    Some(Load {
+                        seq: e.seq,
+                        priority: e.priority,
+                        at: e.stored?,
+                    })
+                }),
+        );
+        self.loading = !fx.load.is_empty();
+    }
+
+    /// Drops every ready message; returns how many there were.
+    pub fn purge(&mut self) -> (u32, Effects) {
+        let mut fx = Effects::default();
+        let gone = self.messages.take_all();
+        for e in &gone {
+            fx.release(e);
+        }
+        (gone.len() as u32, self.finish(fx))
+    }
+
+    /// Subscribes a consumer, unless an exclusive consumer is in the way.
+    pub fn add_consumer(&mut self, sub: Subscription) -> Result<Effects, ExclusiveInUse> {
+        let exclusive_in_use = self.consumers.iter().any(|c| c.exclusive)
+            || (sub.exclusive
+                && (!self.consumers.is_empty() || self.settings.single_active_consumer));
+        if exclusive_in_use {
+            return Err(ExclusiveInUse);
+        }
+        // Single active consumer: subscription order decides, not priority.
+        let pos = if self.settings.single_active_consumer {
+            self.consumers.len()
+        } else {
+            // Higher priority first; equal priorities keep arrival order.
+            self.consumers
+                .partition_point(|c| c.priority >= sub.priority)
+        };
+        self.consumers.insert(pos, sub);
+        self.touch();
+        Ok(self.dispatch())
+    }
+
+    /// Unsubscribes `tag` of `holder`. Also says whether that was the last consumer.
+    pub fn remove_consumer(&mut self, holder: Holder, tag: &str) -> (bool, Effects) {
+        let before = self.consumers.len();
+        self.consumers.retain(|c| !c.is(holder, tag));
+        if self.next_consumer >= self.consumers.len() {
+            self.next_consumer = 0;
+        }
+        self.touch();
+        // The next single active consumer may take over.
+        let fx = self.dispatch();
+        (
+            before != self.consumers.len() && self.consumers.is_empty(),
+            fx,
+        )
+    }
+
+    /// The queue is deleted: consumers are cancelled, messages (ready and unsettled)
+    /// dropped. Returns how many were ready.
+    pub fn delete(&mut self) -> (u32, Effects) {
+        let mut fx = Effects {
+            cancelled: std::mem::take(&mut self.consumers),
+            ..Effects::default()
+        };
+        let ready = self.messages.take_all();
+        for e in ready.iter().chain(self.in_flight.take_all().iter()) {
+            fx.release(e);
+        }
+        (ready.len() as u32, fx)
+    }
+
+    /// New effective settings (a policy changed): limits and TTL apply at once.
+    pub fn set_settings(&mut self, settings: QueueArgs) -> Effects {
+        self.settings = settings;
+        let mut fx = Effects::default();
+        self.expire_head(&mut fx);
+        self.enforce_limits(&mut fx);
+        self.finish(fx)
+    }
+
+    /// A message's priority level in this queue (0 without `x-max-priority`).
+    fn priority(&self, requested: u8) -> u8 {
+        self.settings
+            .max_priority
+            .map_or(0, |max| requested.min(max))
+    }
+
+    /// Moves expired messages at the head out (to the dead-letter exchange, if any): as in
+    /// RabbitMQ, messages expire only from the head.
+    pub(super) fn expire_head(&mut self, fx: &mut Effects) {
+        // Most heads never expire: read the clock only when this one does.
+        if self.messages.front().is_none_or(|h| h.expires_at.is_none()) {
+            return;
+        }
+        let now = (self.clock)();
+        while self
+            .messages
+            .front()
+            .is_some_and(|h| h.expires_at.is_some_and(|t| t <= now))
+        {
+            if let Some(e) = self.messages.pop_front() {
+                fx.dead.push((e, Reason::Expired));
+            }
+        }
+    }
+
+    /// `x-max-length` / `x-max-length-bytes` with drop-head: the oldest ready messages go
+    /// (to the dead-letter exchange, if any) until the queue is within its limits.
+    fn enforce_limits(&mut self, fx: &mut Effects) {
+        let s = &self.settings;
+        if matches!(
+            s.overflow,
+            Some(Overflow::RejectPublish | Overflow::RejectPublishDlx)
+        ) {
+            return;
+        }
+        let (max_len, max_bytes) = (s.max_length, s.max_length_bytes);
+        loop {
+            let over_count = max_len.is_some_and(|m| self.messages.len() as u64 > m);
+            let over_bytes = max_bytes.is_some_and(|m| self.messages.bytes() > m);
+            if !(over_count || over_bytes) {
+                return;
+            }
+            match self.messages.pop_front() {
+                Some(e) => fx.dead.push((e, Reason::MaxLen)),
+                None => return,
+            }
+        }
+    }
+
+    /// Every operation ends here: a timer is asked for when the head will expire before
+    /// any timer already set.
+    fn finish(&mut self, mut fx: Effects) -> Effects {
+        if let Some(at) = self.messages.front().and_then(|h| h.expires_at) {
+            if self.ttl_timer.is_none_or(|t| t > at) {
+                self.ttl_timer = Some(at);
+                fx.timer = Some(at);
+            }
+        }
+        fx
+    }
+}

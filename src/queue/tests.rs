@@ -1,0 +1,512 @@
+//! The queue state machine driven through its operations with test consumers: no
+//! sockets, no store, no broker. Effects are inspected as values; the test plays the
+//! channel's part (it counts what each consumer holds, as a channel counts prefetch).
+
+use super::expiry::Deadline;
+use super::*;
+use crate::message::props::{encode_properties, Props};
+use amq_protocol::protocol::BasicProperties;
+use std::cell::Cell;
+
+thread_local! {
+    /// The test clock, in Unix milliseconds.
+    static NOW: Cell<u64> = const { Cell::new(1_000_000) };
+}
+
+fn clock() -> Deadline {
+    Deadline::at_ms(NOW.with(|n| n.get()))
+}
+
+fn set_time(ms: u64) {
+    NOW.with(|n| n.set(ms));
+}
+
+/// A consumer with a prefetch limit (0: none) that counts the deliveries it holds.
+struct TestConsumer {
+    holder: Holder,
+    prefetch: usize,
+    held: parking_lot::Mutex<usize>,
+}
+
+impl TestConsumer {
+    fn new(prefetch: usize) -> Arc<Self> {
+        Arc::new(Self {
+            holder: new_holder(),
+            prefetch,
+            held: parking_lot::Mutex::new(0),
+        })
+    }
+
+    fn subscription(self: &Arc<Self>, tag: &str, priority: i32) -> Subscription {
+        Subscription {
+            tag: tag.into(),
+            consumer: self.clone(),
+            no_ack: false,
+            exclusive: false,
+            priority,
+        }
+    }
+}
+
+impl Consumer for TestConsumer {
+    fn holder(&self) -> Holder {
+        self.holder
+    }
+
+    fn reserve(&self, _queue: &Weak<Queue>, _tag: &str, no_ack: bool) -> bool {
+        let mut held = self.held.lock();
+        if no_ack {
+            return true;
+        }
+        if self.prefetch > 0 && *held >= self.prefetch {
+            return false;
+        }
+        *held += 1;
+        true
+    }
+
+    fn deliver(&self, _queue: &Arc<Queue>, _delivery: Delivery) {}
+
+    fn cancelled(&self, _tag: &str) {}
+
+    fn deliver_direct(&self, _msg: &Message) {}
+}
+
+fn queue(settings: QueueArgs) -> QueueState {
+    let max = settings.max_priority.unwrap_or(0);
+    QueueState::with_clock(Weak::new(), settings, max, clock)
+}
+
+fn msg_with(body: &str, props: BasicProperties) -> Message {
+    let raw = encode_properties(&props);
+    let parsed = Props::parse(&raw).unwrap_or_default();
+    let now = NOW.with(|n| n.get());
+    Message::restored("", "q", &raw, &parsed, body.as_bytes(), now)
+}
+
+fn msg(body: &str) -> Message {
+    msg_with(body, BasicProperties::default())
+}
+
+fn body(m: &Message) -> String {
+    String::from_utf8_lossy(m.body()).into_owned()
+}
+
+/// (consumer tag, body, redelivered) of each delivery, in order.
+fn delivered(fx: &Effects) -> Vec<(String, String, bool)> {
+    fx.deliveries
+        .iter()
+        .map(|d| (d.tag.to_string(), body(&d.msg), d.redelivered))
+        .collect()
+}
+
+fn bodies(fx: &Effects) -> Vec<String> {
+    fx.deliveries.iter().map(|d| body(&d.msg)).collect()
+}
+
+/// Settles as the channel would: the consumer's held count goes down, then the queue
+/// settles.
+fn settle(st: &mut QueueState, c: &TestConsumer, seqs: &[u64], how: Settle) -> Effects {
+    *c.held.lock() -= seqs.len();
+    st.settle(c.holder, seqs, how)
+}
+
+fn publish(st: &mut QueueState, body: &str) -> Effects {
+    st.publish(msg(body), true, None)
+}
+
+fn get_body(st: &mut QueueState) -> Option<(String, bool)> {
+    match st.get(None).0 {
+        Got::Message {
+            msg, redelivered, ..
+        } => Some((body(&msg), redelivered)),
+        Got::Empty => None,
+        Got::Loading => panic!("nothing is paged out"),
+    }
+}
+
+fn dead(fx: &Effects) -> Vec<(u64, Reason)> {
+    fx.dead.iter().map(|(e, r)| (e.seq, *r)).collect()
+}
+
+#[test]
+fn prefetch_limits_unacked_and_an_ack_makes_room() {
+    let mut st = queue(QueueArgs::default());
+    let c = TestConsumer::new(2);
+    assert!(st.add_consumer(c.subscription("c", 0)).is_ok());
+    let mut seqs = Vec::new();
+    for i in 0..5 {
+        let fx = publish(&mut st, &format!("m{i}"));
+        seqs.extend(fx.deliveries.iter().map(|d| d.seq));
+    }
+    assert_eq!(seqs, vec![0, 1]);
+    assert_eq!((st.ready(), st.unacked()), (3, 2));
+    let fx = settle(&mut st, &c, &[0], Settle::Ack);
+    assert_eq!(bodies(&fx), vec!["m2"]);
+    assert_eq!((st.ready(), st.unacked()), (2, 2));
+    // An unknown position (already settled) changes nothing.
+    let fx = st.settle(c.holder, &[0], Settle::Ack);
+    assert!(fx.deliveries.is_empty());
+    assert_eq!((st.ready(), st.unacked()), (2, 2));
+}
+
+#[test]
+fn priority_queue_delivers_highest_first_fifo_within_a_level() {
+    let mut st = queue(QueueArgs {
+        max_priority: Some(5),
+        ..QueueArgs::default()
+    });
+    for (b, p) in [
+        ("low", 0),
+        ("top", 9),
+        ("mid1", 3),
+        ("five", 5),
+        ("mid2", 3),
+    ] {
+        st.publish(
+            msg_with(b, BasicProperties::default().with_priority(p)),
+            true,
+            None,
+        );
+    }
+    let order: Vec<String> = std::iter::from_fn(|| get_body(&mut st).map(|g| g.0)).collect();
+    // 9 is capped at the queue's maximum, 5, and so ties with "five" (which came later).
+    assert_eq!(order, vec!["top", "five", "mid1", "mid2", "low"]);
+}
+
+#[test]
+fn consumer_priorities_come_first_and_equal_ones_take_turns() {
+    let mut st = queue(QueueArgs::default());
+    let high = TestConsumer::new(1);
+    let (a, b) = (TestConsumer::new(0), TestConsumer::new(0));
+    for (c, tag, p) in [(&a, "a", 0), (&high, "high", 10), (&b, "b", 0)] {
+        assert!(st.add_consumer(c.subscription(tag, p)).is_ok());
+    }
+    let mut tags = Vec::new();
+    for i in 0..5 {
+        let fx = publish(&mut st, &format!("m{i}"));
+        tags.extend(delivered(&fx).into_iter().map(|d| d.0));
+    }
+    // The high-priority consumer takes what its prefetch allows; the others alternate.
+    assert_eq!(tags, vec!["high", "a", "b", "a", "b"]);
+}
+
+#[test]
+fn single_active_consumer_gets_everything_until_it_leaves() {
+    let mut st = queue(QueueArgs {
+        single_active_consumer: true,
+        ..QueueArgs::default()
+    });
+    let (first, second) = (TestConsumer::new(0), TestConsumer::new(0));
+    assert!(st.add_consumer(first.subscription("first", 0)).is_ok());
+    // Priority does not decide who is active: subscription order does.
+    assert!(st.add_consumer(second.subscription("second", 99)).is_ok());
+    let mut tags = Vec::new();
+    for i in 0..3 {
+        tags.extend(
+            delivered(&publish(&mut st, &format!("m{i}")))
+                .into_iter()
+                .map(|d| d.0),
+        );
+    }
+    assert_eq!(tags, vec!["first"; 3]);
+    // The active consumer's channel closes: its subscription ends and what it held comes
+    // back, redelivered, to the next consumer, in order.
+    let (last, fx) = st.remove_consumer(first.holder, "first");
+    assert!(!last && fx.deliveries.is_empty());
+    let fx = st.holder_gone(first.holder);
+    assert_eq!(
+        delivered(&fx),
+        vec![
+            ("second".into(), "m0".into(), true),
+            ("second".into(), "m1".into(), true),
+            ("second".into(), "m2".into(), true)
+        ]
+    );
+    let (last, _) = st.remove_consumer(second.holder, "second");
+    assert!(last);
+}
+
+#[test]
+fn requeued_messages_go_back_to_their_original_positions() {
+    let mut st = queue(QueueArgs::default());
+    let c = TestConsumer::new(0);
+    assert!(st.add_consumer(c.subscription("c", 0)).is_ok());
+    for i in 0..5 {
+        publish(&mut st, &format!("m{i}"));
+    }
+    let (_, fx) = st.remove_consumer(c.holder, "c");
+    assert!(fx.deliveries.is_empty());
+    publish(&mut st, "m5");
+    // Requeue m3 then m1: they go back before m5, in their original order.
+    let fx = settle(&mut st, &c, &[3], Settle::Requeue);
+    assert!(fx.dead.is_empty() && fx.deliveries.is_empty());
+    settle(&mut st, &c, &[1], Settle::Requeue);
+    assert_eq!(get_body(&mut st), Some(("m1".into(), true)));
+    assert_eq!(get_body(&mut st), Some(("m3".into(), true)));
+    assert_eq!(get_body(&mut st), Some(("m5".into(), false)));
+    // The holder goes away: m0, m2 and m4 come back in order.
+    st.holder_gone(c.holder);
+    let rest: Vec<_> = std::iter::from_fn(|| get_body(&mut st)).collect();
+    assert_eq!(
+        rest,
+        vec![
+            ("m0".into(), true),
+            ("m2".into(), true),
+            ("m4".into(), true)
+        ]
+    );
+}
+
+#[test]
+fn a_vanished_holder_returns_only_its_own_deliveries() {
+    let mut st = queue(QueueArgs::default());
+    let (a, b) = (TestConsumer::new(0), TestConsumer::new(0));
+    assert!(st.add_consumer(a.subscription("a", 0)).is_ok());
+    assert!(st.add_consumer(b.subscription("b", 0)).is_ok());
+    for i in 0..4 {
+        publish(&mut st, &format!("m{i}"));
+    }
+    assert_eq!(st.unacked(), 4);
+    st.remove_consumer(a.holder, "a");
+    let fx = st.holder_gone(a.holder);
+    // a held m0 and m2; they go straight to b, redelivered.
+    assert_eq!(
+        delivered(&fx),
+        vec![
+            ("b".into(), "m0".into(), true),
+            ("b".into(), "m2".into(), true)
+        ]
+    );
+    assert_eq!((st.ready(), st.unacked()), (0, 4));
+    // basic.get deliveries are held too.
+    st.remove_consumer(b.holder, "b");
+    publish(&mut st, "got");
+    assert!(matches!(st.get(Some(a.holder)).0, Got::Message { .. }));
+    assert_eq!(st.unacked(), 5);
+    st.holder_gone(a.holder);
+    assert_eq!((st.ready(), st.unacked()), (1, 4));
+}
+
+#[test]
+fn ttl_expires_from_the_head_with_a_timer_and_never_delivers_late() {
+    set_time(1_000_000);
+    let mut st = queue(QueueArgs {
+        message_ttl: Some(1000),
+        ..QueueArgs::default()
+    });
+    let fx = publish(&mut st, "a");
+    assert_eq!(fx.timer, Some(Deadline::at_ms(1_001_000)));
+    // A per-message expiration lower than the queue's wins...
+    set_time(1_000_100);
+    let short = BasicProperties::default().with_expiration("50".into());
+    st.publish(msg_with("short", short), true, None);
+    // ...but only once it reaches the head, as in RabbitMQ.
+    set_time(1_000_999);
+    let fx = st.timer_fired(Deadline::at_ms(1_001_000));
+    assert!(fx.dead.is_empty());
+    assert_eq!(st.ready(), 2);
+    set_time(1_001_000);
+    let fx = st.timer_fired(Deadline::at_ms(1_001_000));
+    assert_eq!(dead(&fx), vec![(0, Reason::Expired), (1, Reason::Expired)]);
+    assert_eq!(st.ready(), 0);
+    // A consumer never receives an expired message.
+    publish(&mut st, "late");
+    set_time(1_002_000);
+    let c = TestConsumer::new(0);
+    let fx = st.add_consumer(c.subscription("c", 0)).unwrap_or_default();
+    assert!(fx.deliveries.is_empty());
+    assert_eq!(dead(&fx), vec![(2, Reason::Expired)]);
+}
+
+#[test]
+fn ttl_zero_delivers_to_a_waiting_consumer_and_expires_otherwise() {
+    set_time(5_000);
+    let mut st = queue(QueueArgs {
+        message_ttl: Some(0),
+        ..QueueArgs::default()
+    });
+    let fx = publish(&mut st, "nobody");
+    assert_eq!(dead(&fx), vec![(0, Reason::Expired)]);
+    let c = TestConsumer::new(0);
+    assert!(st.add_consumer(c.subscription("c", 0)).is_ok());
+    let fx = publish(&mut st, "someone");
+    assert_eq!(bodies(&fx), vec!["someone"]);
+    assert!(fx.dead.is_empty());
+}
+
+#[test]
+fn max_length_drop_head_dead_letters_the_oldest() {
+    let mut st = queue(QueueArgs {
+        max_length: Some(2),
+        ..QueueArgs::default()
+    });
+    publish(&mut st, "m0");
+    publish(&mut st, "m1");
+    let fx = publish(&mut st, "m2");
+    assert_eq!(dead(&fx), vec![(0, Reason::MaxLen)]);
+    // Bytes count too: 2-byte bodies, at most 3 bytes.
+    let fx = st.set_settings(QueueArgs {
+        max_length_bytes: Some(3),
+        ..QueueArgs::default()
+    });
+    assert_eq!(dead(&fx), vec![(1, Reason::MaxLen)]);
+    assert_eq!(get_body(&mut st).map(|g| g.0), Some("m2".into()));
+}
+
+#[test]
+fn max_length_reject_publish_refuses_without_dropping() {
+    for overflow in [Overflow::RejectPublish, Overflow::RejectPublishDlx] {
+        let mut st = queue(QueueArgs {
+            max_length: Some(2),
+            max_length_bytes: Some(100),
+            overflow: Some(overflow),
+            ..QueueArgs::default()
+        });
+        assert!(st.admits(2));
+        publish(&mut st, "m0");
+        publish(&mut st, "m1");
+        assert!(!st.admits(2), "{overflow:?}: the count is reached");
+        // Nothing is dropped, even when a policy lowers the limit below the length.
+        let fx = st.set_settings(QueueArgs {
+            max_length: Some(1),
+            overflow: Some(overflow),
+            ..QueueArgs::default()
+        });
+        assert!(fx.dead.is_empty());
+        assert_eq!(st.ready(), 2);
+        get_body(&mut st);
+        get_body(&mut st);
+        assert!(st.admits(2));
+        let bytes = QueueArgs {
+            max_length_bytes: Some(3),
+            overflow: Some(overflow),
+            ..QueueArgs::default()
+        };
+        st.set_settings(bytes);
+        assert!(st.admits(3) && !st.admits(4), "{overflow:?}: bytes");
+    }
+}
+
+#[test]
+fn rejected_deliveries_are_dead_lettered_and_acked_ones_released() {
+    let mut st = queue(QueueArgs::default());
+    let c = TestConsumer::new(0);
+    assert!(st.add_consumer(c.subscription("c", 0)).is_ok());
+    let at = crate::store::segment::RecordRef::new(3, 100);
+    st.publish(msg("stored"), true, Some(at));
+    publish(&mut st, "plain");
+    let fx = settle(&mut st, &c, &[0], Settle::Ack);
+    assert_eq!(fx.released.as_slice(), &[at]);
+    let fx = settle(&mut st, &c, &[1], Settle::Reject);
+    assert_eq!(dead(&fx), vec![(1, Reason::Rejected)]);
+    assert_eq!((st.ready(), st.unacked()), (0, 0));
+}
+
+#[test]
+fn no_ack_deliveries_are_settled_at_once() {
+    let mut st = queue(QueueArgs::default());
+    let c = TestConsumer::new(1);
+    let mut sub = c.subscription("c", 0);
+    sub.no_ack = true;
+    assert!(st.add_consumer(sub).is_ok());
+    let at = crate::store::segment::RecordRef::new(1, 0);
+    let mut released = Vec::new();
+    for i in 0..3 {
+        let fx = st.publish(msg(&format!("m{i}")), true, Some(at));
+        assert_eq!(fx.deliveries.len(), 1, "prefetch does not apply to no-ack");
+        released.extend(fx.released);
+    }
+    assert_eq!(released.len(), 3);
+    assert_eq!((st.ready(), st.unacked()), (0, 0));
+}
+
+#[test]
+fn paged_out_messages_are_read_back_before_delivery() {
+    let mut st = queue(QueueArgs::default());
+    let at = crate::store::segment::RecordRef::new(7, 0);
+    // Stored and not kept in memory: paged out.
+    st.publish(msg("m0"), false, Some(at));
+    publish(&mut st, "m1");
+    let (got, fx) = st.get(None);
+    assert!(matches!(got, Got::Loading));
+    let load = Load {
+        seq: 0,
+        priority: 0,
+        at,
+    };
+    assert_eq!(fx.load, vec![load]);
+    // Asking again while the read-back runs asks for nothing more.
+    let (got, fx) = st.get(None);
+    assert!(matches!(got, Got::Loading) && fx.load.is_empty());
+    // A consumer arriving meanwhile waits for the head, keeping the order.
+    let c = TestConsumer::new(0);
+    let fx = st.add_consumer(c.subscription("c", 0)).unwrap_or_default();
+    assert!(fx.deliveries.is_empty());
+    let fx = st.loaded(vec![(load, Some(msg("m0")))]);
+    assert_eq!(bodies(&fx), vec!["m0", "m1"]);
+    // One that cannot be read back is dropped, its record released.
+    st.remove_consumer(c.holder, "c");
+    let at2 = crate::store::segment::RecordRef::new(8, 0);
+    st.publish(msg("lost"), false, Some(at2));
+    let fx = st.dispatch();
+    assert!(fx.load.is_empty(), "no consumer: nothing to read");
+    let (_, fx) = st.get(None);
+    let fx = st.loaded(vec![(fx.load[0], None)]);
+    assert_eq!(fx.released.as_slice(), &[at2]);
+    assert_eq!(st.ready(), 0);
+}
+
+#[test]
+fn exclusive_consumers_exclude_others() {
+    let mut st = queue(QueueArgs::default());
+    let (a, b) = (TestConsumer::new(0), TestConsumer::new(0));
+    assert!(st.add_consumer(a.subscription("a", 0)).is_ok());
+    let mut exclusive = b.subscription("b", 0);
+    exclusive.exclusive = true;
+    assert!(matches!(st.add_consumer(exclusive), Err(ExclusiveInUse)));
+    st.remove_consumer(a.holder, "a");
+    let mut exclusive = b.subscription("b", 0);
+    exclusive.exclusive = true;
+    assert!(st.add_consumer(exclusive).is_ok());
+    assert!(matches!(
+        st.add_consumer(a.subscription("a", 0)),
+        Err(ExclusiveInUse)
+    ));
+}
+
+#[test]
+fn delete_cancels_consumers_and_releases_every_copy() {
+    let mut st = queue(QueueArgs::default());
+    let c = TestConsumer::new(1);
+    assert!(st.add_consumer(c.subscription("c", 0)).is_ok());
+    let (r1, r2) = (
+        crate::store::segment::RecordRef::new(1, 0),
+        crate::store::segment::RecordRef::new(1, 50),
+    );
+    st.publish(msg("held"), true, Some(r1));
+    st.publish(msg("ready"), true, Some(r2));
+    let (ready, fx) = st.delete();
+    assert_eq!(ready, 1);
+    assert_eq!(fx.cancelled.len(), 1);
+    let mut released = fx.released.to_vec();
+    released.sort_by_key(|r| r.offset());
+    assert_eq!(released, vec![r1, r2]);
+    // A late ack finds nothing to settle.
+    assert!(!settle(&mut st, &c, &[0], Settle::Ack).needs_finishing());
+}
+
+#[test]
+fn purge_drops_ready_messages_but_not_unacked_ones() {
+    let mut st = queue(QueueArgs::default());
+    let c = TestConsumer::new(1);
+    assert!(st.add_consumer(c.subscription("c", 0)).is_ok());
+    for i in 0..3 {
+        publish(&mut st, &format!("m{i}"));
+    }
+    let (n, _) = st.purge();
+    assert_eq!((n, st.ready(), st.unacked()), (2, 0, 1));
+    // The unacked one comes back on requeue.
+    settle(&mut st, &c, &[0], Settle::Requeue);
+    assert_eq!(st.unacked(), 1);
+}
