@@ -6,7 +6,8 @@
 use amq_protocol::types::AMQPValue;
 use serde_json::Value;
 
-/// Nesting depth beyond which nested arrays and tables print as `...`.
+/// Nesting depth beyond which nested arrays and tables print as `...` (and, in headers-exchange
+/// matching, compare unequal), so hostile input cannot exhaust the stack.
 pub const MAX_DEPTH: usize = 256;
 
 /// RabbitMQ's name for a field type.
