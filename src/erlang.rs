@@ -8,10 +8,10 @@ use serde_json::Value;
 
 /// Nesting depth beyond which nested arrays and tables print as `...` (and, in headers-exchange
 /// matching, compare unequal), so hostile input cannot exhaust the stack.
-pub const MAX_DEPTH: usize = 256;
+pub(crate) const MAX_DEPTH: usize = 256;
 
 /// RabbitMQ's name for a field type.
-pub fn type_name(v: &AMQPValue) -> &'static str {
+pub(crate) fn type_name(v: &AMQPValue) -> &'static str {
     match v {
         AMQPValue::Boolean(_) => "bool",
         AMQPValue::ShortShortInt(_) => "byte",
@@ -34,7 +34,7 @@ pub fn type_name(v: &AMQPValue) -> &'static str {
 }
 
 /// The bytes of a string value (`longstr`, or an in-process `ShortString`).
-pub fn string_bytes(value: &AMQPValue) -> Option<&[u8]> {
+pub(crate) fn string_bytes(value: &AMQPValue) -> Option<&[u8]> {
     match value {
         AMQPValue::LongString(s) => Some(s.as_bytes()),
         AMQPValue::ShortString(s) => Some(s.as_str().as_bytes()),
@@ -43,7 +43,7 @@ pub fn string_bytes(value: &AMQPValue) -> Option<&[u8]> {
 }
 
 /// The bytes of any value RabbitMQ holds as an Erlang binary.
-pub fn binary_bytes(value: &AMQPValue) -> Option<&[u8]> {
+pub(crate) fn binary_bytes(value: &AMQPValue) -> Option<&[u8]> {
     match value {
         AMQPValue::ByteArray(b) => Some(b.as_slice()),
         other => string_bytes(other),
@@ -52,12 +52,12 @@ pub fn binary_bytes(value: &AMQPValue) -> Option<&[u8]> {
 
 /// A numeric value as Erlang holds it.
 #[derive(Debug, Clone, Copy)]
-pub enum Num {
+pub(crate) enum Num {
     Int(i128),
     Float(f64),
 }
 
-pub fn number(value: &AMQPValue) -> Option<Num> {
+pub(crate) fn number(value: &AMQPValue) -> Option<Num> {
     let n = match value {
         AMQPValue::ShortShortInt(v) => Num::Int((*v).into()),
         AMQPValue::ShortShortUInt(v) => Num::Int((*v).into()),
@@ -75,7 +75,7 @@ pub fn number(value: &AMQPValue) -> Option<Num> {
 }
 
 /// The term RabbitMQ holds for `value`, on one line.
-pub fn term(value: &AMQPValue) -> String {
+pub(crate) fn term(value: &AMQPValue) -> String {
     let mut out = Vec::new();
     write_term(&mut out, value, 0);
     String::from_utf8_lossy(&out).into_owned()
@@ -87,7 +87,7 @@ const LINE_LENGTH: usize = 80;
 /// Writes `value` as `~tp` would when it starts at 1-based `column`: on one line if it fits,
 /// otherwise (arrays and tables only) one element per line, aligned after the `[`. Erlang's
 /// pretty printer also breaks elements that are themselves too long; that is not replicated.
-pub fn write_pretty(out: &mut Vec<u8>, value: &AMQPValue, column: usize) {
+pub(crate) fn write_pretty(out: &mut Vec<u8>, value: &AMQPValue, column: usize) {
     let mut line = Vec::new();
     write_term(&mut line, value, 0);
     let fits = line.len() + column < LINE_LENGTH;
@@ -134,7 +134,7 @@ fn list_elements(value: &AMQPValue) -> Option<Vec<Vec<u8>>> {
 }
 
 /// Writes the Erlang term RabbitMQ holds for `value`, on one line.
-pub fn write_term(out: &mut Vec<u8>, value: &AMQPValue, depth: usize) {
+pub(crate) fn write_term(out: &mut Vec<u8>, value: &AMQPValue, depth: usize) {
     if depth >= MAX_DEPTH {
         out.extend_from_slice(b"...");
         return;
@@ -204,7 +204,7 @@ fn write_entry(out: &mut Vec<u8>, key: &str, value: &AMQPValue, depth: usize) {
 
 /// A binary as `~tp` prints it: `<<"text">>` when every byte is printable Latin-1 (the bytes
 /// are copied as they are, so UTF-8 text stays readable), `<<1,2,3>>` otherwise.
-pub fn write_binary(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn write_binary(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(b"<<");
     if !bytes.is_empty() && bytes.iter().all(|&b| latin1_printable(b)) {
         out.push(b'"');
@@ -246,7 +246,7 @@ fn write_escaped(out: &mut Vec<u8>, b: u8) {
 
 /// A float as Erlang prints it: the shortest digits that read back exactly, in fixed notation
 /// (`123.0`, `0.001`) unless scientific notation (`1.0e16`, `1.0e-5`) is strictly shorter.
-pub fn float(f: f64) -> String {
+pub(crate) fn float(f: f64) -> String {
     if !f.is_finite() {
         // Erlang has no such floats; RabbitMQ cannot decode them. Print something sane.
         return format!("{f}");
@@ -291,7 +291,7 @@ fn scientific_notation(digits: &str, exp: i64) -> String {
 /// Prints a JSON value the way RabbitMQ's `~p` prints its decoded form:
 /// strings as `<<"...">>`, objects as `#{K => V}`, `null` as `null`.
 /// (Erlang's line wrapping of long terms is not reproduced.)
-pub fn json(value: &Value) -> String {
+pub(crate) fn json(value: &Value) -> String {
     match value {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => b.to_string(),
@@ -315,7 +315,7 @@ pub fn json(value: &Value) -> String {
 }
 
 /// `<<"text">>` for printable ASCII, else the bytes: `<<195,169>>`.
-pub fn ascii_binary(s: &str) -> String {
+pub(crate) fn ascii_binary(s: &str) -> String {
     if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         let escaped = s.replace('\\', "\\\\").replace('"', "\\\"");
         return format!("<<\"{escaped}\">>");
@@ -327,7 +327,7 @@ pub fn ascii_binary(s: &str) -> String {
 /// A `{tag,value}` term as Erlang's `~p` prints it after `column` characters of text: a term
 /// that would pass column 78 breaks after its first comma, the rest indented under it
 /// (observed on RabbitMQ 3.10.8 for an `expiration` of 19 digits and more).
-pub fn pretty_tuple(column: usize, term: &str) -> String {
+pub(crate) fn pretty_tuple(column: usize, term: &str) -> String {
     match term.split_once(',') {
         Some((head, tail)) if term.starts_with('{') && column + term.len() > 78 => {
             format!("{head},\n{:indent$}{tail}", "", indent = column + 1)

@@ -1,14 +1,20 @@
 //! Warren: a RabbitMQ-compatible AMQP 0-9-1 message broker.
+//!
+//! The library is public only where the binary, the tests, the fuzzers and the benchmark
+//! tool reach in; everything else is `pub(crate)`, and `unreachable_pub` keeps it so (a
+//! crate-private item nobody uses then shows up as dead code).
+
+#![warn(unreachable_pub)]
 
 pub mod amqp;
 pub mod auth;
 pub mod broker;
 pub mod config;
-pub mod erlang;
+pub(crate) mod erlang;
 pub mod field_table;
 pub mod message;
-pub mod policy_rules;
-pub mod queue;
+pub(crate) mod policy_rules;
+pub(crate) mod queue;
 pub mod server;
 pub mod store;
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 /// Definition keys an operator policy may set (RabbitMQ 3.10's
 /// `operator_policy_validator` registrations).
-pub const OPERATOR_KEYS: &[&str] = &[
+pub(crate) const OPERATOR_KEYS: &[&str] = &[
     "delivery-limit",
     "expires",
     "max-in-memory-bytes",
@@ -57,7 +57,7 @@ impl ApplyTo {
 /// (`pattern should be regular expression but is invalid: ...`), with the
 /// Rust regex engine's reason (PCRE features such as look-around and
 /// back-references are not supported).
-pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
+pub(crate) fn compile_pattern(pattern: &str) -> Result<Regex, String> {
     Regex::new(pattern).map_err(|e| {
         let reason = e.to_string();
         let last = reason
@@ -193,7 +193,7 @@ const MASTER_LOCATOR: &str = "queue-master-locator";
 /// Validates a user-policy definition the way RabbitMQ 3.10 does: the core
 /// keys first (in key order, first error only), then the mirroring keys,
 /// then `queue-master-locator`, then unrecognised keys.
-pub fn validate_definition(definition: &Map<String, Value>) -> Result<(), String> {
+pub(crate) fn validate_definition(definition: &Map<String, Value>) -> Result<(), String> {
     check_not_empty(definition)?;
     check_core_keys(definition, |_| true)?;
     check_mirroring(definition)?;
@@ -203,7 +203,7 @@ pub fn validate_definition(definition: &Map<String, Value>) -> Result<(), String
 
 /// Validates an operator-policy definition: only [`OPERATOR_KEYS`], each
 /// checked as in a user policy.
-pub fn validate_operator_definition(definition: &Map<String, Value>) -> Result<(), String> {
+pub(crate) fn validate_operator_definition(definition: &Map<String, Value>) -> Result<(), String> {
     check_not_empty(definition)?;
     check_core_keys(definition, |k| OPERATOR_KEYS.contains(&k))?;
     check_recognised(definition, |k| OPERATOR_KEYS.contains(&k))

@@ -225,3 +225,86 @@ fn commands_are_plain_values() {
     let back: Command = serde_json::from_str(&json).unwrap();
     assert_eq!(back, cmd);
 }
+
+type Closed = std::pin::Pin<Box<dyn std::future::Future<Output = (u16, String)> + Send>>;
+
+/// A connection as `user` (password "pw") to `vhost`, kept open, and the first error it
+/// reports (its reply code and text).
+async fn connect_as(b: &TestBroker, user: &str, vhost: &str) -> (lapin::Connection, Closed) {
+    use futures_lite::StreamExt;
+    let url = b.url().replace("guest:guest", &format!("{user}:pw"));
+    let url = format!("{}/{vhost}", url.trim_end_matches("/%2f"));
+    let conn = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+        .await
+        .expect("connects");
+    let mut events = conn.events_listener();
+    let closed = Box::pin(async move {
+        while let Some(ev) = events.next().await {
+            if let lapin::Event::Error(e) = ev {
+                return (common::amqp_code(&e).unwrap_or(0), e.to_string());
+            }
+        }
+        (0, "no error reported".to_string())
+    });
+    (conn, closed)
+}
+
+/// As in RabbitMQ 3.10: deleting a user closes its connections with 320 "user 'u' is
+/// deleted", deleting a vhost closes the connections to it with 320 "vhost 'v' is down";
+/// other connections stay.
+#[tokio::test]
+async fn deleting_a_vhost_or_a_user_closes_their_connections() {
+    let b = TestBroker::start().await;
+    for cmd in [
+        Command::AddVhost {
+            name: "doomed".into(),
+            description: String::new(),
+        },
+        Command::PutUser {
+            name: "bob".into(),
+            password_hash: hash_password("pw"),
+            tags: vec![],
+        },
+        Command::PutUser {
+            name: "eve".into(),
+            password_hash: hash_password("pw"),
+            tags: vec![],
+        },
+        permissions("bob", "doomed"),
+        permissions("eve", "doomed"),
+        permissions("eve", "/"),
+    ] {
+        run(&b, cmd).expect("set up");
+    }
+    let wait = std::time::Duration::from_secs(5);
+    let (_bob, bob_closed) = connect_as(&b, "bob", "doomed").await;
+    let (_eve, eve_closed) = connect_as(&b, "eve", "doomed").await;
+    let (eve_root, _) = connect_as(&b, "eve", "%2f").await;
+    run(&b, Command::DeleteUser { name: "bob".into() }).expect("user deleted");
+    let (code, text) = tokio::time::timeout(wait, bob_closed)
+        .await
+        .expect("closed");
+    assert_eq!(code, 320, "{text}");
+    assert!(text.contains("user 'bob' is deleted"), "{text}");
+    run(
+        &b,
+        Command::DeleteVhost {
+            name: "doomed".into(),
+        },
+    )
+    .expect("vhost deleted");
+    let (code, text) = tokio::time::timeout(wait, eve_closed)
+        .await
+        .expect("closed");
+    assert_eq!(code, 320, "{text}");
+    assert!(text.contains("vhost 'doomed' is down"), "{text}");
+    // Eve's connection to another vhost stays open and works.
+    let ch = eve_root.create_channel().await.expect("still open");
+    ch.queue_declare(
+        "".into(),
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("still works");
+}

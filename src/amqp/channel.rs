@@ -14,11 +14,11 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 /// RabbitMQ 3.10's default `max_message_size`.
-pub const MAX_MESSAGE_SIZE: u64 = 128 * 1024 * 1024;
+pub(crate) const MAX_MESSAGE_SIZE: u64 = 128 * 1024 * 1024;
 
 /// Where the channel is in receiving a message's frames.
 #[derive(Default)]
-pub enum Content {
+pub(crate) enum Content {
     #[default]
     Idle,
     Header(Publish),
@@ -32,7 +32,7 @@ pub enum Content {
 /// A body arriving in frames, kept as slices of the read buffer until the message is
 /// assembled (one copy, into the message).
 #[derive(Default)]
-pub struct BodyParts {
+pub(crate) struct BodyParts {
     pub parts: Vec<Bytes>,
     pub received: u64,
 }
@@ -45,7 +45,7 @@ impl BodyParts {
 }
 
 /// A publish held back until `tx.commit`.
-pub struct TxPublish {
+pub(crate) struct TxPublish {
     pub mandatory: bool,
     pub msg: Message,
     /// The headers routing sees (`BCC` included).
@@ -53,7 +53,7 @@ pub struct TxPublish {
 }
 
 /// An ack, nack or reject held back until `tx.commit`.
-pub enum TxAck {
+pub(crate) enum TxAck {
     Ack {
         tag: u64,
         multiple: bool,
@@ -66,12 +66,12 @@ pub enum TxAck {
 }
 
 #[derive(Default)]
-pub struct Tx {
+pub(crate) struct Tx {
     pub publishes: Vec<TxPublish>,
     pub acks: Vec<TxAck>,
 }
 
-pub struct Channel {
+pub(crate) struct Channel {
     pub shared: Arc<ChannelShared>,
     pub closing: bool,
     pub content: Content,
@@ -84,11 +84,10 @@ pub struct Channel {
     pub publish_target: Option<Arc<crate::broker::exchange::Exchange>>,
     /// `basic.qos global=false`: the prefetch given to consumers started after it.
     pub consumer_prefetch: u16,
-    pub next_ctag: u64,
 }
 
 impl Channel {
-    pub fn new(id: u16, conn: Arc<ConnShared>) -> Self {
+    pub(crate) fn new(id: u16, conn: Arc<ConnShared>) -> Self {
         Self {
             shared: ChannelShared::new(id, conn),
             closing: false,
@@ -99,13 +98,12 @@ impl Channel {
             last_queue: None,
             publish_target: None,
             consumer_prefetch: 0,
-            next_ctag: 1,
         }
     }
 }
 
 impl Connection {
-    pub fn chan(&mut self, ch: u16) -> &mut Channel {
+    pub(crate) fn chan(&mut self, ch: u16) -> &mut Channel {
         self.channels
             .get_mut(&ch)
             .expect("handlers run only for open channels")

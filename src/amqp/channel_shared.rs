@@ -16,7 +16,7 @@ use std::time::Instant;
 
 /// A delivered message awaiting ack: the queue keeps the message, the channel which queue
 /// and position its delivery tag stands for.
-pub struct Unacked {
+pub(crate) struct Unacked {
     pub queue: Arc<Queue>,
     pub seq: u64,
     /// The consumer it went to; `None` for `basic.get`.
@@ -26,21 +26,20 @@ pub struct Unacked {
 }
 
 /// A consumer as its channel sees it.
-pub struct ConsumerInfo {
+pub(crate) struct ConsumerInfo {
     pub tag: Arc<str>,
     pub queue: Arc<Queue>,
-    pub no_ack: bool,
     /// Per-consumer prefetch (0 = unlimited), fixed when the consumer started.
     pub prefetch: u16,
     pub unacked: u32,
 }
 
 /// Settled deliveries: usually one (an ack of one tag).
-pub type Settled = SmallVec<[Unacked; 1]>;
+pub(crate) type Settled = SmallVec<[Unacked; 1]>;
 
 /// Unacked deliveries in tag order. Tags only grow, so a delivery is appended, and acks
 /// (which clients mostly send in order) take from the front.
-pub struct UnackedList<T = Unacked> {
+pub(crate) struct UnackedList<T = Unacked> {
     items: VecDeque<(u64, T)>,
 }
 
@@ -53,12 +52,12 @@ impl<T> Default for UnackedList<T> {
 }
 
 impl<T> UnackedList<T> {
-    pub fn insert(&mut self, tag: u64, u: T) {
+    pub(crate) fn insert(&mut self, tag: u64, u: T) {
         debug_assert!(self.items.back().is_none_or(|(t, _)| *t < tag));
         self.items.push_back((tag, u));
     }
 
-    pub fn remove(&mut self, tag: u64) -> Option<T> {
+    pub(crate) fn remove(&mut self, tag: u64) -> Option<T> {
         if self.items.front().is_some_and(|(t, _)| *t == tag) {
             return self.items.pop_front().map(|(_, u)| u);
         }
@@ -67,30 +66,26 @@ impl<T> UnackedList<T> {
     }
 
     /// Removes every delivery with a tag up to `tag`.
-    pub fn take_upto(&mut self, tag: u64) -> SmallVec<[T; 1]> {
+    pub(crate) fn take_upto(&mut self, tag: u64) -> SmallVec<[T; 1]> {
         let n = self.items.partition_point(|(t, _)| *t <= tag);
         self.items.drain(..n).map(|(_, u)| u).collect()
     }
 
-    pub fn first(&self) -> Option<&T> {
+    pub(crate) fn first(&self) -> Option<&T> {
         self.items.front().map(|(_, u)| u)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.items.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    pub fn take_all(&mut self) -> SmallVec<[T; 1]> {
+    pub(crate) fn take_all(&mut self) -> SmallVec<[T; 1]> {
         self.items.drain(..).map(|(_, u)| u).collect()
     }
 }
 
 #[derive(Default)]
-pub struct DeliveryState {
+pub(crate) struct DeliveryState {
     next_tag: u64,
     pub unacked: UnackedList,
     pub consumers: HashMap<Arc<str>, ConsumerInfo>,
@@ -113,7 +108,7 @@ impl DeliveryState {
     }
 }
 
-pub struct ChannelShared {
+pub(crate) struct ChannelShared {
     pub id: u16,
     /// What this channel's unsettled deliveries are filed under in their queues.
     pub holder: Holder,
@@ -122,7 +117,7 @@ pub struct ChannelShared {
 }
 
 impl ChannelShared {
-    pub fn new(id: u16, conn: Arc<ConnShared>) -> Arc<Self> {
+    pub(crate) fn new(id: u16, conn: Arc<ConnShared>) -> Arc<Self> {
         Arc::new(Self {
             id,
             holder: new_holder(),
@@ -136,7 +131,7 @@ impl ChannelShared {
 
     /// Records a `basic.get` delivery (`seq` unsettled in `queue`, unless no-ack) and
     /// returns its tag.
-    pub fn record_get(&self, queue: &Arc<Queue>, seq: Option<u64>) -> u64 {
+    pub(crate) fn record_get(&self, queue: &Arc<Queue>, seq: Option<u64>) -> u64 {
         let mut st = self.state.lock();
         let tag = st.allocate_tag();
         if let Some(seq) = seq {
@@ -154,7 +149,7 @@ impl ChannelShared {
     }
 
     /// Removes the unacked messages named by an ack/nack/reject. `None` if a tag is unknown.
-    pub fn take_unacked(&self, tag: u64, multiple: bool) -> Option<Settled> {
+    pub(crate) fn take_unacked(&self, tag: u64, multiple: bool) -> Option<Settled> {
         let mut st = self.state.lock();
         let taken: Settled = if multiple {
             let upto = if tag == 0 { u64::MAX } else { tag };
@@ -177,7 +172,7 @@ impl ChannelShared {
     /// Forgets every unacked delivery (channel close, recover) and returns the queues
     /// that hold them, each once: the caller hands them back there
     /// ([`Queue::holder_gone`]).
-    pub fn take_all_unacked(&self) -> Vec<Arc<Queue>> {
+    pub(crate) fn take_all_unacked(&self) -> Vec<Arc<Queue>> {
         let mut st = self.state.lock();
         for c in st.consumers.values_mut() {
             c.unacked = 0;
@@ -192,12 +187,12 @@ impl ChannelShared {
     }
 
     /// When the oldest unacked delivery went out (lowest tag: tags grow with time).
-    pub fn oldest_delivery(&self) -> Option<Instant> {
+    pub(crate) fn oldest_delivery(&self) -> Option<Instant> {
         self.state.lock().unacked.first().map(|u| u.delivered_at)
     }
 
     /// The queues this channel consumes from, for re-dispatch after capacity frees up.
-    pub fn consumed_queues(&self) -> Vec<Arc<Queue>> {
+    pub(crate) fn consumed_queues(&self) -> Vec<Arc<Queue>> {
         let st = self.state.lock();
         let mut qs: Vec<Arc<Queue>> = Vec::with_capacity(st.consumers.len());
         for c in st.consumers.values() {
@@ -217,7 +212,7 @@ impl Consumer for ChannelShared {
 
     /// Room for one more delivery: the connection is not backlogged, the channel is open,
     /// and neither the consumer's prefetch nor the channel-wide one is used up.
-    fn reserve(&self, queue: &Weak<Queue>, tag: &str, no_ack: bool) -> bool {
+    fn reserve(&self, queue: &Weak<Queue>, tag: &str, no_ack: bool, msg: &Message) -> bool {
         if self.conn.backlogged(queue) {
             return false;
         }
@@ -238,6 +233,9 @@ impl Consumer for ChannelShared {
             info.unacked += 1;
             st.reserved += 1;
         }
+        // The delivery's bytes count against the backlog now, so one dispatch cannot
+        // reserve more than the backlog allows.
+        self.conn.count_ahead(Outbound::content_weight(msg));
         true
     }
 
@@ -259,7 +257,7 @@ impl Consumer for ChannelShared {
             );
         }
         // Sent under the channel's lock: tags reach the client in the order they grow.
-        self.conn.send(Outbound::Deliver {
+        self.conn.send_counted(Outbound::Deliver {
             channel: self.id,
             consumer_tag: d.tag,
             delivery_tag,
@@ -301,10 +299,10 @@ impl Consumer for ChannelShared {
 }
 
 /// Positions settled together in one queue: usually one.
-pub type Seqs = SmallVec<[u64; 1]>;
+pub(crate) type Seqs = SmallVec<[u64; 1]>;
 
 /// Groups settled deliveries by queue so each queue is locked once.
-pub fn group_by_queue(items: Settled) -> SmallVec<[(Arc<Queue>, Seqs); 1]> {
+pub(crate) fn group_by_queue(items: Settled) -> SmallVec<[(Arc<Queue>, Seqs); 1]> {
     let mut groups: SmallVec<[(Arc<Queue>, Seqs); 1]> = SmallVec::new();
     for u in items {
         match groups.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &u.queue)) {
@@ -339,6 +337,6 @@ mod tests {
         assert_eq!(tags(&list), vec![9]);
         assert_eq!(list.take_upto(8).len(), 0);
         assert_eq!(list.take_all().len(), 1);
-        assert!(list.is_empty());
+        assert_eq!(list.len(), 0);
     }
 }

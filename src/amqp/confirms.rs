@@ -16,7 +16,7 @@ use bytes::{BufMut, BytesMut};
 use std::collections::{BTreeSet, HashMap};
 
 #[derive(Default)]
-pub struct Confirms {
+pub(super) struct Confirms {
     channels: HashMap<u16, Run>,
     /// Channels with a run not yet sent.
     held: Vec<u16>,
@@ -52,7 +52,7 @@ impl Run {
 
 impl Confirms {
     /// A confirm became ready: `ok` is an ack, otherwise a nack.
-    pub fn confirm(&mut self, buf: &mut BytesMut, channel: u16, tag: u64, ok: bool) {
+    pub(super) fn confirm(&mut self, buf: &mut BytesMut, channel: u16, tag: u64, ok: bool) {
         let run = self.channels.entry(channel).or_default();
         if ok && tag == run.through + 1 {
             run.take(tag);
@@ -72,14 +72,14 @@ impl Confirms {
     }
 
     /// Sends every held run.
-    pub fn flush(&mut self, buf: &mut BytesMut) {
+    pub(super) fn flush(&mut self, buf: &mut BytesMut) {
         while let Some(channel) = self.held.pop() {
             self.send_run(buf, channel);
         }
     }
 
     /// The channel was (re)opened or put in confirm mode: its tags start again at 1.
-    pub fn reset(&mut self, buf: &mut BytesMut, channel: u16) {
+    pub(super) fn reset(&mut self, buf: &mut BytesMut, channel: u16) {
         self.send_held(buf, channel);
         self.channels.remove(&channel);
     }

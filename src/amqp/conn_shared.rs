@@ -10,21 +10,21 @@ use std::sync::{Arc, Weak};
 
 /// Above this many queued bytes, consumers on the connection stop receiving until the
 /// writer catches up (a slow consumer never grows the broker's memory without bound).
-pub const WRITE_BACKLOG_HIGH: usize = 1024 * 1024;
+pub(crate) const WRITE_BACKLOG_HIGH: usize = 1024 * 1024;
 
 /// Above this many queued bytes the connection's reader stops reading: a client that
 /// publishes but never reads its confirms or returns meets TCP backpressure.
-pub const READ_PAUSE: usize = 4 * WRITE_BACKLOG_HIGH;
+pub(crate) const READ_PAUSE: usize = 4 * WRITE_BACKLOG_HIGH;
 
 /// Capabilities the client advertised in `connection.start-ok`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ClientCapabilities {
+pub(crate) struct ClientCapabilities {
     pub consumer_cancel_notify: bool,
     pub connection_blocked: bool,
     pub authentication_failure_close: bool,
 }
 
-pub struct ConnShared {
+pub(crate) struct ConnShared {
     pub id: u64,
     pub frame_max: u32,
     pub capabilities: ClientCapabilities,
@@ -35,7 +35,7 @@ pub struct ConnShared {
 }
 
 impl ConnShared {
-    pub fn new(id: u64, frame_max: u32, capabilities: ClientCapabilities) -> Arc<Self> {
+    pub(crate) fn new(id: u64, frame_max: u32, capabilities: ClientCapabilities) -> Arc<Self> {
         Arc::new(Self {
             id,
             frame_max,
@@ -47,19 +47,33 @@ impl ConnShared {
         })
     }
 
-    /// Queues an item for the writer. A closed writer means the connection is going away;
-    /// the item is dropped and the reader side cleans up.
-    pub fn send(&self, item: Outbound) {
+    /// Queues an item for the writer (see [`ConnShared::send_counted`]).
+    pub(crate) fn send(&self, item: Outbound) {
+        self.count_ahead(item.weight());
+        self.send_counted(item);
+    }
+
+    /// Counts `bytes` against the write backlog ahead of the item that will carry them
+    /// ([`ConnShared::send_counted`]): a queue reserves room for a delivery before it
+    /// hands it over.
+    pub(crate) fn count_ahead(&self, bytes: usize) {
+        self.pending.fetch_add(bytes, Ordering::SeqCst);
+    }
+
+    /// Queues an item whose weight was already counted. A closed writer means the
+    /// connection is going away: the item is dropped and its weight uncounted, without
+    /// waking stalled queues (the caller may hold a queue's lock; the connection's clean-up
+    /// removes its consumers, which lets those queues move on).
+    pub(crate) fn send_counted(&self, item: Outbound) {
         let weight = item.weight();
-        self.pending.fetch_add(weight, Ordering::SeqCst);
         if self.out.push(item).is_err() {
-            self.written(weight);
+            self.pending.fetch_sub(weight, Ordering::SeqCst);
         }
     }
 
     /// True when the writer is too far behind to take more deliveries. Registers the queue
     /// to be woken when it drains; the re-check closes the race with the writer.
-    pub fn backlogged(&self, queue: &Weak<Queue>) -> bool {
+    pub(crate) fn backlogged(&self, queue: &Weak<Queue>) -> bool {
         if self.pending.load(Ordering::SeqCst) < WRITE_BACKLOG_HIGH {
             return false;
         }
@@ -74,7 +88,7 @@ impl ConnShared {
     }
 
     /// Called by the writer after it wrote `bytes`: wakes stalled queues once below the mark.
-    pub fn written(&self, bytes: usize) {
+    pub(crate) fn written(&self, bytes: usize) {
         let left = self.pending.fetch_sub(bytes, Ordering::SeqCst) - bytes;
         if left >= WRITE_BACKLOG_HIGH {
             return;
@@ -87,7 +101,7 @@ impl ConnShared {
     }
 
     /// Waits until the write backlog is below `READ_PAUSE`.
-    pub async fn wait_writable(&self) {
+    pub(crate) async fn wait_writable(&self) {
         // The common case costs one atomic load: no waiter is registered.
         if self.pending.load(Ordering::SeqCst) < READ_PAUSE {
             return;

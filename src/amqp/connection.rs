@@ -24,7 +24,7 @@ use tokio::io::AsyncRead;
 /// How long a closing side waits for the peer's close-ok.
 const CLOSE_OK_WAIT: Duration = Duration::from_secs(2);
 
-pub struct Connection {
+pub(crate) struct Connection {
     pub broker: Arc<Broker>,
     pub shared: Arc<ConnShared>,
     pub vhost: Arc<Vhost>,
@@ -45,6 +45,8 @@ pub struct Connection {
     /// A `basic.get` that found its queue's head paged out: asked again once it is read
     /// back, before the next frame.
     pub(crate) pending_get: Option<(u16, basic::Get, Arc<Queue>)>,
+    /// Wakes when a vhost or user is deleted ([`Connection::access_lost`]).
+    revoked: tokio::sync::watch::Receiver<u64>,
 }
 
 /// How long a publisher waits for a congested queue to drain at all: if it does not, the
@@ -71,7 +73,8 @@ enum End {
 }
 
 impl Connection {
-    pub fn new(broker: Arc<Broker>, shared: Arc<ConnShared>, o: Opened) -> Self {
+    pub(crate) fn new(broker: Arc<Broker>, shared: Arc<ConnShared>, o: Opened) -> Self {
+        let revoked = broker.access_revoked.subscribe();
         Self {
             broker,
             shared,
@@ -86,10 +89,11 @@ impl Connection {
             persisting: None,
             held: RefCell::new(Vec::new()),
             pending_get: None,
+            revoked,
         }
     }
 
-    pub async fn run<R: AsyncRead + Unpin>(&mut self, rd: &mut FrameReader<R>) {
+    pub(crate) async fn run<R: AsyncRead + Unpin>(&mut self, rd: &mut FrameReader<R>) {
         let end = self.read_loop(rd).await;
         if let End::Closing = end {
             let _ = tokio::time::timeout(CLOSE_OK_WAIT, wait_close_ok(rd)).await;
@@ -162,6 +166,12 @@ impl Connection {
                     return End::Done;
                 }
                 _ = ack_check.tick() => self.check_ack_timeouts(),
+                Ok(()) = self.revoked.changed() => {
+                    if let Some(reason) = self.access_lost() {
+                        self.close(AmqpError::new(code::CONNECTION_FORCED, reason));
+                        return End::Closing;
+                    }
+                }
                 _ = self.broker.shutdown_signal() => {
                     self.close(AmqpError::new(
                         code::CONNECTION_FORCED,
@@ -171,6 +181,19 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Why this connection may no longer stay open: its vhost or its user was deleted
+    /// (RabbitMQ's texts).
+    fn access_lost(&self) -> Option<String> {
+        let vhost = self.broker.vhost(&self.vhost.name);
+        if !vhost.is_some_and(|v| Arc::ptr_eq(&v, &self.vhost)) {
+            return Some(format!("vhost '{}' is down", self.vhost.name));
+        }
+        if self.broker.user(&self.user.name).is_none() {
+            return Some(format!("user '{}' is deleted", self.user.name));
+        }
+        None
     }
 
     /// Closes (406) every channel holding a delivery unacked for longer than
@@ -330,7 +353,7 @@ impl Connection {
     }
 
     /// Sends a method, or holds it while the metadata it answers for is being written.
-    pub fn send_method(&self, ch: u16, m: AMQPClass) {
+    pub(crate) fn send_method(&self, ch: u16, m: AMQPClass) {
         let out = Outbound::method(ch, m);
         if self.persisting.is_some() {
             self.held.borrow_mut().push(out);
@@ -340,7 +363,7 @@ impl Connection {
     }
 
     /// Who this connection's commands run as.
-    pub fn actor(&self) -> Actor<'_> {
+    pub(crate) fn actor(&self) -> Actor<'_> {
         Actor {
             user: Some(&self.user),
             permission: Some(&self.permission),
@@ -349,7 +372,7 @@ impl Connection {
     }
 
     /// Runs a broker command; replies sent after it wait until its changes are on disk.
-    pub fn command(&mut self, cmd: Command) -> AmqpResult<Outcome> {
+    pub(crate) fn command(&mut self, cmd: Command) -> AmqpResult<Outcome> {
         let applied = self.broker.execute(&self.actor(), cmd)?;
         if let Some(t) = applied.persisted {
             // One ticket at a time: frames are handled one by one and each waits.
@@ -444,7 +467,7 @@ fn is_publish(frame: &Frame) -> bool {
     matches!(frame, Frame::Publish(..))
 }
 
-pub fn channel_close_ok() -> AMQPClass {
+pub(crate) fn channel_close_ok() -> AMQPClass {
     AMQPClass::Channel(channel::AMQPMethod::CloseOk(channel::CloseOk {}))
 }
 

@@ -6,21 +6,20 @@ use crate::broker::command::CommandError;
 use std::fmt;
 
 /// Reply codes used by the broker (AMQP 0-9-1 constants).
-pub mod code {
-    pub const CONNECTION_FORCED: u16 = 320;
-    pub const ACCESS_REFUSED: u16 = 403;
-    pub const NOT_FOUND: u16 = 404;
-    pub const RESOURCE_LOCKED: u16 = 405;
-    pub const PRECONDITION_FAILED: u16 = 406;
-    pub const FRAME_ERROR: u16 = 501;
-    pub const SYNTAX_ERROR: u16 = 502;
-    pub const COMMAND_INVALID: u16 = 503;
-    pub const CHANNEL_ERROR: u16 = 504;
-    pub const UNEXPECTED_FRAME: u16 = 505;
-    pub const NOT_ALLOWED: u16 = 530;
-    pub const NOT_IMPLEMENTED: u16 = 540;
-    pub const INTERNAL_ERROR: u16 = 541;
-    pub const NO_ROUTE: u16 = 312;
+pub(crate) mod code {
+    pub(crate) const CONNECTION_FORCED: u16 = 320;
+    pub(crate) const ACCESS_REFUSED: u16 = 403;
+    pub(crate) const NOT_FOUND: u16 = 404;
+    pub(crate) const RESOURCE_LOCKED: u16 = 405;
+    pub(crate) const PRECONDITION_FAILED: u16 = 406;
+    pub(crate) const FRAME_ERROR: u16 = 501;
+    pub(crate) const COMMAND_INVALID: u16 = 503;
+    pub(crate) const CHANNEL_ERROR: u16 = 504;
+    pub(crate) const UNEXPECTED_FRAME: u16 = 505;
+    pub(crate) const NOT_ALLOWED: u16 = 530;
+    pub(crate) const NOT_IMPLEMENTED: u16 = 540;
+    pub(crate) const INTERNAL_ERROR: u16 = 541;
+    pub(crate) const NO_ROUTE: u16 = 312;
 }
 
 /// An error answered with `channel.close` or `connection.close`.
@@ -105,7 +104,7 @@ impl fmt::Display for AmqpError {
 impl std::error::Error for AmqpError {}
 
 /// The spec's name of a reply code.
-pub fn name(code: u16) -> &'static str {
+pub(crate) fn name(code: u16) -> &'static str {
     match code {
         200 => "OK",
         311 => "CONTENT_TOO_LARGE",
@@ -130,7 +129,7 @@ pub fn name(code: u16) -> &'static str {
     }
 }
 
-pub type AmqpResult<T> = Result<T, AmqpError>;
+pub(crate) type AmqpResult<T> = Result<T, AmqpError>;
 
 /// A refused broker command, with the reply code RabbitMQ sends for it.
 impl From<CommandError> for AmqpError {

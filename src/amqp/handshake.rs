@@ -15,19 +15,18 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 /// What a successful handshake settled.
-pub struct Opened {
+pub(crate) struct Opened {
     pub user: Arc<User>,
     pub vhost: Arc<Vhost>,
     pub permission: Arc<Permission>,
     pub capabilities: ClientCapabilities,
-    pub client_properties: FieldTable,
     pub frame_max: u32,
     pub channel_max: u16,
     pub heartbeat: u16,
 }
 
 /// Why the handshake ended without an open connection.
-pub enum Failed {
+pub(crate) enum Failed {
     /// Nothing more to say: close the socket.
     Silent,
     /// Send this `connection.close` first.
@@ -43,7 +42,7 @@ impl From<ReadError> for Failed {
     }
 }
 
-pub async fn run<R, W>(
+pub(crate) async fn run<R, W>(
     rd: &mut FrameReader<R>,
     wr: &mut W,
     broker: &Broker,
@@ -117,7 +116,6 @@ where
         vhost,
         permission,
         capabilities,
-        client_properties: start_ok.client_properties,
         frame_max,
         channel_max,
         heartbeat: tune_ok.heartbeat,

@@ -1,18 +1,18 @@
 //! The AMQP 0-9-1 frontend: the listener hands each socket to `serve`, which runs the
 //! handshake, starts the writer task and runs the connection's reader loop.
 
-pub mod channel;
-pub mod channel_shared;
+pub(crate) mod channel;
+pub(crate) mod channel_shared;
 pub mod codec;
 mod confirms;
-pub mod conn_shared;
-pub mod connection;
-pub mod error;
-pub mod handshake;
+pub(crate) mod conn_shared;
+pub(crate) mod connection;
+pub(crate) mod error;
+pub(crate) mod handshake;
 mod methods;
 mod nesting;
-pub mod outbound;
-pub mod writer;
+pub(crate) mod outbound;
+pub(crate) mod writer;
 
 use crate::broker::Broker;
 use bytes::BytesMut;

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-pub enum Outbound {
+pub(crate) enum Outbound {
     /// A method without content (boxed: an idle connection's queue stays small).
     Method(u16, Box<AMQPClass>),
     /// `basic.deliver` with its content; encoded by hand as it is the hot path.
@@ -28,22 +28,27 @@ pub enum Outbound {
 }
 
 impl Outbound {
-    pub fn method(channel: u16, m: AMQPClass) -> Self {
+    pub(crate) fn method(channel: u16, m: AMQPClass) -> Self {
         Outbound::Method(channel, Box::new(m))
     }
 
-    pub fn content(channel: u16, m: AMQPClass, msg: Message) -> Self {
+    pub(crate) fn content(channel: u16, m: AMQPClass, msg: Message) -> Self {
         Outbound::Content(channel, Box::new(m), msg)
     }
 
     /// Bytes this item will occupy, counted against the connection's write backlog.
-    pub fn weight(&self) -> usize {
+    pub(crate) fn weight(&self) -> usize {
         match self {
             Outbound::Deliver { msg, .. } | Outbound::Content(_, _, msg) => {
-                msg.body().len() + msg.raw_properties().len() + 64
+                Self::content_weight(msg)
             }
             _ => 64,
         }
+    }
+
+    /// The weight of a delivery or other content frame set carrying `msg`.
+    pub(crate) fn content_weight(msg: &Message) -> usize {
+        msg.body().len() + msg.raw_properties().len() + 64
     }
 }
 
@@ -51,7 +56,7 @@ impl Outbound {
 /// channels, store callbacks), one writer that takes everything queued in one go. Holds no
 /// memory while empty, so an idle connection costs little.
 #[derive(Default)]
-pub struct OutQueue {
+pub(crate) struct OutQueue {
     items: Mutex<Pending>,
     ready: Notify,
 }
@@ -64,7 +69,7 @@ struct Pending {
 
 impl OutQueue {
     /// Queues an item; hands it back if the writer has gone.
-    pub fn push(&self, item: Outbound) -> Result<(), Outbound> {
+    pub(crate) fn push(&self, item: Outbound) -> Result<(), Outbound> {
         let was_empty = {
             let mut p = self.items.lock();
             if p.closed {
@@ -81,7 +86,7 @@ impl OutQueue {
 
     /// Waits until something is queued, then swaps it all into `batch` (which must be
     /// empty; its capacity is reused).
-    pub async fn take_all(&self, batch: &mut VecDeque<Outbound>) {
+    pub(crate) async fn take_all(&self, batch: &mut VecDeque<Outbound>) {
         loop {
             {
                 let mut p = self.items.lock();
@@ -94,12 +99,12 @@ impl OutQueue {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.lock().items.is_empty()
     }
 
     /// Refuses further items and returns what was never taken.
-    pub fn close(&self) -> VecDeque<Outbound> {
+    pub(crate) fn close(&self) -> VecDeque<Outbound> {
         let mut p = self.items.lock();
         p.closed = true;
         std::mem::take(&mut p.items)

@@ -20,7 +20,11 @@ const KEEP_IDLE: usize = 16 * 1024;
 /// ... and a batch queue with room for more items than this.
 const KEEP_ITEMS: usize = 64;
 
-pub async fn run<W: AsyncWrite + Unpin>(mut wr: W, conn: Arc<ConnShared>, heartbeat_secs: u16) {
+pub(crate) async fn run<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    conn: Arc<ConnShared>,
+    heartbeat_secs: u16,
+) {
     let mut buf = BytesMut::new();
     let mut batch = VecDeque::new();
     let period = if heartbeat_secs == 0 {

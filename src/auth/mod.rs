@@ -10,9 +10,9 @@
 //! It holds no state; the user/permission tables live in the broker's
 //! metadata store and are persisted through `store::definitions`.
 
-pub mod password;
-pub mod permissions;
-pub mod sasl;
+pub(crate) mod password;
+pub(crate) mod permissions;
+pub(crate) mod sasl;
 
 pub use password::{hash_password, verify_password, verify_password_with};
 pub use permissions::{Access, Permission, DEFAULT_EXCHANGE_ALIAS};

@@ -41,7 +41,7 @@ pub enum Access {
 /// RabbitMQ's resource check for a user with `permission` (none: refused) in `vhost`; the
 /// error is RabbitMQ's text: `access to <kind> '<name>' in vhost '<v>' refused for user '<u>'`
 /// (the default exchange named `amq.default`).
-pub fn check_resource(
+pub(crate) fn check_resource(
     permission: Option<&Permission>,
     access: Access,
     kind: &str,
@@ -136,7 +136,7 @@ impl PartialEq for Permission {
 impl Eq for Permission {}
 
 /// The name a resource is checked under (`""` becomes `amq.default`).
-pub fn check_name(resource_name: &str) -> &str {
+pub(crate) fn check_name(resource_name: &str) -> &str {
     if resource_name.is_empty() {
         DEFAULT_EXCHANGE_ALIAS
     } else {

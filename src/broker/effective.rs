@@ -4,16 +4,18 @@
 //!
 //! [`queue_settings`] and [`alternate_exchange`] are what the broker asks for; they rest on
 //! [`effective_queue_values`] and [`effective_alternate_exchange`], which combine arguments
-//! with the pair of policies [`Policies`] picks. [`effective_definition`] is the merged
-//! definition RabbitMQ reports.
+//! with the pair of policies [`Policies`] picks.
 
 use super::policy::{Policies, Policy};
-use crate::policy_rules::OPERATOR_KEYS;
 use crate::queue::{Overflow, QueueArgs};
-use serde_json::{Map, Value};
 
 /// The settings a queue runs with.
-pub fn queue_settings(policies: &Policies, vhost: &str, name: &str, args: &QueueArgs) -> QueueArgs {
+pub(crate) fn queue_settings(
+    policies: &Policies,
+    vhost: &str,
+    name: &str,
+    args: &QueueArgs,
+) -> QueueArgs {
     let (user, operator) = policies.for_queue(vhost, name);
     if user.is_none() && operator.is_none() {
         return args.clone();
@@ -54,7 +56,7 @@ fn values(a: &QueueArgs) -> QueuePolicyValues {
 }
 
 /// The alternate exchange in force for an exchange.
-pub fn alternate_exchange(
+pub(crate) fn alternate_exchange(
     policies: &Policies,
     vhost: &str,
     name: &str,
@@ -74,7 +76,7 @@ pub fn alternate_exchange(
 /// policy and the operator policy. The other settings take the argument if
 /// set, else the user policy's value.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct QueuePolicyValues {
+pub(crate) struct QueuePolicyValues {
     /// `x-message-ttl` / `message-ttl`, in ms.
     pub message_ttl: Option<u64>,
     /// `x-expires` / `expires`, in ms.
@@ -95,7 +97,7 @@ pub struct QueuePolicyValues {
 
 /// Combines a queue's own arguments with the policies that apply to it
 /// (normally the pair returned by [`Policies::for_queue`]).
-pub fn effective_queue_values(
+pub(crate) fn effective_queue_values(
     args: &QueuePolicyValues,
     user: Option<&Policy>,
     operator: Option<&Policy>,
@@ -126,36 +128,12 @@ pub fn effective_queue_values(
 
 /// The exchange's alternate exchange: its `alternate-exchange` argument if
 /// set, else the policy's.
-pub fn effective_alternate_exchange(arg: Option<&str>, policy: Option<&Policy>) -> Option<String> {
+pub(crate) fn effective_alternate_exchange(
+    arg: Option<&str>,
+    policy: Option<&Policy>,
+) -> Option<String> {
     arg.map(str::to_owned)
         .or_else(|| policy.and_then(|p| p.text("alternate-exchange")))
-}
-
-/// The merged definition RabbitMQ reports as `effective_policy_definition`
-/// (`rabbit_policy:merge_operator_definitions/2`): the union of both
-/// definitions, the lower value where both set a numeric limit, otherwise
-/// the operator policy's value for booleans and the user policy's for the rest.
-pub fn effective_definition(
-    user: Option<&Policy>,
-    operator: Option<&Policy>,
-) -> Map<String, Value> {
-    let mut merged = user.map(|p| p.definition.clone()).unwrap_or_default();
-    for (key, op_value) in operator.map(|p| &p.definition).into_iter().flatten() {
-        let value = match merged.get(key) {
-            None => op_value.clone(),
-            Some(v) => merge_value(key, v, op_value),
-        };
-        merged.insert(key.clone(), value);
-    }
-    merged
-}
-
-fn merge_value(key: &str, user: &Value, operator: &Value) -> Value {
-    match (user.as_u64(), operator.as_u64()) {
-        (Some(u), Some(o)) if OPERATOR_KEYS.contains(&key) => Value::from(u.min(o)),
-        _ if user.is_boolean() && operator.is_boolean() => operator.clone(),
-        _ => user.clone(),
-    }
 }
 
 fn lowest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -302,29 +280,5 @@ mod tests {
         assert_eq!(effective_alternate_exchange(None, None), None);
         let other = policy("o", ".*", "exchanges", 0, json!({"max-length": 1}));
         assert_eq!(effective_alternate_exchange(None, Some(&other)), None);
-    }
-
-    #[test]
-    fn effective_definition_merges_like_rabbitmq() {
-        let user = policy(
-            "u",
-            ".*",
-            "queues",
-            0,
-            json!({"max-length": 5, "overflow": "reject-publish"}),
-        );
-        let op = op_policy("o", ".*", json!({"max-length": 50, "expires": 100000}));
-        assert_eq!(
-            Value::Object(effective_definition(Some(&user), Some(&op))),
-            json!({"expires": 100000, "max-length": 5, "overflow": "reject-publish"})
-        );
-        let op = op_policy("o", ".*", json!({"max-length": 2}));
-        assert_eq!(
-            effective_definition(Some(&user), Some(&op))["max-length"],
-            json!(2)
-        );
-        assert_eq!(effective_definition(None, Some(&op)), op.definition);
-        assert_eq!(effective_definition(Some(&user), None), user.definition);
-        assert!(effective_definition(None, None).is_empty());
     }
 }

@@ -4,20 +4,20 @@
 
 mod apply;
 pub mod command;
-pub mod effective;
+pub(crate) mod effective;
 mod equivalence;
-pub mod exchange;
-pub mod headers;
-pub mod parameters;
-pub mod policy;
-pub mod publish;
+pub(crate) mod exchange;
+pub(crate) mod headers;
+pub(crate) mod parameters;
+pub(crate) mod policy;
+pub(crate) mod publish;
 mod queue_owner;
 mod records;
-pub mod resources;
+pub(crate) mod resources;
 mod seed;
-pub mod topic;
+pub(crate) mod topic;
 mod topic_wild;
-pub mod vhost;
+pub(crate) mod vhost;
 
 use crate::auth::permissions::Permission;
 use crate::auth::User;
@@ -44,6 +44,8 @@ pub struct Broker {
     pub alarms: watch::Sender<Alarms>,
     /// Set once on shutdown; every connection closes with 320.
     pub shutdown: watch::Sender<bool>,
+    /// Bumped when a vhost or a user is deleted: connections check they may stay open.
+    pub access_revoked: watch::Sender<u64>,
     /// The broker itself, for the queues it creates to point back to (as their owner).
     this: std::sync::Weak<Broker>,
     /// The durable metadata: commands append their changes to it.
@@ -94,6 +96,7 @@ impl Broker {
             next_conn_id: AtomicU64::new(1),
             alarms: watch::channel(Alarms::default()).0,
             shutdown: watch::channel(false).0,
+            access_revoked: watch::channel(0).0,
             metadata,
             config,
         });

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// (vhost, component, name).
-pub type ParameterKey = (String, String, String);
+pub(crate) type ParameterKey = (String, String, String);
 
 #[derive(Default)]
 pub struct Parameters {
@@ -49,7 +49,7 @@ impl Parameters {
 }
 
 /// Checks a value for a component; the error is RabbitMQ's text.
-pub fn validate(component: &str, value: &Value) -> Result<(), String> {
+pub(crate) fn validate(component: &str, value: &Value) -> Result<(), String> {
     let problem = match component {
         "vhost-limits" => vhost_limits(value).err(),
         other => Some(format!("component {other} not found")),

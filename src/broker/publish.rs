@@ -13,7 +13,7 @@ type Targets<'a> = SmallVec<[&'a Arc<Queue>; 4]>;
 
 /// When the publisher's confirm can go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Confirm {
+pub(crate) enum Confirm {
     /// Now, positive.
     AckNow,
     /// Now, negative: a queue refused it (`x-overflow: reject-publish`) or it could not be
@@ -24,7 +24,7 @@ pub enum Confirm {
 }
 
 /// Enqueues `msg` in `queues` (already routed and deduplicated).
-pub fn enqueue(
+pub(crate) fn enqueue(
     broker: &Broker,
     msg: Message,
     queues: &[Arc<Queue>],

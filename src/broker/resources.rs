@@ -37,7 +37,7 @@ const DISK_CHECK_EVERY: u32 = 10;
 const TRIM_EVERY: u32 = 100;
 
 /// Watches memory and disk until shutdown.
-pub async fn monitor(broker: Arc<Broker>) {
+pub(crate) async fn monitor(broker: Arc<Broker>) {
     let disk_limit = broker.config.resources.disk_free_limit.as_u64();
     let mut tick = tokio::time::interval(MEMORY_CHECK);
     let mut n: u32 = 0;
@@ -103,7 +103,7 @@ fn release_free_memory() {
 fn release_free_memory() {}
 
 /// The process's resident set size.
-pub fn resident_bytes() -> Option<u64> {
+pub(crate) fn resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     parse_vm_rss(&status)
 }
@@ -115,7 +115,7 @@ fn parse_vm_rss(status: &str) -> Option<u64> {
 }
 
 /// Free space available to the broker in the file system holding `dir`.
-pub fn free_disk_bytes(dir: &Path) -> Option<u64> {
+pub(crate) fn free_disk_bytes(dir: &Path) -> Option<u64> {
     let st = nix::sys::statvfs::statvfs(dir).ok()?;
     Some(st.blocks_available() as u64 * st.fragment_size() as u64)
 }

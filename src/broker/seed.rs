@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 /// Definitions for a new data dir: the config's users, vhosts and permissions, or
 /// RabbitMQ's default (vhost `/`, user guest/guest with full permissions) when it names none.
-pub fn from_config(config: &Config) -> anyhow::Result<Definitions> {
+pub(super) fn from_config(config: &Config) -> anyhow::Result<Definitions> {
     let mut defs = Definitions::default();
     for u in &config.users {
         let password_hash = match (&u.password_hash, &u.password) {
@@ -84,7 +84,7 @@ pub fn from_config(config: &Config) -> anyhow::Result<Definitions> {
 /// Loads stored definitions into the (empty) broker, as the commands that made them. What
 /// the broker can no longer take (an exchange of an unknown type, a binding whose end is
 /// gone) is skipped with a warning; a policy that does not validate stops the start.
-pub fn apply(broker: &Arc<Broker>, defs: &Definitions) -> anyhow::Result<()> {
+pub(super) fn apply(broker: &Arc<Broker>, defs: &Definitions) -> anyhow::Result<()> {
     // Everything here is already stored: the changes the commands record are dropped.
     let mut stored = Vec::new();
     let mut run = |cmd: Command| broker.apply(&Actor::BROKER, cmd, &mut stored);
@@ -223,7 +223,7 @@ fn policy_definition(p: &Policy) -> PolicyDefinition {
 }
 
 /// The store keys of the durable queues the definitions name.
-pub fn durable_queue_keys(defs: &Definitions) -> std::collections::HashSet<u64> {
+pub(super) fn durable_queue_keys(defs: &Definitions) -> std::collections::HashSet<u64> {
     defs.queues
         .iter()
         .filter(|q| q.durable)
@@ -232,7 +232,7 @@ pub fn durable_queue_keys(defs: &Definitions) -> std::collections::HashSet<u64> 
 }
 
 /// Puts recovered messages back in their queues.
-pub fn restore_messages(broker: &Broker, mut recovered: crate::store::messages::Recovered) {
+pub(super) fn restore_messages(broker: &Broker, mut recovered: crate::store::messages::Recovered) {
     for vh in broker.vhosts() {
         for q in vh.queues() {
             if let Some(refs) = recovered.queues.remove(&q.key) {
@@ -243,7 +243,7 @@ pub fn restore_messages(broker: &Broker, mut recovered: crate::store::messages::
 }
 
 /// The broker's current durable definitions.
-pub fn export(broker: &Broker) -> Definitions {
+pub(super) fn export(broker: &Broker) -> Definitions {
     let mut defs = Definitions::default();
     for u in broker.users() {
         defs.users.push(UserDefinition {

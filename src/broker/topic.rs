@@ -98,7 +98,7 @@ fn split_words(s: &str) -> impl Iterator<Item = &str> {
 
 /// Topic binding patterns mapping each pattern to the destinations bound with it.
 #[derive(Debug, Clone)]
-pub struct TopicIndex<D> {
+pub(crate) struct TopicIndex<D> {
     /// Patterns with `#`.
     wild: WildPatterns<D>,
     /// The trie of the other patterns.
@@ -117,7 +117,7 @@ impl<D: Clone + Eq + Hash> Default for TopicIndex<D> {
 
 impl<D: Clone + Eq + Hash> TopicIndex<D> {
     /// An empty index.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         TopicIndex {
             wild: WildPatterns::default(),
             nodes: vec![Node::new(ROOT, Edge::Root)],
@@ -128,17 +128,17 @@ impl<D: Clone + Eq + Hash> TopicIndex<D> {
     }
 
     /// Number of (pattern, destination) bindings.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.bindings + self.wild.len()
     }
 
     /// True when there are no bindings.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Adds the binding `(pattern, dest)`; returns false if it was already present.
-    pub fn insert(&mut self, pattern: &str, dest: D) -> bool {
+    pub(crate) fn insert(&mut self, pattern: &str, dest: D) -> bool {
         let words: Vec<&str> = split_words(pattern).collect();
         if topic_wild::takes(&words) {
             return self.wild.insert(pattern, &words, dest);
@@ -156,7 +156,7 @@ impl<D: Clone + Eq + Hash> TopicIndex<D> {
 
     /// Removes the binding `(pattern, dest)` and prunes trie nodes left empty; returns false
     /// if it was not present.
-    pub fn remove(&mut self, pattern: &str, dest: &D) -> bool {
+    pub(crate) fn remove(&mut self, pattern: &str, dest: &D) -> bool {
         let words: Vec<&str> = split_words(pattern).collect();
         if topic_wild::takes(&words) {
             return self.wild.remove(pattern, dest);
@@ -178,17 +178,9 @@ impl<D: Clone + Eq + Hash> TopicIndex<D> {
         true
     }
 
-    /// Removes every binding of `dest`.
-    pub fn remove_dest(&mut self, dest: &D) {
-        self.wild.remove_dest(dest);
-        for node in self.by_dest.remove(dest).unwrap_or_default() {
-            self.detach_dest(node, dest);
-        }
-    }
-
     /// Pushes onto `out` every destination bound with a pattern matching `routing_key`.
     /// A destination bound with several matching patterns is pushed once per pattern.
-    pub fn route(&self, routing_key: &str, out: &mut Vec<D>) {
+    pub(crate) fn route(&self, routing_key: &str, out: &mut Vec<D>) {
         if self.is_empty() {
             return;
         }
@@ -372,7 +364,8 @@ impl<D> Step<'_, D> {
 
 /// Reference matcher: does topic `pattern` match `key`? Simple dynamic programming over the
 /// two word lists; used to cross-check [`TopicIndex`].
-pub fn topic_matches(pattern: &str, key: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn topic_matches(pattern: &str, key: &str) -> bool {
     let pat: Vec<&str> = split_words(pattern).collect();
     let words: Vec<&str> = split_words(key).collect();
     // ok[j] == true iff pat[..i] matches words[..j], for the current i.
@@ -594,7 +587,8 @@ mod tests {
         assert!(!index.remove("a.#", &"q1"));
         assert_eq!(index.len(), 3);
 
-        index.remove_dest(&"q1");
+        assert!(index.remove("#", &"q1"));
+        assert!(index.remove("a.#.#", &"q1"));
         assert_eq!(index.len(), 1);
         out.clear();
         index.route("a.b", &mut out);
@@ -706,7 +700,9 @@ mod tests {
                 assert!(index.remove(&p, &d));
             }
             let gone = rng.below(8) as u32;
-            index.remove_dest(&gone);
+            for (p, d) in bound.iter().filter(|(_, d)| *d == gone) {
+                assert!(index.remove(p, d));
+            }
             bound.retain(|(_, d)| *d != gone);
             assert_eq!(index.len(), bound.len());
 

@@ -16,7 +16,7 @@ use smallvec::SmallVec;
 
 /// The longest pattern (in words, after collapsing `#` runs) this matcher takes; a binding
 /// key is a short string, so AMQP patterns have at most 128 words.
-pub const MAX_WORDS: usize = 255;
+pub(super) const MAX_WORDS: usize = 255;
 
 /// 256 automaton states.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -88,7 +88,7 @@ impl Program {
 
 /// Patterns with `#` and the destinations bound with each.
 #[derive(Debug, Clone)]
-pub struct WildPatterns<D> {
+pub(super) struct WildPatterns<D> {
     /// By the pattern as bound (two spellings of one pattern are two entries).
     patterns: HashMap<Box<str>, (Program, Vec<D>)>,
     /// Literal words of the patterns: id and how many patterns use the word.
@@ -111,7 +111,7 @@ impl<D: Clone + PartialEq> Default for WildPatterns<D> {
 }
 
 /// Whether a pattern goes here: it has a `#` and is short enough once `#` runs collapse.
-pub fn takes(words: &[&str]) -> bool {
+pub(super) fn takes(words: &[&str]) -> bool {
     words.contains(&"#") && collapse(words).len() <= MAX_WORDS
 }
 
@@ -126,12 +126,12 @@ fn collapse<'a>(words: &[&'a str]) -> Vec<&'a str> {
 }
 
 impl<D: Clone + PartialEq> WildPatterns<D> {
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.bindings
     }
 
     /// Adds `(pattern, dest)` (`words` is the pattern split); false if already there.
-    pub fn insert(&mut self, pattern: &str, words: &[&str], dest: D) -> bool {
+    pub(super) fn insert(&mut self, pattern: &str, words: &[&str], dest: D) -> bool {
         if let Some((_, dests)) = self.patterns.get_mut(pattern) {
             if dests.contains(&dest) {
                 return false;
@@ -147,7 +147,7 @@ impl<D: Clone + PartialEq> WildPatterns<D> {
     }
 
     /// Removes `(pattern, dest)`; false if it was not there.
-    pub fn remove(&mut self, pattern: &str, dest: &D) -> bool {
+    pub(super) fn remove(&mut self, pattern: &str, dest: &D) -> bool {
         let Some((_, dests)) = self.patterns.get_mut(pattern) else {
             return false;
         };
@@ -162,24 +162,8 @@ impl<D: Clone + PartialEq> WildPatterns<D> {
         true
     }
 
-    /// Removes every binding of `dest`.
-    pub fn remove_dest(&mut self, dest: &D) {
-        let mut emptied = Vec::new();
-        for (pattern, (_, dests)) in self.patterns.iter_mut() {
-            let before = dests.len();
-            dests.retain(|d| d != dest);
-            self.bindings -= before - dests.len();
-            if dests.is_empty() {
-                emptied.push(pattern.clone());
-            }
-        }
-        for pattern in emptied {
-            self.drop_pattern(&pattern);
-        }
-    }
-
     /// Pushes the destinations of every pattern that matches the key's words.
-    pub fn route(&self, key: &[&str], out: &mut Vec<D>) {
+    pub(super) fn route(&self, key: &[&str], out: &mut Vec<D>) {
         if self.patterns.is_empty() {
             return;
         }
@@ -302,7 +286,7 @@ mod tests {
         assert_eq!(route(&w, "a.a"), vec![1, 2]);
         assert!(w.remove("a.#", &1));
         assert_eq!(w.words["a"].1, 1);
-        w.remove_dest(&2);
+        assert!(w.remove("#.a.a", &2));
         assert!(w.words.is_empty() && w.patterns.is_empty() && w.len() == 0);
         assert_eq!(w.free_ids, vec![0]);
     }

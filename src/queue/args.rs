@@ -40,7 +40,7 @@ pub struct QueueArgs {
 
 /// Parses and validates; the error is the text after `invalid arg 'K' for queue ... : `
 /// or a whole sentence for the few arguments RabbitMQ words differently.
-pub fn parse(args: &FieldTable, what: &str) -> Result<QueueArgs, String> {
+pub(crate) fn parse(args: &FieldTable, what: &str) -> Result<QueueArgs, String> {
     let mut out = QueueArgs::default();
     let invalid = |k: &str, detail: String| format!("invalid arg '{k}' for {what}: {detail}");
     for (key, v) in args.inner() {
@@ -99,7 +99,7 @@ pub fn parse(args: &FieldTable, what: &str) -> Result<QueueArgs, String> {
 }
 
 /// The value of any integer field type.
-pub fn as_integer(v: &AMQPValue) -> Option<i64> {
+pub(crate) fn as_integer(v: &AMQPValue) -> Option<i64> {
     Some(match v {
         AMQPValue::ShortShortInt(i) => *i as i64,
         AMQPValue::ShortShortUInt(i) => *i as i64,
@@ -113,7 +113,7 @@ pub fn as_integer(v: &AMQPValue) -> Option<i64> {
 }
 
 /// RabbitMQ's complaint about a value that should be an integer.
-pub fn expected_integer(v: &AMQPValue) -> String {
+pub(crate) fn expected_integer(v: &AMQPValue) -> String {
     format!("\"expected integer, got {}\"", type_name(v))
 }
 
@@ -134,7 +134,7 @@ fn int(v: &AMQPValue, min: i64, max: Option<i64>) -> Result<u64, String> {
 
 /// RabbitMQ 3.10's largest TTL or expiry, ten years in ms (observed on the reference broker
 /// for `x-message-ttl`, `x-expires` and the `expiration` property alike).
-pub const MAX_EXPIRY_MS: u64 = 315_360_000_000;
+pub(crate) const MAX_EXPIRY_MS: u64 = 315_360_000_000;
 
 /// A TTL or expiry argument: an integer of at least `min`, at most [`MAX_EXPIRY_MS`].
 fn expiry(v: &AMQPValue, min: i64) -> Result<u64, String> {

@@ -15,10 +15,10 @@ use std::sync::{Arc, Weak};
 
 /// Who holds unsettled deliveries: an AMQP channel (its consumers and its `basic.get`s
 /// share one), later a remote consumer's link.
-pub type Holder = u64;
+pub(crate) type Holder = u64;
 
 /// A fresh holder id, unique in this process.
-pub fn new_holder() -> Holder {
+pub(crate) fn new_holder() -> Holder {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
@@ -27,10 +27,10 @@ pub trait Consumer: Send + Sync {
     /// The holder this consumer's unsettled deliveries are filed under.
     fn holder(&self) -> Holder;
 
-    /// Whether subscription `tag` can take one more delivery now; if so, room for it is
-    /// reserved and [`Consumer::deliver`] follows. `queue` is the queue asking: a consumer
-    /// without room may wake it later ([`Queue::dispatch`]).
-    fn reserve(&self, queue: &Weak<Queue>, tag: &str, no_ack: bool) -> bool;
+    /// Whether subscription `tag` can take `msg` now; if so, room for it is reserved
+    /// (prefetch, buffer space) and [`Consumer::deliver`] follows. `queue` is the queue
+    /// asking: a consumer without room may wake it later ([`Queue::dispatch`]).
+    fn reserve(&self, queue: &Weak<Queue>, tag: &str, no_ack: bool, msg: &Message) -> bool;
 
     /// Hands over a delivery `reserve` made room for.
     fn deliver(&self, queue: &Arc<Queue>, delivery: Delivery);
@@ -44,7 +44,7 @@ pub trait Consumer: Send + Sync {
 
 /// A message handed to a consumer.
 pub struct Delivery {
-    pub consumer: Arc<dyn Consumer>,
+    /// The subscription it is for.
     pub tag: Arc<str>,
     /// The message's position in its queue: what settles it ([`Queue::settle`]).
     pub seq: u64,

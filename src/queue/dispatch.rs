@@ -47,7 +47,7 @@ pub(super) fn offer_one(st: &mut QueueState, entry: Entry, fx: &mut Effects) -> 
     while start < n {
         let prio = st.consumers[start].priority;
         let end = start + st.consumers[start..n].partition_point(|c| c.priority == prio);
-        if let Some(idx) = room_in_level(st, start, end) {
+        if let Some(idx) = room_in_level(st, start, end, &msg) {
             st.next_consumer = idx + 1;
             hand_over(st, idx, entry, msg, fx);
             return Ok(());
@@ -59,7 +59,7 @@ pub(super) fn offer_one(st: &mut QueueState, entry: Entry, fx: &mut Effects) -> 
 
 /// The first consumer from the round-robin position within `start..end` that has room
 /// (and has reserved it).
-fn room_in_level(st: &QueueState, start: usize, end: usize) -> Option<usize> {
+fn room_in_level(st: &QueueState, start: usize, end: usize, msg: &Message) -> Option<usize> {
     let len = end - start;
     let first = if (start..end).contains(&st.next_consumer) {
         st.next_consumer - start
@@ -68,7 +68,7 @@ fn room_in_level(st: &QueueState, start: usize, end: usize) -> Option<usize> {
     };
     (0..len).map(|i| start + (first + i) % len).find(|&idx| {
         let c = &st.consumers[idx];
-        c.consumer.reserve(&st.me, &c.tag, c.no_ack)
+        c.consumer.reserve(&st.me, &c.tag, c.no_ack, msg)
     })
 }
 
@@ -77,7 +77,6 @@ fn room_in_level(st: &QueueState, start: usize, end: usize) -> Option<usize> {
 fn hand_over(st: &mut QueueState, idx: usize, entry: Entry, msg: Message, fx: &mut Effects) {
     let c = &st.consumers[idx];
     let delivery = Delivery {
-        consumer: c.consumer.clone(),
         tag: c.tag.clone(),
         seq: entry.seq,
         msg,
@@ -90,5 +89,5 @@ fn hand_over(st: &mut QueueState, idx: usize, entry: Entry, msg: Message, fx: &m
         let holder = c.consumer.holder();
         st.in_flight.insert(holder, entry.unpinned());
     }
-    fx.deliveries.push(delivery);
+    fx.deliveries.push((c.consumer.clone(), delivery));
 }

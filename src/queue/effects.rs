@@ -2,17 +2,18 @@
 //! (`state.rs`) decides; the queue (`mod.rs`) carries the effects out: deliveries in
 //! order before its lock is released, everything else after.
 
-use super::consumer::{Delivery, Subscription};
+use super::consumer::{Consumer, Delivery, Subscription};
 use super::dead_letter::Reason;
 use super::entry::Entry;
 use super::expiry::Deadline;
 use crate::store::segment::RecordRef;
 use smallvec::SmallVec;
+use std::sync::Arc;
 
 #[derive(Default)]
-pub struct Effects {
+pub(crate) struct Effects {
     /// Messages to hand to consumers, in this order.
-    pub deliveries: SmallVec<[Delivery; 1]>,
+    pub deliveries: SmallVec<[(Arc<dyn Consumer>, Delivery); 1]>,
     /// Messages leaving for the dead-letter exchange (dropped without one).
     pub dead: Vec<(Entry, Reason)>,
     /// Stored copies the queue no longer needs.
@@ -27,7 +28,7 @@ pub struct Effects {
 
 /// A paged-out message to read back: its position and where the store holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Load {
+pub(crate) struct Load {
     pub seq: u64,
     pub priority: u8,
     pub at: RecordRef,
@@ -35,7 +36,7 @@ pub struct Load {
 
 impl Effects {
     /// Whether anything needs doing once the queue's lock is released.
-    pub fn needs_finishing(&self) -> bool {
+    pub(crate) fn needs_finishing(&self) -> bool {
         !(self.dead.is_empty()
             && self.released.is_empty()
             && self.load.is_empty()

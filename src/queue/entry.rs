@@ -10,7 +10,7 @@ use crate::store::segment::RecordRef;
 /// flight. The message is in memory, in the store, or both; one paged out to the store
 /// (`msg: None`) is read back before it is delivered.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub seq: u64,
     pub msg: Option<Message>,
     pub stored: Option<RecordRef>,
@@ -26,7 +26,7 @@ pub struct Entry {
 impl Entry {
     /// The entry without its in-memory copy when the store has one: an unacked message
     /// waiting for its ack does not hold memory (a requeue reads it back).
-    pub fn unpinned(mut self) -> Self {
+    pub(crate) fn unpinned(mut self) -> Self {
         if self.stored.is_some() {
             self.msg = None;
         }

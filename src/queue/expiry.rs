@@ -13,24 +13,24 @@ use std::time::{Duration, Instant};
 /// A point in wall-clock time, in milliseconds since the Unix epoch (as RabbitMQ keeps
 /// expiry times: nodes agree on it, a restart keeps it), in 8 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Deadline(NonZeroU64);
+pub(crate) struct Deadline(NonZeroU64);
 
 impl Deadline {
-    pub fn at_ms(ms: u64) -> Self {
+    pub(crate) fn at_ms(ms: u64) -> Self {
         Deadline(NonZeroU64::new(ms).unwrap_or(NonZeroU64::MIN))
     }
 
-    pub fn now() -> Self {
+    pub(crate) fn now() -> Self {
         Self::at_ms(now_ms())
     }
 
     /// `ms` after `self`, saturating: no TTL a client or policy sets can overflow.
-    pub fn after(self, ms: u64) -> Self {
+    pub(crate) fn after(self, ms: u64) -> Self {
         Self::at_ms(self.0.get().saturating_add(ms))
     }
 
     /// The monotonic instant to wake at for this deadline (at most [`FAR_MS`] ahead).
-    pub fn instant(self) -> Instant {
+    pub(crate) fn instant(self) -> Instant {
         let wait = self.0.get().saturating_sub(now_ms()).min(FAR_MS);
         let now = Instant::now();
         now.checked_add(Duration::from_millis(wait)).unwrap_or(now)
@@ -63,7 +63,7 @@ pub(super) fn set_timer(queue: &Arc<Queue>, at: Deadline) {
     rt.spawn(async move {
         tokio::time::sleep_until(at.instant().into()).await;
         if let Some(q) = weak.upgrade() {
-            q.apply(|st| ((), st.timer_fired(at)));
+            q.apply(|st, fx| st.timer_fired(fx, at));
         }
     });
 }

@@ -6,7 +6,7 @@
 use super::Entry;
 use std::collections::VecDeque;
 
-pub struct MessageList {
+pub(super) struct MessageList {
     /// Level 0 is the lowest priority; a plain queue has one level.
     levels: Vec<VecDeque<Entry>>,
     len: usize,
@@ -15,7 +15,7 @@ pub struct MessageList {
 
 impl MessageList {
     /// A list for priorities 0..=max (0 for a plain queue).
-    pub fn new(max_priority: u8) -> Self {
+    pub(super) fn new(max_priority: u8) -> Self {
         Self {
             levels: (0..=max_priority).map(|_| VecDeque::new()).collect(),
             len: 0,
@@ -23,15 +23,15 @@ impl MessageList {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    pub fn bytes(&self) -> u64 {
+    pub(super) fn bytes(&self) -> u64 {
         self.bytes
     }
 
@@ -49,21 +49,21 @@ impl MessageList {
         self.bytes -= e.size as u64;
     }
 
-    pub fn push_back(&mut self, e: Entry) {
+    pub(super) fn push_back(&mut self, e: Entry) {
         self.added(&e);
         let l = self.level(&e);
         self.levels[l].push_back(e);
     }
 
     /// Puts a message taken from the head back at the head.
-    pub fn push_front(&mut self, e: Entry) {
+    pub(super) fn push_front(&mut self, e: Entry) {
         self.added(&e);
         let l = self.level(&e);
         self.levels[l].push_front(e);
     }
 
     /// Puts a requeued message back where its `seq` says.
-    pub fn insert_by_seq(&mut self, e: Entry) {
+    pub(super) fn insert_by_seq(&mut self, e: Entry) {
         self.added(&e);
         let l = self.level(&e);
         let level = &mut self.levels[l];
@@ -71,23 +71,23 @@ impl MessageList {
         level.insert(pos, e);
     }
 
-    pub fn front(&self) -> Option<&Entry> {
+    pub(super) fn front(&self) -> Option<&Entry> {
         self.levels.iter().rev().find_map(|l| l.front())
     }
 
-    pub fn pop_front(&mut self) -> Option<Entry> {
+    pub(super) fn pop_front(&mut self) -> Option<Entry> {
         let e = self.levels.iter_mut().rev().find_map(|l| l.pop_front())?;
         self.removed(&e);
         Some(e)
     }
 
     /// Every entry, newest (lowest level, last) first: the order to page out in.
-    pub fn iter_mut_newest_first(&mut self) -> impl Iterator<Item = &mut Entry> {
+    pub(super) fn iter_mut_newest_first(&mut self) -> impl Iterator<Item = &mut Entry> {
         self.levels.iter_mut().flat_map(|l| l.iter_mut().rev())
     }
 
     /// Every entry in delivery order.
-    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.levels.iter().rev().flat_map(|l| l.iter())
     }
 
@@ -99,24 +99,24 @@ impl MessageList {
         (level.get(i)?.seq == seq).then_some((l, i))
     }
 
-    pub fn find_mut(&mut self, priority: u8, seq: u64) -> Option<&mut Entry> {
+    pub(super) fn find_mut(&mut self, priority: u8, seq: u64) -> Option<&mut Entry> {
         let (l, i) = self.position(priority, seq)?;
         self.levels[l].get_mut(i)
     }
 
-    pub fn remove(&mut self, priority: u8, seq: u64) -> Option<Entry> {
+    pub(super) fn remove(&mut self, priority: u8, seq: u64) -> Option<Entry> {
         let (l, i) = self.position(priority, seq)?;
         let e = self.levels[l].remove(i)?;
         self.removed(&e);
         Some(e)
     }
 
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
         self.levels.iter_mut().rev().flat_map(|l| l.iter_mut())
     }
 
     /// Removes everything.
-    pub fn take_all(&mut self) -> Vec<Entry> {
+    pub(super) fn take_all(&mut self) -> Vec<Entry> {
         self.len = 0;
         self.bytes = 0;
         self.levels

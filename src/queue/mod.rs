@@ -6,7 +6,7 @@
 //! into the same queue cannot deadlock), read-backs of paged-out messages (on the blocking
 //! pool, never on an async worker) and TTL timers.
 
-pub mod args;
+pub(crate) mod args;
 mod consumer;
 mod dead_letter;
 mod dispatch;
@@ -24,14 +24,13 @@ use crate::message::Message;
 use crate::store::messages::{MessageStore, Restored};
 use crate::store::segment::RecordRef;
 use amq_protocol::types::FieldTable;
-pub use args::{Overflow, QueueArgs};
-pub use consumer::{new_holder, Consumer, Delivery, Holder, Subscription};
-pub use dead_letter::Reason;
-pub use effects::{Effects, Load};
-pub use entry::Entry;
-pub use owner::{DeadLetter, QueueOwner};
+pub(crate) use args::{Overflow, QueueArgs};
+pub(crate) use consumer::{new_holder, Consumer, Delivery, Holder, Subscription};
+pub(crate) use effects::{Effects, Load};
+pub(crate) use entry::Entry;
+pub(crate) use owner::{DeadLetter, QueueOwner};
 use parking_lot::Mutex;
-pub use state::{ExclusiveInUse, Got, QueueState, Settle};
+pub(crate) use state::{ExclusiveInUse, Got, QueueState, Settle};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -127,15 +126,16 @@ impl Queue {
 
     /// Applies an operation to the state and carries out its effects: deliveries before
     /// the lock is released (so they leave in the order the state chose), the rest after.
-    fn apply<R>(self: &Arc<Self>, op: impl FnOnce(&mut QueueState) -> (R, Effects)) -> R {
-        let (r, mut fx) = {
+    fn apply<R>(self: &Arc<Self>, op: impl FnOnce(&mut QueueState, &mut Effects) -> R) -> R {
+        let mut fx = Effects::default();
+        let r = {
             let mut st = self.state.lock();
-            let (r, mut fx) = op(&mut st);
-            for d in std::mem::take(&mut fx.deliveries) {
-                d.consumer.clone().deliver(self, d);
+            let r = op(&mut st, &mut fx);
+            for (consumer, d) in fx.deliveries.drain(..) {
+                consumer.deliver(self, d);
             }
             self.update_flow(&st);
-            (r, fx)
+            r
         };
         if fx.needs_finishing() {
             self.finish(&mut fx);
@@ -166,7 +166,7 @@ impl Queue {
         let q = self.clone();
         let job = move || {
             let results = loads.into_iter().map(|l| (l, q.read(l.at))).collect();
-            q.apply(|st| ((), st.loaded(results)));
+            q.apply(|st, fx| st.loaded(fx, results));
             q.loaded.notify_waiters();
         };
         match tokio::runtime::Handle::try_current() {
@@ -244,7 +244,7 @@ impl Queue {
     /// Applies new effective settings (a policy changed); limits take effect at once.
     pub fn set_settings(self: &Arc<Self>, settings: QueueArgs) {
         let watch = settings.expires.is_some();
-        self.apply(|st| ((), st.set_settings(settings)));
+        self.apply(|st, fx| st.set_settings(fx, settings));
         if watch {
             expiry::watch_unused(self);
         }
@@ -276,39 +276,39 @@ impl Queue {
 
     /// Enqueues a message (in memory, stored, or both) and delivers what can be delivered.
     pub fn publish(self: &Arc<Self>, msg: Message, keep_in_ram: bool, stored: Option<RecordRef>) {
-        self.apply(|st| ((), st.publish(msg, keep_in_ram, stored)))
+        self.apply(|st, fx| st.publish(fx, msg, keep_in_ram, stored))
     }
 
     /// Loads recovered messages (stored only, marked redelivered).
     pub fn restore(self: &Arc<Self>, refs: Vec<Restored>) {
-        self.apply(|st| ((), st.restore(refs)))
+        self.apply(|st, fx| st.restore(fx, refs))
     }
 
     /// Takes the head message for `basic.get`, unsettled under `holder` (settled at once
     /// without one).
     pub fn get(self: &Arc<Self>, holder: Option<Holder>) -> Got {
-        self.apply(|st| st.get(holder))
+        self.apply(|st, fx| st.get(fx, holder))
     }
 
     /// Settles deliveries held by `holder`: acked, rejected (dead-lettered if the queue
     /// has a dead-letter exchange) or requeued.
     pub fn settle(self: &Arc<Self>, holder: Holder, seqs: &[u64], how: Settle) {
-        self.apply(|st| ((), st.settle(holder, seqs, how)))
+        self.apply(|st, fx| st.settle(fx, holder, seqs, how))
     }
 
     /// `holder` went away: what it held goes back to the queue.
     pub fn holder_gone(self: &Arc<Self>, holder: Holder) {
-        self.apply(|st| ((), st.holder_gone(holder)))
+        self.apply(|st, fx| st.holder_gone(fx, holder))
     }
 
     /// Delivers to consumers with room; called when room may have appeared.
     pub fn dispatch(self: &Arc<Self>) {
-        self.apply(|st| ((), st.dispatch()))
+        self.apply(|st, fx| st.dispatch(fx))
     }
 
     /// Drops every ready message; returns how many there were.
     pub fn purge(self: &Arc<Self>) -> u32 {
-        self.apply(|st| st.purge())
+        self.apply(|st, fx| st.purge(fx))
     }
 
     /// Adds a consumer; fails with a reason if exclusivity forbids it. `on_added` runs under
@@ -318,24 +318,21 @@ impl Queue {
         consumer: Subscription,
         on_added: impl FnOnce(),
     ) -> Result<(), String> {
-        self.apply(|st| match st.add_consumer(consumer) {
-            Ok(fx) => {
+        self.apply(|st, fx| match st.add_consumer(fx, consumer) {
+            Ok(()) => {
                 on_added();
-                (Ok(()), fx)
+                Ok(())
             }
-            Err(ExclusiveInUse) => (
-                Err(format!(
-                    "queue '{}' in vhost '{}' in exclusive use",
-                    self.name, self.vhost
-                )),
-                Effects::default(),
-            ),
+            Err(ExclusiveInUse) => Err(format!(
+                "queue '{}' in vhost '{}' in exclusive use",
+                self.name, self.vhost
+            )),
         })
     }
 
     /// Removes a consumer. Returns true when an auto-delete queue has just lost its last one.
     pub fn remove_consumer(self: &Arc<Self>, holder: Holder, tag: &str) -> bool {
-        let last = self.apply(|st| st.remove_consumer(holder, tag));
+        let last = self.apply(|st, fx| st.remove_consumer(fx, holder, tag));
         last && self.auto_delete
     }
 
@@ -351,7 +348,7 @@ impl Queue {
     /// many messages were ready.
     pub fn mark_deleted(self: &Arc<Self>) -> u32 {
         self.deleted.store(true, Ordering::Release);
-        self.apply(|st| st.delete())
+        self.apply(|st, fx| st.delete(fx))
     }
 
     /// Writes in-memory ready messages to the store, newest first, and drops their bodies

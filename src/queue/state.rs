@@ -1,7 +1,7 @@
 //! A queue's state machine. The state changes only through the operations below (publish,
 //! get, settle, requeue, a holder gone, dispatch, a timer fired, messages loaded, purge,
-//! consumers added and removed, settings changed, delete); each returns the [`Effects`] to
-//! carry out: deliveries to hand over, dead letters to route, stored copies to release,
+//! consumers added and removed, settings changed, delete); each records the [`Effects`] to
+//! carry out in the buffer its caller passes: deliveries to hand over, dead letters to route, stored copies to release,
 //! paged-out messages to read back, a timer to set, consumers to tell they were cancelled.
 //! Nothing here touches a socket, the store or the broker, so tests drive it alone.
 //!
@@ -25,7 +25,7 @@ use std::sync::Weak;
 /// How many paged-out messages one read-back fetches.
 const LOAD_BATCH: usize = 128;
 
-pub struct QueueState {
+pub(crate) struct QueueState {
     /// The queue this state belongs to, so a consumer without room can wake it later
     /// (empty in tests).
     pub(super) me: Weak<Queue>,
@@ -75,16 +75,16 @@ pub enum Settle {
 
 /// Why a consumer cannot subscribe: an exclusive consumer is in the way.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ExclusiveInUse;
+pub(crate) struct ExclusiveInUse;
 
 impl QueueState {
     /// An empty queue with these settings; `max_priority` fixes its priority levels.
-    pub fn new(me: Weak<Queue>, settings: QueueArgs, max_priority: u8) -> Self {
+    pub(crate) fn new(me: Weak<Queue>, settings: QueueArgs, max_priority: u8) -> Self {
         Self::with_clock(me, settings, max_priority, Deadline::now)
     }
 
     /// As `new`, reading the time from `clock`.
-    pub fn with_clock(
+    pub(crate) fn with_clock(
         me: Weak<Queue>,
         settings: QueueArgs,
         max_priority: u8,
@@ -105,41 +105,41 @@ impl QueueState {
         }
     }
 
-    pub fn ready(&self) -> usize {
+    pub(crate) fn ready(&self) -> usize {
         self.messages.len()
     }
 
-    pub fn unacked(&self) -> usize {
+    pub(crate) fn unacked(&self) -> usize {
         self.in_flight.len()
     }
 
-    pub fn consumer_count(&self) -> usize {
+    pub(crate) fn consumer_count(&self) -> usize {
         self.consumers.len()
     }
 
     /// Whether paged-out messages are being read back.
-    pub fn is_loading(&self) -> bool {
+    pub(crate) fn is_loading(&self) -> bool {
         self.loading
     }
 
-    pub fn settings(&self) -> &QueueArgs {
+    pub(crate) fn settings(&self) -> &QueueArgs {
         &self.settings
     }
 
     /// When an unused queue with `x-expires` is due, if it is unused (no consumers).
-    pub fn unused_deadline(&self) -> Option<Deadline> {
+    pub(crate) fn unused_deadline(&self) -> Option<Deadline> {
         let e = self.settings.expires?;
         self.consumers.is_empty().then(|| self.last_used.after(e))
     }
 
     /// Records a use (declare, get, consumer change) for `x-expires`.
-    pub fn touch(&mut self) {
+    pub(crate) fn touch(&mut self) {
         self.last_used = (self.clock)();
     }
 
     /// False when `x-overflow` is reject-publish(-dlx) and a message of `size` bytes would
     /// not fit.
-    pub fn admits(&self, size: usize) -> bool {
+    pub(crate) fn admits(&self, size: usize) -> bool {
         let s = &self.settings;
         if !matches!(
             s.overflow,
@@ -165,13 +165,13 @@ impl QueueState {
     /// Enqueues a message (kept in memory when `keep_in_ram`, stored when `stored`);
     /// older messages go first, then this one straight to a consumer if one has room,
     /// before any TTL (even 0) can expire it. Then TTL and length limits apply.
-    pub fn publish(
+    pub(crate) fn publish(
         &mut self,
+        fx: &mut Effects,
         msg: Message,
         keep_in_ram: bool,
         stored: Option<RecordRef>,
-    ) -> Effects {
-        let mut fx = Effects::default();
+    ) {
         let seq = self.next_seq();
         let mut entry = Entry {
             seq,
@@ -182,10 +182,13 @@ impl QueueState {
             stored,
             redelivered: false,
         };
-        dispatch::run(self, &mut fx);
+        dispatch::run(self, fx);
         if self.messages.is_empty() && !self.consumers.is_empty() && !self.loading {
-            match dispatch::offer_one(self, entry, &mut fx) {
-                Ok(()) => return self.finish(fx),
+            match dispatch::offer_one(self, entry, fx) {
+                Ok(()) => {
+                    self.finish(fx);
+                    return;
+                }
                 Err(back) => entry = back,
             }
         }
@@ -193,15 +196,14 @@ impl QueueState {
             entry.msg = None;
         }
         self.messages.push_back(entry);
-        self.expire_head(&mut fx);
-        self.enforce_limits(&mut fx);
-        self.finish(fx)
+        self.expire_head(fx);
+        self.enforce_limits(fx);
+        self.finish(fx);
     }
 
     /// Loads messages recovered from the store (paged out, marked redelivered: they may
     /// have been delivered before the restart).
-    pub fn restore(&mut self, refs: Vec<Restored>) -> Effects {
-        let mut fx = Effects::default();
+    pub(crate) fn restore(&mut self, fx: &mut Effects, refs: Vec<Restored>) {
         for Restored { at, meta, body_len } in refs {
             let seq = self.next_seq();
             let ttl = (meta.ttl_ms != u64::MAX).then_some(meta.ttl_ms);
@@ -215,22 +217,21 @@ impl QueueState {
                 expires_at: expiry::expires_at(&self.settings, meta.published_ms, ttl),
             });
         }
-        self.expire_head(&mut fx);
-        self.finish(fx)
+        self.expire_head(fx);
+        self.finish(fx);
     }
 
     /// `basic.get`: takes the head message, unsettled under `holder` (or settled at once
     /// without one, `no_ack`).
-    pub fn get(&mut self, holder: Option<Holder>) -> (Got, Effects) {
-        let mut fx = Effects::default();
+    pub(crate) fn get(&mut self, fx: &mut Effects, holder: Option<Holder>) -> Got {
         self.touch();
-        self.expire_head(&mut fx);
+        self.expire_head(fx);
         let got = match self.messages.pop_front() {
             None => Got::Empty,
             Some(entry) => match entry.msg.clone() {
                 None => {
                     self.messages.push_front(entry);
-                    self.request_load(&mut fx);
+                    self.request_load(fx);
                     Got::Loading
                 }
                 Some(msg) => {
@@ -248,13 +249,13 @@ impl QueueState {
                 }
             },
         };
-        (got, self.finish(fx))
+        self.finish(fx);
+        got
     }
 
     /// Settles deliveries `holder` holds at positions `seqs`; positions no longer
     /// unsettled (the queue was purged of them by a delete, say) are skipped.
-    pub fn settle(&mut self, holder: Holder, seqs: &[u64], how: Settle) -> Effects {
-        let mut fx = Effects::default();
+    pub(crate) fn settle(&mut self, fx: &mut Effects, holder: Holder, seqs: &[u64], how: Settle) {
         for &seq in seqs {
             let Some(mut e) = self.in_flight.take(holder, seq) else {
                 continue;
@@ -268,22 +269,21 @@ impl QueueState {
                 }
             }
         }
-        self.after_return(how == Settle::Requeue, &mut fx);
-        self.finish(fx)
+        self.after_return(how == Settle::Requeue, fx);
+        self.finish(fx);
     }
 
     /// `holder` went away (its channel closed, its link broke): everything it held goes
     /// back to its original position, marked redelivered.
-    pub fn holder_gone(&mut self, holder: Holder) -> Effects {
-        let mut fx = Effects::default();
+    pub(crate) fn holder_gone(&mut self, fx: &mut Effects, holder: Holder) {
         let returned = self.in_flight.take_holder(holder);
         let any = !returned.is_empty();
         for mut e in returned {
             e.redelivered = true;
             self.messages.insert_by_seq(e);
         }
-        self.after_return(any, &mut fx);
-        self.finish(fx)
+        self.after_return(any, fx);
+        self.finish(fx);
     }
 
     /// After deliveries were settled: room may have appeared; messages that came back may
@@ -297,27 +297,24 @@ impl QueueState {
     }
 
     /// Delivers to consumers with room; called when room may have appeared.
-    pub fn dispatch(&mut self) -> Effects {
-        let mut fx = Effects::default();
-        dispatch::run(self, &mut fx);
-        self.expire_head(&mut fx);
-        self.finish(fx)
+    pub(crate) fn dispatch(&mut self, fx: &mut Effects) {
+        dispatch::run(self, fx);
+        self.expire_head(fx);
+        self.finish(fx);
     }
 
     /// The TTL timer set for `at` went off.
-    pub fn timer_fired(&mut self, at: Deadline) -> Effects {
+    pub(crate) fn timer_fired(&mut self, fx: &mut Effects, at: Deadline) {
         if self.ttl_timer == Some(at) {
             self.ttl_timer = None;
         }
-        let mut fx = Effects::default();
-        self.expire_head(&mut fx);
-        self.finish(fx)
+        self.expire_head(fx);
+        self.finish(fx);
     }
 
     /// Paged-out messages read back (`None`: the record could not be read, and the
     /// message is dropped rather than delivered wrong).
-    pub fn loaded(&mut self, results: Vec<(Load, Option<Message>)>) -> Effects {
-        let mut fx = Effects::default();
+    pub(crate) fn loaded(&mut self, fx: &mut Effects, results: Vec<(Load, Option<Message>)>) {
         self.loading = false;
         for (load, msg) in results {
             match msg {
@@ -335,9 +332,9 @@ impl QueueState {
                 }
             }
         }
-        dispatch::run(self, &mut fx);
-        self.expire_head(&mut fx);
-        self.finish(fx)
+        dispatch::run(self, fx);
+        self.expire_head(fx);
+        self.finish(fx);
     }
 
     /// Asks for the paged-out messages at the head to be read back, once at a time.
@@ -362,17 +359,21 @@ impl QueueState {
     }
 
     /// Drops every ready message; returns how many there were.
-    pub fn purge(&mut self) -> (u32, Effects) {
-        let mut fx = Effects::default();
+    pub(crate) fn purge(&mut self, fx: &mut Effects) -> u32 {
         let gone = self.messages.take_all();
         for e in &gone {
             fx.release(e);
         }
-        (gone.len() as u32, self.finish(fx))
+        self.finish(fx);
+        gone.len() as u32
     }
 
     /// Subscribes a consumer, unless an exclusive consumer is in the way.
-    pub fn add_consumer(&mut self, sub: Subscription) -> Result<Effects, ExclusiveInUse> {
+    pub(crate) fn add_consumer(
+        &mut self,
+        fx: &mut Effects,
+        sub: Subscription,
+    ) -> Result<(), ExclusiveInUse> {
         let exclusive_in_use = self.consumers.iter().any(|c| c.exclusive)
             || (sub.exclusive
                 && (!self.consumers.is_empty() || self.settings.single_active_consumer));
@@ -389,11 +390,12 @@ impl QueueState {
         };
         self.consumers.insert(pos, sub);
         self.touch();
-        Ok(self.dispatch())
+        self.dispatch(fx);
+        Ok(())
     }
 
     /// Unsubscribes `tag` of `holder`. Also says whether that was the last consumer.
-    pub fn remove_consumer(&mut self, holder: Holder, tag: &str) -> (bool, Effects) {
+    pub(crate) fn remove_consumer(&mut self, fx: &mut Effects, holder: Holder, tag: &str) -> bool {
         let before = self.consumers.len();
         self.consumers.retain(|c| !c.is(holder, tag));
         if self.next_consumer >= self.consumers.len() {
@@ -401,34 +403,27 @@ impl QueueState {
         }
         self.touch();
         // The next single active consumer may take over.
-        let fx = self.dispatch();
-        (
-            before != self.consumers.len() && self.consumers.is_empty(),
-            fx,
-        )
+        self.dispatch(fx);
+        before != self.consumers.len() && self.consumers.is_empty()
     }
 
     /// The queue is deleted: consumers are cancelled, messages (ready and unsettled)
     /// dropped. Returns how many were ready.
-    pub fn delete(&mut self) -> (u32, Effects) {
-        let mut fx = Effects {
-            cancelled: std::mem::take(&mut self.consumers),
-            ..Effects::default()
-        };
+    pub(crate) fn delete(&mut self, fx: &mut Effects) -> u32 {
+        fx.cancelled = std::mem::take(&mut self.consumers);
         let ready = self.messages.take_all();
         for e in ready.iter().chain(self.in_flight.take_all().iter()) {
             fx.release(e);
         }
-        (ready.len() as u32, fx)
+        ready.len() as u32
     }
 
     /// New effective settings (a policy changed): limits and TTL apply at once.
-    pub fn set_settings(&mut self, settings: QueueArgs) -> Effects {
+    pub(crate) fn set_settings(&mut self, fx: &mut Effects, settings: QueueArgs) {
         self.settings = settings;
-        let mut fx = Effects::default();
-        self.expire_head(&mut fx);
-        self.enforce_limits(&mut fx);
-        self.finish(fx)
+        self.expire_head(fx);
+        self.enforce_limits(fx);
+        self.finish(fx);
     }
 
     /// A message's priority level in this queue (0 without `x-max-priority`).
@@ -483,13 +478,12 @@ impl QueueState {
 
     /// Every operation ends here: a timer is asked for when the head will expire before
     /// any timer already set.
-    fn finish(&mut self, mut fx: Effects) -> Effects {
+    fn finish(&mut self, fx: &mut Effects) {
         if let Some(at) = self.messages.front().and_then(|h| h.expires_at) {
             if self.ttl_timer.is_none_or(|t| t > at) {
                 self.ttl_timer = Some(at);
                 fx.timer = Some(at);
             }
         }
-        fx
     }
 }

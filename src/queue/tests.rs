@@ -2,6 +2,7 @@
 //! sockets, no store, no broker. Effects are inspected as values; the test plays the
 //! channel's part (it counts what each consumer holds, as a channel counts prefetch).
 
+use super::dead_letter::Reason;
 use super::expiry::Deadline;
 use super::*;
 use crate::message::props::{encode_properties, Props};
@@ -53,7 +54,7 @@ impl Consumer for TestConsumer {
         self.holder
     }
 
-    fn reserve(&self, _queue: &Weak<Queue>, _tag: &str, no_ack: bool) -> bool {
+    fn reserve(&self, _queue: &Weak<Queue>, _tag: &str, no_ack: bool, _msg: &Message) -> bool {
         let mut held = self.held.lock();
         if no_ack {
             return true;
@@ -70,6 +71,18 @@ impl Consumer for TestConsumer {
     fn cancelled(&self, _tag: &str) {}
 
     fn deliver_direct(&self, _msg: &Message) {}
+}
+
+/// Runs one operation with a fresh effects buffer.
+fn op<R>(f: impl FnOnce(&mut Effects) -> R) -> (R, Effects) {
+    let mut fx = Effects::default();
+    let r = f(&mut fx);
+    (r, fx)
+}
+
+/// The effects of one operation.
+fn effects(f: impl FnOnce(&mut Effects)) -> Effects {
+    op(f).1
 }
 
 fn queue(settings: QueueArgs) -> QueueState {
@@ -96,27 +109,27 @@ fn body(m: &Message) -> String {
 fn delivered(fx: &Effects) -> Vec<(String, String, bool)> {
     fx.deliveries
         .iter()
-        .map(|d| (d.tag.to_string(), body(&d.msg), d.redelivered))
+        .map(|(_, d)| (d.tag.to_string(), body(&d.msg), d.redelivered))
         .collect()
 }
 
 fn bodies(fx: &Effects) -> Vec<String> {
-    fx.deliveries.iter().map(|d| body(&d.msg)).collect()
+    fx.deliveries.iter().map(|(_, d)| body(&d.msg)).collect()
 }
 
 /// Settles as the channel would: the consumer's held count goes down, then the queue
 /// settles.
 fn settle(st: &mut QueueState, c: &TestConsumer, seqs: &[u64], how: Settle) -> Effects {
     *c.held.lock() -= seqs.len();
-    st.settle(c.holder, seqs, how)
+    effects(|fx| st.settle(fx, c.holder, seqs, how))
 }
 
 fn publish(st: &mut QueueState, body: &str) -> Effects {
-    st.publish(msg(body), true, None)
+    effects(|fx| st.publish(fx, msg(body), true, None))
 }
 
 fn get_body(st: &mut QueueState) -> Option<(String, bool)> {
-    match st.get(None).0 {
+    match op(|fx| st.get(fx, None)).0 {
         Got::Message {
             msg, redelivered, ..
         } => Some((body(&msg), redelivered)),
@@ -133,11 +146,13 @@ fn dead(fx: &Effects) -> Vec<(u64, Reason)> {
 fn prefetch_limits_unacked_and_an_ack_makes_room() {
     let mut st = queue(QueueArgs::default());
     let c = TestConsumer::new(2);
-    assert!(st.add_consumer(c.subscription("c", 0)).is_ok());
+    assert!(op(|fx| st.add_consumer(fx, c.subscription("c", 0)))
+        .0
+        .is_ok());
     let mut seqs = Vec::new();
     for i in 0..5 {
         let fx = publish(&mut st, &format!("m{i}"));
-        seqs.extend(fx.deliveries.iter().map(|d| d.seq));
+        seqs.extend(fx.deliveries.iter().map(|(_, d)| d.seq));
     }
     assert_eq!(seqs, vec![0, 1]);
     assert_eq!((st.ready(), st.unacked()), (3, 2));
@@ -145,7 +160,7 @@ fn prefetch_limits_unacked_and_an_ack_makes_room() {
     assert_eq!(bodies(&fx), vec!["m2"]);
     assert_eq!((st.ready(), st.unacked()), (2, 2));
     // An unknown position (already settled) changes nothing.
-    let fx = st.settle(c.holder, &[0], Settle::Ack);
+    let fx = effects(|fx| st.settle(fx, c.holder, &[0], Settle::Ack));
     assert!(fx.deliveries.is_empty());
     assert_eq!((st.ready(), st.unacked()), (2, 2));
 }
@@ -163,11 +178,14 @@ fn priority_queue_delivers_highest_first_fifo_within_a_level() {
         ("five", 5),
         ("mid2", 3),
     ] {
-        st.publish(
-            msg_with(b, BasicProperties::default().with_priority(p)),
-            true,
-            None,
-        );
+        effects(|fx| {
+            st.publish(
+                fx,
+                msg_with(b, BasicProperties::default().with_priority(p)),
+                true,
+                None,
+            )
+        });
     }
     let order: Vec<String> = std::iter::from_fn(|| get_body(&mut st).map(|g| g.0)).collect();
     // 9 is capped at the queue's maximum, 5, and so ties with "five" (which came later).
@@ -180,7 +198,9 @@ fn consumer_priorities_come_first_and_equal_ones_take_turns() {
     let high = TestConsumer::new(1);
     let (a, b) = (TestConsumer::new(0), TestConsumer::new(0));
     for (c, tag, p) in [(&a, "a", 0), (&high, "high", 10), (&b, "b", 0)] {
-        assert!(st.add_consumer(c.subscription(tag, p)).is_ok());
+        assert!(op(|fx| st.add_consumer(fx, c.subscription(tag, p)))
+            .0
+            .is_ok());
     }
     let mut tags = Vec::new();
     for i in 0..5 {
@@ -198,9 +218,15 @@ fn single_active_consumer_gets_everything_until_it_leaves() {
         ..QueueArgs::default()
     });
     let (first, second) = (TestConsumer::new(0), TestConsumer::new(0));
-    assert!(st.add_consumer(first.subscription("first", 0)).is_ok());
+    assert!(op(|fx| st.add_consumer(fx, first.subscription("first", 0)))
+        .0
+        .is_ok());
     // Priority does not decide who is active: subscription order does.
-    assert!(st.add_consumer(second.subscription("second", 99)).is_ok());
+    assert!(
+        op(|fx| st.add_consumer(fx, second.subscription("second", 99)))
+            .0
+            .is_ok()
+    );
     let mut tags = Vec::new();
     for i in 0..3 {
         tags.extend(
@@ -212,9 +238,9 @@ fn single_active_consumer_gets_everything_until_it_leaves() {
     assert_eq!(tags, vec!["first"; 3]);
     // The active consumer's channel closes: its subscription ends and what it held comes
     // back, redelivered, to the next consumer, in order.
-    let (last, fx) = st.remove_consumer(first.holder, "first");
+    let (last, fx) = op(|fx| st.remove_consumer(fx, first.holder, "first"));
     assert!(!last && fx.deliveries.is_empty());
-    let fx = st.holder_gone(first.holder);
+    let fx = effects(|fx| st.holder_gone(fx, first.holder));
     assert_eq!(
         delivered(&fx),
         vec![
@@ -223,7 +249,7 @@ fn single_active_consumer_gets_everything_until_it_leaves() {
             ("second".into(), "m2".into(), true)
         ]
     );
-    let (last, _) = st.remove_consumer(second.holder, "second");
+    let (last, _) = op(|fx| st.remove_consumer(fx, second.holder, "second"));
     assert!(last);
 }
 
@@ -231,11 +257,13 @@ fn single_active_consumer_gets_everything_until_it_leaves() {
 fn requeued_messages_go_back_to_their_original_positions() {
     let mut st = queue(QueueArgs::default());
     let c = TestConsumer::new(0);
-    assert!(st.add_consumer(c.subscription("c", 0)).is_ok());
+    assert!(op(|fx| st.add_consumer(fx, c.subscription("c", 0)))
+        .0
+        .is_ok());
     for i in 0..5 {
         publish(&mut st, &format!("m{i}"));
     }
-    let (_, fx) = st.remove_consumer(c.holder, "c");
+    let (_, fx) = op(|fx| st.remove_consumer(fx, c.holder, "c"));
     assert!(fx.deliveries.is_empty());
     publish(&mut st, "m5");
     // Requeue m3 then m1: they go back before m5, in their original order.
@@ -246,7 +274,7 @@ fn requeued_messages_go_back_to_their_original_positions() {
     assert_eq!(get_body(&mut st), Some(("m3".into(), true)));
     assert_eq!(get_body(&mut st), Some(("m5".into(), false)));
     // The holder goes away: m0, m2 and m4 come back in order.
-    st.holder_gone(c.holder);
+    effects(|fx| st.holder_gone(fx, c.holder));
     let rest: Vec<_> = std::iter::from_fn(|| get_body(&mut st)).collect();
     assert_eq!(
         rest,
@@ -262,14 +290,18 @@ fn requeued_messages_go_back_to_their_original_positions() {
 fn a_vanished_holder_returns_only_its_own_deliveries() {
     let mut st = queue(QueueArgs::default());
     let (a, b) = (TestConsumer::new(0), TestConsumer::new(0));
-    assert!(st.add_consumer(a.subscription("a", 0)).is_ok());
-    assert!(st.add_consumer(b.subscription("b", 0)).is_ok());
+    assert!(op(|fx| st.add_consumer(fx, a.subscription("a", 0)))
+        .0
+        .is_ok());
+    assert!(op(|fx| st.add_consumer(fx, b.subscription("b", 0)))
+        .0
+        .is_ok());
     for i in 0..4 {
         publish(&mut st, &format!("m{i}"));
     }
     assert_eq!(st.unacked(), 4);
-    st.remove_consumer(a.holder, "a");
-    let fx = st.holder_gone(a.holder);
+    op(|fx| st.remove_consumer(fx, a.holder, "a"));
+    let fx = effects(|fx| st.holder_gone(fx, a.holder));
     // a held m0 and m2; they go straight to b, redelivered.
     assert_eq!(
         delivered(&fx),
@@ -280,11 +312,14 @@ fn a_vanished_holder_returns_only_its_own_deliveries() {
     );
     assert_eq!((st.ready(), st.unacked()), (0, 4));
     // basic.get deliveries are held too.
-    st.remove_consumer(b.holder, "b");
+    op(|fx| st.remove_consumer(fx, b.holder, "b"));
     publish(&mut st, "got");
-    assert!(matches!(st.get(Some(a.holder)).0, Got::Message { .. }));
+    assert!(matches!(
+        op(|fx| st.get(fx, Some(a.holder))).0,
+        Got::Message { .. }
+    ));
     assert_eq!(st.unacked(), 5);
-    st.holder_gone(a.holder);
+    effects(|fx| st.holder_gone(fx, a.holder));
     assert_eq!((st.ready(), st.unacked()), (1, 4));
 }
 
@@ -300,21 +335,22 @@ fn ttl_expires_from_the_head_with_a_timer_and_never_delivers_late() {
     // A per-message expiration lower than the queue's wins...
     set_time(1_000_100);
     let short = BasicProperties::default().with_expiration("50".into());
-    st.publish(msg_with("short", short), true, None);
+    effects(|fx| st.publish(fx, msg_with("short", short), true, None));
     // ...but only once it reaches the head, as in RabbitMQ.
     set_time(1_000_999);
-    let fx = st.timer_fired(Deadline::at_ms(1_001_000));
+    let fx = effects(|fx| st.timer_fired(fx, Deadline::at_ms(1_001_000)));
     assert!(fx.dead.is_empty());
     assert_eq!(st.ready(), 2);
     set_time(1_001_000);
-    let fx = st.timer_fired(Deadline::at_ms(1_001_000));
+    let fx = effects(|fx| st.timer_fired(fx, Deadline::at_ms(1_001_000)));
     assert_eq!(dead(&fx), vec![(0, Reason::Expired), (1, Reason::Expired)]);
     assert_eq!(st.ready(), 0);
     // A consumer never receives an expired message.
     publish(&mut st, "late");
     set_time(1_002_000);
     let c = TestConsumer::new(0);
-    let fx = st.add_consumer(c.subscription("c", 0)).unwrap_or_default();
+    let (added, fx) = op(|fx| st.add_consumer(fx, c.subscription("c", 0)));
+    assert!(added.is_ok());
     assert!(fx.deliveries.is_empty());
     assert_eq!(dead(&fx), vec![(2, Reason::Expired)]);
 }
@@ -329,7 +365,9 @@ fn ttl_zero_delivers_to_a_waiting_consumer_and_expires_otherwise() {
     let fx = publish(&mut st, "nobody");
     assert_eq!(dead(&fx), vec![(0, Reason::Expired)]);
     let c = TestConsumer::new(0);
-    assert!(st.add_consumer(c.subscription("c", 0)).is_ok());
+    assert!(op(|fx| st.add_consumer(fx, c.subscription("c", 0)))
+        .0
+        .is_ok());
     let fx = publish(&mut st, "someone");
     assert_eq!(bodies(&fx), vec!["someone"]);
     assert!(fx.dead.is_empty());
@@ -346,9 +384,14 @@ fn max_length_drop_head_dead_letters_the_oldest() {
     let fx = publish(&mut st, "m2");
     assert_eq!(dead(&fx), vec![(0, Reason::MaxLen)]);
     // Bytes count too: 2-byte bodies, at most 3 bytes.
-    let fx = st.set_settings(QueueArgs {
-        max_length_bytes: Some(3),
-        ..QueueArgs::default()
+    let fx = effects(|fx| {
+        st.set_settings(
+            fx,
+            QueueArgs {
+                max_length_bytes: Some(3),
+                ..QueueArgs::default()
+            },
+        )
     });
     assert_eq!(dead(&fx), vec![(1, Reason::MaxLen)]);
     assert_eq!(get_body(&mut st).map(|g| g.0), Some("m2".into()));
@@ -368,10 +411,15 @@ fn max_length_reject_publish_refuses_without_dropping() {
         publish(&mut st, "m1");
         assert!(!st.admits(2), "{overflow:?}: the count is reached");
         // Nothing is dropped, even when a policy lowers the limit below the length.
-        let fx = st.set_settings(QueueArgs {
-            max_length: Some(1),
-            overflow: Some(overflow),
-            ..QueueArgs::default()
+        let fx = effects(|fx| {
+            st.set_settings(
+                fx,
+                QueueArgs {
+                    max_length: Some(1),
+                    overflow: Some(overflow),
+                    ..QueueArgs::default()
+                },
+            )
         });
         assert!(fx.dead.is_empty());
         assert_eq!(st.ready(), 2);
@@ -383,7 +431,7 @@ fn max_length_reject_publish_refuses_without_dropping() {
             overflow: Some(overflow),
             ..QueueArgs::default()
         };
-        st.set_settings(bytes);
+        effects(|fx| st.set_settings(fx, bytes));
         assert!(st.admits(3) && !st.admits(4), "{overflow:?}: bytes");
     }
 }
@@ -392,9 +440,11 @@ fn max_length_reject_publish_refuses_without_dropping() {
 fn rejected_deliveries_are_dead_lettered_and_acked_ones_released() {
     let mut st = queue(QueueArgs::default());
     let c = TestConsumer::new(0);
-    assert!(st.add_consumer(c.subscription("c", 0)).is_ok());
+    assert!(op(|fx| st.add_consumer(fx, c.subscription("c", 0)))
+        .0
+        .is_ok());
     let at = crate::store::segment::RecordRef::new(3, 100);
-    st.publish(msg("stored"), true, Some(at));
+    effects(|fx| st.publish(fx, msg("stored"), true, Some(at)));
     publish(&mut st, "plain");
     let fx = settle(&mut st, &c, &[0], Settle::Ack);
     assert_eq!(fx.released.as_slice(), &[at]);
@@ -409,11 +459,11 @@ fn no_ack_deliveries_are_settled_at_once() {
     let c = TestConsumer::new(1);
     let mut sub = c.subscription("c", 0);
     sub.no_ack = true;
-    assert!(st.add_consumer(sub).is_ok());
+    assert!(op(|fx| st.add_consumer(fx, sub)).0.is_ok());
     let at = crate::store::segment::RecordRef::new(1, 0);
     let mut released = Vec::new();
     for i in 0..3 {
-        let fx = st.publish(msg(&format!("m{i}")), true, Some(at));
+        let fx = effects(|fx| st.publish(fx, msg(&format!("m{i}")), true, Some(at)));
         assert_eq!(fx.deliveries.len(), 1, "prefetch does not apply to no-ack");
         released.extend(fx.released);
     }
@@ -426,9 +476,9 @@ fn paged_out_messages_are_read_back_before_delivery() {
     let mut st = queue(QueueArgs::default());
     let at = crate::store::segment::RecordRef::new(7, 0);
     // Stored and not kept in memory: paged out.
-    st.publish(msg("m0"), false, Some(at));
+    effects(|fx| st.publish(fx, msg("m0"), false, Some(at)));
     publish(&mut st, "m1");
-    let (got, fx) = st.get(None);
+    let (got, fx) = op(|fx| st.get(fx, None));
     assert!(matches!(got, Got::Loading));
     let load = Load {
         seq: 0,
@@ -437,22 +487,23 @@ fn paged_out_messages_are_read_back_before_delivery() {
     };
     assert_eq!(fx.load, vec![load]);
     // Asking again while the read-back runs asks for nothing more.
-    let (got, fx) = st.get(None);
+    let (got, fx) = op(|fx| st.get(fx, None));
     assert!(matches!(got, Got::Loading) && fx.load.is_empty());
     // A consumer arriving meanwhile waits for the head, keeping the order.
     let c = TestConsumer::new(0);
-    let fx = st.add_consumer(c.subscription("c", 0)).unwrap_or_default();
+    let (added, fx) = op(|fx| st.add_consumer(fx, c.subscription("c", 0)));
+    assert!(added.is_ok());
     assert!(fx.deliveries.is_empty());
-    let fx = st.loaded(vec![(load, Some(msg("m0")))]);
+    let fx = effects(|fx| st.loaded(fx, vec![(load, Some(msg("m0")))]));
     assert_eq!(bodies(&fx), vec!["m0", "m1"]);
     // One that cannot be read back is dropped, its record released.
-    st.remove_consumer(c.holder, "c");
+    op(|fx| st.remove_consumer(fx, c.holder, "c"));
     let at2 = crate::store::segment::RecordRef::new(8, 0);
-    st.publish(msg("lost"), false, Some(at2));
-    let fx = st.dispatch();
+    effects(|fx| st.publish(fx, msg("lost"), false, Some(at2)));
+    let fx = effects(|fx| st.dispatch(fx));
     assert!(fx.load.is_empty(), "no consumer: nothing to read");
-    let (_, fx) = st.get(None);
-    let fx = st.loaded(vec![(fx.load[0], None)]);
+    let (_, asked) = op(|fx| st.get(fx, None));
+    let fx = effects(|fx| st.loaded(fx, vec![(asked.load[0], None)]));
     assert_eq!(fx.released.as_slice(), &[at2]);
     assert_eq!(st.ready(), 0);
 }
@@ -461,16 +512,21 @@ fn paged_out_messages_are_read_back_before_delivery() {
 fn exclusive_consumers_exclude_others() {
     let mut st = queue(QueueArgs::default());
     let (a, b) = (TestConsumer::new(0), TestConsumer::new(0));
-    assert!(st.add_consumer(a.subscription("a", 0)).is_ok());
+    assert!(op(|fx| st.add_consumer(fx, a.subscription("a", 0)))
+        .0
+        .is_ok());
     let mut exclusive = b.subscription("b", 0);
     exclusive.exclusive = true;
-    assert!(matches!(st.add_consumer(exclusive), Err(ExclusiveInUse)));
-    st.remove_consumer(a.holder, "a");
-    let mut exclusive = b.subscription("b", 0);
-    exclusive.exclusive = true;
-    assert!(st.add_consumer(exclusive).is_ok());
     assert!(matches!(
-        st.add_consumer(a.subscription("a", 0)),
+        op(|fx| st.add_consumer(fx, exclusive)).0,
+        Err(ExclusiveInUse)
+    ));
+    op(|fx| st.remove_consumer(fx, a.holder, "a"));
+    let mut exclusive = b.subscription("b", 0);
+    exclusive.exclusive = true;
+    assert!(op(|fx| st.add_consumer(fx, exclusive)).0.is_ok());
+    assert!(matches!(
+        op(|fx| st.add_consumer(fx, a.subscription("a", 0))).0,
         Err(ExclusiveInUse)
     ));
 }
@@ -479,14 +535,16 @@ fn exclusive_consumers_exclude_others() {
 fn delete_cancels_consumers_and_releases_every_copy() {
     let mut st = queue(QueueArgs::default());
     let c = TestConsumer::new(1);
-    assert!(st.add_consumer(c.subscription("c", 0)).is_ok());
+    assert!(op(|fx| st.add_consumer(fx, c.subscription("c", 0)))
+        .0
+        .is_ok());
     let (r1, r2) = (
         crate::store::segment::RecordRef::new(1, 0),
         crate::store::segment::RecordRef::new(1, 50),
     );
-    st.publish(msg("held"), true, Some(r1));
-    st.publish(msg("ready"), true, Some(r2));
-    let (ready, fx) = st.delete();
+    effects(|fx| st.publish(fx, msg("held"), true, Some(r1)));
+    effects(|fx| st.publish(fx, msg("ready"), true, Some(r2)));
+    let (ready, fx) = op(|fx| st.delete(fx));
     assert_eq!(ready, 1);
     assert_eq!(fx.cancelled.len(), 1);
     let mut released = fx.released.to_vec();
@@ -500,11 +558,13 @@ fn delete_cancels_consumers_and_releases_every_copy() {
 fn purge_drops_ready_messages_but_not_unacked_ones() {
     let mut st = queue(QueueArgs::default());
     let c = TestConsumer::new(1);
-    assert!(st.add_consumer(c.subscription("c", 0)).is_ok());
+    assert!(op(|fx| st.add_consumer(fx, c.subscription("c", 0)))
+        .0
+        .is_ok());
     for i in 0..3 {
         publish(&mut st, &format!("m{i}"));
     }
-    let (n, _) = st.purge();
+    let (n, _) = op(|fx| st.purge(fx));
     assert_eq!((n, st.ready(), st.unacked()), (2, 0, 1));
     // The unacked one comes back on requeue.
     settle(&mut st, &c, &[0], Settle::Requeue);

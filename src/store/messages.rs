@@ -18,7 +18,7 @@ use std::sync::Arc;
 const SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
 
 /// Called on the flusher thread once the data is on disk (`true`) or failed (`false`).
-pub type OnSynced = Box<dyn FnOnce(bool) + Send>;
+pub(crate) type OnSynced = Box<dyn FnOnce(bool) + Send>;
 
 struct Writer {
     seg: SegmentFile,

@@ -107,7 +107,7 @@ impl BindingKey {
 
 /// Every stored definition, indexed for changes.
 #[derive(Default, Debug, Clone)]
-pub struct Model {
+pub(crate) struct Model {
     rabbit_version: String,
     users: BTreeMap<String, UserDefinition>,
     vhosts: BTreeMap<String, VhostDefinition>,
@@ -126,7 +126,7 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn from_definitions(defs: Definitions) -> Self {
+    pub(crate) fn from_definitions(defs: Definitions) -> Self {
         let mut m = Model {
             rabbit_version: defs.rabbit_version,
             ..Default::default()
@@ -152,7 +152,7 @@ impl Model {
     }
 
     /// The model in RabbitMQ's definitions format, each section in a stable order.
-    pub fn to_definitions(&self) -> Definitions {
+    pub(crate) fn to_definitions(&self) -> Definitions {
         let mut defs = Definitions::default();
         if !self.rabbit_version.is_empty() {
             defs.rabbit_version = self.rabbit_version.clone();
@@ -170,7 +170,7 @@ impl Model {
         defs
     }
 
-    pub fn apply(&mut self, change: Change) {
+    pub(crate) fn apply(&mut self, change: Change) {
         match change {
             Change::PutUser(u) => {
                 self.users.insert(u.name.clone(), u);
@@ -316,11 +316,6 @@ impl Model {
         for k in keys {
             self.remove_binding(&k);
         }
-    }
-
-    /// Durable queues, for the message store's recovery.
-    pub fn queues(&self) -> impl Iterator<Item = &QueueDefinition> {
-        self.queues.values()
     }
 }
 

@@ -3,8 +3,8 @@
 
 pub mod definitions;
 pub mod messages;
-pub mod meta_log;
-pub mod meta_model;
+pub(crate) mod meta_log;
+pub(crate) mod meta_model;
 pub mod record;
 mod recovery;
-pub mod segment;
+pub(crate) mod segment;

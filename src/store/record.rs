@@ -9,7 +9,7 @@ use crate::message::Message;
 const KIND_MESSAGE: u8 = 1;
 /// A message written only to save memory (transient, or for a non-durable queue): skipped
 /// on recovery.
-pub const FLAG_TRANSIENT: u8 = 1;
+pub(crate) const FLAG_TRANSIENT: u8 = 1;
 
 /// Identifies a queue in records: a hash of its vhost and name.
 pub fn queue_key(vhost: &str, name: &str) -> u64 {
@@ -23,7 +23,7 @@ pub fn queue_key(vhost: &str, name: &str) -> u64 {
 }
 
 /// The length of a message record's payload.
-pub fn encoded_len(msg: &Message, queues: &[u64]) -> usize {
+pub(crate) fn encoded_len(msg: &Message, queues: &[u64]) -> usize {
     ENVELOPE_FIXED
         + queues.len() * 8
         + 2
@@ -40,7 +40,13 @@ const ENVELOPE_FIXED: usize = 29;
 
 /// Appends a message record's payload to `out`. `origin` orders the message in its queues
 /// after a restart: the position it was first written at, kept when it is relocated.
-pub fn encode_message(out: &mut Vec<u8>, msg: &Message, flags: u8, origin: u64, queues: &[u64]) {
+pub(crate) fn encode_message(
+    out: &mut Vec<u8>,
+    msg: &Message,
+    flags: u8,
+    origin: u64,
+    queues: &[u64],
+) {
     out.reserve(encoded_len(msg, queues));
     let meta = Meta {
         priority: msg.priority(),
@@ -78,7 +84,7 @@ fn put_envelope(out: &mut Vec<u8>, flags: u8, origin: u64, meta: Meta, queues: &
 }
 
 /// The same message record with a new envelope (for relocation by compaction).
-pub fn re_envelope(out: &mut Vec<u8>, old: &[u8], flags: u8, queues: &[u64]) -> Option<()> {
+pub(crate) fn re_envelope(out: &mut Vec<u8>, old: &[u8], flags: u8, queues: &[u64]) -> Option<()> {
     let env = decode_envelope(old)?;
     put_envelope(out, flags, env.origin, env.meta, queues);
     out.extend_from_slice(old.get(env.header_len..)?);
@@ -91,7 +97,7 @@ fn put_short(out: &mut Vec<u8>, s: &str) {
 }
 
 /// The envelope of a message record, read during recovery without decoding the body.
-pub struct Envelope {
+pub(crate) struct Envelope {
     pub flags: u8,
     pub origin: u64,
     pub meta: Meta,
@@ -100,7 +106,7 @@ pub struct Envelope {
     pub header_len: usize,
 }
 
-pub fn decode_envelope(p: &[u8]) -> Option<Envelope> {
+pub(crate) fn decode_envelope(p: &[u8]) -> Option<Envelope> {
     if p.len() < ENVELOPE_FIXED || p[0] != KIND_MESSAGE {
         return None;
     }
@@ -139,12 +145,12 @@ fn split(p: &[u8], header_len: usize) -> Option<[&[u8]; 4]> {
 }
 
 /// The body's length in a message record whose envelope is `header_len` bytes long.
-pub fn body_len(p: &[u8], header_len: usize) -> Option<u32> {
+pub(crate) fn body_len(p: &[u8], header_len: usize) -> Option<u32> {
     Some(split(p, header_len)?[3].len() as u32)
 }
 
 /// Rebuilds the message from its record.
-pub fn decode_message(p: &[u8]) -> Option<Message> {
+pub(crate) fn decode_message(p: &[u8]) -> Option<Message> {
     let env = decode_envelope(p)?;
     let [exchange, routing_key, raw_properties, body] = split(p, env.header_len)?;
     let props = Props::parse(raw_properties)?;
@@ -166,9 +172,9 @@ fn take_short<'a>(p: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
 }
 
 /// An ack entry in a segment's ack file: `[u64 offset][u64 queue key][u32 crc]`.
-pub const ACK_LEN: usize = 20;
+pub(crate) const ACK_LEN: usize = 20;
 
-pub fn encode_ack(out: &mut Vec<u8>, offset: u64, queue: u64) {
+pub(crate) fn encode_ack(out: &mut Vec<u8>, offset: u64, queue: u64) {
     let start = out.len();
     out.extend_from_slice(&offset.to_be_bytes());
     out.extend_from_slice(&queue.to_be_bytes());
@@ -177,7 +183,7 @@ pub fn encode_ack(out: &mut Vec<u8>, offset: u64, queue: u64) {
 }
 
 /// Decodes an ack file's entries; stops at a torn or corrupt entry.
-pub fn decode_acks(data: &[u8]) -> (Vec<(u64, u64)>, bool) {
+pub(crate) fn decode_acks(data: &[u8]) -> (Vec<(u64, u64)>, bool) {
     let mut out = Vec::with_capacity(data.len() / ACK_LEN);
     for chunk in data.chunks(ACK_LEN) {
         if chunk.len() < ACK_LEN {

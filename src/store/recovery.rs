@@ -10,7 +10,7 @@ use std::io;
 use std::path::Path;
 
 /// The store's state after recovery.
-pub struct State {
+pub(super) struct State {
     pub recovered: Recovered,
     /// Live references per segment.
     pub live: HashMap<u32, u64>,
@@ -20,7 +20,7 @@ pub struct State {
     pub last: u32,
 }
 
-pub fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
+pub(super) fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
     let ids = segment_ids(dir)?;
     let last = ids.last().copied().unwrap_or(0);
     let mut rec = Recovered::default();

@@ -9,9 +9,9 @@ use std::num::NonZeroU32;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-pub const HEADER: usize = 8;
+pub(crate) const HEADER: usize = 8;
 /// Records larger than this are refused (a message is at most 128 MiB plus its envelope).
-pub const MAX_RECORD: u32 = 256 * 1024 * 1024;
+pub(crate) const MAX_RECORD: u32 = 256 * 1024 * 1024;
 
 /// Where a record lives: 8 bytes, and `Option<RecordRef>` too (a queue entry holds one).
 /// The record's length is read from its header.
@@ -36,23 +36,24 @@ impl RecordRef {
     }
 }
 
-pub fn segment_path(dir: &Path, id: u32) -> PathBuf {
+pub(crate) fn segment_path(dir: &Path, id: u32) -> PathBuf {
     dir.join(format!("{id:08}.seg"))
 }
 
-pub fn ack_path(dir: &Path, id: u32) -> PathBuf {
+pub(crate) fn ack_path(dir: &Path, id: u32) -> PathBuf {
     dir.join(format!("{id:08}.ack"))
 }
 
 /// Appends one framed record to `out`.
-pub fn frame(out: &mut Vec<u8>, payload: &[u8]) {
+#[cfg(test)]
+pub(crate) fn frame(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     out.extend_from_slice(&crc32fast::hash(payload).to_be_bytes());
     out.extend_from_slice(payload);
 }
 
 /// Appends one framed record whose payload `encode` writes in place; returns its length.
-pub fn frame_with(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) -> u32 {
+pub(crate) fn frame_with(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) -> u32 {
     let start = out.len();
     out.extend_from_slice(&[0u8; HEADER]);
     encode(out);
@@ -64,7 +65,7 @@ pub fn frame_with(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) -> u32 {
 }
 
 /// Reads and verifies one record.
-pub fn read_at(file: &File, r: RecordRef) -> io::Result<Vec<u8>> {
+pub(crate) fn read_at(file: &File, r: RecordRef) -> io::Result<Vec<u8>> {
     let bad = |what: &str| {
         let at = format!("record at {}:{}", r.segment, r.offset());
         io::Error::new(io::ErrorKind::InvalidData, format!("{at} {what}"))
@@ -86,7 +87,7 @@ pub fn read_at(file: &File, r: RecordRef) -> io::Result<Vec<u8>> {
 
 /// What a scan of one segment found.
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(crate) struct Scan {
     /// Bytes of valid records from the start of the file.
     pub valid_len: u64,
     /// Bytes after the last valid record (a torn tail or corruption).
@@ -96,7 +97,7 @@ pub struct Scan {
 }
 
 /// Reads every valid record of a segment in order, calling `each(offset, payload)`.
-pub fn scan(path: &Path, mut each: impl FnMut(u64, &[u8])) -> io::Result<Scan> {
+pub(crate) fn scan(path: &Path, mut each: impl FnMut(u64, &[u8])) -> io::Result<Scan> {
     let mut file = File::open(path)?;
     let total = file.metadata()?.len();
     let mut data = Vec::with_capacity(total.min(64 << 20) as usize);
@@ -130,7 +131,7 @@ pub fn scan(path: &Path, mut each: impl FnMut(u64, &[u8])) -> io::Result<Scan> {
 }
 
 /// An open segment being appended to.
-pub struct SegmentFile {
+pub(crate) struct SegmentFile {
     pub id: u32,
     pub file: std::sync::Arc<File>,
     pub len: u64,
@@ -138,7 +139,7 @@ pub struct SegmentFile {
 
 impl SegmentFile {
     /// Opens (creating if needed) segment `id`, truncated to `len` valid bytes.
-    pub fn open(dir: &Path, id: u32, len: u64) -> io::Result<Self> {
+    pub(crate) fn open(dir: &Path, id: u32, len: u64) -> io::Result<Self> {
         let file = OpenOptions::new()
             .create(true)
             .read(true)
@@ -154,7 +155,7 @@ impl SegmentFile {
         })
     }
 
-    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         (&*self.file).write_all(bytes)?;
         self.len += bytes.len() as u64;
         Ok(())
@@ -162,7 +163,7 @@ impl SegmentFile {
 }
 
 /// Fsyncs a directory so renames and new files in it are durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 

@@ -40,7 +40,6 @@ impl Connection {
                 ConsumerInfo {
                     tag: tag.clone(),
                     queue: q.clone(),
-                    no_ack: c.no_ack,
                     prefetch,
                     unacked: 0,
                 },

@@ -78,6 +78,8 @@ pub(super) fn delete_vhost(
     changes.push(Change::DeleteVhost {
         name: name.to_string(),
     });
+    // Its connections close (320), as RabbitMQ closes them.
+    broker.access_revoked.send_modify(|n| *n += 1);
     Ok(Outcome::Done)
 }
 
@@ -123,6 +125,7 @@ pub(super) fn delete_user(
     changes.push(Change::DeleteUser {
         name: name.to_string(),
     });
+    broker.access_revoked.send_modify(|n| *n += 1);
     Ok(Outcome::Done)
 }
 

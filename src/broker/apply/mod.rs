@@ -180,7 +180,7 @@ pub(crate) struct Scope<'a> {
 
 impl Scope<'_> {
     /// RabbitMQ's resource check (`crate::auth::permissions::check_resource`).
-    pub fn check(&self, access: Access, kind: &str, name: &str) -> CommandResult<()> {
+    pub(super) fn check(&self, access: Access, kind: &str, name: &str) -> CommandResult<()> {
         let Some(perm) = &self.permission else {
             return Ok(());
         };
@@ -195,20 +195,20 @@ impl Scope<'_> {
     }
 
     /// True when the broker itself asks (no checks of permissions or exclusivity).
-    pub fn is_broker(&self) -> bool {
+    pub(super) fn is_broker(&self) -> bool {
         self.actor.user.is_none()
     }
 
     /// The connection asking, for exclusive queues.
-    pub fn connection(&self) -> Option<u64> {
+    pub(super) fn connection(&self) -> Option<u64> {
         self.actor.connection
     }
 
-    pub fn no_exchange(&self, name: &str) -> CommandError {
+    pub(super) fn no_exchange(&self, name: &str) -> CommandError {
         CommandError::no_exchange(&self.vhost.name, name)
     }
 
-    pub fn no_queue(&self, name: &str) -> CommandError {
+    pub(super) fn no_queue(&self, name: &str) -> CommandError {
         CommandError::no_queue(&self.vhost.name, name)
     }
 }

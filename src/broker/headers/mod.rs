@@ -29,12 +29,15 @@ mod x_match;
 
 use amq_protocol::types::{AMQPValue, FieldTable};
 use equality::erl_eq;
-pub use x_match::validate_binding_args;
+pub(crate) use x_match::validate_binding_args;
 use x_match::MatchKind;
 
 /// Does a message with `message_headers` match a headers-exchange binding with arguments
 /// `binding_args`? `None` headers behave as an empty table.
-pub fn headers_match(binding_args: &FieldTable, message_headers: Option<&FieldTable>) -> bool {
+pub(crate) fn headers_match(
+    binding_args: &FieldTable,
+    message_headers: Option<&FieldTable>,
+) -> bool {
     let kind = MatchKind::of(binding_args);
     let mut any_matched = false;
     for (key, pattern) in binding_args.inner() {

@@ -46,7 +46,7 @@ impl MatchKind {
 /// the detail text of RabbitMQ's 406 PRECONDITION_FAILED (without the `PRECONDITION_FAILED - `
 /// prefix). Binary values are printed byte for byte as Erlang's `~tp` does, so a value that
 /// is not valid UTF-8 comes back with replacement characters.
-pub fn validate_binding_args(args: &FieldTable) -> Result<(), String> {
+pub(crate) fn validate_binding_args(args: &FieldTable) -> Result<(), String> {
     let Some(value) = args.inner().get("x-match") else {
         return Ok(());
     };

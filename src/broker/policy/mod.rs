@@ -39,7 +39,7 @@ mod store;
 #[cfg(test)]
 pub(super) mod test_support;
 
-pub use store::Policies;
+pub(crate) use store::Policies;
 
 use crate::policy_rules::{
     compile_pattern, validate_definition, validate_operator_definition, ApplyTo,
@@ -48,7 +48,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 /// Definition keys Warren acts on; other recognised keys are stored only.
-pub const EFFECTIVE_KEYS: &[&str] = &[
+pub(crate) const EFFECTIVE_KEYS: &[&str] = &[
     "alternate-exchange",
     "dead-letter-exchange",
     "dead-letter-routing-key",
