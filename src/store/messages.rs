@@ -28,6 +28,8 @@ struct Writer {
     /// Rolled segments whose tail is not yet fsynced.
     unsynced: Vec<Arc<File>>,
     waiters: Vec<OnSynced>,
+    /// Segments nobody references any more: the flush thread deletes their files.
+    doomed: Vec<u32>,
     stop: bool,
 }
 
@@ -75,6 +77,7 @@ impl MessageStore {
                 ack_files: HashMap::new(),
                 unsynced: Vec::new(),
                 waiters: Vec::new(),
+                doomed: Vec::new(),
                 stop: false,
             }),
             wake: Condvar::new(),
@@ -244,15 +247,24 @@ impl MessageStore {
         self.total.lock().remove(&id);
         w.acks.remove(&id);
         w.ack_files.remove(&id);
+        // Deleting files is disk I/O: the flush thread does it, not the releasing task.
+        w.doomed.push(id);
         drop(w);
+        self.wake.notify_one();
         self.readers.lock().remove(&id);
-        for path in [
-            segment::segment_path(&self.dir, id),
-            segment::ack_path(&self.dir, id),
-        ] {
-            if let Err(e) = std::fs::remove_file(&path) {
-                if e.kind() != io::ErrorKind::NotFound {
-                    tracing::warn!("cannot remove {}: {e}", path.display());
+    }
+
+    /// Deletes the files of segments nobody references.
+    fn remove_segments(&self, doomed: Vec<u32>) {
+        for id in doomed {
+            for path in [
+                segment::segment_path(&self.dir, id),
+                segment::ack_path(&self.dir, id),
+            ] {
+                if let Err(e) = std::fs::remove_file(&path) {
+                    if e.kind() != io::ErrorKind::NotFound {
+                        tracing::warn!("cannot remove {}: {e}", path.display());
+                    }
                 }
             }
         }
@@ -295,12 +307,19 @@ impl MessageStore {
     fn flush_loop(&self) {
         loop {
             let mut w = self.writer.lock();
-            while w.pending.is_empty() && w.acks.is_empty() && w.waiters.is_empty() && !w.stop {
+            while w.pending.is_empty()
+                && w.acks.is_empty()
+                && w.waiters.is_empty()
+                && w.doomed.is_empty()
+                && !w.stop
+            {
                 self.wake.wait(&mut w);
             }
             let stop = w.stop;
             let (files, waiters, result) = self.write_out(&mut w);
+            let doomed = std::mem::take(&mut w.doomed);
             drop(w);
+            self.remove_segments(doomed);
             let ok = result.is_ok() && files.iter().all(|f| f.sync_data().is_ok());
             if let Err(e) = &result {
                 tracing::error!("message store write failed: {e}");
