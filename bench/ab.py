@@ -23,7 +23,7 @@ def start(binary, port):
     log = open(os.path.join(data, "log"), "w")
     proc = subprocess.Popen(
         ["taskset", "-c", "0", binary, "--data-dir", os.path.join(data, "data"),
-         "--amqp-listen", f"127.0.0.1:{port}"],
+         "--amqp-listen", f"127.0.0.1:{port}", "--http-listen", "127.0.0.1:0"],
         stdout=log, stderr=subprocess.STDOUT, preexec_fn=compare.raise_nofile)
     time.sleep(1.0)
     return proc

@@ -87,7 +87,7 @@ def start_warren(port):
     log = open(os.path.join(data, "log"), "w")
     proc = subprocess.Popen(
         ["taskset", "-c", "0", os.path.join(ROOT, "target/release/warren"),
-         "--data-dir", os.path.join(data, "data"), "--amqp-listen", f"127.0.0.1:{port}"],
+         "--data-dir", os.path.join(data, "data"), "--amqp-listen", f"127.0.0.1:{port}", "--http-listen", "127.0.0.1:0"],
         stdout=log, stderr=subprocess.STDOUT, preexec_fn=raise_nofile)
     time.sleep(1.0)
     return proc, data

@@ -11,7 +11,7 @@ cargo build --release -p warren-perf --example declare_rate
 ../shared/tools/reference-rabbitmq start 5682 >/dev/null
 data=$(mktemp -d)
 trap 'kill $warren 2>/dev/null; rm -rf "$data"' EXIT
-taskset -c 0 target/release/warren --amqp-listen 127.0.0.1:5792 --data-dir "$data" >/dev/null 2>&1 &
+taskset -c 0 target/release/warren --amqp-listen 127.0.0.1:5792 --http-listen 127.0.0.1:0 --data-dir "$data" >/dev/null 2>&1 &
 warren=$!
 sleep 1
 for broker in warren rabbitmq; do

@@ -188,7 +188,7 @@ def main():
     port, http = free_port(), free_port()
     tracer = subprocess.Popen(
         ["strace", "-f", "-ttt", "-T", "-yy", "-xx", "-s", "1048576", "-o", trace, "-e", "trace=" + TRACED,
-         a.warren, "--data-dir", data_dir, "--amqp-listen", f"127.0.0.1:{port}",
+         a.warren, "--data-dir", data_dir, "--amqp-listen", f"127.0.0.1:{port}", "--http-listen", "127.0.0.1:0",
          "--http-listen", f"127.0.0.1:{http}"],
         stdout=open(os.path.join(tmp, "warren.log"), "w"), stderr=subprocess.STDOUT)
     pid = None

@@ -13,26 +13,39 @@ use tokio::task::JoinSet;
 pub struct Server {
     pub broker: Arc<Broker>,
     pub amqp_addr: SocketAddr,
+    /// The management API's address.
+    pub http_addr: SocketAddr,
     accept: tokio::task::JoinHandle<()>,
+    http: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
-    /// Opens the data dir and binds the listener.
+    /// Opens the data dir and binds the listeners (AMQP, then the management API).
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         let listen = config.amqp.listen.clone();
+        let http_listen = config.http.listen.clone();
         let broker = Broker::open(config)?;
         let listener = TcpListener::bind(&listen)
             .await
             .map_err(|e| anyhow::anyhow!("amqp.listen: cannot bind {listen}: {e}"))?;
+        let http_listener = TcpListener::bind(&http_listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("http.listen: cannot bind {http_listen}: {e}"))?;
         let amqp_addr = listener.local_addr()?;
+        let http_addr = http_listener.local_addr()?;
+        tracing::info!("HTTP API listening on {http_addr}");
         tracing::info!("AMQP listening on {amqp_addr}");
+        let listeners = Arc::new(vec![("amqp", amqp_addr), ("http", http_addr)]);
+        let http = tokio::spawn(crate::http::serve(http_listener, broker.clone(), listeners));
         let accept = tokio::spawn(accept_loop(listener, broker.clone()));
         tokio::spawn(crate::broker::resources::monitor(broker.clone()));
         tokio::spawn(compaction(broker.clone()));
         Ok(Server {
             broker,
             amqp_addr,
+            http_addr,
             accept,
+            http,
         })
     }
 
@@ -41,6 +54,7 @@ impl Server {
     pub async fn shutdown(self) {
         self.broker.shutdown.send_replace(true);
         let _ = tokio::time::timeout(Duration::from_secs(5), self.accept).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.http).await;
         let broker = self.broker.clone();
         let _ = tokio::task::spawn_blocking(move || {
             broker.metadata.close();

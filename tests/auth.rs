@@ -146,6 +146,7 @@ async fn user_without_permissions_on_the_vhost_is_not_allowed() {
     let user = warren::broker::command::Command::PutUser {
         name: "bob".into(),
         password_hash: warren::auth::hash_password("pw"),
+        hashing_algorithm: warren::auth::SHA256_ALGORITHM.into(),
         tags: vec![],
     };
     b.broker()

@@ -12,6 +12,7 @@ use warren::auth::{hash_password, User};
 use warren::broker::command::{
     Actor, Command, CommandError, Destination, Outcome, PolicySpec, QueueDecl,
 };
+use warren::store::definitions::VhostDefinition;
 
 fn run(b: &TestBroker, cmd: Command) -> Result<Outcome, CommandError> {
     let applied = b.broker().execute(&Actor::BROKER, cmd)?;
@@ -44,13 +45,11 @@ fn permissions(user: &str, vhost: &str) -> Command {
 async fn vhosts_users_permissions_and_parameters_persist_and_go_with_their_vhost() {
     let b = TestBroker::start().await;
     for cmd in [
-        Command::AddVhost {
-            name: "shop".into(),
-            description: "orders".into(),
-        },
+        Command::PutVhost(VhostDefinition::named("shop", "orders")),
         Command::PutUser {
             name: "ann".into(),
             password_hash: hash_password("pw"),
+            hashing_algorithm: warren::auth::SHA256_ALGORITHM.into(),
             tags: vec!["management".into()],
         },
         permissions("ann", "shop"),
@@ -72,7 +71,7 @@ async fn vhosts_users_permissions_and_parameters_persist_and_go_with_their_vhost
 
     let b = TestBroker::start_in(dir).await;
     let vh = b.broker().vhost("shop").expect("vhost back");
-    assert_eq!(vh.description, "orders");
+    assert_eq!(vh.description(), "orders");
     assert!(vh.queue("orders").is_some());
     assert!(b.broker().permission("ann", "shop").is_some());
     let defs = b.broker().export_definitions();
@@ -159,6 +158,7 @@ async fn a_user_needs_the_right_tags_and_permissions() {
     let user = User {
         name: "mona".into(),
         password_hash: String::new(),
+        hashing_algorithm: warren::auth::SHA256_ALGORITHM.into(),
         tags: vec!["management".into()],
     };
     let mona = Actor {
@@ -166,10 +166,7 @@ async fn a_user_needs_the_right_tags_and_permissions() {
         permission: None,
         connection: None,
     };
-    let add_vhost = Command::AddVhost {
-        name: "v".into(),
-        description: String::new(),
-    };
+    let add_vhost = Command::PutVhost(VhostDefinition::named("v", ""));
     let refused = b.broker().execute(&mona, add_vhost).err();
     assert!(matches!(refused, Some(CommandError::AccessRefused(_))));
     // No permission in "/": a declare is refused with RabbitMQ's text.
@@ -256,18 +253,17 @@ async fn connect_as(b: &TestBroker, user: &str, vhost: &str) -> (lapin::Connecti
 async fn deleting_a_vhost_or_a_user_closes_their_connections() {
     let b = TestBroker::start().await;
     for cmd in [
-        Command::AddVhost {
-            name: "doomed".into(),
-            description: String::new(),
-        },
+        Command::PutVhost(VhostDefinition::named("doomed", "")),
         Command::PutUser {
             name: "bob".into(),
             password_hash: hash_password("pw"),
+            hashing_algorithm: warren::auth::SHA256_ALGORITHM.into(),
             tags: vec![],
         },
         Command::PutUser {
             name: "eve".into(),
             password_hash: hash_password("pw"),
+            hashing_algorithm: warren::auth::SHA256_ALGORITHM.into(),
             tags: vec![],
         },
         permissions("bob", "doomed"),

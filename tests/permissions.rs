@@ -12,6 +12,7 @@ async fn limited(b: &TestBroker) -> Connection {
     let user = Command::PutUser {
         name: "limited".into(),
         password_hash: hash_password("pw"),
+        hashing_algorithm: warren::auth::SHA256_ALGORITHM.into(),
         tags: vec![],
     };
     let perm = Command::SetPermissions {

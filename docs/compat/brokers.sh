@@ -33,7 +33,7 @@ case ${1:-} in
     stop_ref; stop_warren; wait_port_free
     rm -rf "$WARREN_DATA"
     extra=(); [ -n "${2:-}" ] && extra=(--config "$2")
-    "$WARREN_BIN" "${extra[@]}" --data-dir "$WARREN_DATA" --amqp-listen 127.0.0.1:5672 \
+    "$WARREN_BIN" "${extra[@]}" --data-dir "$WARREN_DATA" --amqp-listen 127.0.0.1:5672 --http-listen 127.0.0.1:0 \
       --http-listen 127.0.0.1:15699 >>"$WARREN_LOG" 2>&1 &
     echo $! > $PIDFILE; wait_port_open; echo "warren on 5672 (pid $(cat $PIDFILE), log $WARREN_LOG)" ;;
   rabbitmq)

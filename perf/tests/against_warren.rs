@@ -24,6 +24,7 @@ impl Broker {
             ..Default::default()
         };
         config.amqp.listen = "127.0.0.1:0".into();
+        config.http.listen = "127.0.0.1:0".into();
         let server = rt
             .block_on(warren::Server::start(config))
             .expect("broker starts");

@@ -14,7 +14,9 @@ pub(crate) mod password;
 pub(crate) mod permissions;
 pub(crate) mod sasl;
 
-pub use password::{hash_password, verify_password, verify_password_with};
+pub use password::{
+    hash_password, verify_password, verify_password_with, SHA256_ALGORITHM, SHA512_ALGORITHM,
+};
 pub use permissions::{Access, Permission, DEFAULT_EXCHANGE_ALIAS};
 pub use sasl::{parse_amqplain, parse_plain, SaslError};
 
@@ -31,6 +33,8 @@ pub struct User {
     /// `base64(salt ++ sha256(salt ++ password))`; empty means the user
     /// cannot log in with a password (as in RabbitMQ).
     pub password_hash: String,
+    /// Which hash `password_hash` is (RabbitMQ's module name).
+    pub hashing_algorithm: String,
     /// Tags such as `administrator`, `management`, `impersonator`.
     pub tags: Vec<String>,
 }
@@ -41,13 +45,14 @@ impl User {
         Self {
             name: name.to_owned(),
             password_hash: hash_password(password),
+            hashing_algorithm: SHA256_ALGORITHM.to_string(),
             tags,
         }
     }
 
     /// Whether `password` matches this user's stored hash.
     pub fn check_password(&self, password: &str) -> bool {
-        verify_password(&self.password_hash, password)
+        verify_password_with(&self.hashing_algorithm, &self.password_hash, password)
     }
 
     /// Whether the user carries tag `t` (exact, case-sensitive match).
@@ -104,6 +109,7 @@ mod tests {
         let u = User {
             name: "svc".into(),
             password_hash: String::new(),
+            hashing_algorithm: SHA256_ALGORITHM.into(),
             tags: vec![],
         };
         assert!(!u.check_password(""));

@@ -17,10 +17,13 @@ use sha2::{Digest, Sha256, Sha512};
 pub(crate) const SALT_LEN: usize = 4;
 
 /// RabbitMQ's name for the default (and Warren's only generated) algorithm.
-pub(crate) const SHA256_ALGORITHM: &str = "rabbit_password_hashing_sha256";
+pub const SHA256_ALGORITHM: &str = "rabbit_password_hashing_sha256";
 
 /// RabbitMQ's name for the SHA-512 variant (verification only).
-pub(crate) const SHA512_ALGORITHM: &str = "rabbit_password_hashing_sha512";
+pub const SHA512_ALGORITHM: &str = "rabbit_password_hashing_sha512";
+
+/// The algorithms stored hashes may use.
+pub(crate) const HASHING_ALGORITHMS: &[&str] = &[SHA256_ALGORITHM, SHA512_ALGORITHM];
 
 /// Hash `password` with a fresh random salt, RabbitMQ SHA-256 style.
 pub fn hash_password(password: &str) -> String {

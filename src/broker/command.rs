@@ -34,17 +34,17 @@ pub enum Command {
     },
     Bind(BindingSpec),
     Unbind(BindingSpec),
-    AddVhost {
-        name: String,
-        description: String,
-    },
+    /// Adds a vhost, or changes an existing one's description, tags and tracing flag.
+    PutVhost(crate::store::definitions::VhostDefinition),
     DeleteVhost {
         name: String,
     },
     PutUser {
         name: String,
-        /// As stored: base64 of salt and SHA-256 (`rabbit_password_hashing_sha256`).
+        /// As stored: base64 of salt and hash.
         password_hash: String,
+        /// RabbitMQ's name for the hash: `rabbit_password_hashing_sha256` or `_sha512`.
+        hashing_algorithm: String,
         tags: Vec<String>,
     },
     DeleteUser {

@@ -7,7 +7,9 @@
 //! with the pair of policies [`Policies`] picks.
 
 use super::policy::{Policies, Policy};
+use crate::policy_rules::OPERATOR_KEYS;
 use crate::queue::{Overflow, QueueArgs};
+use serde_json::{Map, Value};
 
 /// The settings a queue runs with.
 pub(crate) fn queue_settings(
@@ -140,6 +142,33 @@ fn lowest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
+    }
+}
+
+/// The merged definition RabbitMQ reports as `effective_policy_definition`
+/// (`rabbit_policy:merge_operator_definitions/2`): the union of both
+/// definitions, the lower value where both set a numeric limit, otherwise
+/// the operator policy's value for booleans and the user policy's for the rest.
+pub(crate) fn effective_definition(
+    user: Option<&Policy>,
+    operator: Option<&Policy>,
+) -> Map<String, Value> {
+    let mut merged = user.map(|p| p.definition.clone()).unwrap_or_default();
+    for (key, op_value) in operator.map(|p| &p.definition).into_iter().flatten() {
+        let value = match merged.get(key) {
+            None => op_value.clone(),
+            Some(v) => merge_value(key, v, op_value),
+        };
+        merged.insert(key.clone(), value);
+    }
+    merged
+}
+
+fn merge_value(key: &str, user: &Value, operator: &Value) -> Value {
+    match (user.as_u64(), operator.as_u64()) {
+        (Some(u), Some(o)) if OPERATOR_KEYS.contains(&key) => Value::from(u.min(o)),
+        _ if user.is_boolean() && operator.is_boolean() => operator.clone(),
+        _ => user.clone(),
     }
 }
 
@@ -280,5 +309,29 @@ mod tests {
         assert_eq!(effective_alternate_exchange(None, None), None);
         let other = policy("o", ".*", "exchanges", 0, json!({"max-length": 1}));
         assert_eq!(effective_alternate_exchange(None, Some(&other)), None);
+    }
+
+    #[test]
+    fn effective_definition_merges_like_rabbitmq() {
+        let user = policy(
+            "u",
+            ".*",
+            "queues",
+            0,
+            json!({"max-length": 5, "overflow": "reject-publish"}),
+        );
+        let op = op_policy("o", ".*", json!({"max-length": 50, "expires": 100000}));
+        assert_eq!(
+            Value::Object(effective_definition(Some(&user), Some(&op))),
+            json!({"expires": 100000, "max-length": 5, "overflow": "reject-publish"})
+        );
+        let op = op_policy("o", ".*", json!({"max-length": 2}));
+        assert_eq!(
+            effective_definition(Some(&user), Some(&op))["max-length"],
+            json!(2)
+        );
+        assert_eq!(effective_definition(None, Some(&op)), op.definition);
+        assert_eq!(effective_definition(Some(&user), None), user.definition);
+        assert!(effective_definition(None, None).is_empty());
     }
 }

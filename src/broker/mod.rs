@@ -8,11 +8,12 @@ pub(crate) mod effective;
 mod equivalence;
 pub(crate) mod exchange;
 pub(crate) mod headers;
+pub(crate) mod import;
 pub(crate) mod parameters;
 pub(crate) mod policy;
 pub(crate) mod publish;
 mod queue_owner;
-mod records;
+pub(crate) mod records;
 pub(crate) mod resources;
 mod seed;
 pub(crate) mod topic;
@@ -61,6 +62,8 @@ pub struct Broker {
     pub parameters: RwLock<parameters::Parameters>,
     /// How long a delivery may stay unacked before its channel is closed (406).
     pub consumer_timeout: Option<std::time::Duration>,
+    /// When the broker started (the node's uptime).
+    pub started: std::time::Instant,
 }
 
 impl Broker {
@@ -94,6 +97,7 @@ impl Broker {
             users: RwLock::new(HashMap::new()),
             permissions: RwLock::new(HashMap::new()),
             next_conn_id: AtomicU64::new(1),
+            started: std::time::Instant::now(),
             alarms: watch::channel(Alarms::default()).0,
             shutdown: watch::channel(false).0,
             access_revoked: watch::channel(0).0,
@@ -117,11 +121,12 @@ impl Broker {
         self.vhosts.read().values().cloned().collect()
     }
 
-    pub fn add_vhost(&self, name: &str, description: &str) -> Arc<Vhost> {
+    /// The vhost named, created (without a description) if missing.
+    pub(crate) fn add_vhost(&self, name: &str) -> Arc<Vhost> {
         self.vhosts
             .write()
             .entry(name.to_string())
-            .or_insert_with(|| Vhost::new(name, description))
+            .or_insert_with(|| Vhost::new(name))
             .clone()
     }
 
@@ -161,7 +166,7 @@ impl Broker {
     /// Checks a password; `None` if the user is unknown or the password wrong.
     pub fn authenticate(&self, user: &str, password: &str) -> Option<Arc<User>> {
         let u = self.user(user)?;
-        crate::auth::password::verify_password(&u.password_hash, password).then_some(u)
+        u.check_password(password).then_some(u)
     }
 
     /// The broker's durable definitions (what `GET /api/definitions` exports).

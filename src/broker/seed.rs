@@ -1,17 +1,15 @@
 //! Moving definitions between their stored form (RabbitMQ's export format) and the live
 //! broker: seeding a new data dir from the config, restoring on boot, exporting to save.
 
-use super::command::{
-    Actor, BindingSpec, Command, Destination, ExchangeDecl, PolicySpec, QueueDecl,
-};
+use super::command::Actor;
 use super::exchange::Dest;
 use super::{records, Broker};
 use crate::auth::password::{hash_password, SHA256_ALGORITHM};
 use crate::broker::policy::Policy;
 use crate::config::Config;
 use crate::store::definitions::{
-    json_to_field_table, Definitions, DestinationType, GlobalParameterDefinition,
-    ParameterDefinition, PermissionDefinition, PolicyDefinition, UserDefinition, VhostDefinition,
+    Definitions, GlobalParameterDefinition, ParameterDefinition, PermissionDefinition,
+    PolicyDefinition, UserDefinition, VhostDefinition,
 };
 use std::sync::Arc;
 
@@ -33,10 +31,10 @@ pub(super) fn from_config(config: &Config) -> anyhow::Result<Definitions> {
         });
     }
     for v in &config.vhosts {
-        defs.vhosts.push(VhostDefinition {
-            name: v.name.clone(),
-            description: v.description.clone().unwrap_or_default(),
-        });
+        defs.vhosts.push(VhostDefinition::named(
+            &v.name,
+            v.description.as_deref().unwrap_or_default(),
+        ));
     }
     for p in &config.permissions {
         defs.permissions.push(PermissionDefinition {
@@ -58,10 +56,8 @@ pub(super) fn from_config(config: &Config) -> anyhow::Result<Definitions> {
     defs.policies = config.policies.iter().map(policy_def).collect();
     defs.operator_policies = config.operator_policies.iter().map(policy_def).collect();
     if defs.vhosts.is_empty() {
-        defs.vhosts.push(VhostDefinition {
-            name: "/".into(),
-            description: "Default virtual host".into(),
-        });
+        defs.vhosts
+            .push(VhostDefinition::named("/", "Default virtual host"));
     }
     if config.users.is_empty() {
         defs.users.push(UserDefinition {
@@ -83,129 +79,17 @@ pub(super) fn from_config(config: &Config) -> anyhow::Result<Definitions> {
 
 /// Loads stored definitions into the (empty) broker, as the commands that made them. What
 /// the broker can no longer take (an exchange of an unknown type, a binding whose end is
-/// gone) is skipped with a warning; a policy that does not validate stops the start.
+/// gone) is skipped with a warning; a vhost, user, permission or policy it refuses stops
+/// the start.
 pub(super) fn apply(broker: &Arc<Broker>, defs: &Definitions) -> anyhow::Result<()> {
     // Everything here is already stored: the changes the commands record are dropped.
     let mut stored = Vec::new();
-    let mut run = |cmd: Command| broker.apply(&Actor::BROKER, cmd, &mut stored);
-    for v in &defs.vhosts {
-        run(Command::AddVhost {
-            name: v.name.clone(),
-            description: v.description.clone(),
-        })
-        .map_err(|e| anyhow::anyhow!("vhost '{}': {e}", v.name))?;
-    }
-    for u in &defs.users {
-        run(Command::PutUser {
-            name: u.name.clone(),
-            password_hash: u.password_hash.clone(),
-            tags: u.tags.clone(),
-        })
-        .map_err(|e| anyhow::anyhow!("user '{}': {e}", u.name))?;
-    }
-    for p in &defs.permissions {
-        run(Command::SetPermissions {
-            user: p.user.clone(),
-            vhost: p.vhost.clone(),
-            configure: p.configure.clone(),
-            write: p.write.clone(),
-            read: p.read.clone(),
-        })
-        .map_err(|e| anyhow::anyhow!("permissions for '{}' in '{}': {e}", p.user, p.vhost))?;
-    }
-    // Policies go in before queues and exchanges, which take their settings from them.
-    for (p, operator) in (defs.policies.iter().map(|p| (p, false)))
-        .chain(defs.operator_policies.iter().map(|p| (p, true)))
-    {
-        let spec = PolicySpec {
-            vhost: p.vhost.clone(),
-            name: p.name.clone(),
-            pattern: p.pattern.clone(),
-            apply_to: p.apply_to.clone(),
-            priority: p.priority,
-            definition: p.definition.clone(),
-        };
-        let (cmd, what) = if operator {
-            (Command::SetOperatorPolicy(spec), "operator policy")
-        } else {
-            (Command::SetPolicy(spec), "policy")
-        };
-        run(cmd).map_err(|e| anyhow::anyhow!("{what} '{}' in vhost '{}': {e}", p.name, p.vhost))?;
-    }
-    for p in &defs.parameters {
-        let cmd = Command::SetParameter {
-            vhost: p.vhost.clone(),
-            component: p.component.clone(),
-            name: p.name.clone(),
-            value: p.value.clone(),
-        };
-        if let Err(err) = run(cmd) {
-            tracing::warn!(
-                "skipping stored parameter '{}' of '{}' in '{}': {err}",
-                p.name,
-                p.component,
-                p.vhost
-            );
-        }
-    }
-    for p in &defs.global_parameters {
-        run(Command::SetGlobalParameter {
-            name: p.name.clone(),
-            value: p.value.clone(),
-        })
-        .map_err(|e| anyhow::anyhow!("global parameter '{}': {e}", p.name))?;
-    }
-    for e in &defs.exchanges {
-        let cmd = Command::DeclareExchange(ExchangeDecl {
-            vhost: e.vhost.clone(),
-            name: e.name.clone(),
-            kind: e.kind.clone(),
-            durable: e.durable,
-            auto_delete: e.auto_delete,
-            internal: e.internal,
-            arguments: json_to_field_table(&e.arguments),
-        });
-        if let Err(err) = run(cmd) {
-            tracing::warn!(
-                "skipping stored exchange '{}' in '{}': {err}",
-                e.name,
-                e.vhost
-            );
-        }
-    }
-    for q in &defs.queues {
-        let cmd = Command::DeclareQueue(QueueDecl {
-            vhost: q.vhost.clone(),
-            name: q.name.clone(),
-            server_named: q.name.starts_with("amq.gen-"),
-            durable: q.durable,
-            auto_delete: q.auto_delete,
-            exclusive_owner: None,
-            arguments: json_to_field_table(&q.arguments),
-        });
-        if let Err(err) = run(cmd) {
-            tracing::warn!("skipping stored queue '{}' in '{}': {err}", q.name, q.vhost);
-        }
-    }
-    for b in &defs.bindings {
-        let destination = match b.destination_type {
-            DestinationType::Queue => Destination::Queue(b.destination.clone()),
-            DestinationType::Exchange => Destination::Exchange(b.destination.clone()),
-        };
-        let cmd = Command::Bind(BindingSpec {
-            vhost: b.vhost.clone(),
-            source: b.source.clone(),
-            destination,
-            routing_key: b.routing_key.clone(),
-            arguments: json_to_field_table(&b.arguments),
-        });
-        if let Err(err) = run(cmd) {
-            tracing::warn!(
-                "skipping stored binding from '{}' to '{}' in '{}': {err}",
-                b.source,
-                b.destination,
-                b.vhost
-            );
+    for step in super::import::steps(defs) {
+        if let Err(e) = broker.apply(&Actor::BROKER, step.cmd, &mut stored) {
+            if step.required {
+                anyhow::bail!("{}: {e}", step.what);
+            }
+            tracing::warn!("skipping stored {}: {e}", step.what);
         }
     }
     Ok(())
@@ -250,7 +134,7 @@ pub(super) fn export(broker: &Broker) -> Definitions {
             name: u.name.clone(),
             password_hash: u.password_hash.clone(),
             tags: u.tags.clone(),
-            hashing_algorithm: SHA256_ALGORITHM.to_string(),
+            hashing_algorithm: u.hashing_algorithm.clone(),
         });
     }
     for (user, vhost, p) in broker.permissions() {
@@ -291,10 +175,7 @@ pub(super) fn export(broker: &Broker) -> Definitions {
             .collect();
     }
     for vh in broker.vhosts() {
-        defs.vhosts.push(VhostDefinition {
-            name: vh.name.clone(),
-            description: vh.description.clone(),
-        });
+        defs.vhosts.push(vh.definition());
         export_vhost(&vh, &mut defs);
     }
     defs

@@ -3,6 +3,7 @@
 
 use super::exchange::{Dest, Exchange, ExchangeKind};
 use crate::queue::{Consumer, Queue};
+use crate::store::definitions::VhostDefinition;
 use crate::store::meta_model::Change;
 use ahash::{HashMap, HashMapExt};
 use amq_protocol::types::{AMQPValue, FieldTable};
@@ -12,7 +13,8 @@ use std::sync::{Arc, Weak};
 
 pub struct Vhost {
     pub name: String,
-    pub description: String,
+    /// Description, tags, default queue type, tracing: what `PUT /api/vhosts` changes.
+    meta: RwLock<VhostDefinition>,
     exchanges: RwLock<HashMap<String, Arc<Exchange>>>,
     queues: RwLock<HashMap<String, Arc<Queue>>>,
     /// Direct reply-to addresses and the consumers behind them.
@@ -31,7 +33,7 @@ const PREDECLARED: &[(&str, ExchangeKind, bool)] = &[
 ];
 
 impl Vhost {
-    pub fn new(name: &str, description: &str) -> Arc<Self> {
+    pub fn new(name: &str) -> Arc<Self> {
         let mut exchanges = HashMap::new();
         for (n, kind, internal) in PREDECLARED {
             let ex = Exchange::new(
@@ -46,11 +48,24 @@ impl Vhost {
         }
         Arc::new(Self {
             name: name.to_string(),
-            description: description.to_string(),
+            meta: RwLock::new(VhostDefinition::named(name, "")),
             exchanges: RwLock::new(exchanges),
             queues: RwLock::new(HashMap::new()),
             reply_channels: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// The vhost as stored: name, description, tags, tracing.
+    pub fn definition(&self) -> VhostDefinition {
+        self.meta.read().clone()
+    }
+
+    pub(crate) fn set_definition(&self, def: &VhostDefinition) {
+        *self.meta.write() = def.clone();
+    }
+
+    pub fn description(&self) -> String {
+        self.meta.read().description.clone()
     }
 
     pub fn exchange(&self, name: &str) -> Option<Arc<Exchange>> {

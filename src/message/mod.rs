@@ -4,6 +4,7 @@
 //! queue it was routed to; never copied per queue. Every message in memory is counted, so
 //! queues can page new messages to disk when memory runs short.
 
+pub(crate) mod checks;
 pub mod props;
 
 use amq_protocol::protocol::BasicProperties;

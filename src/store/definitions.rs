@@ -134,6 +134,30 @@ pub struct VhostDefinition {
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    #[serde(
+        default,
+        deserialize_with = "deserialize_tags",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub tags: Vec<String>,
+    /// The queue type a declare without `x-queue-type` gets (only `classic` here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_queue_type: Option<String>,
+    /// Whether messages are traced to `amq.rabbitmq.trace`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tracing: bool,
+}
+
+impl VhostDefinition {
+    pub fn named(name: &str, description: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            description: description.to_string(),
+            tags: Vec::new(),
+            default_queue_type: None,
+            tracing: false,
+        }
+    }
 }
 
 /// One user's configure/write/read patterns in one vhost.
@@ -711,10 +735,7 @@ pub(crate) mod tests {
         assert_eq!(d.vhosts[0].description, "hi");
         let out = serde_json::to_value(&d).unwrap_or_default();
         assert_eq!(out["vhosts"][0], json!({"name":"v","description":"hi"}));
-        let plain = serde_json::to_value(VhostDefinition {
-            name: "w".into(),
-            description: String::new(),
-        });
+        let plain = serde_json::to_value(VhostDefinition::named("w", ""));
         assert_eq!(plain.unwrap_or_default(), json!({"name":"w"}));
     }
 

@@ -299,10 +299,7 @@ mod tests {
 
     fn seed() -> anyhow::Result<Definitions> {
         let mut d = Definitions::default();
-        d.vhosts.push(VhostDefinition {
-            name: "/".into(),
-            description: String::new(),
-        });
+        d.vhosts.push(VhostDefinition::named("/", ""));
         Ok(d)
     }
 

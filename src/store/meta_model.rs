@@ -416,18 +416,12 @@ mod tests {
     #[test]
     fn replaying_changes_is_idempotent() {
         let changes = vec![
-            Change::PutVhost(VhostDefinition {
-                name: "v".into(),
-                description: String::new(),
-            }),
+            Change::PutVhost(VhostDefinition::named("v", "")),
             Change::PutQueue(queue("v", "q")),
             Change::PutExchange(exchange("v", "x")),
             Change::PutBinding(binding("v", "x", "q", true, "k")),
             Change::DeleteVhost { name: "v".into() },
-            Change::PutVhost(VhostDefinition {
-                name: "v".into(),
-                description: "again".into(),
-            }),
+            Change::PutVhost(VhostDefinition::named("v", "again")),
             Change::PutQueue(queue("v", "q2")),
         ];
         let mut once = Model::default();

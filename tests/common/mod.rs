@@ -13,6 +13,8 @@ use warren::config::Config;
 pub struct TestBroker {
     pub server: Option<warren::Server>,
     pub addr: SocketAddr,
+    /// The management API's address.
+    pub http_addr: SocketAddr,
     pub dir: tempfile::TempDir,
 }
 
@@ -30,9 +32,11 @@ impl TestBroker {
     pub async fn start_with(dir: tempfile::TempDir, mut config: Config) -> TestBroker {
         config.data_dir = dir.path().to_path_buf();
         config.amqp.listen = "127.0.0.1:0".into();
+        config.http.listen = "127.0.0.1:0".into();
         let server = warren::Server::start(config).await.expect("broker starts");
         TestBroker {
             addr: server.amqp_addr,
+            http_addr: server.http_addr,
             server: Some(server),
             dir,
         }
@@ -40,6 +44,11 @@ impl TestBroker {
 
     pub fn url(&self) -> String {
         format!("amqp://guest:guest@{}/%2f", self.addr)
+    }
+
+    /// A management API client logged in as guest.
+    pub fn api(&self) -> warren::ctl::client::Client {
+        warren::ctl::client::Client::new(&self.http_addr.to_string(), "guest", "guest")
     }
 
     pub fn broker(&self) -> &std::sync::Arc<warren::broker::Broker> {
@@ -79,7 +88,13 @@ impl ChildBroker {
     /// dir back with `kill` or `stop`.
     pub fn spawn_in(dir: tempfile::TempDir, extra: &[&str]) -> ChildBroker {
         let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
-            .args(["--amqp-listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "--amqp-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
             .arg(dir.path())
             .args(extra)
             .env("RUST_LOG", "info")

@@ -1,6 +1,6 @@
 //! Vhosts, users and permissions. Only the broker itself and administrators change them.
 
-use crate::auth::password::SHA256_ALGORITHM;
+use crate::auth::password::HASHING_ALGORITHMS;
 use crate::auth::{Permission, User, TAG_ADMINISTRATOR};
 use crate::broker::command::{Actor, CommandError, CommandResult, Outcome};
 use crate::broker::Broker;
@@ -32,20 +32,24 @@ fn no_user(name: &str) -> CommandError {
     CommandError::NotFound(format!("no user '{name}'"))
 }
 
-pub(super) fn add_vhost(
+/// Adds a vhost or updates an existing one's description, tags and tracing.
+pub(super) fn put_vhost(
     broker: &Broker,
     actor: &Actor,
-    name: String,
-    description: String,
+    def: VhostDefinition,
     changes: &mut Vec<Change>,
 ) -> CommandResult {
     require_admin(actor, "add vhosts")?;
-    if name.is_empty() {
+    if def.name.is_empty() {
         return Err(CommandError::Invalid("a vhost needs a name".into()));
     }
-    if broker.vhost(&name).is_none() {
-        broker.add_vhost(&name, &description);
-        changes.push(Change::PutVhost(VhostDefinition { name, description }));
+    let existing = broker.vhost(&def.name);
+    let vh = existing
+        .clone()
+        .unwrap_or_else(|| broker.add_vhost(&def.name));
+    if existing.is_none() || vh.definition() != def {
+        vh.set_definition(&def);
+        changes.push(Change::PutVhost(def));
     }
     Ok(Outcome::Done)
 }
@@ -86,26 +90,27 @@ pub(super) fn delete_vhost(
 pub(super) fn put_user(
     broker: &Broker,
     actor: &Actor,
-    name: String,
-    password_hash: String,
-    tags: Vec<String>,
+    user: User,
     changes: &mut Vec<Change>,
 ) -> CommandResult {
     require_admin(actor, "change users")?;
-    if name.is_empty() {
+    if user.name.is_empty() {
         return Err(CommandError::Invalid("a user needs a name".into()));
     }
+    if !HASHING_ALGORITHMS.contains(&user.hashing_algorithm.as_str()) {
+        return Err(CommandError::Invalid(format!(
+            "unsupported hashing algorithm '{}': use {}",
+            user.hashing_algorithm,
+            HASHING_ALGORITHMS.join(" or ")
+        )));
+    }
     changes.push(Change::PutUser(UserDefinition {
-        name: name.clone(),
-        password_hash: password_hash.clone(),
-        hashing_algorithm: SHA256_ALGORITHM.to_string(),
-        tags: tags.clone(),
+        name: user.name.clone(),
+        password_hash: user.password_hash.clone(),
+        hashing_algorithm: user.hashing_algorithm.clone(),
+        tags: user.tags.clone(),
     }));
-    broker.put_user(User {
-        name,
-        password_hash,
-        tags,
-    });
+    broker.put_user(user);
     Ok(Outcome::Done)
 }
 

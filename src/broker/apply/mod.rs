@@ -13,7 +13,7 @@ mod queues;
 use super::command::{Actor, Command, CommandError, CommandResult, Outcome};
 use super::{Broker, Vhost};
 use crate::auth::permissions::{check_resource, Access};
-use crate::auth::Permission;
+use crate::auth::{Permission, User};
 use crate::store::meta_log::Ticket;
 use crate::store::meta_model::Change;
 use std::sync::Arc;
@@ -75,15 +75,22 @@ impl Broker {
             }
             Command::Bind(b) => bindings::bind(&self.scope(actor, &b.vhost)?, b, changes),
             Command::Unbind(b) => bindings::unbind(&self.scope(actor, &b.vhost)?, b, changes),
-            Command::AddVhost { name, description } => {
-                access::add_vhost(self, actor, name, description, changes)
-            }
+            Command::PutVhost(def) => access::put_vhost(self, actor, def, changes),
             Command::DeleteVhost { name } => access::delete_vhost(self, actor, &name, changes),
             Command::PutUser {
                 name,
                 password_hash,
+                hashing_algorithm,
                 tags,
-            } => access::put_user(self, actor, name, password_hash, tags, changes),
+            } => {
+                let user = User {
+                    name,
+                    password_hash,
+                    hashing_algorithm,
+                    tags,
+                };
+                access::put_user(self, actor, user, changes)
+            }
             Command::DeleteUser { name } => access::delete_user(self, actor, &name, changes),
             Command::SetPermissions {
                 user,

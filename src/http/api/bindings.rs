@@ -1,0 +1,266 @@
+//! `/api/bindings` and the binding lists under exchanges and queues. Bindings have no name:
+//! the API names one by its `properties_key` (`~` for an empty routing key without
+//! arguments, else the quoted routing key, plus `~` and a hash of the arguments if any).
+
+use super::exchanges::exchange_name;
+use super::Ctx;
+use crate::broker::command::{BindingSpec, Command, Destination};
+use crate::broker::Vhost;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::listing;
+use crate::http::reply::Reply;
+use crate::http::request::Fields;
+use crate::store::definitions::{json_to_field_table, BindingDefinition, DestinationType};
+use base64::Engine;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde_json::{json, Map, Value};
+use sha2::Digest;
+
+pub(crate) async fn list(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
+    let mut items = Vec::new();
+    for vh in ctx.vhosts_listed(vhost)? {
+        items.extend(all(&vh).iter().map(json_of));
+    }
+    respond(ctx, items)
+}
+
+pub(crate) async fn of_exchange(
+    ctx: &Ctx,
+    vhost: &str,
+    name: &str,
+    as_source: bool,
+) -> ApiResult<Reply> {
+    let vh = ctx.session.visible_vhost(&ctx.broker, vhost)?;
+    let name = exchange_name(name);
+    vh.exchange(name).ok_or_else(ApiError::not_found)?;
+    let items = all(&vh)
+        .iter()
+        .filter(|b| match as_source {
+            true => b.source == name,
+            false => b.destination_type == DestinationType::Exchange && b.destination == name,
+        })
+        .map(json_of)
+        .collect();
+    respond(ctx, items)
+}
+
+pub(crate) async fn of_queue(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
+    let vh = ctx.session.visible_vhost(&ctx.broker, vhost)?;
+    vh.queue(name).ok_or_else(ApiError::not_found)?;
+    let items = all(&vh)
+        .iter()
+        .filter(|b| b.destination_type == DestinationType::Queue && b.destination == name)
+        .map(json_of)
+        .collect();
+    respond(ctx, items)
+}
+
+/// The bindings from one exchange to one queue or exchange.
+pub(crate) async fn between(
+    ctx: &Ctx,
+    vhost: &str,
+    source: &str,
+    kind: &str,
+    dest: &str,
+) -> ApiResult<Reply> {
+    let vh = ctx.session.visible_vhost(&ctx.broker, vhost)?;
+    let items = pair(&vh, source, kind, dest)?.iter().map(json_of).collect();
+    respond(ctx, items)
+}
+
+pub(crate) async fn get(
+    ctx: &Ctx,
+    vhost: &str,
+    source: &str,
+    kind: &str,
+    dest: &str,
+    props: &str,
+) -> ApiResult<Reply> {
+    let vh = ctx.session.visible_vhost(&ctx.broker, vhost)?;
+    let b = one(&vh, source, kind, dest, props)?;
+    Ok(Reply::json(&listing::respond_one(&ctx.req, json_of(&b))))
+}
+
+/// `{routing_key, arguments}`: binds, answering 201 with the new binding's `Location`.
+pub(crate) async fn create(
+    ctx: &Ctx,
+    vhost: &str,
+    source: &str,
+    kind: &str,
+    dest: &str,
+) -> ApiResult<Reply> {
+    let vh = ctx.vhost_for_write(vhost)?;
+    pair(&vh, source, kind, dest)?;
+    let body = ctx.req.object()?;
+    let f = Fields(&body);
+    let routing_key = f.string("routing_key")?.unwrap_or_default();
+    let arguments = f.object("arguments")?;
+    let source = exchange_name(source);
+    ctx.run(Command::Bind(spec(
+        vhost,
+        source,
+        kind,
+        dest,
+        &routing_key,
+        &arguments,
+    )))
+    .await?;
+    let key = properties_key(&routing_key, &arguments);
+    let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    let location = format!(
+        "/api/bindings/{}/e/{}/{kind}/{}/{key}",
+        enc(vhost),
+        enc(source),
+        enc(dest)
+    );
+    Ok(Reply::status(hyper::StatusCode::CREATED).with_location(location))
+}
+
+pub(crate) async fn delete(
+    ctx: &Ctx,
+    vhost: &str,
+    source: &str,
+    kind: &str,
+    dest: &str,
+    props: &str,
+) -> ApiResult<Reply> {
+    let vh = ctx.session.vhost(&ctx.broker, vhost)?;
+    let b = one(&vh, source, kind, dest, props)?;
+    ctx.run(Command::Unbind(spec(
+        vhost,
+        &b.source,
+        kind,
+        dest,
+        &b.routing_key,
+        &b.arguments,
+    )))
+    .await?;
+    Ok(Reply::no_content())
+}
+
+fn spec(
+    vhost: &str,
+    source: &str,
+    kind: &str,
+    dest: &str,
+    routing_key: &str,
+    arguments: &Map<String, Value>,
+) -> BindingSpec {
+    BindingSpec {
+        vhost: vhost.to_string(),
+        source: source.to_string(),
+        destination: if kind == "q" {
+            Destination::Queue(dest.to_string())
+        } else {
+            Destination::Exchange(dest.to_string())
+        },
+        routing_key: routing_key.to_string(),
+        arguments: json_to_field_table(arguments),
+    }
+}
+
+/// Bindings (which have no name) listed by vhost, source, destination and routing key.
+fn respond(ctx: &Ctx, mut items: Vec<Value>) -> ApiResult<Reply> {
+    items.sort_by_cached_key(key_order);
+    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+}
+
+fn key_order(v: &Value) -> (String, String, String, String) {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    (s("vhost"), s("source"), s("destination"), s("routing_key"))
+}
+
+/// The bindings from `source` to `dest`; both must exist.
+fn pair(vh: &Vhost, source: &str, kind: &str, dest: &str) -> ApiResult<Vec<BindingDefinition>> {
+    let source = exchange_name(source);
+    vh.exchange(source).ok_or_else(ApiError::not_found)?;
+    let (dest_type, found) = if kind == "q" {
+        (DestinationType::Queue, vh.queue(dest).is_some())
+    } else {
+        (DestinationType::Exchange, vh.exchange(dest).is_some())
+    };
+    if !found {
+        return Err(ApiError::not_found());
+    }
+    Ok(all(vh)
+        .into_iter()
+        .filter(|b| b.source == source && b.destination_type == dest_type && b.destination == dest)
+        .collect())
+}
+
+/// The binding from `source` to `dest` whose properties key is `props`.
+fn one(
+    vh: &Vhost,
+    source: &str,
+    kind: &str,
+    dest: &str,
+    props: &str,
+) -> ApiResult<BindingDefinition> {
+    pair(vh, source, kind, dest)?
+        .into_iter()
+        .find(|b| decoded_key(b) == props)
+        .ok_or_else(ApiError::not_found)
+}
+
+/// Every binding in a vhost, the default exchange's implicit ones included.
+fn all(vh: &Vhost) -> Vec<BindingDefinition> {
+    let mut out: Vec<BindingDefinition> = vh
+        .queues()
+        .iter()
+        .map(|q| BindingDefinition {
+            source: String::new(),
+            vhost: vh.name.clone(),
+            destination: q.name.clone(),
+            destination_type: DestinationType::Queue,
+            routing_key: q.name.clone(),
+            arguments: Map::new(),
+        })
+        .collect();
+    for x in vh.exchanges() {
+        out.extend(
+            x.bindings()
+                .iter()
+                .map(|b| crate::broker::records::binding(&vh.name, &x.name, b)),
+        );
+    }
+    out
+}
+
+fn json_of(b: &BindingDefinition) -> Value {
+    json!({
+        "source": b.source,
+        "vhost": b.vhost,
+        "destination": b.destination,
+        "destination_type": match b.destination_type {
+            DestinationType::Queue => "queue",
+            DestinationType::Exchange => "exchange",
+        },
+        "routing_key": b.routing_key,
+        "arguments": b.arguments,
+        "properties_key": properties_key(&b.routing_key, &b.arguments),
+    })
+}
+
+/// The binding's name in URLs, as RabbitMQ makes it (the arguments' hash is Warren's own:
+/// stable, but not Erlang's `phash2`).
+pub(crate) fn properties_key(routing_key: &str, args: &Map<String, Value>) -> String {
+    let rk = utf8_percent_encode(routing_key, NON_ALPHANUMERIC).to_string();
+    match (rk.is_empty(), args.is_empty()) {
+        (true, true) => "~".into(),
+        (false, true) => rk,
+        (_, false) => {
+            let canon = serde_json::to_vec(args).unwrap_or_default();
+            let digest = sha2::Sha256::digest(&canon);
+            let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..6]);
+            format!("{rk}~{hash}")
+        }
+    }
+}
+
+/// The key as it reads once the path segment is decoded.
+fn decoded_key(b: &BindingDefinition) -> String {
+    let key = properties_key(&b.routing_key, &b.arguments);
+    percent_encoding::percent_decode_str(&key)
+        .decode_utf8_lossy()
+        .into_owned()
+}

@@ -1,0 +1,90 @@
+//! The API's resources, one module each. A handler reads what it needs from the broker or
+//! turns the request into a broker command; the session decides what the user may see.
+
+pub(super) mod bindings;
+pub(super) mod definitions;
+pub(super) mod exchanges;
+pub(super) mod health;
+pub(super) mod overview;
+pub(super) mod policies;
+mod publish;
+pub(super) mod queues;
+pub(super) mod users;
+pub(super) mod vhosts;
+
+use super::auth::Session;
+use super::error::{ApiError, ApiResult};
+use super::request::Req;
+use crate::broker::command::{Actor, Command, CommandError, Outcome};
+use crate::broker::{Applied, Broker, Vhost};
+use crate::store::meta_log::Ticket;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// One request in flight: the broker, who asks, and what they sent.
+pub(crate) struct Ctx {
+    pub broker: Arc<Broker>,
+    pub session: Session,
+    pub req: Req,
+    /// The node's listeners, as (protocol, address).
+    pub listeners: Arc<Vec<(&'static str, SocketAddr)>>,
+}
+
+impl Ctx {
+    /// Runs a command as the session's user and waits until its changes are on disk.
+    pub(crate) async fn run(&self, cmd: Command) -> ApiResult<Outcome> {
+        let applied = self.execute(cmd)?;
+        if let Some(t) = applied.persisted {
+            self.wait(t).await?;
+        }
+        Ok(applied.outcome)
+    }
+
+    /// Runs a command as the session's user without waiting for the disk.
+    pub(crate) fn execute(&self, cmd: Command) -> Result<Applied, CommandError> {
+        let actor = Actor {
+            user: Some(&self.session.user),
+            permission: None,
+            connection: None,
+        };
+        self.broker.execute(&actor, cmd)
+    }
+
+    /// Waits until a command's changes are on disk.
+    pub(crate) async fn wait(&self, ticket: Ticket) -> ApiResult<()> {
+        ticket.written().await.map_err(|e| {
+            ApiError::new(
+                hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                e.to_string(),
+            )
+        })
+    }
+
+    /// Path segment `i` (the router checked the count).
+    pub(crate) fn seg(&self, i: usize) -> &str {
+        self.req.path.get(i).map_or("", String::as_str)
+    }
+
+    /// The vhosts whose objects a list shows: one named in the path, or all visible ones.
+    pub(crate) fn vhosts_listed(&self, named: Option<&str>) -> ApiResult<Vec<Arc<Vhost>>> {
+        match named {
+            Some(v) => Ok(vec![self.session.visible_vhost(&self.broker, v)?]),
+            None => Ok(self
+                .broker
+                .vhosts()
+                .into_iter()
+                .filter(|vh| self.session.sees(&self.broker, &vh.name))
+                .collect()),
+        }
+    }
+
+    /// A vhost written to: it must exist (404 `vhost_not_found`) and the user needs
+    /// permissions there.
+    pub(crate) fn vhost_for_write(&self, name: &str) -> ApiResult<Arc<Vhost>> {
+        if self.broker.vhost(name).is_none() {
+            return Err(ApiError::no_vhost());
+        }
+        self.session.vhost(&self.broker, name)
+    }
+}

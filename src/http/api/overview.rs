@@ -1,0 +1,179 @@
+//! `/api/overview`, `/api/whoami`, `/api/cluster-name`, `/api/extensions` and
+//! `/api/nodes`: what the broker is and how the node is doing.
+
+use super::Ctx;
+use crate::broker::command::Command;
+use crate::broker::resources::{free_disk_bytes, resident_bytes};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::listing;
+use crate::http::reply::Reply;
+use crate::http::request::Fields;
+use serde_json::{json, Value};
+
+/// The RabbitMQ version Warren behaves as (tools check it).
+pub(crate) const RABBITMQ_VERSION: &str = "3.10.8";
+
+pub(crate) async fn overview(ctx: &Ctx) -> ApiResult<Reply> {
+    let b = &ctx.broker;
+    let (mut queues, mut exchanges, mut consumers) = (0usize, 0usize, 0u64);
+    let (mut ready, mut unacked) = (0u64, 0u64);
+    for vh in ctx.vhosts_listed(None)? {
+        exchanges += vh.exchanges().len();
+        for q in vh.queues() {
+            let c = q.counts();
+            queues += 1;
+            consumers += u64::from(c.consumers);
+            ready += u64::from(c.ready);
+            unacked += u64::from(c.unacked);
+        }
+    }
+    let listeners: Vec<Value> = ctx
+        .listeners
+        .iter()
+        .map(|(protocol, addr)| {
+            json!({
+                "node": b.config.node_name,
+                "protocol": protocol,
+                "ip_address": addr.ip().to_string(),
+                "port": addr.port(),
+                "socket_opts": {},
+            })
+        })
+        .collect();
+    let exchange_types: Vec<Value> = ["direct", "fanout", "headers", "topic"]
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t,
+                "description": format!("AMQP {t} exchange, as per the AMQP specification"),
+                "enabled": true,
+            })
+        })
+        .collect();
+    let v = json!({
+        "management_version": RABBITMQ_VERSION,
+        "rabbitmq_version": RABBITMQ_VERSION,
+        "product_name": "Warren",
+        "product_version": env!("CARGO_PKG_VERSION"),
+        "rates_mode": "basic",
+        "cluster_name": cluster_name_of(ctx),
+        "node": b.config.node_name,
+        "exchange_types": exchange_types,
+        "disable_stats": false,
+        "enable_queue_totals": false,
+        "listeners": listeners,
+        "contexts": [{
+            "node": b.config.node_name,
+            "description": "RabbitMQ Management",
+            "path": "/",
+            "port": ctx.listeners.iter().find(|(p, _)| *p == "http").map(|(_, a)| a.port()),
+        }],
+        "object_totals": {
+            "exchanges": exchanges,
+            "queues": queues,
+            "consumers": consumers,
+        },
+        "queue_totals": {
+            "messages": ready + unacked,
+            "messages_ready": ready,
+            "messages_unacknowledged": unacked,
+        },
+    });
+    Ok(Reply::json(&listing::respond_one(&ctx.req, v)))
+}
+
+pub(crate) async fn whoami(ctx: &Ctx) -> ApiResult<Reply> {
+    let u = &ctx.session.user;
+    Ok(Reply::json(&json!({"name": u.name, "tags": u.tags})))
+}
+
+/// The `cluster_name` global parameter, else the node's name.
+fn cluster_name_of(ctx: &Ctx) -> String {
+    ctx.broker
+        .parameters
+        .read()
+        .list_global()
+        .find(|(n, _)| n.as_str() == "cluster_name")
+        .and_then(|(_, v)| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| ctx.broker.config.node_name.clone())
+}
+
+pub(crate) async fn cluster_name(ctx: &Ctx) -> ApiResult<Reply> {
+    Ok(Reply::json(&json!({"name": cluster_name_of(ctx)})))
+}
+
+/// `{"name": ...}`: stored as the `cluster_name` global parameter, as RabbitMQ stores it.
+pub(crate) async fn set_cluster_name(ctx: &Ctx) -> ApiResult<Reply> {
+    ctx.session.require_admin()?;
+    let body = ctx.req.object()?;
+    let name = Fields(&body).required_string("name")?;
+    if name.is_empty() {
+        return Err(ApiError::bad_request("the cluster name must not be empty"));
+    }
+    ctx.run(Command::SetGlobalParameter {
+        name: "cluster_name".into(),
+        value: Value::String(name),
+    })
+    .await?;
+    Ok(Reply::no_content())
+}
+
+/// The management UI's plugins: none.
+pub(crate) async fn extensions(_ctx: &Ctx) -> ApiResult<Reply> {
+    Ok(Reply::json(&json!([])))
+}
+
+pub(crate) async fn nodes(ctx: &Ctx) -> ApiResult<Reply> {
+    ctx.session.require_monitor()?;
+    let node = node_json(ctx).await;
+    Ok(Reply::json(&listing::respond(&ctx.req, vec![node])?))
+}
+
+pub(crate) async fn node(ctx: &Ctx) -> ApiResult<Reply> {
+    ctx.session.require_monitor()?;
+    if ctx.seg(1) != ctx.broker.config.node_name {
+        return Err(ApiError::not_found());
+    }
+    let mut node = node_json(ctx).await;
+    if ctx.req.flag("memory") {
+        let total = node["mem_used"].clone();
+        node["memory"] = json!({"total": {"rss": total}, "strategy": "rss"});
+    }
+    Ok(Reply::json(&listing::respond_one(&ctx.req, node)))
+}
+
+/// The node's figures, read on the blocking pool (`/proc` and `statvfs`).
+async fn node_json(ctx: &Ctx) -> Value {
+    let b = ctx.broker.clone();
+    let figures = tokio::task::spawn_blocking(move || {
+        let rss = resident_bytes().unwrap_or(0);
+        let disk = free_disk_bytes(&b.config.data_dir).unwrap_or(0);
+        let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
+        let fd_total = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(0, |(soft, _)| soft);
+        (rss, disk, fds, fd_total)
+    })
+    .await
+    .unwrap_or_default();
+    let (rss, disk, fds, fd_total) = figures;
+    let b = &ctx.broker;
+    let alarms = *b.alarms.borrow();
+    json!({
+        "name": b.config.node_name,
+        "type": "disc",
+        "running": true,
+        "being_drained": false,
+        "os_pid": std::process::id().to_string(),
+        "processors": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "uptime": b.started.elapsed().as_millis() as u64,
+        "mem_used": rss,
+        "mem_limit": b.memory_limit,
+        "mem_alarm": alarms.memory || alarms.memory_forced,
+        "disk_free": disk,
+        "disk_free_limit": b.config.resources.disk_free_limit.as_u64(),
+        "disk_free_alarm": alarms.disk,
+        "fd_used": fds,
+        "fd_total": fd_total,
+        "rates_mode": "basic",
+    })
+}

@@ -1,0 +1,202 @@
+//! `/api/queues`: list, show, declare, delete, purge, get messages, and actions.
+
+use super::Ctx;
+use crate::auth::permissions::{check_resource, Access};
+use crate::broker::command::{Command, QueueDecl};
+use crate::broker::effective::effective_definition;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::listing;
+use crate::http::reply::Reply;
+use crate::http::request::Fields;
+use crate::queue::{new_holder, Got, Queue, Settle};
+use crate::store::definitions::{field_table_to_json, json_to_field_table};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub(crate) async fn list(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
+    let mut items = Vec::new();
+    for vh in ctx.vhosts_listed(vhost)? {
+        items.extend(vh.queues().iter().map(|q| json_of(ctx, q)));
+    }
+    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+}
+
+pub(crate) async fn get(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
+    let vh = ctx.session.visible_vhost(&ctx.broker, vhost)?;
+    let q = vh.queue(name).ok_or_else(ApiError::not_found)?;
+    Ok(Reply::json(&listing::respond_one(
+        &ctx.req,
+        json_of(ctx, &q),
+    )))
+}
+
+/// Declares (`durable`, `auto_delete`, `arguments`; `queue_type` becomes `x-queue-type`).
+pub(crate) async fn put(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
+    ctx.vhost_for_write(vhost)?;
+    let body = ctx.req.object()?;
+    let f = Fields(&body);
+    let mut arguments = f.object("arguments")?;
+    if let Some(t) = f.string("queue_type")? {
+        arguments.insert("x-queue-type".into(), Value::String(t));
+    }
+    let outcome = ctx
+        .run(Command::DeclareQueue(QueueDecl {
+            vhost: vhost.to_string(),
+            name: name.to_string(),
+            server_named: false,
+            durable: f.bool("durable", false)?,
+            auto_delete: f.bool("auto_delete", false)?,
+            exclusive_owner: None,
+            arguments: json_to_field_table(&arguments),
+        }))
+        .await?;
+    let created = matches!(
+        outcome,
+        crate::broker::command::Outcome::Queue { created: true, .. }
+    );
+    Ok(Reply::put(created))
+}
+
+/// Deletes; `?if-unused=true` and `?if-empty=true` as in `queue.delete`.
+pub(crate) async fn delete(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
+    let vh = ctx.session.vhost(&ctx.broker, vhost)?;
+    vh.queue(name).ok_or_else(ApiError::not_found)?;
+    ctx.run(Command::DeleteQueue {
+        vhost: vhost.to_string(),
+        name: name.to_string(),
+        if_unused: ctx.req.flag("if-unused"),
+        if_empty: ctx.req.flag("if-empty"),
+    })
+    .await?;
+    Ok(Reply::no_content())
+}
+
+pub(crate) async fn purge(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
+    let vh = ctx.session.vhost(&ctx.broker, vhost)?;
+    vh.queue(name).ok_or_else(ApiError::not_found)?;
+    ctx.run(Command::PurgeQueue {
+        vhost: vhost.to_string(),
+        name: name.to_string(),
+    })
+    .await?;
+    Ok(Reply::no_content())
+}
+
+/// `{count, ackmode, encoding, truncate}`: takes up to `count` messages, then settles them
+/// all as `ackmode` says (requeued ones go back where they were, marked redelivered).
+pub(crate) async fn get_messages(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
+    let vh = ctx.session.vhost(&ctx.broker, vhost)?;
+    let q = vh.queue(name).ok_or_else(ApiError::not_found)?;
+    let perm = ctx.session.permission(&ctx.broker, vhost);
+    check_resource(
+        perm.as_deref(),
+        Access::Write,
+        "queue",
+        name,
+        vhost,
+        &ctx.session.user.name,
+    )
+    .and_then(|()| {
+        let user = &ctx.session.user.name;
+        check_resource(perm.as_deref(), Access::Read, "queue", name, vhost, user)
+    })
+    .map_err(|_| ApiError::not_authorised("Access refused."))?;
+    if q.exclusive_owner.is_some() {
+        return Err(ApiError::bad_request(format!(
+            "cannot obtain exclusive access to locked queue '{name}' in vhost '{vhost}'"
+        )));
+    }
+    let body = ctx.req.object()?;
+    let f = Fields(&body);
+    let count = f
+        .int("count")?
+        .ok_or_else(|| ApiError::bad_request("count not found in request body"))?;
+    let settle = match f.string("ackmode")?.as_deref() {
+        Some("ack_requeue_true") | Some("reject_requeue_true") => Settle::Requeue,
+        Some("ack_requeue_false") => Settle::Ack,
+        Some("reject_requeue_false") => Settle::Reject,
+        _ => {
+            return Err(ApiError::bad_request(
+                "ackmode must be ack_requeue_true, ack_requeue_false, reject_requeue_true \
+                 or reject_requeue_false",
+            ))
+        }
+    };
+    let base64_only = match f.string("encoding")?.as_deref() {
+        Some("auto") => false,
+        Some("base64") => true,
+        _ => return Err(ApiError::bad_request("encoding must be auto or base64")),
+    };
+    let truncate = f.int("truncate")?.map(|t| t.max(0) as usize);
+    let holder = new_holder();
+    let (mut out, mut seqs) = (Vec::new(), Vec::new());
+    while out.len() < count.clamp(0, 10_000) as usize {
+        match q.get(Some(holder)) {
+            Got::Empty => break,
+            Got::Loading => q.wait_loaded().await,
+            Got::Message {
+                msg,
+                redelivered,
+                seq,
+                remaining,
+            } => {
+                seqs.push(seq);
+                out.push(super::publish::got_json(
+                    &msg,
+                    redelivered,
+                    remaining,
+                    base64_only,
+                    truncate,
+                ));
+            }
+        }
+    }
+    if !seqs.is_empty() {
+        q.settle(holder, &seqs, settle);
+    }
+    Ok(Reply::json(&Value::Array(out)))
+}
+
+/// `{"action": "sync" | "cancel_sync"}`: for mirrored queues, which Warren has not yet.
+pub(crate) async fn action(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
+    let vh = ctx.session.vhost(&ctx.broker, vhost)?;
+    vh.queue(name).ok_or_else(ApiError::not_found)?;
+    let body = ctx.req.object()?;
+    match Fields(&body).string("action")?.as_deref() {
+        Some("sync") | Some("cancel_sync") => Err(ApiError::bad_request(format!(
+            "queue '{name}' in vhost '{vhost}' is not mirrored"
+        ))),
+        _ => Err(ApiError::bad_request("action must be sync or cancel_sync")),
+    }
+}
+
+pub(crate) fn json_of(ctx: &Ctx, q: &Arc<Queue>) -> Value {
+    let c = q.counts();
+    let (policy, operator, effective) = {
+        let policies = ctx.broker.policies.read();
+        let (user, op) = policies.for_queue(&q.vhost, &q.name);
+        (
+            user.map(|p| p.name.clone()),
+            op.map(|p| p.name.clone()),
+            effective_definition(user, op),
+        )
+    };
+    json!({
+        "name": q.name,
+        "vhost": q.vhost,
+        "durable": q.durable,
+        "auto_delete": q.auto_delete,
+        "exclusive": q.exclusive_owner.is_some(),
+        "arguments": field_table_to_json(&q.arguments),
+        "node": ctx.broker.config.node_name,
+        "type": "classic",
+        "state": "running",
+        "policy": policy,
+        "operator_policy": operator,
+        "effective_policy_definition": effective,
+        "consumers": c.consumers,
+        "messages": c.ready + c.unacked,
+        "messages_ready": c.ready,
+        "messages_unacknowledged": c.unacked,
+    })
+}

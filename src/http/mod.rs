@@ -1,0 +1,126 @@
+//! The management HTTP API: RabbitMQ 3.10's, on hyper. Each connection is a task; each
+//! request is authenticated (`auth`), routed (`routes`) to a handler in `api/`, which turns
+//! it into broker commands or reads, and answers JSON. Errors are RabbitMQ's
+//! `{"error", "reason"}` with its status codes. Nothing here is on the AMQP hot path.
+
+mod api;
+mod auth;
+mod error;
+mod listing;
+mod reply;
+mod request;
+mod routes;
+
+use crate::broker::Broker;
+use bytes::Bytes;
+use error::ApiError;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use reply::Reply;
+use request::{Req, MAX_BODY};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+/// The node's listeners, as (protocol, address), for the overview and health checks.
+pub(crate) type Listeners = Arc<Vec<(&'static str, SocketAddr)>>;
+
+/// Serves the API on `listener` until the broker shuts down.
+pub(crate) async fn serve(listener: TcpListener, broker: Arc<Broker>, listeners: Listeners) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    conns.spawn(connection(stream, peer, broker.clone(), listeners.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!("HTTP accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = broker.shutdown_signal() => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, broker: Arc<Broker>, ls: Listeners) {
+    let _ = stream.set_nodelay(true);
+    let b = broker.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let (b, ls) = (b.clone(), ls.clone());
+        async move { Ok::<_, std::convert::Infallible>(handle(b, ls, peer, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .max_buf_size(1 << 20)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = broker.shutdown_signal() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
+        }
+    }
+}
+
+async fn handle(
+    broker: Arc<Broker>,
+    listeners: Listeners,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let reply = match read(req).await {
+        Ok(req) => routes::dispatch(&broker, listeners, peer, req).await,
+        Err(e) => Err(e),
+    };
+    match reply {
+        Ok(r) => r.into_response(),
+        Err(e) => Reply::error(e).into_response(),
+    }
+}
+
+/// Reads the request: its path after `/api`, query and body (bounded by [`MAX_BODY`]).
+async fn read(req: Request<Incoming>) -> Result<Req, ApiError> {
+    let (parts, body) = req.into_parts();
+    let raw = parts.uri.path();
+    let path = match raw.strip_prefix("/api") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => Req::segments(rest)?,
+        _ => return Err(ApiError::not_found()),
+    };
+    let query = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "bad_request",
+                format!("request body larger than {MAX_BODY} bytes"),
+            ))
+        }
+        Err(_) => return Err(ApiError::bad_request("could not read the request body")),
+    };
+    Ok(Req {
+        method: parts.method,
+        path,
+        query,
+        headers: parts.headers,
+        body,
+    })
+}

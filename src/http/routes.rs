@@ -1,0 +1,147 @@
+//! The API's paths: which handler answers which method on which path. A known path asked
+//! with another method is 405; anything else is 404.
+
+use super::api::{
+    bindings, definitions, exchanges, health, overview, policies, queues, users, vhosts, Ctx,
+};
+use super::auth;
+use super::error::{ApiError, ApiResult};
+use super::reply::Reply;
+use super::request::Req;
+use crate::broker::Broker;
+use hyper::Method;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub(super) async fn dispatch(
+    broker: &Arc<Broker>,
+    listeners: super::Listeners,
+    peer: SocketAddr,
+    req: Req,
+) -> ApiResult<Reply> {
+    let session = auth::authenticate(broker, req.header("authorization"), peer)?;
+    let ctx = Ctx {
+        broker: broker.clone(),
+        session,
+        req,
+        listeners,
+    };
+    let path: Vec<&str> = ctx.req.path.iter().map(String::as_str).collect();
+    let m = &ctx.req.method;
+    let (get, put, post, delete) = (
+        m == Method::GET || m == Method::HEAD,
+        m == Method::PUT,
+        m == Method::POST,
+        m == Method::DELETE,
+    );
+    macro_rules! on {
+        ($($cond:ident => $call:expr),+ $(,)?) => {{
+            $(if $cond { return $call.await; })+
+            Err(ApiError::method_not_allowed())
+        }};
+    }
+    match path.as_slice() {
+        ["overview"] => on!(get => overview::overview(&ctx)),
+        ["whoami"] => on!(get => overview::whoami(&ctx)),
+        ["cluster-name"] => on!(
+            get => overview::cluster_name(&ctx),
+            put => overview::set_cluster_name(&ctx),
+        ),
+        ["extensions"] => on!(get => overview::extensions(&ctx)),
+        ["nodes"] => on!(get => overview::nodes(&ctx)),
+        ["nodes", _] => on!(get => overview::node(&ctx)),
+        ["definitions"] | ["all-configuration"] => on!(
+            get => definitions::export(&ctx, None),
+            post => definitions::import(&ctx, None),
+        ),
+        ["definitions", v] => on!(
+            get => definitions::export(&ctx, Some(v)),
+            post => definitions::import(&ctx, Some(v)),
+        ),
+        ["vhosts"] => on!(get => vhosts::list(&ctx)),
+        ["vhosts", v] => on!(
+            get => vhosts::get(&ctx, v),
+            put => vhosts::put(&ctx, v),
+            delete => vhosts::delete(&ctx, v),
+        ),
+        ["vhosts", v, "permissions"] => on!(get => users::permissions_of_vhost(&ctx, v)),
+        ["users"] => on!(get => users::list(&ctx, false)),
+        ["users", "without-permissions"] => on!(get => users::list(&ctx, true)),
+        ["users", "bulk-delete"] => on!(post => users::bulk_delete(&ctx)),
+        ["users", u] => on!(
+            get => users::get(&ctx, u),
+            put => users::put(&ctx, u),
+            delete => users::delete(&ctx, u),
+        ),
+        ["users", u, "permissions"] => on!(get => users::permissions_of_user(&ctx, u)),
+        ["permissions"] => on!(get => users::permissions(&ctx)),
+        ["permissions", v, u] => on!(
+            get => users::permission(&ctx, v, u),
+            put => users::set_permission(&ctx, v, u),
+            delete => users::clear_permission(&ctx, v, u),
+        ),
+        ["exchanges"] => on!(get => exchanges::list(&ctx, None)),
+        ["exchanges", v] => on!(get => exchanges::list(&ctx, Some(v))),
+        ["exchanges", v, x] => on!(
+            get => exchanges::get(&ctx, v, x),
+            put => exchanges::put(&ctx, v, x),
+            delete => exchanges::delete(&ctx, v, x),
+        ),
+        ["exchanges", v, x, "bindings", "source"] => {
+            on!(get => bindings::of_exchange(&ctx, v, x, true))
+        }
+        ["exchanges", v, x, "bindings", "destination"] => {
+            on!(get => bindings::of_exchange(&ctx, v, x, false))
+        }
+        ["exchanges", v, x, "publish"] => on!(post => exchanges::publish(&ctx, v, x)),
+        ["queues"] => on!(get => queues::list(&ctx, None)),
+        ["queues", v] => on!(get => queues::list(&ctx, Some(v))),
+        ["queues", v, q] => on!(
+            get => queues::get(&ctx, v, q),
+            put => queues::put(&ctx, v, q),
+            delete => queues::delete(&ctx, v, q),
+        ),
+        ["queues", v, q, "bindings"] => on!(get => bindings::of_queue(&ctx, v, q)),
+        ["queues", v, q, "contents"] => on!(delete => queues::purge(&ctx, v, q)),
+        ["queues", v, q, "get"] => on!(post => queues::get_messages(&ctx, v, q)),
+        ["queues", v, q, "actions"] => on!(post => queues::action(&ctx, v, q)),
+        ["bindings"] => on!(get => bindings::list(&ctx, None)),
+        ["bindings", v] => on!(get => bindings::list(&ctx, Some(v))),
+        ["bindings", v, "e", src, kind @ ("q" | "e"), dst] => on!(
+            get => bindings::between(&ctx, v, src, kind, dst),
+            post => bindings::create(&ctx, v, src, kind, dst),
+        ),
+        ["bindings", v, "e", src, kind @ ("q" | "e"), dst, props] => on!(
+            get => bindings::get(&ctx, v, src, kind, dst, props),
+            delete => bindings::delete(&ctx, v, src, kind, dst, props),
+        ),
+        [kind @ ("policies" | "operator-policies")] => {
+            on!(get => policies::list(&ctx, kind, None))
+        }
+        [kind @ ("policies" | "operator-policies"), v] => {
+            on!(get => policies::list(&ctx, kind, Some(v)))
+        }
+        [kind @ ("policies" | "operator-policies"), v, n] => on!(
+            get => policies::get(&ctx, kind, v, n),
+            put => policies::put(&ctx, kind, v, n),
+            delete => policies::delete(&ctx, kind, v, n),
+        ),
+        ["parameters"] => on!(get => policies::parameters(&ctx, None, None)),
+        ["parameters", c] => on!(get => policies::parameters(&ctx, Some(c), None)),
+        ["parameters", c, v] => on!(get => policies::parameters(&ctx, Some(c), Some(v))),
+        ["parameters", c, v, n] => on!(
+            get => policies::parameter(&ctx, c, v, n),
+            put => policies::set_parameter(&ctx, c, v, n),
+            delete => policies::clear_parameter(&ctx, c, v, n),
+        ),
+        ["global-parameters"] => on!(get => policies::global_parameters(&ctx)),
+        ["global-parameters", n] => on!(
+            get => policies::global_parameter(&ctx, n),
+            put => policies::set_global_parameter(&ctx, n),
+            delete => policies::clear_global_parameter(&ctx, n),
+        ),
+        ["aliveness-test", v] => on!(get => health::aliveness(&ctx, v)),
+        ["health", "checks", rest @ ..] => on!(get => health::check(&ctx, rest)),
+        _ => Err(ApiError::not_found()),
+    }
+}
