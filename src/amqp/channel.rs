@@ -87,6 +87,13 @@ pub(crate) struct Channel {
 }
 
 impl Channel {
+    /// Tells the management API about a change of confirm, tx or prefetch mode.
+    pub(crate) fn mode_changed(&self) {
+        let tx = self.tx.is_some();
+        self.shared
+            .set_mode(self.confirm, tx, self.consumer_prefetch);
+    }
+
     pub(crate) fn new(id: u16, conn: Arc<ConnShared>) -> Self {
         Self {
             shared: ChannelShared::new(id, conn),

@@ -11,6 +11,7 @@ use amq_protocol::protocol::{basic, AMQPClass};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -32,6 +33,9 @@ pub(crate) struct ConsumerInfo {
     /// Per-consumer prefetch (0 = unlimited), fixed when the consumer started.
     pub prefetch: u16,
     pub unacked: u32,
+    pub no_ack: bool,
+    pub exclusive: bool,
+    pub arguments: amq_protocol::types::FieldTable,
 }
 
 /// Settled deliveries: usually one (an ack of one tag).
@@ -114,7 +118,13 @@ pub(crate) struct ChannelShared {
     pub holder: Holder,
     pub conn: Arc<ConnShared>,
     pub state: Mutex<DeliveryState>,
+    /// For the management API: confirm mode (bit 0), transactional (bit 1) and the
+    /// prefetch new consumers get (bits 16..32). Written by the connection when they change.
+    mode: AtomicU32,
 }
+
+const MODE_CONFIRM: u32 = 1;
+const MODE_TX: u32 = 2;
 
 impl ChannelShared {
     pub(crate) fn new(id: u16, conn: Arc<ConnShared>) -> Arc<Self> {
@@ -126,7 +136,26 @@ impl ChannelShared {
                 next_tag: 1,
                 ..Default::default()
             }),
+            mode: AtomicU32::new(0),
         })
+    }
+
+    /// Records confirm mode, transactions and the consumer prefetch for the management API.
+    pub(crate) fn set_mode(&self, confirm: bool, transactional: bool, prefetch: u16) {
+        let bits = u32::from(confirm) * MODE_CONFIRM
+            | u32::from(transactional) * MODE_TX
+            | u32::from(prefetch) << 16;
+        self.mode.store(bits, Ordering::Relaxed);
+    }
+
+    /// (confirm, transactional, consumer prefetch) as last recorded.
+    pub(crate) fn mode(&self) -> (bool, bool, u16) {
+        let bits = self.mode.load(Ordering::Relaxed);
+        (
+            bits & MODE_CONFIRM != 0,
+            bits & MODE_TX != 0,
+            (bits >> 16) as u16,
+        )
     }
 
     /// Records a `basic.get` delivery (`seq` unsettled in `queue`, unless no-ack) and

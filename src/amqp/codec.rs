@@ -123,6 +123,8 @@ pub struct FrameReader<R> {
     /// How much to make room for before a read: grows while reads fill it (a busy
     /// connection), so an idle connection holds only a small buffer.
     chunk: usize,
+    /// Bytes read so far.
+    read: u64,
 }
 
 const MIN_CHUNK: usize = 512;
@@ -135,7 +137,13 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             buf: BytesMut::new(),
             frame_max,
             chunk: MIN_CHUNK,
+            read: 0,
         }
+    }
+
+    /// Bytes read from the socket so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
     }
 
     pub fn set_frame_max(&mut self, frame_max: u32) {
@@ -167,19 +175,21 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 
     /// Reads once from the socket into the buffer.
-    pub async fn fill(&mut self) -> Result<(), ReadError> {
+    /// Reads more bytes from the socket; returns how many.
+    pub async fn fill(&mut self) -> Result<usize, ReadError> {
         if self.buf.capacity() - self.buf.len() < self.chunk / 4 {
             self.buf.reserve(self.chunk);
         }
         let room = self.buf.capacity() - self.buf.len();
         let n = self.rd.read_buf(&mut self.buf).await?;
+        self.read += n as u64;
         if n == 0 {
             return Err(ReadError::Io(std::io::ErrorKind::UnexpectedEof.into()));
         }
         if n == room {
             self.chunk = (self.chunk * 2).min(READ_CHUNK);
         }
-        Ok(())
+        Ok(n)
     }
 
     /// Reads and throws away everything until the peer closes (or the socket fails).

@@ -32,10 +32,17 @@ pub(crate) struct ConnShared {
     pending: AtomicUsize,
     stalled: Mutex<Vec<Weak<Queue>>>,
     drained: tokio::sync::Notify,
+    /// What the management API shows and how it closes the connection (`conn_info.rs`).
+    pub info: super::conn_info::SharedInfo,
 }
 
 impl ConnShared {
-    pub(crate) fn new(id: u64, frame_max: u32, capabilities: ClientCapabilities) -> Arc<Self> {
+    pub(crate) fn new(
+        id: u64,
+        frame_max: u32,
+        capabilities: ClientCapabilities,
+        meta: super::conn_info::ConnMeta,
+    ) -> Arc<Self> {
         Arc::new(Self {
             id,
             frame_max,
@@ -44,7 +51,13 @@ impl ConnShared {
             pending: AtomicUsize::new(0),
             stalled: Mutex::new(Vec::new()),
             drained: tokio::sync::Notify::new(),
+            info: super::conn_info::SharedInfo::new(meta),
         })
+    }
+
+    /// Bytes queued for the socket.
+    pub(crate) fn pending_bytes(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
     }
 
     /// Queues an item for the writer (see [`ConnShared::send_counted`]).

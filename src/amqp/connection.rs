@@ -17,6 +17,7 @@ use crate::store::meta_log::Ticket;
 use ahash::{HashMap, HashMapExt};
 use amq_protocol::protocol::{basic, channel, connection, AMQPClass};
 use std::cell::RefCell;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncRead;
@@ -156,10 +157,16 @@ impl Connection {
             self.wait_for_congested_queues().await;
             tokio::select! {
                 r = rd.fill() => {
-                    if r.is_err() {
+                    let Ok(n) = r else {
                         return End::Done;
-                    }
+                    };
+                    self.shared.info.received(n);
                     last_read = Instant::now();
+                }
+                _ = self.shared.info.close_requested.notified() => {
+                    let reason = self.shared.info.take_close_reason().unwrap_or_default();
+                    self.close(AmqpError::new(code::CONNECTION_FORCED, reason));
+                    return End::Closing;
                 }
                 _ = tokio::time::sleep_until((last_read + idle).into()), if self.heartbeat > 0 => {
                     tracing::info!("connection {}: missed heartbeats, closing", self.shared.id);
@@ -301,6 +308,7 @@ impl Connection {
                     );
                 }
                 let chan = Box::new(Channel::new(ch, self.shared.clone()));
+                self.shared.info.add_channel(&chan.shared);
                 self.channels.insert(ch, chan);
                 self.send_method(
                     ch,
@@ -433,10 +441,12 @@ impl Connection {
                 reason: reason.into(),
             }));
         }
+        self.shared.info.blocked.store(true, Ordering::Relaxed);
         tokio::select! {
             _ = self.broker.alarms_clear() => {}
             _ = self.broker.shutdown_signal() => {}
         }
+        self.shared.info.blocked.store(false, Ordering::Relaxed);
         if notify {
             self.send0(connection::AMQPMethod::Unblocked(connection::Unblocked {}));
         }

@@ -23,6 +23,10 @@ pub(crate) struct Opened {
     pub frame_max: u32,
     pub channel_max: u16,
     pub heartbeat: u16,
+    pub client_properties: amq_protocol::types::FieldTable,
+    pub mechanism: String,
+    /// Bytes the handshake wrote.
+    pub sent: usize,
 }
 
 /// Why the handshake ended without an open connection.
@@ -60,7 +64,7 @@ where
         let _ = wr.write_all(PROTOCOL_HEADER).await;
         return Err(Failed::Silent);
     }
-    send(wr, start_method(&broker.config.node_name)).await?;
+    let mut sent = send(wr, start_method(&broker.config.node_name)).await?;
     let start_ok = match expect(rd).await? {
         connection::AMQPMethod::StartOk(s) => s,
         _ => {
@@ -82,7 +86,7 @@ where
         }
     };
     let cfg = &broker.config.amqp;
-    send(
+    sent += send(
         wr,
         connection::AMQPMethod::Tune(connection::Tune {
             channel_max: cfg.channel_max,
@@ -110,7 +114,7 @@ where
         }
     };
     let (vhost, permission) = open_vhost(broker, &user, open.virtual_host.as_str())?;
-    send(wr, connection::AMQPMethod::OpenOk(connection::OpenOk {})).await?;
+    sent += send(wr, connection::AMQPMethod::OpenOk(connection::OpenOk {})).await?;
     Ok(Opened {
         user,
         vhost,
@@ -119,13 +123,21 @@ where
         frame_max,
         channel_max,
         heartbeat: tune_ok.heartbeat,
+        client_properties: start_ok.client_properties,
+        mechanism: start_ok.mechanism.to_string(),
+        sent,
     })
 }
 
-async fn send<W: AsyncWrite + Unpin>(wr: &mut W, m: connection::AMQPMethod) -> Result<(), Failed> {
+/// Writes one method; returns the bytes written.
+async fn send<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    m: connection::AMQPMethod,
+) -> Result<usize, Failed> {
     let mut buf = BytesMut::new();
     codec::encode_method(&mut buf, 0, AMQPClass::Connection(m));
-    wr.write_all(&buf).await.map_err(|_| Failed::Silent)
+    wr.write_all(&buf).await.map_err(|_| Failed::Silent)?;
+    Ok(buf.len())
 }
 
 /// Reads the next method on channel 0, skipping heartbeats.

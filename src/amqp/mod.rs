@@ -5,6 +5,7 @@ pub(crate) mod channel;
 pub(crate) mod channel_shared;
 pub mod codec;
 mod confirms;
+pub(crate) mod conn_info;
 pub(crate) mod conn_shared;
 pub(crate) mod connection;
 pub(crate) mod error;
@@ -27,7 +28,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one client connection until it closes.
 pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
-    let Ok(peer) = stream.peer_addr() else { return };
+    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+        return;
+    };
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
     let mut reader = FrameReader::new(rd, broker.config.amqp.frame_max);
@@ -37,7 +40,7 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
         Box::pin(handshake::run(&mut reader, &mut wr, &broker, peer)),
     )
     .await;
-    let opened = match opened {
+    let mut opened = match opened {
         Ok(Ok(o)) => o,
         Ok(Err(handshake::Failed::Close(e))) => {
             let mut buf = BytesMut::new();
@@ -63,10 +66,25 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
         "connection {id} from {peer} opened vhost '{}'",
         opened.vhost.name
     );
-    let shared = conn_shared::ConnShared::new(id, opened.frame_max, opened.capabilities);
+    let meta = conn_info::ConnMeta {
+        peer,
+        local,
+        user: opened.user.name.clone(),
+        vhost: opened.vhost.name.clone(),
+        mechanism: std::mem::take(&mut opened.mechanism),
+        heartbeat: opened.heartbeat,
+        channel_max: opened.channel_max,
+        client_properties: std::mem::take(&mut opened.client_properties),
+        connected_at: crate::message::now_ms(),
+    };
+    let shared = conn_shared::ConnShared::new(id, opened.frame_max, opened.capabilities, meta);
+    shared.info.received(reader.bytes_read() as usize);
+    shared.info.sent(opened.sent);
+    broker.clients.register(id, shared.clone());
     let writer = tokio::spawn(writer::run(wr, shared.clone(), opened.heartbeat));
-    let mut conn = connection::Connection::new(broker, shared, opened);
+    let mut conn = connection::Connection::new(broker.clone(), shared, opened);
     conn.run(&mut reader).await;
     drop(conn);
+    broker.clients.deregister(id);
     let _ = writer.await;
 }

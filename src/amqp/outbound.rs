@@ -103,6 +103,11 @@ impl OutQueue {
         self.items.lock().items.is_empty()
     }
 
+    /// True once the writer has gone (the connection is closing).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.items.lock().closed
+    }
+
     /// Refuses further items and returns what was never taken.
     pub(crate) fn close(&self) -> VecDeque<Outbound> {
         let mut p = self.items.lock();

@@ -42,6 +42,7 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
                 while !batch.is_empty() {
                     let (weight, close) = encode_batch(&mut buf, &mut batch, &mut confirms, conn.frame_max);
                     let ok = wr.write_all(&buf).await.is_ok();
+                    conn.info.sent(buf.len());
                     buf.clear();
                     conn.written(weight);
                     wrote_since_tick = true;
@@ -65,6 +66,7 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
                     if wr.write_all(&buf).await.is_err() {
                         break;
                     }
+                    conn.info.sent(buf.len());
                     buf.clear();
                 }
                 wrote_since_tick = false;

@@ -3,6 +3,7 @@
 //! except the vhost lookup a connection does once at `connection.open`.
 
 mod apply;
+pub(crate) mod clients;
 pub mod command;
 pub(crate) mod effective;
 mod equivalence;
@@ -64,6 +65,8 @@ pub struct Broker {
     pub consumer_timeout: Option<std::time::Duration>,
     /// When the broker started (the node's uptime).
     pub started: std::time::Instant,
+    /// The open client connections.
+    pub(crate) clients: clients::Clients,
 }
 
 impl Broker {
@@ -98,6 +101,7 @@ impl Broker {
             permissions: RwLock::new(HashMap::new()),
             next_conn_id: AtomicU64::new(1),
             started: std::time::Instant::now(),
+            clients: clients::Clients::default(),
             alarms: watch::channel(Alarms::default()).0,
             shutdown: watch::channel(false).0,
             access_revoked: watch::channel(0).0,

@@ -83,7 +83,27 @@ impl Client {
         path: &str,
         body: Option<Bytes>,
     ) -> anyhow::Result<Response> {
-        tokio::time::timeout(self.timeout, self.exchange(method, path, body))
+        self.send_full(method, path, &[], body).await
+    }
+
+    /// Sends a bodiless request with extra headers (`X-Reason` for closing a connection).
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Response> {
+        self.send_full(method, path, headers, None).await
+    }
+
+    async fn send_full(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Bytes>,
+    ) -> anyhow::Result<Response> {
+        tokio::time::timeout(self.timeout, self.exchange(method, path, headers, body))
             .await
             .map_err(|_| {
                 anyhow::anyhow!("no answer from {} within {:?}", self.address, self.timeout)
@@ -94,6 +114,7 @@ impl Client {
         &self,
         method: Method,
         path: &str,
+        headers: &[(&str, &str)],
         body: Option<Bytes>,
     ) -> anyhow::Result<Response> {
         let stream = TcpStream::connect(&self.address)
@@ -111,6 +132,9 @@ impl Client {
         }
         if body.is_some() {
             req = req.header(CONTENT_TYPE, "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         let resp = sender
             .send_request(req.body(Full::new(body.unwrap_or_default()))?)

@@ -2,7 +2,8 @@
 //! with another method is 405; anything else is 404.
 
 use super::api::{
-    bindings, definitions, exchanges, health, overview, policies, queues, users, vhosts, Ctx,
+    bindings, connections, definitions, exchanges, health, overview, policies, queues, users,
+    vhosts, Ctx,
 };
 use super::auth;
 use super::error::{ApiError, ApiResult};
@@ -64,6 +65,22 @@ pub(super) async fn dispatch(
             put => vhosts::put(&ctx, v),
             delete => vhosts::delete(&ctx, v),
         ),
+        ["vhosts", v, "connections"] => on!(get => connections::list(&ctx, Some(v))),
+        ["vhosts", v, "channels"] => on!(get => connections::channels(&ctx, Some(v))),
+        ["connections"] => on!(get => connections::list(&ctx, None)),
+        ["connections", "username", u] => on!(
+            get => connections::of_user(&ctx, u),
+            delete => connections::close_user(&ctx, u),
+        ),
+        ["connections", c] => on!(
+            get => connections::get(&ctx, c),
+            delete => connections::close(&ctx, c),
+        ),
+        ["connections", c, "channels"] => on!(get => connections::channels_of(&ctx, c)),
+        ["channels"] => on!(get => connections::channels(&ctx, None)),
+        ["channels", c] => on!(get => connections::channel(&ctx, c)),
+        ["consumers"] => on!(get => connections::consumers(&ctx, None)),
+        ["consumers", v] => on!(get => connections::consumers(&ctx, Some(v))),
         ["vhosts", v, "permissions"] => on!(get => users::permissions_of_vhost(&ctx, v)),
         ["users"] => on!(get => users::list(&ctx, false)),
         ["users", "without-permissions"] => on!(get => users::list(&ctx, true)),

@@ -251,6 +251,7 @@ impl Connection {
             chan.shared.state.lock().global_prefetch = q.prefetch_count;
         } else {
             chan.consumer_prefetch = q.prefetch_count;
+            chan.mode_changed();
         }
         let shared = chan.shared.clone();
         self.send_method(

@@ -42,6 +42,9 @@ impl Connection {
                     queue: q.clone(),
                     prefetch,
                     unacked: 0,
+                    no_ack: c.no_ack,
+                    exclusive: c.exclusive,
+                    arguments: c.arguments.clone(),
                 },
             );
         }

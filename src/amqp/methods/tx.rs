@@ -20,6 +20,7 @@ impl Connection {
             ));
         }
         chan.confirm = true;
+        chan.mode_changed();
         if !s.nowait {
             let ok = confirm::AMQPMethod::SelectOk(confirm::SelectOk {});
             self.send_method(ch, AMQPClass::Confirm(ok));
@@ -38,6 +39,7 @@ impl Connection {
                 }
                 if chan.tx.is_none() {
                     chan.tx = Some(Tx::default());
+                    chan.mode_changed();
                 }
                 tx::AMQPMethod::SelectOk(tx::SelectOk {})
             }

@@ -2,6 +2,7 @@
 //! turns the request into a broker command; the session decides what the user may see.
 
 pub(super) mod bindings;
+pub(super) mod connections;
 pub(super) mod definitions;
 pub(super) mod exchanges;
 pub(super) mod health;

@@ -69,6 +69,8 @@ pub(crate) async fn overview(ctx: &Ctx) -> ApiResult<Reply> {
             "port": ctx.listeners.iter().find(|(p, _)| *p == "http").map(|(_, a)| a.port()),
         }],
         "object_totals": {
+            "connections": b.clients.count(),
+            "channels": b.clients.all().iter().map(|c| c.info().channels).sum::<usize>(),
             "exchanges": exchanges,
             "queues": queues,
             "consumers": consumers,
