@@ -142,9 +142,13 @@ impl ChannelShared {
 
     /// Records confirm mode, transactions and the consumer prefetch for the management API.
     pub(crate) fn set_mode(&self, confirm: bool, transactional: bool, prefetch: u16) {
-        let bits = u32::from(confirm) * MODE_CONFIRM
-            | u32::from(transactional) * MODE_TX
-            | u32::from(prefetch) << 16;
+        let mut bits = u32::from(prefetch) << 16;
+        if confirm {
+            bits |= MODE_CONFIRM;
+        }
+        if transactional {
+            bits |= MODE_TX;
+        }
         self.mode.store(bits, Ordering::Relaxed);
     }
 
