@@ -18,6 +18,7 @@ pub mod message;
 pub(crate) mod policy_rules;
 pub(crate) mod queue;
 pub mod server;
+pub(crate) mod stats;
 pub mod store;
 
 pub use server::Server;

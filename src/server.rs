@@ -40,6 +40,7 @@ impl Server {
         let accept = tokio::spawn(accept_loop(listener, broker.clone()));
         tokio::spawn(crate::broker::resources::monitor(broker.clone()));
         tokio::spawn(compaction(broker.clone()));
+        tokio::spawn(crate::broker::sampler::run(broker.clone()));
         Ok(Server {
             broker,
             amqp_addr,

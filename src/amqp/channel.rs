@@ -275,5 +275,8 @@ impl Connection {
         for q in shared.take_all_unacked() {
             q.holder_gone(shared.holder);
         }
+        if let Some(counts) = shared.retire_stats() {
+            self.vhost.retired_stats.absorb(&counts);
+        }
     }
 }

@@ -6,12 +6,13 @@ use super::conn_shared::ConnShared;
 use super::outbound::Outbound;
 use crate::message::Message;
 use crate::queue::{new_holder, Consumer, Delivery, Holder, Queue};
+use crate::stats::{MessageStats, Stat};
 use ahash::HashMap;
 use amq_protocol::protocol::{basic, AMQPClass};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -121,6 +122,10 @@ pub(crate) struct ChannelShared {
     /// For the management API: confirm mode (bit 0), transactional (bit 1) and the
     /// prefetch new consumers get (bits 16..32). Written by the connection when they change.
     mode: AtomicU32,
+    /// The channel's message statistics.
+    pub stats: MessageStats,
+    /// Set once the channel's counts have gone to its vhost (when it closed).
+    retired: AtomicBool,
 }
 
 const MODE_CONFIRM: u32 = 1;
@@ -137,7 +142,14 @@ impl ChannelShared {
                 ..Default::default()
             }),
             mode: AtomicU32::new(0),
+            stats: MessageStats::default(),
+            retired: AtomicBool::new(false),
         })
+    }
+
+    /// The channel's counts, once: the closing channel hands them to its vhost.
+    pub(crate) fn retire_stats(&self) -> Option<crate::stats::Counts> {
+        (!self.retired.swap(true, Ordering::Relaxed)).then(|| self.stats.counts())
     }
 
     /// Records confirm mode, transactions and the consumer prefetch for the management API.
@@ -275,6 +287,14 @@ impl Consumer for ChannelShared {
     /// Sends the delivery with the channel's next tag and remembers which queue and
     /// position the tag stands for.
     fn deliver(&self, queue: &Arc<Queue>, d: Delivery) {
+        self.stats.inc(if d.no_ack {
+            Stat::DeliverNoAck
+        } else {
+            Stat::Deliver
+        });
+        if d.redelivered {
+            self.stats.inc(Stat::Redeliver);
+        }
         let mut st = self.state.lock();
         let delivery_tag = st.allocate_tag();
         if !d.no_ack {

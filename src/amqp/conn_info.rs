@@ -5,6 +5,7 @@
 use super::channel_shared::ChannelShared;
 use super::conn_shared::ConnShared;
 use crate::broker::clients::{ChannelInfo, ClientConnection, ConnectionInfo, ConsumerInfo};
+use crate::stats::Totals;
 use amq_protocol::types::FieldTable;
 use parking_lot::Mutex;
 use std::net::SocketAddr;
@@ -132,6 +133,11 @@ impl ClientConnection for ConnShared {
                     prefetch_count: prefetch,
                     global_prefetch_count: st.global_prefetch,
                     unacked: st.unacked.len(),
+                    stats: {
+                        let mut t = Totals::default();
+                        t.add(&ch.stats);
+                        t
+                    },
                     consumers: st
                         .consumers
                         .values()
@@ -149,6 +155,12 @@ impl ClientConnection for ConnShared {
             .collect();
         out.sort_by_key(|c| c.number);
         out
+    }
+
+    fn sample(&self, now: std::time::Instant) {
+        for ch in self.info.live_channels() {
+            ch.stats.sample(now);
+        }
     }
 
     fn close(&self, reason: &str) {

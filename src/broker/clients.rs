@@ -15,6 +15,8 @@ pub(crate) trait ClientConnection: Send + Sync {
     fn channels(&self) -> Vec<ChannelInfo>;
     /// Asks the connection to close with 320 CONNECTION_FORCED and `reason`.
     fn close(&self, reason: &str);
+    /// Samples its channels' message statistics (see `crate::stats`).
+    fn sample(&self, now: std::time::Instant);
 }
 
 /// What a connection reports: fixed at open, plus its counters now.
@@ -55,6 +57,8 @@ pub(crate) struct ChannelInfo {
     pub global_prefetch_count: u16,
     pub unacked: usize,
     pub consumers: Vec<ConsumerInfo>,
+    /// Message counts now, and rates as last sampled.
+    pub stats: crate::stats::Totals,
 }
 
 /// One consumer on a channel.

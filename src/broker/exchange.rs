@@ -108,6 +108,8 @@ pub struct Exchange {
     bindings: RwLock<Bindings>,
     /// Set when the exchange leaves its vhost (so cached handles know).
     deleted: std::sync::atomic::AtomicBool,
+    /// `publish_in` and `publish_out`.
+    pub(crate) stats: crate::stats::MessageStats,
 }
 
 impl Exchange {
@@ -137,6 +139,7 @@ impl Exchange {
             alternate_arg,
             bindings: RwLock::new(Bindings::default()),
             deleted: Default::default(),
+            stats: Default::default(),
         })
     }
 

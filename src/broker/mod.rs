@@ -16,6 +16,7 @@ pub(crate) mod publish;
 mod queue_owner;
 pub(crate) mod records;
 pub(crate) mod resources;
+pub(crate) mod sampler;
 mod seed;
 pub(crate) mod topic;
 mod topic_wild;
@@ -67,6 +68,8 @@ pub struct Broker {
     pub started: std::time::Instant,
     /// The open client connections.
     pub(crate) clients: clients::Clients,
+    /// The node's message counts (all vhosts), sampled for rates.
+    pub(crate) stats: crate::stats::Rates,
 }
 
 impl Broker {
@@ -102,6 +105,7 @@ impl Broker {
             next_conn_id: AtomicU64::new(1),
             started: std::time::Instant::now(),
             clients: clients::Clients::default(),
+            stats: Default::default(),
             alarms: watch::channel(Alarms::default()).0,
             shutdown: watch::channel(false).0,
             access_revoked: watch::channel(0).0,
@@ -268,6 +272,11 @@ impl Broker {
             .sum();
         tracing::debug!("compacted segments {segments:?}: {moved} messages moved");
         moved
+    }
+
+    /// Samples message statistics now (the broker does it every 5 s on its own).
+    pub fn sample_stats(&self) {
+        sampler::sample(self, std::time::Instant::now());
     }
 
     /// Forces the memory alarm up or lets it follow the measured memory again (for tests

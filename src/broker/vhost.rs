@@ -19,6 +19,10 @@ pub struct Vhost {
     queues: RwLock<HashMap<String, Arc<Queue>>>,
     /// Direct reply-to addresses and the consumers behind them.
     pub reply_channels: RwLock<HashMap<Arc<str>, Weak<dyn Consumer>>>,
+    /// Message counts of the vhost's closed channels.
+    pub(crate) retired_stats: crate::stats::Counters,
+    /// The vhost's counts (closed and open channels), sampled for rates.
+    pub(crate) stats: crate::stats::Rates,
 }
 
 /// The exchanges every vhost starts with.
@@ -52,6 +56,8 @@ impl Vhost {
             exchanges: RwLock::new(exchanges),
             queues: RwLock::new(HashMap::new()),
             reply_channels: RwLock::new(HashMap::new()),
+            retired_stats: Default::default(),
+            stats: Default::default(),
         })
     }
 

@@ -21,6 +21,7 @@ mod state;
 mod tests;
 
 use crate::message::Message;
+use crate::stats::{Gauges, MessageStats, Stat};
 use crate::store::messages::{MessageStore, Restored};
 use crate::store::segment::RecordRef;
 use amq_protocol::types::FieldTable;
@@ -59,6 +60,10 @@ pub struct Queue {
     uncongested: tokio::sync::Notify,
     /// Woken when paged-out messages have been read back.
     loaded: tokio::sync::Notify,
+    /// Message statistics (publish, deliveries, gets, acks).
+    pub(crate) stats: MessageStats,
+    /// Messages, ready and unacknowledged, sampled for their rates of change.
+    pub(crate) lengths: Gauges<3>,
 }
 
 /// Ready messages (with consumers attached) above which publishers are paused.
@@ -119,6 +124,8 @@ impl Queue {
             congested: AtomicBool::new(false),
             uncongested: tokio::sync::Notify::new(),
             loaded: tokio::sync::Notify::new(),
+            stats: MessageStats::default(),
+            lengths: Gauges::default(),
         });
         expiry::watch_unused(&q);
         q
@@ -132,6 +139,7 @@ impl Queue {
             let mut st = self.state.lock();
             let r = op(&mut st, &mut fx);
             for (consumer, d) in fx.deliveries.drain(..) {
+                self.count_delivery(d.no_ack, d.redelivered, Stat::Deliver, Stat::DeliverNoAck);
                 consumer.deliver(self, d);
             }
             self.update_flow(&st);
@@ -141,6 +149,13 @@ impl Queue {
             self.finish(&mut fx);
         }
         r
+    }
+
+    fn count_delivery(&self, no_ack: bool, redelivered: bool, acked: Stat, unacked: Stat) {
+        self.stats.inc(if no_ack { unacked } else { acked });
+        if redelivered {
+            self.stats.inc(Stat::Redeliver);
+        }
     }
 
     /// Carries out what an operation asked for once the lock is released.
@@ -276,6 +291,7 @@ impl Queue {
 
     /// Enqueues a message (in memory, stored, or both) and delivers what can be delivered.
     pub fn publish(self: &Arc<Self>, msg: Message, keep_in_ram: bool, stored: Option<RecordRef>) {
+        self.stats.inc(Stat::Publish);
         self.apply(|st, fx| st.publish(fx, msg, keep_in_ram, stored))
     }
 
@@ -287,12 +303,23 @@ impl Queue {
     /// Takes the head message for `basic.get`, unsettled under `holder` (settled at once
     /// without one).
     pub fn get(self: &Arc<Self>, holder: Option<Holder>) -> Got {
-        self.apply(|st, fx| st.get(fx, holder))
+        let got = self.apply(|st, fx| st.get(fx, holder));
+        match &got {
+            Got::Message { redelivered, .. } => {
+                self.count_delivery(holder.is_none(), *redelivered, Stat::Get, Stat::GetNoAck)
+            }
+            Got::Empty => self.stats.inc(Stat::GetEmpty),
+            Got::Loading => {}
+        }
+        got
     }
 
     /// Settles deliveries held by `holder`: acked, rejected (dead-lettered if the queue
     /// has a dead-letter exchange) or requeued.
     pub fn settle(self: &Arc<Self>, holder: Holder, seqs: &[u64], how: Settle) {
+        if how == Settle::Ack {
+            self.stats.add(Stat::Ack, seqs.len() as u64);
+        }
         self.apply(|st, fx| st.settle(fx, holder, seqs, how))
     }
 

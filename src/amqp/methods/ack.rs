@@ -51,6 +51,11 @@ impl Connection {
             Some(false) => Settle::Reject,
             None => Settle::Ack,
         };
+        if how == Settle::Ack {
+            shared
+                .stats
+                .add(crate::stats::Stat::Ack, taken.len() as u64);
+        }
         for (q, seqs) in group_by_queue(taken) {
             q.settle(shared.holder, &seqs, how);
         }

@@ -11,6 +11,7 @@ use crate::message::checks::{check_expiration, check_routing_headers};
 use crate::message::props::{encode_properties, Props};
 use crate::message::Message;
 use crate::queue::{Got, Queue};
+use crate::stats::Stat;
 use amq_protocol::protocol::{basic, AMQPClass};
 use amq_protocol::types::FieldTable;
 use bytes::Bytes;
@@ -116,11 +117,23 @@ impl Connection {
         seq: u64,
     ) {
         let mut queues = Vec::new();
+        self.chan(ch).shared.stats.inc(Stat::Publish);
         if msg.exchange().is_empty() && super::reply_to::is_reply_address(msg.routing_key()) {
             self.deliver_reply(&msg);
         } else if let Some(ex) = self.publish_exchange(ch, msg.exchange()) {
             self.vhost
                 .route(&ex, msg.routing_key(), headers, &mut queues);
+            ex.stats.inc(Stat::PublishIn);
+            if !queues.is_empty() {
+                ex.stats.inc(Stat::PublishOut);
+            }
+        }
+        if queues.is_empty() {
+            self.chan(ch).shared.stats.inc(if mandatory {
+                Stat::ReturnUnroutable
+            } else {
+                Stat::DropUnroutable
+            });
         }
         // A reply to a direct reply-to address is delivered but still counts as unroutable
         // for `mandatory`, as in RabbitMQ.
@@ -184,6 +197,11 @@ impl Connection {
     /// Sends `basic.ack` (or `nack`) for publish `seq` now; nothing if confirms are off.
     fn confirm_now(&self, ch: u16, seq: u64, ok: bool) {
         if seq > 0 {
+            if ok {
+                if let Some(c) = self.channels.get(&ch) {
+                    c.shared.stats.inc(Stat::Confirm);
+                }
+            }
             self.shared.send(Outbound::Confirm {
                 channel: ch,
                 tag: seq,
@@ -198,6 +216,9 @@ impl Connection {
         Box::new(move |ok| {
             if chan.state.lock().closed {
                 return;
+            }
+            if ok {
+                chan.stats.inc(Stat::Confirm);
             }
             chan.conn.send(Outbound::Confirm {
                 channel: chan.id,
@@ -215,6 +236,7 @@ impl Connection {
         let (msg, redelivered, seq, message_count) =
             match q.get((!g.no_ack).then_some(shared.holder)) {
                 Got::Empty => {
+                    shared.stats.inc(Stat::GetEmpty);
                     let empty = basic::GetEmpty {};
                     self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::GetEmpty(empty)));
                     return Ok(());
@@ -232,6 +254,12 @@ impl Connection {
                     remaining,
                 } => (msg, redelivered, seq, remaining),
             };
+        shared
+            .stats
+            .inc(if g.no_ack { Stat::GetNoAck } else { Stat::Get });
+        if redelivered {
+            shared.stats.inc(Stat::Redeliver);
+        }
         let delivery_tag = shared.record_get(&q, (!g.no_ack).then_some(seq));
         let ok = basic::GetOk {
             delivery_tag,

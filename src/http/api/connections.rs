@@ -36,7 +36,7 @@ pub(crate) async fn list(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
     }
     let items = visible(ctx, vhost)
         .iter()
-        .map(|(_, i)| connection_json(ctx, i))
+        .map(|(c, i)| connection_json(ctx, c.as_ref(), i))
         .collect();
     Ok(Reply::json(&listing::respond(&ctx.req, items)?))
 }
@@ -49,8 +49,8 @@ fn find(ctx: &Ctx, name: &str) -> ApiResult<(Arc<dyn ClientConnection>, Connecti
 }
 
 pub(crate) async fn get(ctx: &Ctx, name: &str) -> ApiResult<Reply> {
-    let (_, info) = find(ctx, name)?;
-    let v = connection_json(ctx, &info);
+    let (conn, info) = find(ctx, name)?;
+    let v = connection_json(ctx, conn.as_ref(), &info);
     Ok(Reply::json(&listing::respond_one(&ctx.req, v)))
 }
 
@@ -79,7 +79,7 @@ pub(crate) async fn of_user(ctx: &Ctx, user: &str) -> ApiResult<Reply> {
     let items = visible(ctx, None)
         .iter()
         .filter(|(_, i)| i.user == user)
-        .map(|(_, i)| connection_json(ctx, i))
+        .map(|(c, i)| connection_json(ctx, c.as_ref(), i))
         .collect();
     Ok(Reply::json(&listing::respond(&ctx.req, items)?))
 }
@@ -151,8 +151,13 @@ pub(crate) async fn consumers(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply
     Ok(Reply::json(&listing::respond(&ctx.req, items)?))
 }
 
-fn connection_json(ctx: &Ctx, i: &ConnectionInfo) -> Value {
+fn connection_json(ctx: &Ctx, conn: &dyn ClientConnection, i: &ConnectionInfo) -> Value {
+    let mut totals = crate::stats::Totals::default();
+    for ch in conn.channels() {
+        totals.add_parts(&ch.stats.counts, &ch.stats.rates);
+    }
     json!({
+        "message_stats": super::message_stats(&totals.report()),
         "name": i.name,
         "node": ctx.broker.config.node_name,
         "type": "network",
@@ -204,6 +209,7 @@ fn channel_json(ctx: &Ctx, i: &ConnectionInfo, ch: &ChannelInfo) -> Value {
         "global_prefetch_count": ch.global_prefetch_count,
         "consumer_count": ch.consumers.len(),
         "messages_unacknowledged": ch.unacked,
+        "message_stats": super::message_stats(&ch.stats.report()),
         "state": if i.state == "running" { "running" } else { i.state },
     })
 }

@@ -113,6 +113,7 @@ pub(crate) fn json_of(ctx: &Ctx, vhost: &str, x: &Arc<Exchange>) -> Value {
         .for_exchange(vhost, &x.name)
         .map(|p| p.name.clone());
     let mut v = json!({
+        "message_stats": super::message_stats(&x.stats.report()),
         "name": x.name,
         "vhost": vhost,
         "type": x.kind.as_str(),

@@ -22,6 +22,21 @@ use crate::store::meta_log::Ticket;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+/// `message_stats` as RabbitMQ writes it: each count with `<name>_details.rate`.
+pub(crate) fn message_stats(report: &[(&'static str, u64, f64)]) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for (name, count, rate) in report {
+        m.insert(name.to_string(), (*count).into());
+        m.insert(format!("{name}_details"), rate_json(*rate));
+    }
+    serde_json::Value::Object(m)
+}
+
+/// `{"rate": r}`, rounded to a tenth as RabbitMQ shows rates.
+pub(crate) fn rate_json(rate: f64) -> serde_json::Value {
+    serde_json::json!({ "rate": (rate * 10.0).round() / 10.0 })
+}
+
 /// One request in flight: the broker, who asks, and what they sent.
 pub(crate) struct Ctx {
     pub broker: Arc<Broker>,

@@ -50,7 +50,10 @@ pub(crate) async fn overview(ctx: &Ctx) -> ApiResult<Reply> {
             })
         })
         .collect();
+    let (counts, rates) = b.stats.last();
+    let stats = crate::stats::report(&counts, &rates);
     let v = json!({
+        "message_stats": super::message_stats(&stats),
         "management_version": RABBITMQ_VERSION,
         "rabbitmq_version": RABBITMQ_VERSION,
         "product_name": "Warren",

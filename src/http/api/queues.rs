@@ -181,7 +181,12 @@ pub(crate) fn json_of(ctx: &Ctx, q: &Arc<Queue>) -> Value {
             effective_definition(user, op),
         )
     };
+    let lengths = q.lengths.rates();
     json!({
+        "message_stats": super::message_stats(&q.stats.report()),
+        "messages_details": super::rate_json(lengths[0]),
+        "messages_ready_details": super::rate_json(lengths[1]),
+        "messages_unacknowledged_details": super::rate_json(lengths[2]),
         "name": q.name,
         "vhost": q.vhost,
         "durable": q.durable,

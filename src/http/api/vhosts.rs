@@ -105,7 +105,10 @@ fn json_of(ctx: &Ctx, vh: &Vhost) -> Value {
         ready += u64::from(c.ready);
         unacked += u64::from(c.unacked);
     }
+    let (counts, rates) = vh.stats.last();
+    let stats = crate::stats::report(&counts, &rates);
     json!({
+        "message_stats": super::message_stats(&stats),
         "name": def.name,
         "description": def.description,
         "tags": def.tags,

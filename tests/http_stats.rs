@@ -1,0 +1,177 @@
+//! Message statistics in the management API, counted from real client traffic: channels,
+//! queues, exchanges, vhosts and the overview, with rates between samples.
+
+mod common;
+use common::TestBroker;
+use futures_lite::StreamExt;
+use lapin::options::*;
+use lapin::types::FieldTable;
+use lapin::BasicProperties;
+use serde_json::Value;
+use std::time::Duration;
+
+fn stat(v: &Value, name: &str) -> u64 {
+    v["message_stats"][name].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn traffic_is_counted_per_channel_queue_exchange_vhost_and_node() {
+    let b = TestBroker::start().await;
+    let api = b.api();
+    let conn = b.connect().await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    ch.queue_declare(
+        "q".into(),
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    ch.exchange_declare(
+        "x".into(),
+        lapin::ExchangeKind::Direct,
+        ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    ch.queue_bind(
+        "q".into(),
+        "x".into(),
+        "k".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    b.broker().sample_stats();
+    for _ in 0..10 {
+        ch.basic_publish(
+            "x".into(),
+            "k".into(),
+            BasicPublishOptions::default(),
+            b"m",
+            BasicProperties::default(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    }
+    let mandatory = BasicPublishOptions {
+        mandatory: true,
+        ..Default::default()
+    };
+    ch.basic_publish(
+        "x".into(),
+        "nowhere".into(),
+        mandatory,
+        b"r",
+        BasicProperties::default(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    ch.basic_publish(
+        "x".into(),
+        "nowhere".into(),
+        BasicPublishOptions::default(),
+        b"d",
+        BasicProperties::default(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    // Four consumed and acked, one consumed and rejected back (redelivered), one got.
+    let sub = conn.create_channel().await.unwrap();
+    sub.basic_qos(5, BasicQosOptions::default()).await.unwrap();
+    let mut consumer = sub
+        .basic_consume(
+            "q".into(),
+            "c".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut delivered = Vec::new();
+    for _ in 0..5 {
+        delivered.push(consumer.next().await.unwrap().unwrap());
+    }
+    sub.basic_cancel("c".into(), BasicCancelOptions::default())
+        .await
+        .unwrap();
+    let last = delivered.pop().unwrap();
+    for d in delivered {
+        d.ack(BasicAckOptions::default()).await.unwrap();
+    }
+    last.nack(BasicNackOptions {
+        requeue: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let got = ch
+        .basic_get("q".into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap();
+    assert!(got.is_some());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let chans = api.get("/api/channels").await.unwrap().json();
+    let (pubc, subc) = (&chans[0], &chans[1]);
+    assert_eq!(stat(pubc, "publish"), 12, "{pubc}");
+    assert_eq!(stat(pubc, "confirm"), 12);
+    assert_eq!(stat(pubc, "return_unroutable"), 1);
+    assert_eq!(stat(pubc, "drop_unroutable"), 1);
+    assert_eq!(stat(pubc, "get_no_ack"), 1);
+    assert_eq!(
+        stat(pubc, "redeliver"),
+        1,
+        "the get took the requeued message"
+    );
+    assert_eq!(stat(subc, "deliver"), 5, "{subc}");
+    assert_eq!(stat(subc, "ack"), 4);
+    assert_eq!(stat(subc, "deliver_get"), 5);
+
+    let q = api.get("/api/queues/%2F/q").await.unwrap().json();
+    assert_eq!(stat(&q, "publish"), 10, "{q}");
+    assert_eq!(stat(&q, "deliver"), 5);
+    assert_eq!(stat(&q, "ack"), 4);
+    assert_eq!(stat(&q, "get_no_ack"), 1);
+    assert_eq!(q["messages"], 5);
+    let x = api.get("/api/exchanges/%2F/x").await.unwrap().json();
+    assert_eq!(
+        (stat(&x, "publish_in"), stat(&x, "publish_out")),
+        (12, 10),
+        "{x}"
+    );
+
+    // Vhost and node figures come from the sampler; rates from two samples.
+    b.broker().sample_stats();
+    let v = api.get("/api/vhosts/%2F").await.unwrap().json();
+    assert_eq!(stat(&v, "publish"), 12, "{v}");
+    assert_eq!(stat(&v, "ack"), 4);
+    let o = api.get("/api/overview").await.unwrap().json();
+    assert_eq!(stat(&o, "publish"), 12, "{o}");
+    let rate = o["message_stats"]["publish_details"]["rate"]
+        .as_f64()
+        .unwrap();
+    assert!(rate > 0.0, "12 publishes since the first sample: {o}");
+    let qrate = q["message_stats"]["publish_details"]["rate"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(qrate, 0.0, "no second sample of the queue before this read");
+
+    // A closed channel's counts stay with its vhost.
+    ch.close(200, "bye".into()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    b.broker().sample_stats();
+    let v = api.get("/api/vhosts/%2F").await.unwrap().json();
+    assert_eq!(stat(&v, "publish"), 12, "{v}");
+}
