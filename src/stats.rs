@@ -114,8 +114,13 @@ impl Rates {
         if let Some(at) = s.at {
             let secs = now.duration_since(at).as_secs_f64();
             if secs > 0.0 {
-                for i in 0..N {
-                    s.rates[i] = counts[i].saturating_sub(s.counts[i]) as f64 / secs;
+                let Sample {
+                    counts: last,
+                    rates,
+                    ..
+                } = &mut *s;
+                for ((r, now), then) in rates.iter_mut().zip(&counts).zip(last.iter()) {
+                    *r = now.saturating_sub(*then) as f64 / secs;
                 }
             }
         }
@@ -239,8 +244,13 @@ impl<const G: usize> Gauges<G> {
         if let Some(at) = s.at {
             let secs = now.duration_since(at).as_secs_f64();
             if secs > 0.0 {
-                for i in 0..G {
-                    s.rates[i] = (values[i] as f64 - s.values[i] as f64) / secs;
+                let GaugeSample {
+                    values: last,
+                    rates,
+                    ..
+                } = &mut *s;
+                for ((r, now), then) in rates.iter_mut().zip(&values).zip(last.iter()) {
+                    *r = (*now as f64 - *then as f64) / secs;
                 }
             }
         }
