@@ -148,6 +148,7 @@ async fn user_without_permissions_on_the_vhost_is_not_allowed() {
         password_hash: warren::auth::hash_password("pw"),
         hashing_algorithm: warren::auth::SHA256_ALGORITHM.into(),
         tags: vec![],
+        limits: None,
     };
     b.broker()
         .execute(&warren::broker::command::Actor::BROKER, user)

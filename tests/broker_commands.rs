@@ -51,6 +51,7 @@ async fn vhosts_users_permissions_and_parameters_persist_and_go_with_their_vhost
             password_hash: hash_password("pw"),
             hashing_algorithm: warren::auth::SHA256_ALGORITHM.into(),
             tags: vec!["management".into()],
+            limits: None,
         },
         permissions("ann", "shop"),
         queue("shop", "orders"),
@@ -160,6 +161,7 @@ async fn a_user_needs_the_right_tags_and_permissions() {
         password_hash: String::new(),
         hashing_algorithm: warren::auth::SHA256_ALGORITHM.into(),
         tags: vec!["management".into()],
+        limits: Default::default(),
     };
     let mona = Actor {
         user: Some(&user),
@@ -259,12 +261,14 @@ async fn deleting_a_vhost_or_a_user_closes_their_connections() {
             password_hash: hash_password("pw"),
             hashing_algorithm: warren::auth::SHA256_ALGORITHM.into(),
             tags: vec![],
+            limits: None,
         },
         Command::PutUser {
             name: "eve".into(),
             password_hash: hash_password("pw"),
             hashing_algorithm: warren::auth::SHA256_ALGORITHM.into(),
             tags: vec![],
+            limits: None,
         },
         permissions("bob", "doomed"),
         permissions("eve", "doomed"),

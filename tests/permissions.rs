@@ -14,6 +14,7 @@ async fn limited(b: &TestBroker) -> Connection {
         password_hash: hash_password("pw"),
         hashing_algorithm: warren::auth::SHA256_ALGORITHM.into(),
         tags: vec![],
+        limits: None,
     };
     let perm = Command::SetPermissions {
         user: "limited".into(),

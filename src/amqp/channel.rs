@@ -11,6 +11,7 @@ use crate::message::Message;
 use amq_protocol::protocol::{access, channel, AMQPClass};
 use amq_protocol::types::FieldTable;
 use bytes::Bytes;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// RabbitMQ 3.10's default `max_message_size`.
@@ -71,6 +72,23 @@ pub(crate) struct Tx {
     pub acks: Vec<TxAck>,
 }
 
+/// A channel's place in its user's open channels (`max-channels`): given back when the
+/// channel goes.
+pub(crate) struct ChannelSlot(Arc<AtomicU64>);
+
+impl ChannelSlot {
+    pub(crate) fn take(open: &Arc<AtomicU64>) -> Self {
+        open.fetch_add(1, Ordering::Relaxed);
+        Self(open.clone())
+    }
+}
+
+impl Drop for ChannelSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 pub(crate) struct Channel {
     pub shared: Arc<ChannelShared>,
     pub closing: bool,
@@ -84,6 +102,8 @@ pub(crate) struct Channel {
     pub publish_target: Option<Arc<crate::broker::exchange::Exchange>>,
     /// `basic.qos global=false`: the prefetch given to consumers started after it.
     pub consumer_prefetch: u16,
+    /// Counts the channel against its user's `max-channels`.
+    pub slot: Option<ChannelSlot>,
 }
 
 impl Channel {
@@ -105,6 +125,7 @@ impl Channel {
             last_queue: None,
             publish_target: None,
             consumer_prefetch: 0,
+            slot: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! channel table, and the closing rules (a soft error closes one channel, a hard error the
 //! connection). Owns the reading half; the writer task owns the other.
 
-use super::channel::Channel;
+use super::channel::{Channel, ChannelSlot};
 use super::codec::{Frame, FrameReader, ReadError};
 use super::conn_shared::ConnShared;
 use super::error::AmqpResult;
@@ -48,6 +48,8 @@ pub(crate) struct Connection {
     pub(crate) pending_get: Option<(u16, basic::Get, Arc<Queue>)>,
     /// Wakes when a vhost or user is deleted ([`Connection::access_lost`]).
     revoked: tokio::sync::watch::Receiver<u64>,
+    /// The connection's place under its vhost's and user's limits.
+    admission: crate::broker::clients::Admission,
 }
 
 /// How long a publisher waits for a congested queue to drain at all: if it does not, the
@@ -91,6 +93,7 @@ impl Connection {
             held: RefCell::new(Vec::new()),
             pending_get: None,
             revoked,
+            admission: o.admission,
         }
     }
 
@@ -298,6 +301,18 @@ impl Connection {
             Frame::Method(_, m)
                 if matches!(*m, AMQPClass::Channel(channel::AMQPMethod::Open(_))) =>
             {
+                let limit = self
+                    .broker
+                    .user(&self.user.name)
+                    .and_then(|u| crate::auth::UserLimits::effective(u.limits.max_channels));
+                let open = &self.admission.channels;
+                if let Some(l) = limit.filter(|l| open.load(Ordering::Relaxed) >= *l) {
+                    return Err(AmqpError::not_allowed(format!(
+                        "number of channels opened for user '{}' has reached the maximum \
+                         allowed user limit of ({l})",
+                        self.user.name
+                    )));
+                }
                 // RabbitMQ limits how many channels are open, not their numbers.
                 if self.channels.len() >= self.channel_max as usize {
                     return Err(AmqpError::not_allowed(format!(
@@ -307,7 +322,8 @@ impl Connection {
                     ))
                     );
                 }
-                let chan = Box::new(Channel::new(ch, self.shared.clone()));
+                let mut chan = Box::new(Channel::new(ch, self.shared.clone()));
+                chan.slot = Some(ChannelSlot::take(&self.admission.channels));
                 self.shared.info.add_channel(&chan.shared);
                 self.channels.insert(ch, chan);
                 self.send_method(

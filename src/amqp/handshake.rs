@@ -5,7 +5,8 @@
 use super::codec::{self, Frame, FrameReader, ReadError, PROTOCOL_HEADER};
 use super::conn_shared::ClientCapabilities;
 use super::error::AmqpError;
-use crate::auth::{permissions::Permission, sasl, User};
+use crate::auth::{permissions::Permission, sasl, User, UserLimits};
+use crate::broker::clients::{Admission, Refused};
 use crate::broker::{Broker, Vhost};
 use amq_protocol::protocol::{connection, AMQPClass};
 use amq_protocol::types::{AMQPValue, FieldTable, LongString};
@@ -27,6 +28,8 @@ pub(crate) struct Opened {
     pub mechanism: String,
     /// Bytes the handshake wrote.
     pub sent: usize,
+    /// The connection's place under its vhost's and user's limits.
+    pub admission: Admission,
 }
 
 /// Why the handshake ended without an open connection.
@@ -114,6 +117,7 @@ where
         }
     };
     let (vhost, permission) = open_vhost(broker, &user, open.virtual_host.as_str())?;
+    let admission = admit(broker, &user, &vhost)?;
     sent += send(wr, connection::AMQPMethod::OpenOk(connection::OpenOk {})).await?;
     Ok(Opened {
         user,
@@ -126,6 +130,7 @@ where
         client_properties: start_ok.client_properties,
         mechanism: start_ok.mechanism.to_string(),
         sent,
+        admission,
     })
 }
 
@@ -253,6 +258,31 @@ fn open_vhost(
     };
     let permission = broker.permission(&user.name, name).ok_or_else(refused)?;
     Ok((vhost, permission))
+}
+
+/// Counts the connection against its vhost's and user's `max-connections`.
+fn admit(broker: &Broker, user: &User, vhost: &Vhost) -> Result<Admission, Failed> {
+    let vhost_limit = broker
+        .parameters
+        .read()
+        .vhost_limit(&vhost.name, "max-connections");
+    let user_limit = UserLimits::effective(user.limits.max_connections);
+    broker
+        .clients
+        .admit(&vhost.name, &user.name, vhost_limit, user_limit)
+        .map_err(|r| {
+            let text = match r {
+                Refused::VhostLimit(l) => format!(
+                    "access to vhost '{}' refused for user '{}': connection limit ({l}) is reached",
+                    vhost.name, user.name
+                ),
+                Refused::UserLimit(l) => format!(
+                    "connection refused for user '{}': user connection limit ({l}) is reached",
+                    user.name
+                ),
+            };
+            Failed::Close(AmqpError::not_allowed(text).on(10, 40))
+        })
 }
 
 fn start_method(node_name: &str) -> connection::AMQPMethod {

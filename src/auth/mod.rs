@@ -37,6 +37,54 @@ pub struct User {
     pub hashing_algorithm: String,
     /// Tags such as `administrator`, `management`, `impersonator`.
     pub tags: Vec<String>,
+    /// `max-connections` and `max-channels` (absent: no limit).
+    pub limits: UserLimits,
+}
+
+/// A user's limits, as RabbitMQ's `user-limits` set them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserLimits {
+    pub max_connections: Option<i64>,
+    pub max_channels: Option<i64>,
+}
+
+impl UserLimits {
+    /// Reads `{"max-connections": n, "max-channels": n}`; RabbitMQ's text for anything
+    /// else.
+    pub fn from_json(map: &serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let mut limits = UserLimits::default();
+        for (k, v) in map {
+            let n = v.as_i64().ok_or_else(|| {
+                format!("Validation failed\n\n{k} should be a number, actually was {v}\n")
+            })?;
+            match k.as_str() {
+                "max-connections" => limits.max_connections = Some(n),
+                "max-channels" => limits.max_channels = Some(n),
+                _ => {
+                    return Err(format!(
+                        "Unrecognised terms [{{<<\"{k}\">>,{v}}}] in user-limits"
+                    ))
+                }
+            }
+        }
+        Ok(limits)
+    }
+
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        if let Some(n) = self.max_connections {
+            m.insert("max-connections".into(), n.into());
+        }
+        if let Some(n) = self.max_channels {
+            m.insert("max-channels".into(), n.into());
+        }
+        m
+    }
+
+    /// A limit in force: negative means none.
+    pub fn effective(limit: Option<i64>) -> Option<u64> {
+        limit.and_then(|n| u64::try_from(n).ok())
+    }
 }
 
 impl User {
@@ -47,6 +95,7 @@ impl User {
             password_hash: hash_password(password),
             hashing_algorithm: SHA256_ALGORITHM.to_string(),
             tags,
+            limits: UserLimits::default(),
         }
     }
 
@@ -111,6 +160,7 @@ mod tests {
             password_hash: String::new(),
             hashing_algorithm: SHA256_ALGORITHM.into(),
             tags: vec![],
+            limits: UserLimits::default(),
         };
         assert!(!u.check_password(""));
     }

@@ -5,8 +5,9 @@
 
 use ahash::HashMap;
 use amq_protocol::types::FieldTable;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 /// A client connection as the management API sees it.
@@ -72,13 +73,85 @@ pub(crate) struct ConsumerInfo {
     pub arguments: FieldTable,
 }
 
-/// The open connections, by id.
+/// The open connections, by id, and how many each vhost and user has (for their limits).
 #[derive(Default)]
 pub(crate) struct Clients {
     map: RwLock<HashMap<u64, Arc<dyn ClientConnection>>>,
+    counts: Arc<Mutex<Counts>>,
+}
+
+#[derive(Default)]
+struct Counts {
+    per_vhost: HashMap<String, u64>,
+    per_user: HashMap<String, u64>,
+    /// Channels open per user, shared with the user's connections.
+    user_channels: HashMap<String, Arc<AtomicU64>>,
+}
+
+/// Why a connection was refused.
+pub(crate) enum Refused {
+    VhostLimit(u64),
+    UserLimit(u64),
+}
+
+/// A connection's place under its vhost's and user's limits; given back when dropped.
+pub(crate) struct Admission {
+    counts: Arc<Mutex<Counts>>,
+    vhost: String,
+    user: String,
+    /// The user's open channels, across all their connections.
+    pub channels: Arc<AtomicU64>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut c = self.counts.lock();
+        let gone = |m: &mut HashMap<String, u64>, k: &str| {
+            if let Some(n) = m.get_mut(k) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(k);
+                    return true;
+                }
+            }
+            false
+        };
+        gone(&mut c.per_vhost, &self.vhost);
+        if gone(&mut c.per_user, &self.user) {
+            c.user_channels.remove(&self.user);
+        }
+    }
 }
 
 impl Clients {
+    /// Admits a connection unless its vhost or user is at its connection limit.
+    pub(crate) fn admit(
+        &self,
+        vhost: &str,
+        user: &str,
+        vhost_limit: Option<u64>,
+        user_limit: Option<u64>,
+    ) -> Result<Admission, Refused> {
+        let mut c = self.counts.lock();
+        let in_vhost = c.per_vhost.get(vhost).copied().unwrap_or(0);
+        if let Some(l) = vhost_limit.filter(|l| in_vhost >= *l) {
+            return Err(Refused::VhostLimit(l));
+        }
+        let of_user = c.per_user.get(user).copied().unwrap_or(0);
+        if let Some(l) = user_limit.filter(|l| of_user >= *l) {
+            return Err(Refused::UserLimit(l));
+        }
+        *c.per_vhost.entry(vhost.to_string()).or_default() += 1;
+        *c.per_user.entry(user.to_string()).or_default() += 1;
+        let channels = c.user_channels.entry(user.to_string()).or_default().clone();
+        Ok(Admission {
+            counts: self.counts.clone(),
+            vhost: vhost.to_string(),
+            user: user.to_string(),
+            channels,
+        })
+    }
+
     pub(crate) fn register(&self, id: u64, conn: Arc<dyn ClientConnection>) {
         self.map.write().insert(id, conn);
     }

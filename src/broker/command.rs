@@ -46,6 +46,14 @@ pub enum Command {
         /// RabbitMQ's name for the hash: `rabbit_password_hashing_sha256` or `_sha512`.
         hashing_algorithm: String,
         tags: Vec<String>,
+        /// `max-connections` and `max-channels`; `None` keeps an existing user's.
+        #[serde(default)]
+        limits: Option<serde_json::Map<String, serde_json::Value>>,
+    },
+    /// Replaces a user's limits (`{"max-connections": n, "max-channels": n}`).
+    SetUserLimits {
+        user: String,
+        limits: serde_json::Map<String, serde_json::Value>,
     },
     DeleteUser {
         name: String,

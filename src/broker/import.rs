@@ -36,6 +36,7 @@ pub(crate) fn steps(defs: &Definitions) -> Vec<Step> {
             password_hash: u.password_hash.clone(),
             hashing_algorithm: u.hashing_algorithm.clone(),
             tags: u.tags.clone(),
+            limits: Some(u.limits.clone()),
         };
         push(cmd, format!("user '{}'", u.name), true);
     }

@@ -31,6 +31,17 @@ impl Parameters {
     }
 
     /// Drops a deleted vhost's parameters.
+    /// A vhost's limit (`max-connections`, `max-queues`) in force: negative means none.
+    pub(crate) fn vhost_limit(&self, vhost: &str, key: &str) -> Option<u64> {
+        let k = (
+            vhost.to_string(),
+            "vhost-limits".to_string(),
+            "limits".to_string(),
+        );
+        let n = self.vhost.get(&k)?.get(key)?.as_i64()?;
+        u64::try_from(n).ok()
+    }
+
     pub fn remove_vhost(&mut self, vhost: &str) {
         self.vhost.retain(|(v, _, _), _| v != vhost);
     }

@@ -28,6 +28,7 @@ pub(super) fn from_config(config: &Config) -> anyhow::Result<Definitions> {
             password_hash,
             tags: u.tags.clone(),
             hashing_algorithm: SHA256_ALGORITHM.to_string(),
+            limits: Default::default(),
         });
     }
     for v in &config.vhosts {
@@ -65,6 +66,7 @@ pub(super) fn from_config(config: &Config) -> anyhow::Result<Definitions> {
             password_hash: hash_password("guest"),
             tags: vec!["administrator".into()],
             hashing_algorithm: SHA256_ALGORITHM.to_string(),
+            limits: Default::default(),
         });
         defs.permissions.push(PermissionDefinition {
             user: "guest".into(),
@@ -135,6 +137,7 @@ pub(super) fn export(broker: &Broker) -> Definitions {
             password_hash: u.password_hash.clone(),
             tags: u.tags.clone(),
             hashing_algorithm: u.hashing_algorithm.clone(),
+            limits: u.limits.to_json(),
         });
     }
     for (user, vhost, p) in broker.permissions() {

@@ -86,6 +86,10 @@ impl Vhost {
         self.exchanges.read().values().cloned().collect()
     }
 
+    pub fn queue_count(&self) -> u64 {
+        self.queues.read().len() as u64
+    }
+
     pub fn queues(&self) -> Vec<Arc<Queue>> {
         self.queues.read().values().cloned().collect()
     }

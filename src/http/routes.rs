@@ -2,8 +2,8 @@
 //! with another method is 405; anything else is 404.
 
 use super::api::{
-    bindings, connections, definitions, exchanges, health, overview, policies, queues, users,
-    vhosts, Ctx,
+    bindings, connections, definitions, exchanges, health, limits, overview, policies, queues,
+    users, vhosts, Ctx,
 };
 use super::auth;
 use super::error::{ApiError, ApiResult};
@@ -156,6 +156,18 @@ pub(super) async fn dispatch(
             get => policies::global_parameter(&ctx, n),
             put => policies::set_global_parameter(&ctx, n),
             delete => policies::clear_global_parameter(&ctx, n),
+        ),
+        ["vhost-limits"] => on!(get => limits::list_vhost(&ctx, None)),
+        ["vhost-limits", v] => on!(get => limits::list_vhost(&ctx, Some(v))),
+        ["vhost-limits", v, n] => on!(
+            put => limits::set_vhost(&ctx, v, n),
+            delete => limits::clear_vhost(&ctx, v, n),
+        ),
+        ["user-limits"] => on!(get => limits::list_user(&ctx, None)),
+        ["user-limits", u] => on!(get => limits::list_user(&ctx, Some(u))),
+        ["user-limits", u, n] => on!(
+            put => limits::set_user(&ctx, u, n),
+            delete => limits::clear_user(&ctx, u, n),
         ),
         ["aliveness-test", v] => on!(get => health::aliveness(&ctx, v)),
         ["health", "checks", rest @ ..] => on!(get => health::check(&ctx, rest)),

@@ -126,6 +126,9 @@ pub struct UserDefinition {
     pub hashing_algorithm: String,
     #[serde(default, deserialize_with = "deserialize_tags")]
     pub tags: Vec<String>,
+    /// `max-connections`, `max-channels`.
+    #[serde(default)]
+    pub limits: Map<String, Value>,
 }
 
 /// A virtual host.

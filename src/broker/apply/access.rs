@@ -1,7 +1,7 @@
 //! Vhosts, users and permissions. Only the broker itself and administrators change them.
 
 use crate::auth::password::HASHING_ALGORITHMS;
-use crate::auth::{Permission, User, TAG_ADMINISTRATOR};
+use crate::auth::{Permission, User, UserLimits, TAG_ADMINISTRATOR};
 use crate::broker::command::{Actor, CommandError, CommandResult, Outcome};
 use crate::broker::Broker;
 use crate::store::definitions::{PermissionDefinition, UserDefinition, VhostDefinition};
@@ -109,9 +109,23 @@ pub(super) fn put_user(
         password_hash: user.password_hash.clone(),
         hashing_algorithm: user.hashing_algorithm.clone(),
         tags: user.tags.clone(),
+        limits: user.limits.to_json(),
     }));
     broker.put_user(user);
     Ok(Outcome::Done)
+}
+
+pub(super) fn set_user_limits(
+    broker: &Broker,
+    actor: &Actor,
+    name: &str,
+    limits: &serde_json::Map<String, serde_json::Value>,
+    changes: &mut Vec<Change>,
+) -> CommandResult {
+    require_admin(actor, "change user limits")?;
+    let mut user = (*broker.user(name).ok_or_else(|| no_user(name))?).clone();
+    user.limits = UserLimits::from_json(limits).map_err(CommandError::Invalid)?;
+    put_user(broker, actor, user, changes)
 }
 
 pub(super) fn delete_user(

@@ -13,7 +13,7 @@ mod queues;
 use super::command::{Actor, Command, CommandError, CommandResult, Outcome};
 use super::{Broker, Vhost};
 use crate::auth::permissions::{check_resource, Access};
-use crate::auth::{Permission, User};
+use crate::auth::{Permission, User, UserLimits};
 use crate::store::meta_log::Ticket;
 use crate::store::meta_model::Change;
 use std::sync::Arc;
@@ -82,14 +82,26 @@ impl Broker {
                 password_hash,
                 hashing_algorithm,
                 tags,
+                limits,
             } => {
+                let limits = match limits {
+                    Some(l) => UserLimits::from_json(&l).map_err(CommandError::Invalid)?,
+                    None => self
+                        .user(&name)
+                        .map(|u| u.limits.clone())
+                        .unwrap_or_default(),
+                };
                 let user = User {
                     name,
                     password_hash,
                     hashing_algorithm,
                     tags,
+                    limits,
                 };
                 access::put_user(self, actor, user, changes)
+            }
+            Command::SetUserLimits { user, limits } => {
+                access::set_user_limits(self, actor, &user, &limits, changes)
             }
             Command::DeleteUser { name } => access::delete_user(self, actor, &name, changes),
             Command::SetPermissions {

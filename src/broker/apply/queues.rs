@@ -30,6 +30,16 @@ pub(super) fn declare(
             (q, false)
         }
         None => {
+            let limit = broker
+                .parameters
+                .read()
+                .vhost_limit(&s.vhost.name, "max-queues");
+            if let Some(l) = limit.filter(|l| !s.is_broker() && s.vhost.queue_count() >= *l) {
+                return Err(CommandError::PreconditionFailed(format!(
+                    "cannot declare queue '{}': queue limit in vhost '{}' ({l}) is reached",
+                    d.name, s.vhost.name
+                )));
+            }
             let what = format!("queue '{}' in vhost '{}'", d.name, s.vhost.name);
             let args = match crate::queue::args::parse(&d.arguments, &what) {
                 Ok(args) => args,

@@ -6,6 +6,7 @@ pub(super) mod connections;
 pub(super) mod definitions;
 pub(super) mod exchanges;
 pub(super) mod health;
+pub(super) mod limits;
 pub(super) mod overview;
 pub(super) mod policies;
 mod publish;

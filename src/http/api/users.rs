@@ -65,6 +65,7 @@ pub(crate) async fn put(ctx: &Ctx, name: &str) -> ApiResult<Reply> {
         password_hash,
         hashing_algorithm,
         tags,
+        limits: None,
     })
     .await?;
     Ok(Reply::put(existing.is_none()))
@@ -181,7 +182,7 @@ fn json_of(u: &User) -> Value {
         "password_hash": u.password_hash,
         "hashing_algorithm": u.hashing_algorithm,
         "tags": u.tags,
-        "limits": {},
+        "limits": u.limits.to_json(),
     })
 }
 
