@@ -50,6 +50,8 @@ pub(crate) struct Connection {
     revoked: tokio::sync::watch::Receiver<u64>,
     /// The connection's place under its vhost's and user's limits.
     admission: crate::broker::clients::Admission,
+    /// The user's topic permissions here, as of a broker generation.
+    topic_permissions: (u64, Arc<Vec<crate::auth::TopicPermission>>),
 }
 
 /// How long a publisher waits for a congested queue to drain at all: if it does not, the
@@ -78,6 +80,8 @@ enum End {
 impl Connection {
     pub(crate) fn new(broker: Arc<Broker>, shared: Arc<ConnShared>, o: Opened) -> Self {
         let revoked = broker.access_revoked.subscribe();
+        let generation = broker.topic_generation.load(Ordering::Acquire);
+        let topic = broker.topic_permissions(&o.user.name, &o.vhost.name);
         Self {
             broker,
             shared,
@@ -94,6 +98,7 @@ impl Connection {
             pending_get: None,
             revoked,
             admission: o.admission,
+            topic_permissions: (generation, topic),
         }
     }
 
@@ -191,6 +196,34 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Why a publish to `exchange` with `routing_key` is refused by the user's topic
+    /// permissions (RabbitMQ checks them on topic exchanges only).
+    pub(crate) fn topic_refusal(&mut self, exchange: &str, routing_key: &str) -> Option<String> {
+        let generation = self.broker.topic_generation.load(Ordering::Acquire);
+        if generation != self.topic_permissions.0 {
+            let fresh = self
+                .broker
+                .topic_permissions(&self.user.name, &self.vhost.name);
+            self.topic_permissions = (generation, fresh);
+        }
+        if self.topic_permissions.1.is_empty() {
+            return None;
+        }
+        let ex = self.vhost.exchange(exchange)?;
+        if ex.kind != crate::broker::exchange::ExchangeKind::Topic {
+            return None;
+        }
+        crate::auth::topic::check_topic(
+            &self.topic_permissions.1,
+            crate::auth::permissions::Access::Write,
+            exchange,
+            routing_key,
+            &self.vhost.name,
+            &self.user.name,
+        )
+        .err()
     }
 
     /// Why this connection may no longer stay open: its vhost or its user was deleted

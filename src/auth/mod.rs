@@ -13,12 +13,14 @@
 pub(crate) mod password;
 pub(crate) mod permissions;
 pub(crate) mod sasl;
+pub(crate) mod topic;
 
 pub use password::{
     hash_password, verify_password, verify_password_with, SHA256_ALGORITHM, SHA512_ALGORITHM,
 };
 pub use permissions::{Access, Permission, DEFAULT_EXCHANGE_ALIAS};
 pub use sasl::{parse_amqplain, parse_plain, SaslError};
+pub use topic::TopicPermission;
 
 /// Tag that grants full management rights.
 pub const TAG_ADMINISTRATOR: &str = "administrator";

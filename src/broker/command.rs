@@ -69,6 +69,20 @@ pub enum Command {
         user: String,
         vhost: String,
     },
+    /// A user's write and read patterns on routing keys for one (topic) exchange.
+    SetTopicPermission {
+        user: String,
+        vhost: String,
+        exchange: String,
+        write: String,
+        read: String,
+    },
+    /// Removes a user's topic permission for one exchange, or for all (`None`).
+    ClearTopicPermissions {
+        user: String,
+        vhost: String,
+        exchange: Option<String>,
+    },
     SetPolicy(PolicySpec),
     ClearPolicy {
         vhost: String,

@@ -51,6 +51,20 @@ pub(crate) fn steps(defs: &Definitions) -> Vec<Step> {
         let what = format!("permissions for '{}' in '{}'", p.user, p.vhost);
         push(cmd, what, true);
     }
+    for p in &defs.topic_permissions {
+        let cmd = Command::SetTopicPermission {
+            user: p.user.clone(),
+            vhost: p.vhost.clone(),
+            exchange: p.exchange.clone(),
+            write: p.write.clone(),
+            read: p.read.clone(),
+        };
+        let what = format!(
+            "topic permissions for '{}' in '{}' on '{}'",
+            p.user, p.vhost, p.exchange
+        );
+        push(cmd, what, true);
+    }
     for (p, operator) in (defs.policies.iter().map(|p| (p, false)))
         .chain(defs.operator_policies.iter().map(|p| (p, true)))
     {

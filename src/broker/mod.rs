@@ -42,6 +42,10 @@ pub struct Broker {
     vhosts: RwLock<HashMap<String, Arc<Vhost>>>,
     users: RwLock<HashMap<String, Arc<User>>>,
     permissions: RwLock<HashMap<(String, String), Arc<Permission>>>,
+    /// Topic permissions by (user, vhost); `topic_generation` counts changes, so
+    /// connections know when their copy is stale.
+    topic_permissions: RwLock<HashMap<(String, String), Arc<Vec<crate::auth::TopicPermission>>>>,
+    pub(crate) topic_generation: AtomicU64,
     next_conn_id: AtomicU64,
     /// Resource alarms: while any is up, publishing connections are blocked.
     pub alarms: watch::Sender<Alarms>,
@@ -102,6 +106,8 @@ impl Broker {
             vhosts: RwLock::new(HashMap::new()),
             users: RwLock::new(HashMap::new()),
             permissions: RwLock::new(HashMap::new()),
+            topic_permissions: RwLock::new(HashMap::new()),
+            topic_generation: AtomicU64::new(0),
             next_conn_id: AtomicU64::new(1),
             started: std::time::Instant::now(),
             clients: clients::Clients::default(),
@@ -169,6 +175,59 @@ impl Broker {
         self.permissions
             .write()
             .insert((user.to_string(), vhost.to_string()), Arc::new(p));
+    }
+
+    /// A user's topic permissions in a vhost (empty: unrestricted).
+    pub(crate) fn topic_permissions(
+        &self,
+        user: &str,
+        vhost: &str,
+    ) -> Arc<Vec<crate::auth::TopicPermission>> {
+        self.topic_permissions
+            .read()
+            .get(&(user.to_string(), vhost.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every topic permission, as (user, vhost, permission).
+    pub(crate) fn all_topic_permissions(
+        &self,
+    ) -> Vec<(String, String, crate::auth::TopicPermission)> {
+        let map = self.topic_permissions.read();
+        let mut out: Vec<_> = map
+            .iter()
+            .flat_map(|((u, v), ps)| ps.iter().map(move |p| (u.clone(), v.clone(), p.clone())))
+            .collect();
+        out.sort_by(|a, b| (&a.0, &a.1, &a.2.exchange).cmp(&(&b.0, &b.1, &b.2.exchange)));
+        out
+    }
+
+    /// Replaces a user's topic permissions in a vhost (none: removed).
+    pub(crate) fn set_topic_permissions(
+        &self,
+        user: &str,
+        vhost: &str,
+        perms: Vec<crate::auth::TopicPermission>,
+    ) {
+        let key = (user.to_string(), vhost.to_string());
+        {
+            let mut map = self.topic_permissions.write();
+            if perms.is_empty() {
+                map.remove(&key);
+            } else {
+                map.insert(key, Arc::new(perms));
+            }
+        }
+        self.topic_generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Forgets the topic permissions of a user, or of everyone in a vhost.
+    pub(crate) fn drop_topic_permissions(&self, user: Option<&str>, vhost: Option<&str>) {
+        self.topic_permissions
+            .write()
+            .retain(|(u, v), _| !(user.is_none_or(|x| x == u) && vhost.is_none_or(|x| x == v)));
+        self.topic_generation.fetch_add(1, Ordering::Release);
     }
 
     /// Checks a password; `None` if the user is unknown or the password wrong.

@@ -9,7 +9,7 @@ use crate::broker::policy::Policy;
 use crate::config::Config;
 use crate::store::definitions::{
     Definitions, GlobalParameterDefinition, ParameterDefinition, PermissionDefinition,
-    PolicyDefinition, UserDefinition, VhostDefinition,
+    PolicyDefinition, TopicPermissionDefinition, UserDefinition, VhostDefinition,
 };
 use std::sync::Arc;
 
@@ -138,6 +138,15 @@ pub(super) fn export(broker: &Broker) -> Definitions {
             tags: u.tags.clone(),
             hashing_algorithm: u.hashing_algorithm.clone(),
             limits: u.limits.to_json(),
+        });
+    }
+    for (user, vhost, p) in broker.all_topic_permissions() {
+        defs.topic_permissions.push(TopicPermissionDefinition {
+            user,
+            vhost,
+            exchange: p.exchange.clone(),
+            write: p.write().to_string(),
+            read: p.read().to_string(),
         });
     }
     for (user, vhost, p) in broker.permissions() {

@@ -3,7 +3,7 @@
 
 use super::api::{
     bindings, connections, definitions, exchanges, health, limits, overview, policies, queues,
-    users, vhosts, Ctx,
+    topic_permissions, users, vhosts, Ctx,
 };
 use super::auth;
 use super::error::{ApiError, ApiResult};
@@ -81,6 +81,14 @@ pub(super) async fn dispatch(
         ["channels", c] => on!(get => connections::channel(&ctx, c)),
         ["consumers"] => on!(get => connections::consumers(&ctx, None)),
         ["consumers", v] => on!(get => connections::consumers(&ctx, Some(v))),
+        ["vhosts", v, "topic-permissions"] => on!(get => topic_permissions::of_vhost(&ctx, v)),
+        ["users", u, "topic-permissions"] => on!(get => topic_permissions::of_user(&ctx, u)),
+        ["topic-permissions"] => on!(get => topic_permissions::all(&ctx)),
+        ["topic-permissions", v, u] => on!(
+            get => topic_permissions::get(&ctx, v, u),
+            put => topic_permissions::put(&ctx, v, u),
+            delete => topic_permissions::delete(&ctx, v, u),
+        ),
         ["vhosts", v, "permissions"] => on!(get => users::permissions_of_vhost(&ctx, v)),
         ["users"] => on!(get => users::list(&ctx, false)),
         ["users", "without-permissions"] => on!(get => users::list(&ctx, true)),

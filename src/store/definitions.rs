@@ -8,8 +8,8 @@
 //! into RabbitMQ 3.10 and a RabbitMQ export can be loaded here.
 //!
 //! Compatibility notes (checked against RabbitMQ 3.10.8):
-//! * Sections and fields Warren does not model (`topic_permissions`, user
-//!   `limits`, ...) are ignored on read and not written back.
+//! * Sections and fields Warren does not model (a vhost's `metadata`, say) are
+//!   ignored on read and not written back.
 //! * Policies are the `policies` section: `{vhost, name, pattern,
 //!   "apply-to", definition, priority}`. RabbitMQ 3.10 has no
 //!   operator-policy section: it exports operator policies as runtime
@@ -69,6 +69,8 @@ pub struct Definitions {
     pub users: Vec<UserDefinition>,
     pub vhosts: Vec<VhostDefinition>,
     pub permissions: Vec<PermissionDefinition>,
+    /// Per-exchange write/read patterns on routing keys (topic exchanges).
+    pub topic_permissions: Vec<TopicPermissionDefinition>,
     /// Operator policies, stored as RabbitMQ's `operator_policy` runtime
     /// parameters in the `parameters` section.
     pub operator_policies: Vec<PolicyDefinition>,
@@ -88,6 +90,7 @@ impl Default for Definitions {
             users: Vec::new(),
             vhosts: Vec::new(),
             permissions: Vec::new(),
+            topic_permissions: Vec::new(),
             operator_policies: Vec::new(),
             parameters: Vec::new(),
             global_parameters: Vec::new(),
@@ -169,6 +172,16 @@ pub struct PermissionDefinition {
     pub user: String,
     pub vhost: String,
     pub configure: String,
+    pub write: String,
+    pub read: String,
+}
+
+/// One user's topic permission in one vhost, for one exchange.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct TopicPermissionDefinition {
+    pub user: String,
+    pub vhost: String,
+    pub exchange: String,
     pub write: String,
     pub read: String,
 }
@@ -269,6 +282,7 @@ mod repr {
         users: Vec<UserDefinition>,
         vhosts: Vec<VhostDefinition>,
         permissions: Vec<PermissionDefinition>,
+        topic_permissions: Vec<TopicPermissionDefinition>,
         parameters: Vec<ParameterDefinition>,
         global_parameters: Vec<GlobalParameterDefinition>,
         policies: Vec<PolicyDefinition>,
@@ -320,6 +334,7 @@ mod repr {
                 users: r.users,
                 vhosts: r.vhosts,
                 permissions: r.permissions,
+                topic_permissions: r.topic_permissions,
                 operator_policies,
                 parameters,
                 global_parameters: r.global_parameters,
@@ -354,6 +369,7 @@ mod repr {
                 users: d.users,
                 vhosts: d.vhosts,
                 permissions: d.permissions,
+                topic_permissions: d.topic_permissions,
                 parameters,
                 global_parameters: d.global_parameters,
                 policies: d.policies,

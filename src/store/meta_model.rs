@@ -10,8 +10,8 @@
 
 use super::definitions::{
     BindingDefinition, Definitions, DestinationType, ExchangeDefinition, GlobalParameterDefinition,
-    ParameterDefinition, PermissionDefinition, PolicyDefinition, QueueDefinition, UserDefinition,
-    VhostDefinition,
+    ParameterDefinition, PermissionDefinition, PolicyDefinition, QueueDefinition,
+    TopicPermissionDefinition, UserDefinition, VhostDefinition,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +32,12 @@ pub enum Change {
     DeletePermission {
         user: String,
         vhost: String,
+    },
+    PutTopicPermission(TopicPermissionDefinition),
+    DeleteTopicPermission {
+        user: String,
+        vhost: String,
+        exchange: String,
     },
     PutPolicy(PolicyDefinition),
     DeletePolicy {
@@ -113,6 +119,8 @@ pub(crate) struct Model {
     vhosts: BTreeMap<String, VhostDefinition>,
     /// Keyed (user, vhost).
     permissions: BTreeMap<Named, PermissionDefinition>,
+    /// Keyed (user, vhost, exchange).
+    topic_permissions: BTreeMap<(String, String, String), TopicPermissionDefinition>,
     policies: BTreeMap<Named, PolicyDefinition>,
     operator_policies: BTreeMap<Named, PolicyDefinition>,
     /// Keyed (vhost, component, name).
@@ -134,6 +142,7 @@ impl Model {
         let changes = (defs.users.into_iter().map(Change::PutUser))
             .chain(defs.vhosts.into_iter().map(Change::PutVhost))
             .chain(defs.permissions.into_iter().map(Change::PutPermission))
+            .chain((defs.topic_permissions.into_iter()).map(Change::PutTopicPermission))
             .chain(defs.policies.into_iter().map(Change::PutPolicy))
             .chain(
                 defs.operator_policies
@@ -160,6 +169,7 @@ impl Model {
         defs.users = self.users.values().cloned().collect();
         defs.vhosts = self.vhosts.values().cloned().collect();
         defs.permissions = self.permissions.values().cloned().collect();
+        defs.topic_permissions = self.topic_permissions.values().cloned().collect();
         defs.policies = self.policies.values().cloned().collect();
         defs.operator_policies = self.operator_policies.values().cloned().collect();
         defs.parameters = self.parameters.values().cloned().collect();
@@ -181,6 +191,7 @@ impl Model {
                 for k in keys {
                     self.permissions.remove(&k);
                 }
+                self.topic_permissions.retain(|(u, _, _), _| *u != name);
             }
             Change::PutVhost(v) => {
                 self.vhosts.insert(v.name.clone(), v);
@@ -192,6 +203,17 @@ impl Model {
             }
             Change::DeletePermission { user, vhost } => {
                 self.permissions.remove(&(user, vhost));
+            }
+            Change::PutTopicPermission(p) => {
+                let key = (p.user.clone(), p.vhost.clone(), p.exchange.clone());
+                self.topic_permissions.insert(key, p);
+            }
+            Change::DeleteTopicPermission {
+                user,
+                vhost,
+                exchange,
+            } => {
+                self.topic_permissions.remove(&(user, vhost, exchange));
             }
             Change::PutPolicy(p) => {
                 self.policies.insert((p.vhost.clone(), p.name.clone()), p);
@@ -291,6 +313,7 @@ impl Model {
     fn delete_vhost(&mut self, name: &str) {
         self.vhosts.remove(name);
         self.permissions.retain(|(_, v), _| v != name);
+        self.topic_permissions.retain(|(_, v, _), _| v != name);
         for map in [&mut self.policies, &mut self.operator_policies] {
             for k in range_keys(map, name) {
                 map.remove(&k);

@@ -89,6 +89,11 @@ impl Connection {
         if let Some(h) = header.props.headers() {
             check_routing_headers(h).map_err(|e| AmqpError::precondition(e).on(60, 40))?;
         }
+        if let Some(refusal) =
+            self.topic_refusal(publish.exchange.as_str(), publish.routing_key.as_str())
+        {
+            return Err(AmqpError::access_refused(refusal).on(60, 40));
+        }
         let (msg, headers) = make_message(&publish, header, &body);
         let chan = self.chan(ch);
         if chan.confirm {

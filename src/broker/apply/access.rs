@@ -20,15 +20,15 @@ pub(super) fn require_tag(actor: &Actor, tags: &[&str], what: &str) -> CommandRe
     }
 }
 
-fn require_admin(actor: &Actor, what: &str) -> CommandResult<()> {
+pub(super) fn require_admin(actor: &Actor, what: &str) -> CommandResult<()> {
     require_tag(actor, &[TAG_ADMINISTRATOR], what)
 }
 
-fn no_vhost(name: &str) -> CommandError {
+pub(super) fn no_vhost(name: &str) -> CommandError {
     CommandError::NotFound(format!("no vhost '{name}'"))
 }
 
-fn no_user(name: &str) -> CommandError {
+pub(super) fn no_user(name: &str) -> CommandError {
     CommandError::NotFound(format!("no user '{name}'"))
 }
 
@@ -77,6 +77,7 @@ pub(super) fn delete_vhost(
         vh.remove_exchange(&ex.name, &mut inner);
     }
     broker.permissions.write().retain(|(_, v), _| v != name);
+    broker.drop_topic_permissions(None, Some(name));
     broker.policies.write().remove_vhost(name);
     broker.parameters.write().remove_vhost(name);
     changes.push(Change::DeleteVhost {
@@ -141,6 +142,7 @@ pub(super) fn delete_user(
         .remove(name)
         .ok_or_else(|| no_user(name))?;
     broker.permissions.write().retain(|(u, _), _| u != name);
+    broker.drop_topic_permissions(Some(name), None);
     changes.push(Change::DeleteUser {
         name: name.to_string(),
     });

@@ -4,9 +4,11 @@
 use super::queues::{check_exclusive, find};
 use super::{default_exchange_refused, Scope};
 use crate::auth::permissions::Access;
+use crate::auth::topic::check_topic;
 use crate::broker::command::{BindingSpec, CommandError, CommandResult, Destination, Outcome};
 use crate::broker::exchange::{Binding, Dest, Exchange, ExchangeKind};
 use crate::broker::records;
+use crate::broker::Broker;
 use crate::store::meta_model::Change;
 use std::sync::Arc;
 
@@ -30,7 +32,12 @@ fn allowed(s: &Scope, b: &BindingSpec) -> CommandResult<()> {
     s.check(Access::Read, "exchange", &b.source)
 }
 
-pub(super) fn bind(s: &Scope, b: BindingSpec, changes: &mut Vec<Change>) -> CommandResult {
+pub(super) fn bind(
+    broker: &Broker,
+    s: &Scope,
+    b: BindingSpec,
+    changes: &mut Vec<Change>,
+) -> CommandResult {
     allowed(s, &b)?;
     let (dest, dest_durable, source) = match &b.destination {
         Destination::Queue(name) => {
@@ -45,6 +52,12 @@ pub(super) fn bind(s: &Scope, b: BindingSpec, changes: &mut Vec<Change>) -> Comm
             (Dest::Exchange(name.clone()), d.durable, source)
         }
     };
+    if let (ExchangeKind::Topic, Some(user)) = (source.kind, s.user()) {
+        let perms = broker.topic_permissions(user, &s.vhost.name);
+        let (vhost, rk) = (s.vhost.name.as_str(), b.routing_key.as_str());
+        check_topic(&perms, Access::Read, &source.name, rk, vhost, user)
+            .map_err(CommandError::AccessRefused)?;
+    }
     if source.kind == ExchangeKind::Headers {
         crate::broker::headers::validate_binding_args(&b.arguments)
             .map_err(CommandError::PreconditionFailed)?;

@@ -9,11 +9,13 @@ mod exchanges;
 mod parameters;
 mod policies;
 mod queues;
+mod topic_access;
 
 use super::command::{Actor, Command, CommandError, CommandResult, Outcome};
 use super::{Broker, Vhost};
 use crate::auth::permissions::{check_resource, Access};
 use crate::auth::{Permission, User, UserLimits};
+use crate::store::definitions::TopicPermissionDefinition;
 use crate::store::meta_log::Ticket;
 use crate::store::meta_model::Change;
 use std::sync::Arc;
@@ -73,7 +75,7 @@ impl Broker {
             Command::PurgeQueue { vhost, name } => {
                 queues::purge(&self.scope(actor, &vhost)?, &name)
             }
-            Command::Bind(b) => bindings::bind(&self.scope(actor, &b.vhost)?, b, changes),
+            Command::Bind(b) => bindings::bind(self, &self.scope(actor, &b.vhost)?, b, changes),
             Command::Unbind(b) => bindings::unbind(&self.scope(actor, &b.vhost)?, b, changes),
             Command::PutVhost(def) => access::put_vhost(self, actor, def, changes),
             Command::DeleteVhost { name } => access::delete_vhost(self, actor, &name, changes),
@@ -117,6 +119,27 @@ impl Broker {
             Command::ClearPermissions { user, vhost } => {
                 access::clear_permissions(self, actor, user, vhost, changes)
             }
+            Command::SetTopicPermission {
+                user,
+                vhost,
+                exchange,
+                write,
+                read,
+            } => {
+                let def = TopicPermissionDefinition {
+                    user,
+                    vhost,
+                    exchange,
+                    write,
+                    read,
+                };
+                topic_access::set(self, actor, def, changes)
+            }
+            Command::ClearTopicPermissions {
+                user,
+                vhost,
+                exchange,
+            } => topic_access::clear(self, actor, &user, &vhost, exchange, changes),
             Command::SetPolicy(p) => policies::set(self, actor, p, false, changes),
             Command::SetOperatorPolicy(p) => policies::set(self, actor, p, true, changes),
             Command::ClearPolicy { vhost, name } => {
@@ -211,6 +234,11 @@ impl Scope<'_> {
         let user = self.actor.user.map_or("", |u| u.name.as_str());
         check_resource(p, access, kind, name, &self.vhost.name, user)
             .map_err(CommandError::AccessRefused)
+    }
+
+    /// The user asking (none when the broker itself does).
+    pub(super) fn user(&self) -> Option<&str> {
+        self.actor.user.map(|u| u.name.as_str())
     }
 
     /// True when the broker itself asks (no checks of permissions or exclusivity).

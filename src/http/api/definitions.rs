@@ -18,7 +18,6 @@ pub(crate) async fn export(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
         v["rabbitmq_version"] = json!(RABBITMQ_VERSION);
         v["product_name"] = json!("Warren");
         v["product_version"] = json!(env!("CARGO_PKG_VERSION"));
-        v["topic_permissions"] = json!([]);
         return Ok(Reply::json(&v));
     };
     ctx.session.visible_vhost(&ctx.broker, vhost)?;
@@ -56,7 +55,13 @@ pub(crate) async fn export(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
         .collect();
     let mut v = serde_json::to_value(&one).unwrap_or_default();
     if let Value::Object(m) = &mut v {
-        for key in ["users", "vhosts", "permissions", "global_parameters"] {
+        for key in [
+            "users",
+            "vhosts",
+            "permissions",
+            "topic_permissions",
+            "global_parameters",
+        ] {
             m.remove(key);
         }
         // Objects of the vhost do not name it, so the file imports into another one.

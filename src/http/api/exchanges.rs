@@ -96,6 +96,16 @@ pub(crate) async fn publish(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Rep
         &ctx.session.user.name,
     )
     .map_err(|_| ApiError::not_authorised("Access refused."))?;
+    if x.kind == crate::broker::exchange::ExchangeKind::Topic {
+        let user = &ctx.session.user.name;
+        let perms = ctx.broker.topic_permissions(user, vhost);
+        let rk = body
+            .get("routing_key")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        crate::auth::topic::check_topic(&perms, Access::Write, name, rk, vhost, user)
+            .map_err(|_| ApiError::not_authorised("Access refused."))?;
+    }
     if x.internal {
         return Err(ApiError::bad_request(format!(
             "cannot publish to internal exchange '{name}' in vhost '{vhost}'"
