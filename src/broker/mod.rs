@@ -37,6 +37,9 @@ use std::sync::Arc;
 use tokio::sync::watch;
 pub use vhost::Vhost;
 
+/// A user's topic permissions in one vhost.
+pub(crate) type TopicPermissions = Arc<Vec<crate::auth::TopicPermission>>;
+
 pub struct Broker {
     pub config: Config,
     vhosts: RwLock<HashMap<String, Arc<Vhost>>>,
@@ -44,7 +47,7 @@ pub struct Broker {
     permissions: RwLock<HashMap<(String, String), Arc<Permission>>>,
     /// Topic permissions by (user, vhost); `topic_generation` counts changes, so
     /// connections know when their copy is stale.
-    topic_permissions: RwLock<HashMap<(String, String), Arc<Vec<crate::auth::TopicPermission>>>>,
+    topic_permissions: RwLock<HashMap<(String, String), TopicPermissions>>,
     pub(crate) topic_generation: AtomicU64,
     next_conn_id: AtomicU64,
     /// Resource alarms: while any is up, publishing connections are blocked.
