@@ -190,7 +190,32 @@ pub(super) fn export(broker: &Broker) -> Definitions {
         defs.vhosts.push(vh.definition());
         export_vhost(&vh, &mut defs);
     }
+    sort(&mut defs);
     defs
+}
+
+/// Puts every section in a stable order (users and vhosts by name, objects by vhost and
+/// name), so exports of the same state are the same.
+fn sort(defs: &mut Definitions) {
+    defs.users.sort_by(|a, b| a.name.cmp(&b.name));
+    defs.vhosts.sort_by(|a, b| a.name.cmp(&b.name));
+    defs.permissions
+        .sort_by(|a, b| (&a.user, &a.vhost).cmp(&(&b.user, &b.vhost)));
+    defs.queues
+        .sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
+    defs.exchanges
+        .sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
+    defs.bindings.sort_by(|a, b| {
+        let key = |x: &crate::store::definitions::BindingDefinition| {
+            (
+                x.vhost.clone(),
+                x.source.clone(),
+                x.destination.clone(),
+                x.routing_key.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
 }
 
 fn export_vhost(vh: &super::Vhost, defs: &mut Definitions) {
