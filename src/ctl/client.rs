@@ -83,7 +83,18 @@ impl Client {
         path: &str,
         body: Option<Bytes>,
     ) -> anyhow::Result<Response> {
-        tokio::time::timeout(self.timeout, self.exchange(method, path, body))
+        self.send_with_headers(method, path, &[], body).await
+    }
+
+    /// Sends one request with extra headers (such as `X-Reason`) and a raw body.
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Bytes>,
+    ) -> anyhow::Result<Response> {
+        tokio::time::timeout(self.timeout, self.exchange(method, path, headers, body))
             .await
             .map_err(|_| {
                 anyhow::anyhow!("no answer from {} within {:?}", self.address, self.timeout)
@@ -94,6 +105,7 @@ impl Client {
         &self,
         method: Method,
         path: &str,
+        headers: &[(&str, &str)],
         body: Option<Bytes>,
     ) -> anyhow::Result<Response> {
         let stream = TcpStream::connect(&self.address)
@@ -111,6 +123,9 @@ impl Client {
         }
         if body.is_some() {
             req = req.header(CONTENT_TYPE, "application/json");
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let resp = sender
             .send_request(req.body(Full::new(body.unwrap_or_default()))?)
