@@ -742,8 +742,10 @@ async fn await_startup_waits_for_the_api() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!waiting.is_finished(), "it waits while nothing answers");
     let dir = tempfile::tempdir().unwrap();
-    let mut config = warren::config::Config::default();
-    config.data_dir = dir.path().to_path_buf();
+    let mut config = warren::config::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
     config.amqp.listen = "127.0.0.1:0".into();
     config.http.listen = format!("127.0.0.1:{port}");
     let server = warren::Server::start(config).await.expect("starts");

@@ -153,10 +153,13 @@ pub(crate) enum Cmd {
     SetPolicy {
         #[command(flatten)]
         vhost: Vhost,
+        /// Of the policies matching a name, the highest priority applies.
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         priority: i32,
+        /// What kind of object the policy applies to.
         #[arg(long = "apply-to", value_enum, default_value = "all")]
         apply_to: ApplyTo,
+        /// The policy's name.
         name: String,
         /// A regular expression on queue or exchange names.
         #[arg(allow_hyphen_values = true)]
