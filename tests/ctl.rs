@@ -809,6 +809,7 @@ async fn errors_are_reported_with_their_reason_and_exit_code() {
         &["list_queues", "--format", "xml"],
         &["--url", "https://127.0.0.1:1", "list_vhosts"],
         &["--url", "http://127.0.0.1:99999", "list_vhosts"],
+        &["close_connection", "c", "two\nlines"],
         &[],
     ] {
         let r = ctl_raw(args, None, &[]).await;

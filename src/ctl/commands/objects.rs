@@ -3,7 +3,7 @@
 
 use super::{columns_or, with_columns};
 use crate::ctl::api::Api;
-use crate::ctl::error::CtlResult;
+use crate::ctl::error::{CtlError, CtlResult};
 use crate::ctl::output::Output;
 
 /// Lists `/api/{what}/{vhost}` (or `/api/{what}` without a vhost) as `columns` or the
@@ -88,6 +88,11 @@ pub(super) async fn close_connection(
     name: &str,
     reason: &str,
 ) -> CtlResult<()> {
+    if hyper::header::HeaderValue::from_str(reason).is_err() {
+        return Err(CtlError::usage(
+            "the reason must be one line of printable ASCII text (it travels in a header)",
+        ));
+    }
     out.info(&format!(
         "Closing connection \"{name}\", reason: \"{reason}\" ..."
     ));
