@@ -1,10 +1,13 @@
 //! The `warren` binary: reads the configuration, starts the broker, stops it on
-//! SIGTERM/SIGINT.
+//! SIGTERM/SIGINT. `warren ctl ...` is the management tool instead.
 
 use clap::Parser;
 use warren::config::{Cli, Config};
 
 fn main() -> std::process::ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "ctl") {
+        return warren::ctl::main(std::env::args_os().skip(1));
+    }
     let cli = Cli::parse();
     let config = match Config::load(&cli) {
         Ok(c) => c,

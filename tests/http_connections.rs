@@ -158,6 +158,7 @@ async fn closing_a_connection_tells_the_client_the_reason() {
             hyper::Method::DELETE,
             &path,
             &[("x-reason", "maintenance window")],
+            None,
         )
         .await
         .unwrap();

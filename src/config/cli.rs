@@ -12,7 +12,8 @@ use super::{Config, ConfigError};
 #[command(
     name = "warren",
     version,
-    about = "A RabbitMQ-compatible AMQP 0-9-1 broker"
+    about = "A RabbitMQ-compatible AMQP 0-9-1 broker",
+    after_help = "To manage a running broker through its management API: warren ctl --help"
 )]
 pub struct Cli {
     /// Path to a TOML configuration file (all keys optional).

@@ -83,20 +83,11 @@ impl Client {
         path: &str,
         body: Option<Bytes>,
     ) -> anyhow::Result<Response> {
-        self.send_full(method, path, &[], body).await
+        self.send_with_headers(method, path, &[], body).await
     }
 
-    /// Sends a bodiless request with extra headers (`X-Reason` for closing a connection).
+    /// Sends one request with extra headers (such as `X-Reason`) and a raw body.
     pub async fn send_with_headers(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-    ) -> anyhow::Result<Response> {
-        self.send_full(method, path, headers, None).await
-    }
-
-    async fn send_full(
         &self,
         method: Method,
         path: &str,
@@ -133,8 +124,8 @@ impl Client {
         if body.is_some() {
             req = req.header(CONTENT_TYPE, "application/json");
         }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let resp = sender
             .send_request(req.body(Full::new(body.unwrap_or_default()))?)
