@@ -21,7 +21,7 @@ pub(crate) struct ConnMeta {
     pub mechanism: String,
     pub heartbeat: u16,
     pub channel_max: u16,
-    pub client_properties: FieldTable,
+    pub client_properties: Arc<FieldTable>,
     pub connected_at: u64,
 }
 

@@ -74,7 +74,7 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
         mechanism: std::mem::take(&mut opened.mechanism),
         heartbeat: opened.heartbeat,
         channel_max: opened.channel_max,
-        client_properties: std::mem::take(&mut opened.client_properties),
+        client_properties: Arc::new(std::mem::take(&mut opened.client_properties)),
         connected_at: crate::message::now_ms(),
     };
     let shared = conn_shared::ConnShared::new(id, opened.frame_max, opened.capabilities, meta);

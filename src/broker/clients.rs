@@ -34,7 +34,7 @@ pub(crate) struct ConnectionInfo {
     pub heartbeat: u16,
     pub frame_max: u32,
     pub channel_max: u16,
-    pub client_properties: FieldTable,
+    pub client_properties: Arc<FieldTable>,
     /// Unix ms.
     pub connected_at: u64,
     /// running, blocked (by an alarm) or closing.

@@ -12,9 +12,8 @@ mod request;
 mod routes;
 
 use crate::broker::Broker;
-use bytes::Bytes;
 use error::ApiError;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -81,7 +80,7 @@ async fn handle(
     listeners: Listeners,
     peer: SocketAddr,
     req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Response<reply::ApiBody> {
     let reply = match read(req).await {
         Ok(req) => routes::dispatch(&broker, listeners, peer, req).await,
         Err(e) => Err(e),

@@ -21,7 +21,7 @@ pub(crate) async fn list(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
     for vh in ctx.vhosts_listed(vhost)? {
         items.extend(all(&vh).iter().map(json_of));
     }
-    respond(ctx, items)
+    respond(ctx, items).await
 }
 
 pub(crate) async fn of_exchange(
@@ -41,7 +41,7 @@ pub(crate) async fn of_exchange(
         })
         .map(json_of)
         .collect();
-    respond(ctx, items)
+    respond(ctx, items).await
 }
 
 pub(crate) async fn of_queue(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
@@ -52,7 +52,7 @@ pub(crate) async fn of_queue(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Re
         .filter(|b| b.destination_type == DestinationType::Queue && b.destination == name)
         .map(json_of)
         .collect();
-    respond(ctx, items)
+    respond(ctx, items).await
 }
 
 /// The bindings from one exchange to one queue or exchange.
@@ -65,7 +65,7 @@ pub(crate) async fn between(
 ) -> ApiResult<Reply> {
     let vh = ctx.session.visible_vhost(&ctx.broker, vhost)?;
     let items = pair(&vh, source, kind, dest)?.iter().map(json_of).collect();
-    respond(ctx, items)
+    respond(ctx, items).await
 }
 
 pub(crate) async fn get(
@@ -160,9 +160,9 @@ fn spec(
 }
 
 /// Bindings (which have no name) listed by vhost, source, destination and routing key.
-fn respond(ctx: &Ctx, mut items: Vec<Value>) -> ApiResult<Reply> {
+async fn respond(ctx: &Ctx, mut items: Vec<Value>) -> ApiResult<Reply> {
     items.sort_by_cached_key(key_order);
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 fn key_order(v: &Value) -> (String, String, String, String) {

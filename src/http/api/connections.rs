@@ -5,8 +5,9 @@
 
 use super::Ctx;
 use crate::broker::clients::{ChannelInfo, ClientConnection, ConnectionInfo};
+use crate::broker::Broker;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::listing;
+use crate::http::listing::{self, Key, Row};
 use crate::http::reply::Reply;
 use crate::store::definitions::field_table_to_json;
 use serde_json::{json, Value};
@@ -34,11 +35,55 @@ pub(crate) async fn list(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
     if let Some(v) = vhost {
         ctx.session.visible_vhost(&ctx.broker, v)?;
     }
-    let items = visible(ctx, vhost)
-        .iter()
-        .map(|(c, i)| connection_json(ctx, c.as_ref(), i))
+    let rows = visible(ctx, vhost)
+        .into_iter()
+        .map(|(conn, info)| ConnRow {
+            broker: ctx.broker.clone(),
+            conn,
+            info,
+        })
         .collect();
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond::<ConnRow>(&ctx.req, rows).await
+}
+
+/// A connection in a list: its JSON (with its channels' statistics) built only if shown.
+struct ConnRow {
+    broker: Arc<Broker>,
+    conn: Arc<dyn ClientConnection>,
+    info: ConnectionInfo,
+}
+
+impl Row for ConnRow {
+    fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    fn vhost(&self) -> &str {
+        &self.info.vhost
+    }
+
+    fn key(&self, field: &str) -> Option<Key<'_>> {
+        let i = &self.info;
+        let num = |n: u64| Some(Key::Num(n as f64));
+        match field {
+            "name" => Some(Key::Str(&i.name)),
+            "vhost" => Some(Key::Str(&i.vhost)),
+            "user" => Some(Key::Str(&i.user)),
+            "state" => Some(Key::Str(i.state)),
+            "channels" => num(i.channels as u64),
+            "recv_oct" => num(i.recv_oct),
+            "send_oct" => num(i.send_oct),
+            "recv_cnt" => num(i.recv_cnt),
+            "send_cnt" => num(i.send_cnt),
+            "connected_at" => num(i.connected_at),
+            "peer_port" => num(u64::from(i.peer.port())),
+            _ => None,
+        }
+    }
+
+    fn json(&self) -> Value {
+        connection_json(&self.broker, self.conn.as_ref(), &self.info)
+    }
 }
 
 fn find(ctx: &Ctx, name: &str) -> ApiResult<(Arc<dyn ClientConnection>, ConnectionInfo)> {
@@ -50,7 +95,7 @@ fn find(ctx: &Ctx, name: &str) -> ApiResult<(Arc<dyn ClientConnection>, Connecti
 
 pub(crate) async fn get(ctx: &Ctx, name: &str) -> ApiResult<Reply> {
     let (conn, info) = find(ctx, name)?;
-    let v = connection_json(ctx, conn.as_ref(), &info);
+    let v = connection_json(&ctx.broker, conn.as_ref(), &info);
     Ok(Reply::json(&listing::respond_one(&ctx.req, v)))
 }
 
@@ -79,9 +124,9 @@ pub(crate) async fn of_user(ctx: &Ctx, user: &str) -> ApiResult<Reply> {
     let items = visible(ctx, None)
         .iter()
         .filter(|(_, i)| i.user == user)
-        .map(|(c, i)| connection_json(ctx, c.as_ref(), i))
+        .map(|(c, i)| connection_json(&ctx.broker, c.as_ref(), i))
         .collect();
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 /// Closes every connection of a user.
@@ -103,7 +148,7 @@ pub(crate) async fn channels_of(ctx: &Ctx, name: &str) -> ApiResult<Reply> {
         .iter()
         .map(|ch| channel_json(ctx, &info, ch))
         .collect();
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 pub(crate) async fn channels(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
@@ -118,7 +163,7 @@ pub(crate) async fn channels(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply>
                 .map(|ch| channel_json(ctx, &info, ch)),
         );
     }
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 /// A channel by its name, `"<connection name> (<number>)"`.
@@ -148,10 +193,10 @@ pub(crate) async fn consumers(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply
             items.extend(consumers_json(ctx, &info, &ch));
         }
     }
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
-fn connection_json(ctx: &Ctx, conn: &dyn ClientConnection, i: &ConnectionInfo) -> Value {
+fn connection_json(broker: &Broker, conn: &dyn ClientConnection, i: &ConnectionInfo) -> Value {
     let mut totals = crate::stats::Totals::default();
     for ch in conn.channels() {
         totals.add_parts(&ch.stats.counts, &ch.stats.rates);
@@ -159,7 +204,7 @@ fn connection_json(ctx: &Ctx, conn: &dyn ClientConnection, i: &ConnectionInfo) -
     json!({
         "message_stats": super::message_stats(&totals.report()),
         "name": i.name,
-        "node": ctx.broker.config.node_name,
+        "node": broker.config.node_name,
         "type": "network",
         "protocol": i.protocol,
         "host": i.local.ip().to_string(),

@@ -27,7 +27,7 @@ pub(crate) async fn list(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
     for vh in ctx.vhosts_listed(vhost)? {
         items.extend(vh.exchanges().iter().map(|x| json_of(ctx, &vh.name, x)));
     }
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 pub(crate) async fn get(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {

@@ -34,7 +34,7 @@ pub(crate) async fn list_vhost(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Repl
         .filter(|(_, l)| !l.is_empty())
         .map(|(v, l)| json!({"vhost": v, "value": l}))
         .collect();
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 /// The `value` of a limit's PUT body.
@@ -99,7 +99,7 @@ pub(crate) async fn list_user(ctx: &Ctx, user: Option<&str>) -> ApiResult<Reply>
         .filter(|(_, l)| !l.is_empty())
         .map(|(u, l)| json!({"user": u, "value": l}))
         .collect();
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 async fn change_user(ctx: &Ctx, user: &str, name: &str, value: Option<Value>) -> ApiResult<()> {

@@ -131,7 +131,7 @@ pub(crate) async fn extensions(_ctx: &Ctx) -> ApiResult<Reply> {
 pub(crate) async fn nodes(ctx: &Ctx) -> ApiResult<Reply> {
     ctx.session.require_monitor()?;
     let node = node_json(ctx).await;
-    Ok(Reply::json(&listing::respond(&ctx.req, vec![node])?))
+    listing::respond(&ctx.req, vec![node]).await
 }
 
 pub(crate) async fn node(ctx: &Ctx) -> ApiResult<Reply> {

@@ -31,7 +31,7 @@ pub(crate) async fn list(ctx: &Ctx, kind: &str, vhost: Option<&str>) -> ApiResul
         .filter(|p| vhosts.iter().any(|v| v.name == p.vhost))
         .map(policy_json)
         .collect();
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 pub(crate) async fn get(ctx: &Ctx, kind: &str, vhost: &str, name: &str) -> ApiResult<Reply> {
@@ -134,7 +134,7 @@ pub(crate) async fn parameters(
         })
         .map(|((v, c, n), value)| parameter_json(v, c, n, value))
         .collect();
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 pub(crate) async fn parameter(
@@ -214,7 +214,7 @@ pub(crate) async fn global_parameters(ctx: &Ctx) -> ApiResult<Reply> {
         .list_global()
         .map(|(n, v)| json!({"name": n, "value": v}))
         .collect();
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 pub(crate) async fn global_parameter(ctx: &Ctx, name: &str) -> ApiResult<Reply> {

@@ -4,30 +4,83 @@ use super::Ctx;
 use crate::auth::permissions::{check_resource, Access};
 use crate::broker::command::{Command, QueueDecl};
 use crate::broker::effective::effective_definition;
+use crate::broker::Broker;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::listing;
+use crate::http::listing::{Key, Row};
 use crate::http::reply::Reply;
 use crate::http::request::Fields;
-use crate::queue::{new_holder, Got, Queue, Settle};
+use crate::queue::{new_holder, Got, Queue, QueueCounts, Settle};
 use crate::store::definitions::{field_table_to_json, json_to_field_table};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub(crate) async fn list(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
-    let mut items = Vec::new();
+    let mut rows = Vec::new();
     for vh in ctx.vhosts_listed(vhost)? {
-        items.extend(vh.queues().iter().map(|q| json_of(ctx, q)));
+        rows.extend(
+            vh.queues()
+                .into_iter()
+                .map(|q| QueueRow::new(&ctx.broker, q)),
+        );
     }
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, rows).await
 }
 
 pub(crate) async fn get(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
     let vh = ctx.session.visible_vhost(&ctx.broker, vhost)?;
     let q = vh.queue(name).ok_or_else(ApiError::not_found)?;
-    Ok(Reply::json(&listing::respond_one(
-        &ctx.req,
-        json_of(ctx, &q),
-    )))
+    let v = QueueRow::new(&ctx.broker, q).json();
+    Ok(Reply::json(&listing::respond_one(&ctx.req, v)))
+}
+
+/// A queue in a list: its counts read once, its JSON built only if it is shown.
+struct QueueRow {
+    broker: Arc<Broker>,
+    q: Arc<Queue>,
+    counts: QueueCounts,
+}
+
+impl QueueRow {
+    fn new(broker: &Arc<Broker>, q: Arc<Queue>) -> Self {
+        let counts = q.counts();
+        Self {
+            broker: broker.clone(),
+            q,
+            counts,
+        }
+    }
+}
+
+impl Row for QueueRow {
+    fn name(&self) -> &str {
+        &self.q.name
+    }
+
+    fn vhost(&self) -> &str {
+        &self.q.vhost
+    }
+
+    fn key(&self, field: &str) -> Option<Key<'_>> {
+        let c = &self.counts;
+        let num = |n: u32| Some(Key::Num(f64::from(n)));
+        match field {
+            "name" => Some(Key::Str(&self.q.name)),
+            "vhost" => Some(Key::Str(&self.q.vhost)),
+            "messages" => num(c.ready + c.unacked),
+            "messages_ready" => num(c.ready),
+            "messages_unacknowledged" => num(c.unacked),
+            "consumers" => num(c.consumers),
+            "durable" => Some(Key::Bool(self.q.durable)),
+            "auto_delete" => Some(Key::Bool(self.q.auto_delete)),
+            "exclusive" => Some(Key::Bool(self.q.exclusive_owner.is_some())),
+            _ => None,
+        }
+    }
+
+    fn json(&self) -> Value {
+        json_of(&self.broker, &self.q, self.counts)
+    }
 }
 
 /// Declares (`durable`, `auto_delete`, `arguments`; `queue_type` becomes `x-queue-type`).
@@ -170,10 +223,9 @@ pub(crate) async fn action(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Repl
     }
 }
 
-pub(crate) fn json_of(ctx: &Ctx, q: &Arc<Queue>) -> Value {
-    let c = q.counts();
+fn json_of(broker: &Broker, q: &Queue, c: QueueCounts) -> Value {
     let (policy, operator, effective) = {
-        let policies = ctx.broker.policies.read();
+        let policies = broker.policies.read();
         let (user, op) = policies.for_queue(&q.vhost, &q.name);
         (
             user.map(|p| p.name.clone()),
@@ -193,7 +245,7 @@ pub(crate) fn json_of(ctx: &Ctx, q: &Arc<Queue>) -> Value {
         "auto_delete": q.auto_delete,
         "exclusive": q.exclusive_owner.is_some(),
         "arguments": field_table_to_json(&q.arguments),
-        "node": ctx.broker.config.node_name,
+        "node": broker.config.node_name,
         "type": "classic",
         "state": "running",
         "policy": policy,

@@ -9,7 +9,7 @@ use crate::http::reply::Reply;
 use crate::http::request::Fields;
 use serde_json::{json, Value};
 
-fn list(ctx: &Ctx, keep: impl Fn(&str, &str) -> bool) -> ApiResult<Reply> {
+async fn list(ctx: &Ctx, keep: impl Fn(&str, &str) -> bool) -> ApiResult<Reply> {
     ctx.session.require_admin()?;
     let items: Vec<Value> = ctx
         .broker
@@ -20,21 +20,21 @@ fn list(ctx: &Ctx, keep: impl Fn(&str, &str) -> bool) -> ApiResult<Reply> {
             json!({"user": u, "vhost": v, "exchange": p.exchange, "write": p.write(), "read": p.read()})
         })
         .collect();
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 pub(crate) async fn all(ctx: &Ctx) -> ApiResult<Reply> {
-    list(ctx, |_, _| true)
+    list(ctx, |_, _| true).await
 }
 
 pub(crate) async fn of_user(ctx: &Ctx, user: &str) -> ApiResult<Reply> {
     ctx.broker.user(user).ok_or_else(ApiError::not_found)?;
-    list(ctx, |u, _| u == user)
+    list(ctx, |u, _| u == user).await
 }
 
 pub(crate) async fn of_vhost(ctx: &Ctx, vhost: &str) -> ApiResult<Reply> {
     ctx.broker.vhost(vhost).ok_or_else(ApiError::not_found)?;
-    list(ctx, |_, v| v == vhost)
+    list(ctx, |_, v| v == vhost).await
 }
 
 pub(crate) async fn get(ctx: &Ctx, vhost: &str, user: &str) -> ApiResult<Reply> {
@@ -42,7 +42,7 @@ pub(crate) async fn get(ctx: &Ctx, vhost: &str, user: &str) -> ApiResult<Reply> 
         ctx.session.require_admin()?;
         return Err(ApiError::not_found());
     }
-    list(ctx, |u, v| u == user && v == vhost)
+    list(ctx, |u, v| u == user && v == vhost).await
 }
 
 /// `{exchange, write, read}`.

@@ -26,7 +26,7 @@ pub(crate) async fn list(ctx: &Ctx, without_permissions: bool) -> ApiResult<Repl
         .filter(|u| !without_permissions || !with.contains(&u.name))
         .map(|u| json_of(u))
         .collect();
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 pub(crate) async fn get(ctx: &Ctx, name: &str) -> ApiResult<Reply> {
@@ -106,22 +106,22 @@ pub(crate) async fn bulk_delete(ctx: &Ctx) -> ApiResult<Reply> {
 
 pub(crate) async fn permissions(ctx: &Ctx) -> ApiResult<Reply> {
     ctx.session.require_admin()?;
-    permission_list(ctx, |_, _| true)
+    permission_list(ctx, |_, _| true).await
 }
 
 pub(crate) async fn permissions_of_user(ctx: &Ctx, user: &str) -> ApiResult<Reply> {
     ctx.session.require_admin()?;
     ctx.broker.user(user).ok_or_else(ApiError::not_found)?;
-    permission_list(ctx, |u, _| u == user)
+    permission_list(ctx, |u, _| u == user).await
 }
 
 pub(crate) async fn permissions_of_vhost(ctx: &Ctx, vhost: &str) -> ApiResult<Reply> {
     ctx.session.require_admin()?;
     ctx.broker.vhost(vhost).ok_or_else(ApiError::not_found)?;
-    permission_list(ctx, |_, v| v == vhost)
+    permission_list(ctx, |_, v| v == vhost).await
 }
 
-fn permission_list(ctx: &Ctx, keep: impl Fn(&str, &str) -> bool) -> ApiResult<Reply> {
+async fn permission_list(ctx: &Ctx, keep: impl Fn(&str, &str) -> bool) -> ApiResult<Reply> {
     let items = ctx
         .broker
         .permissions()
@@ -129,7 +129,7 @@ fn permission_list(ctx: &Ctx, keep: impl Fn(&str, &str) -> bool) -> ApiResult<Re
         .filter(|(u, v, _)| keep(u, v))
         .map(|(u, v, p)| permission_json(&u, &v, &p))
         .collect();
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 pub(crate) async fn permission(ctx: &Ctx, vhost: &str, user: &str) -> ApiResult<Reply> {

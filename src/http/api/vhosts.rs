@@ -16,7 +16,7 @@ pub(crate) async fn list(ctx: &Ctx) -> ApiResult<Reply> {
         .iter()
         .map(|v| json_of(ctx, v))
         .collect();
-    Ok(Reply::json(&listing::respond(&ctx.req, items)?))
+    listing::respond(&ctx.req, items).await
 }
 
 pub(crate) async fn get(ctx: &Ctx, name: &str) -> ApiResult<Reply> {
