@@ -71,11 +71,9 @@ class Broker:
 
 
 def rabbit_pid():
-    out = subprocess.run(["pgrep", "-f", "beam.smp.*ref5682"], capture_output=True, text=True).stdout
-    pids = [int(p) for p in out.split()]
-    if not pids:
-        raise RuntimeError("cannot find the reference RabbitMQ's beam.smp process")
-    return pids[0]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from compare import rabbitmq_pid
+    return rabbitmq_pid(5682)
 
 
 # --- a bare AMQP 0-9-1 client: enough to hold connections open and to publish ---
@@ -237,6 +235,9 @@ def main():
     ap.add_argument("--keep", action="store_true", help="leave the bench vhost in place")
     ap.add_argument("--json")
     args = ap.parse_args()
+    import resource
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     results = []
     vhost = f"mgmt-bench-{os.getpid()}"
     if not args.no_warren:

@@ -301,3 +301,151 @@ mod tests {
         assert_eq!(g.rates(), [-3.0]);
     }
 }
+
+/// The node's recent samples, newest last, for the overview's charts (`msg_rates_age`,
+/// `lengths_age`): at most [`HISTORY_LEN`] samples, one per sampling round.
+#[derive(Default)]
+pub(crate) struct History(Mutex<std::collections::VecDeque<Snapshot>>);
+
+/// One hour at one sample every five seconds.
+pub(crate) const HISTORY_LEN: usize = 720;
+
+/// The node's totals at one moment.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Snapshot {
+    /// Unix ms.
+    pub at_ms: u64,
+    pub counts: Counts,
+    /// Messages, ready, unacknowledged.
+    pub lengths: [u64; 3],
+}
+
+/// A series as RabbitMQ reports it: `samples` newest first, `avg_rate`, `avg`.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Series {
+    pub samples: Vec<(u64, u64)>,
+    pub avg_rate: f64,
+    pub avg: f64,
+}
+
+impl History {
+    pub(crate) fn push(&self, s: Snapshot) {
+        let mut h = self.0.lock();
+        if h.len() == HISTORY_LEN {
+            h.pop_front();
+        }
+        h.push_back(s);
+    }
+
+    /// Rates of change of the lengths over the last two samples.
+    pub(crate) fn length_rates(&self) -> [f64; 3] {
+        let h = self.0.lock();
+        let n = h.len();
+        if n < 2 {
+            return [0.0; 3];
+        }
+        let (a, b) = (&h[n - 2], &h[n - 1]);
+        let secs = b.at_ms.saturating_sub(a.at_ms) as f64 / 1000.0;
+        if secs <= 0.0 {
+            return [0.0; 3];
+        }
+        std::array::from_fn(|i| (b.lengths[i] as f64 - a.lengths[i] as f64) / secs)
+    }
+
+    /// One value's series over the last `age_s` seconds, every `incr_s` seconds (points
+    /// aligned to `incr_s`), each the newest snapshot before the next point.
+    pub(crate) fn series(
+        &self,
+        age_s: u64,
+        incr_s: u64,
+        value: impl Fn(&Snapshot) -> u64,
+    ) -> Series {
+        let h = self.0.lock();
+        let Some(newest) = h.back() else {
+            return Series {
+                samples: Vec::new(),
+                avg_rate: 0.0,
+                avg: 0.0,
+            };
+        };
+        let incr_ms = incr_s.max(1) * 1000;
+        let end = newest.at_ms / incr_ms * incr_ms;
+        let start = end.saturating_sub(age_s * 1000);
+        let mut samples = Vec::new();
+        let mut t = end;
+        while t >= start && samples.len() <= HISTORY_LEN {
+            // The state at the end of the interval that starts at `t`.
+            match h.iter().rev().find(|s| s.at_ms < t + incr_ms) {
+                Some(s) => samples.push((t, value(s))),
+                None => break,
+            }
+            if t < incr_ms {
+                break;
+            }
+            t -= incr_ms;
+        }
+        let avg = if samples.is_empty() {
+            0.0
+        } else {
+            samples.iter().map(|(_, v)| *v as f64).sum::<f64>() / samples.len() as f64
+        };
+        let avg_rate = match (samples.first(), samples.last()) {
+            (Some((t1, v1)), Some((t0, v0))) if t1 > t0 => {
+                (*v1 as f64 - *v0 as f64) / ((t1 - t0) as f64 / 1000.0)
+            }
+            _ => 0.0,
+        };
+        Series {
+            samples,
+            avg_rate,
+            avg,
+        }
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    fn snap(at_ms: u64, publish: u64, messages: u64) -> Snapshot {
+        let mut counts = [0; N];
+        counts[Stat::Publish as usize] = publish;
+        Snapshot {
+            at_ms,
+            counts,
+            lengths: [messages, messages, 0],
+        }
+    }
+
+    #[test]
+    fn series_pick_the_newest_sample_at_each_point_and_average() {
+        let h = History::default();
+        for i in 0..10u64 {
+            h.push(snap(1_000_001 + i * 5000, i * 50, i));
+        }
+        let s = h.series(20, 5, |s| s.counts[Stat::Publish as usize]);
+        assert_eq!(
+            s.samples,
+            vec![
+                (1_045_000, 450),
+                (1_040_000, 400),
+                (1_035_000, 350),
+                (1_030_000, 300),
+                (1_025_000, 250)
+            ]
+        );
+        assert_eq!(s.avg_rate, 10.0);
+        assert_eq!(s.avg, 350.0);
+        assert_eq!(h.length_rates(), [0.2, 0.2, 0.0]);
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let h = History::default();
+        for i in 0..(HISTORY_LEN as u64 + 50) {
+            h.push(snap(i * 5000, i, 0));
+        }
+        assert_eq!(h.0.lock().len(), HISTORY_LEN);
+        assert_eq!(h.0.lock().front().map(|s| s.at_ms), Some(50 * 5000));
+    }
+}

@@ -168,6 +168,22 @@ async fn traffic_is_counted_per_channel_queue_exchange_vhost_and_node() {
         .unwrap();
     assert_eq!(qrate, 0.0, "no second sample of the queue before this read");
 
+    let o = api
+        .get("/api/overview?msg_rates_age=60&msg_rates_incr=5&lengths_age=60&lengths_incr=5")
+        .await
+        .unwrap()
+        .json();
+    let samples = o["message_stats"]["publish_details"]["samples"]
+        .as_array()
+        .unwrap();
+    assert_eq!(samples[0]["sample"], 12, "the newest sample first: {o}");
+    assert!(samples
+        .iter()
+        .all(|s| s["timestamp"].as_u64().unwrap() % 5000 == 0));
+    let lengths = &o["queue_totals"]["messages_details"];
+    assert_eq!(lengths["samples"][0]["sample"], 5, "{o}");
+    assert!(lengths["avg"].is_number() && lengths["avg_rate"].is_number());
+
     // A closed channel's counts stay with its vhost.
     ch.close(200, "bye".into()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;

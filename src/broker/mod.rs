@@ -77,6 +77,8 @@ pub struct Broker {
     pub(crate) clients: clients::Clients,
     /// The node's message counts (all vhosts), sampled for rates.
     pub(crate) stats: crate::stats::Rates,
+    /// The node's recent samples (counts and queue lengths), for the overview's charts.
+    pub(crate) history: crate::stats::History,
 }
 
 impl Broker {
@@ -115,6 +117,7 @@ impl Broker {
             started: std::time::Instant::now(),
             clients: clients::Clients::default(),
             stats: Default::default(),
+            history: Default::default(),
             alarms: watch::channel(Alarms::default()).0,
             shutdown: watch::channel(false).0,
             access_revoked: watch::channel(0).0,

@@ -3,7 +3,7 @@
 //! closed channels' counts plus its open ones'), and the node's.
 
 use super::Broker;
-use crate::stats::{Totals, SAMPLE_INTERVAL};
+use crate::stats::{Snapshot, Totals, SAMPLE_INTERVAL};
 use ahash::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,12 +31,17 @@ pub(crate) fn sample(broker: &Broker, now: Instant) {
         }
     }
     let mut node = Totals::default();
+    let mut lengths = [0u64; 3];
     for vh in broker.vhosts() {
         for q in vh.queues() {
             q.stats.sample(now);
             let c = q.counts();
             let (ready, unacked) = (u64::from(c.ready), u64::from(c.unacked));
-            q.lengths.sample(now, [ready + unacked, ready, unacked]);
+            let l = [ready + unacked, ready, unacked];
+            q.lengths.sample(now, l);
+            for (t, v) in lengths.iter_mut().zip(l) {
+                *t += v;
+            }
         }
         for x in vh.exchanges() {
             x.stats.sample(now);
@@ -52,4 +57,9 @@ pub(crate) fn sample(broker: &Broker, now: Instant) {
         node.add_parts(&counts, &rates);
     }
     broker.stats.sample(now, node.counts);
+    broker.history.push(Snapshot {
+        at_ms: crate::message::now_ms(),
+        counts: node.counts,
+        lengths,
+    });
 }
