@@ -112,6 +112,9 @@ async fn connections_channels_and_consumers_are_listed_with_their_details() {
     assert_eq!(consumers[0]["queue"], json!({"name": "work", "vhost": "/"}));
     assert_eq!(consumers[0]["prefetch_count"], 7);
     assert_eq!(consumers[0]["ack_required"], true);
+    let q = api.get("/api/queues/%2F/work").await.unwrap().json();
+    assert_eq!(q["consumer_details"][0]["consumer_tag"], "c1", "{q}");
+    assert_eq!(q["consumers"], 1);
     let per_conn = api
         .get(&format!("/api/connections/{}/channels", enc(&name)))
         .await

@@ -184,6 +184,15 @@ async fn traffic_is_counted_per_channel_queue_exchange_vhost_and_node() {
     assert_eq!(lengths["samples"][0]["sample"], 5, "{o}");
     assert!(lengths["avg"].is_number() && lengths["avg_rate"].is_number());
 
+    let bare = api
+        .get("/api/queues/%2F?disable_stats=true")
+        .await
+        .unwrap()
+        .json();
+    assert!(bare[0].get("message_stats").is_none(), "{bare}");
+    assert!(bare[0].get("messages_details").is_none(), "{bare}");
+    assert_eq!(bare[0]["messages"], 5);
+
     // A closed channel's counts stay with its vhost.
     ch.close(200, "bye".into()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -75,15 +75,30 @@ pub(crate) async fn respond<R: Row>(req: &Req, rows: Vec<R>) -> ApiResult<Reply>
 
 /// Trims one object to the requested columns.
 pub(crate) fn respond_one(req: &Req, item: Value) -> Value {
-    let columns = columns(req);
-    project(&columns, item)
+    project(&Shape::of(req), item)
+}
+
+/// What of each object is shown: the requested columns (all when none), and with
+/// `disable_stats=true` no statistics (`message_stats`, rates).
+struct Shape {
+    columns: Vec<Vec<String>>,
+    no_stats: bool,
+}
+
+impl Shape {
+    fn of(req: &Req) -> Self {
+        Shape {
+            columns: columns(req),
+            no_stats: req.flag("disable_stats"),
+        }
+    }
 }
 
 /// What a list request asks for.
 struct Query {
     sort: Option<String>,
     reverse: bool,
-    columns: Vec<Vec<String>>,
+    shape: Shape,
     page: Option<Page>,
 }
 
@@ -130,7 +145,7 @@ impl Query {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string),
             reverse: req.flag("sort_reverse"),
-            columns: columns(req),
+            shape: Shape::of(req),
             page: paging(req)?,
         })
     }
@@ -158,7 +173,7 @@ impl Query {
             ));
         }
         let items: Vec<Value> = (sorted.into_iter().skip(start).take(p.size))
-            .map(|b| project(&self.columns, b.json()))
+            .map(|b| project(&self.shape, b.json()))
             .collect();
         Ok(Reply::json(&json!({
             "filtered_count": filtered,
@@ -199,7 +214,7 @@ impl Query {
     /// response body reads (the writer waits while the client is slow).
     fn stream<R: Row>(self, rows: Vec<Built<R>>) -> Reply {
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-        let columns = self.columns;
+        let shape = self.shape;
         tokio::task::spawn_blocking(move || {
             let mut first = true;
             let mut it = rows.into_iter().peekable();
@@ -211,7 +226,7 @@ impl Query {
                         buf.push(b',');
                     }
                     first = false;
-                    let _ = serde_json::to_writer(&mut buf, &project(&columns, b.json()));
+                    let _ = serde_json::to_writer(&mut buf, &project(&shape, b.json()));
                 }
                 let done = it.peek().is_none();
                 if done {
@@ -292,8 +307,14 @@ fn columns(req: &Req) -> Vec<Vec<String>> {
         .unwrap_or_default()
 }
 
-/// Keeps only `columns` of an object (all of it when none are asked for).
-fn project(columns: &[Vec<String>], item: Value) -> Value {
+/// Keeps only the asked columns of an object (all of it when none are asked for).
+fn project(shape: &Shape, mut item: Value) -> Value {
+    if shape.no_stats {
+        if let Value::Object(m) = &mut item {
+            m.retain(|k, _| k != "message_stats" && !k.ends_with("_details"));
+        }
+    }
+    let columns = &shape.columns;
     if columns.is_empty() {
         return item;
     }

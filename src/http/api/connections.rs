@@ -259,6 +259,21 @@ fn channel_json(ctx: &Ctx, i: &ConnectionInfo, ch: &ChannelInfo) -> Value {
     })
 }
 
+/// The consumers of one queue, across all connections the session may see.
+pub(crate) fn consumers_of_queue(ctx: &Ctx, vhost: &str, queue: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (conn, info) in visible(ctx, Some(vhost)) {
+        for ch in conn.channels() {
+            out.extend(
+                consumers_json(ctx, &info, &ch)
+                    .into_iter()
+                    .filter(|c| c["queue"]["name"] == queue),
+            );
+        }
+    }
+    out
+}
+
 fn consumers_json(ctx: &Ctx, i: &ConnectionInfo, ch: &ChannelInfo) -> Vec<Value> {
     ch.consumers
         .iter()

@@ -165,6 +165,19 @@ pub(crate) async fn set_cluster_name(ctx: &Ctx) -> ApiResult<Reply> {
     Ok(Reply::no_content())
 }
 
+/// OAuth 2 sign-in: not offered (basic auth only).
+pub(crate) async fn auth(_ctx: &Ctx) -> ApiResult<Reply> {
+    Ok(Reply::json(
+        &json!({"enable_uaa": false, "uaa_client_id": "", "uaa_location": ""}),
+    ))
+}
+
+/// Spreads queue masters over the cluster's nodes: a single node has nothing to move.
+pub(crate) async fn rebalance(ctx: &Ctx) -> ApiResult<Reply> {
+    ctx.session.require_admin()?;
+    Ok(Reply::no_content())
+}
+
 /// The management UI's plugins: none.
 pub(crate) async fn extensions(_ctx: &Ctx) -> ApiResult<Reply> {
     Ok(Reply::json(&json!([])))

@@ -30,7 +30,10 @@ pub(crate) async fn list(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
 pub(crate) async fn get(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
     let vh = ctx.session.visible_vhost(&ctx.broker, vhost)?;
     let q = vh.queue(name).ok_or_else(ApiError::not_found)?;
-    let v = QueueRow::new(&ctx.broker, q).json();
+    let mut v = QueueRow::new(&ctx.broker, q).json();
+    v["consumer_details"] = Value::Array(super::connections::consumers_of_queue(ctx, vhost, name));
+    v["deliveries"] = json!([]);
+    v["incoming"] = json!([]);
     Ok(Reply::json(&listing::respond_one(&ctx.req, v)))
 }
 

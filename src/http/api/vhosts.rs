@@ -78,6 +78,16 @@ pub(crate) async fn delete(ctx: &Ctx, name: &str) -> ApiResult<Reply> {
     Ok(Reply::no_content())
 }
 
+/// Restarts a vhost on a node: a vhost here never stops while the node runs, so this only
+/// checks that both exist.
+pub(crate) async fn start(ctx: &Ctx, name: &str, node: &str) -> ApiResult<Reply> {
+    ctx.session.require_admin()?;
+    if ctx.broker.vhost(name).is_none() || node != ctx.broker.config.node_name {
+        return Err(ApiError::not_found());
+    }
+    Ok(Reply::no_content())
+}
+
 /// Tags as a list or a comma-separated string.
 pub(crate) fn tags_of(v: &Value) -> ApiResult<Vec<String>> {
     match v {
