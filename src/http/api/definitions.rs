@@ -79,12 +79,15 @@ pub(crate) async fn export(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
 }
 
 /// Loads definitions: every object is made by the same commands as through AMQP or the
-/// rest of the API, as the session's user. The first refusal stops the import (400).
+/// rest of the API. Only administrators import, and, as in RabbitMQ, an import is not
+/// held to the importer's vhost permissions (it may create a vhost and its queues at
+/// once). The first refusal stops the import (400).
 pub(crate) async fn import(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
     let mut defs = from_json(&ctx.req.body)
         .map_err(|e| ApiError::bad_request(format!("failed_to_parse_json: {e}")))?;
+    ctx.session.require_admin()?;
     match vhost {
-        None => ctx.session.require_admin()?,
+        None => {}
         Some(v) => {
             ctx.vhost_for_write(v)?;
             // Only the vhost's own objects, put in the vhost named by the path.
@@ -116,7 +119,7 @@ pub(crate) async fn import(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
     let mut tickets = Vec::new();
     for step in steps(&defs) {
         let applied = ctx
-            .execute(step.cmd)
+            .execute_as_broker(step.cmd)
             .map_err(|e| ApiError::bad_request(format!("{}: {e}", step.what)))?;
         tickets.extend(applied.persisted);
     }

@@ -68,6 +68,12 @@ impl Ctx {
         self.broker.execute(&actor, cmd)
     }
 
+    /// Runs a command as the broker itself (no permission checks: the caller checked the
+    /// session's rights), without waiting for the disk.
+    pub(crate) fn execute_as_broker(&self, cmd: Command) -> Result<Applied, CommandError> {
+        self.broker.execute(&Actor::BROKER, cmd)
+    }
+
     /// Waits until a command's changes are on disk.
     pub(crate) async fn wait(&self, ticket: Ticket) -> ApiResult<()> {
         ticket.written().await.map_err(|e| {
