@@ -1,5 +1,5 @@
-//! The whole conformance suite, in-process against a fresh Warren, with Warren's checked-in
-//! expected skips (features not built yet, each with its reason).
+//! The whole conformance suite, in-process against a fresh Warren (AMQP and management API),
+//! with Warren's checked-in expected skips (where it still differs, each with its reason).
 
 mod common;
 use common::TestBroker;
@@ -14,6 +14,7 @@ async fn conformance_suite_passes_against_warren() {
         "/conformance/expected-skips/warren.txt"
     );
     let mut opts = Options::new(b.url());
+    opts.mgmt_url = Some(format!("http://{}", b.http_addr));
     opts.jobs = 4;
     opts.timeout = Duration::from_secs(30);
     opts.expected_skips = Some(ExpectedSkips::load(skips).expect("expected skips load"));

@@ -1,5 +1,6 @@
-//! A minimal HTTP/1.0 client for the management API (GET/PUT/DELETE with
-//! basic auth and JSON bodies), so the suite needs no HTTP stack.
+//! A minimal HTTP/1.0 client for the management API (any method, basic auth
+//! or none, JSON or raw bodies, extra headers; the answer's status, headers
+//! and body), so the suite needs no HTTP stack.
 
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,6 +17,40 @@ pub struct Mgmt {
     pub password: String,
     /// Path prefix (usually empty).
     pub prefix: String,
+    /// Send the `Authorization` header (false: ask anonymously).
+    pub send_auth: bool,
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    /// Status code.
+    pub status: u16,
+    /// Header names (lower case) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl Resp {
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body parsed as JSON.
+    pub fn json(&self) -> Result<serde_json::Value, String> {
+        serde_json::from_str(&self.body).map_err(|e| {
+            format!(
+                "HTTP {}: body is not JSON ({e}): {}",
+                self.status, self.body
+            )
+        })
+    }
 }
 
 fn base64(input: &[u8]) -> String {
@@ -58,6 +93,17 @@ pub fn encode_segment(s: &str) -> String {
     out
 }
 
+/// The Content-Length of a response head, if it has one.
+fn content_length(head: &[u8]) -> Option<usize> {
+    String::from_utf8_lossy(head).split("\r\n").find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse().ok())
+            .flatten()
+    })
+}
+
 impl Mgmt {
     /// Parse `http://[user:pass@]host:port[/prefix]`; missing credentials
     /// default to the given ones (normally those of the AMQP URL).
@@ -90,46 +136,123 @@ impl Mgmt {
             user,
             password,
             prefix,
+            send_auth: true,
         })
     }
 
-    /// Perform a request; returns the status code and the body.
+    /// The same endpoint with other credentials.
+    pub fn as_user(&self, user: &str, password: &str) -> Mgmt {
+        Mgmt {
+            user: user.to_string(),
+            password: password.to_string(),
+            send_auth: true,
+            ..self.clone()
+        }
+    }
+
+    /// The same endpoint without credentials.
+    pub fn anonymous(&self) -> Mgmt {
+        Mgmt {
+            send_auth: false,
+            ..self.clone()
+        }
+    }
+
+    /// Perform a request with a JSON body (or none); returns the status code
+    /// and the body.
     pub async fn request(
         &self,
         method: &str,
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<(u16, String), String> {
+        let body = body.map(|b| b.to_string());
+        let r = self
+            .send(method, path, body.as_deref(), Some("application/json"), &[])
+            .await?;
+        Ok((r.status, r.body))
+    }
+
+    /// Perform a request with a raw body, its content type (none: no
+    /// `Content-Type` header) and extra headers.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Resp, String> {
         let fut = async {
             let mut s = TcpStream::connect(&self.addr)
                 .await
                 .map_err(|e| format!("management API at {}: {e}", self.addr))?;
-            let body = body.map(|b| b.to_string()).unwrap_or_default();
-            let auth = base64(format!("{}:{}", self.user, self.password).as_bytes());
-            let req = format!(
-                "{method} {}{path} HTTP/1.0\r\nHost: {}\r\nAuthorization: Basic {auth}\r\n\
-                 Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            let body = body.unwrap_or_default();
+            let mut req = format!(
+                "{method} {}{path} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
                 self.prefix,
                 self.addr,
                 body.len()
             );
+            if self.send_auth {
+                let auth = base64(format!("{}:{}", self.user, self.password).as_bytes());
+                req.push_str(&format!("Authorization: Basic {auth}\r\n"));
+            }
+            if let Some(ct) = content_type {
+                req.push_str(&format!("Content-Type: {ct}\r\n"));
+            }
+            for (n, v) in headers {
+                req.push_str(&format!("{n}: {v}\r\n"));
+            }
+            req.push_str("\r\n");
+            req.push_str(body);
             s.write_all(req.as_bytes())
                 .await
                 .map_err(|e| format!("management API write: {e}"))?;
+            // Read the head, then as many bytes as Content-Length says (to the
+            // end of the stream without it): a server that answers and keeps
+            // the socket open is not a timeout.
             let mut resp = Vec::new();
-            s.read_to_end(&mut resp)
-                .await
-                .map_err(|e| format!("management API read: {e}"))?;
+            let mut buf = [0u8; 8192];
+            let mut head_end = None;
+            loop {
+                if let Some(end) = head_end {
+                    let want = content_length(&resp[..end]);
+                    if want.is_some_and(|n| resp.len() >= end + 4 + n) {
+                        break;
+                    }
+                }
+                let n = s
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| format!("management API read: {e}"))?;
+                if n == 0 {
+                    break;
+                }
+                resp.extend_from_slice(&buf[..n]);
+                if head_end.is_none() {
+                    head_end = resp.windows(4).position(|w| w == b"\r\n\r\n");
+                }
+            }
             let text = String::from_utf8_lossy(&resp).to_string();
             let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
-            let status = head
-                .split_whitespace()
-                .nth(1)
+            let mut lines = head.split("\r\n");
+            let status = lines
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|c| c.parse::<u16>().ok())
                 .ok_or_else(|| format!("bad HTTP response: {head}"))?;
-            Ok((status, body.to_string()))
+            let headers = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+                .collect();
+            Ok(Resp {
+                status,
+                headers,
+                body: body.to_string(),
+            })
         };
-        tokio::time::timeout(Duration::from_secs(10), fut)
+        tokio::time::timeout(Duration::from_secs(20), fut)
             .await
             .map_err(|_| format!("management API {method} {path} timed out"))?
     }

@@ -19,6 +19,7 @@ const GROUPS: &[&str] = &[
     "extensions",
     "clients",
     "input",
+    "mgmt",
 ];
 
 #[test]

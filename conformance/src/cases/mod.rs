@@ -14,6 +14,7 @@ pub mod exchange;
 pub mod exchange_lifecycle;
 pub mod extensions;
 pub mod limits;
+pub mod mgmt;
 pub mod odd_input;
 pub mod queue;
 pub mod queue_args;
@@ -46,5 +47,6 @@ pub fn all() -> Vec<Case> {
     v.extend(errors_frames::cases());
     v.extend(limits::cases());
     v.extend(extensions::cases());
+    v.extend(mgmt::cases());
     v
 }

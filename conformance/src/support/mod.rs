@@ -66,6 +66,7 @@ struct Inner {
     conns: Mutex<Vec<Arc<Connection>>>,
     queues: Mutex<Vec<String>>,
     exchanges: Mutex<Vec<String>>,
+    api_deletes: Mutex<Vec<String>>,
 }
 
 /// Per-case context.
@@ -97,6 +98,7 @@ impl Ctx {
             conns: Mutex::new(Vec::new()),
             queues: Mutex::new(Vec::new()),
             exchanges: Mutex::new(Vec::new()),
+            api_deletes: Mutex::new(Vec::new()),
         }))
     }
 
@@ -145,6 +147,38 @@ impl Ctx {
             .unwrap_or_else(|_| "/".into())
     }
 
+    /// The broker's AMQP URL with other credentials and vhost.
+    pub fn url_as(&self, user: &str, password: &str, vhost: &str) -> Result<String, Problem> {
+        let uri: amq_protocol::uri::AMQPUri = self
+            .0
+            .url
+            .parse()
+            .map_err(|e| Problem::Fail(format!("bad url {}: {e}", self.0.url)))?;
+        let enc = crate::mgmt::encode_segment;
+        Ok(format!(
+            "amqp://{}:{}@{}:{}/{}",
+            enc(user),
+            enc(password),
+            uri.authority.host,
+            uri.authority.port,
+            enc(vhost)
+        ))
+    }
+
+    /// The broker's AMQP URL with its credentials and another vhost.
+    pub fn url_in(&self, vhost: &str) -> Result<String, Problem> {
+        let hs = crate::raw::Handshake::from_url(&self.0.url)?;
+        self.url_as(&hs.user, &hs.password, vhost)
+    }
+
+    /// Have `DELETE path` sent to the management API after the case (in
+    /// reverse order of registration, after the connections are closed).
+    pub fn track_api_delete(&self, path: &str) {
+        if let Ok(mut d) = self.0.api_deletes.lock() {
+            d.push(path.to_string());
+        }
+    }
+
     /// Open a lapin connection (closed automatically after the case).
     pub async fn connect(&self) -> Result<Arc<Connection>, Problem> {
         self.connect_with(ConnectionProperties::default()).await
@@ -155,10 +189,21 @@ impl Ctx {
         &self,
         props: ConnectionProperties,
     ) -> Result<Arc<Connection>, Problem> {
+        let url = self.0.url.clone();
+        self.connect_url(&url, props).await
+    }
+
+    /// Open a lapin connection to another URL (other user or vhost), closed
+    /// automatically after the case.
+    pub async fn connect_url(
+        &self,
+        url: &str,
+        props: ConnectionProperties,
+    ) -> Result<Arc<Connection>, Problem> {
         let props = props.with_connection_name(self.0.case.into());
-        let conn = tokio::time::timeout(WAIT, Connection::connect(&self.0.url, props))
+        let conn = tokio::time::timeout(WAIT, Connection::connect(url, props))
             .await
-            .map_err(|_| Problem::Fail(format!("timed out connecting to {}", self.0.url)))?
+            .map_err(|_| Problem::Fail(format!("timed out connecting to {url}")))?
             .ctx("connect")?;
         let conn = Arc::new(conn);
         if let Ok(mut c) = self.0.conns.lock() {
@@ -348,6 +393,19 @@ impl Ctx {
             .lock()
             .map(|mut c| std::mem::take(&mut *c))
             .unwrap_or_default();
+        let api_deletes = self
+            .0
+            .api_deletes
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default();
+        if !api_deletes.is_empty() {
+            if let Ok(m) = self.mgmt() {
+                for path in api_deletes.iter().rev() {
+                    let _ = m.request("DELETE", path, None).await;
+                }
+            }
+        }
         if queues.is_empty() && exchanges.is_empty() {
             return;
         }

@@ -154,7 +154,7 @@ pub(super) fn delete(
     }
     if if_empty && c.ready > 0 {
         return Err(CommandError::PreconditionFailed(format!(
-            "queue '{name}' in vhost '{}' is not empty",
+            "queue '{name}' in vhost '{}' not empty",
             s.vhost.name
         )));
     }
