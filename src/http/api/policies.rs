@@ -109,7 +109,7 @@ fn policy_json(p: &Policy) -> Value {
 }
 
 /// A missing object is RabbitMQ's plain 404.
-fn not_found_as_404(e: ApiError) -> ApiError {
+pub(crate) fn not_found_as_404(e: ApiError) -> ApiError {
     if e.status == hyper::StatusCode::NOT_FOUND {
         ApiError::not_found()
     } else {

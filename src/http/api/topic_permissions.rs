@@ -90,12 +90,6 @@ pub(crate) async fn delete(ctx: &Ctx, vhost: &str, user: &str) -> ApiResult<Repl
         exchange: ctx.req.query("exchange").map(str::to_string),
     })
     .await
-    .map_err(|e| {
-        if e.status == hyper::StatusCode::NOT_FOUND {
-            ApiError::not_found()
-        } else {
-            e
-        }
-    })?;
+    .map_err(super::policies::not_found_as_404)?;
     Ok(Reply::no_content())
 }
