@@ -302,15 +302,25 @@ mod tests {
     }
 }
 
-/// The node's recent samples, newest last, for the overview's charts (`msg_rates_age`,
-/// `lengths_age`): at most [`HISTORY_LEN`] samples, one per sampling round.
-#[derive(Default)]
-pub(crate) struct History(Mutex<std::collections::VecDeque<Snapshot>>);
+/// Recent samples of one object (the node, or a watched queue, exchange or vhost), newest
+/// last, for charts (`msg_rates_age`, `lengths_age`): at most `cap` samples, one per
+/// sampling round.
+pub(crate) struct History {
+    cap: usize,
+    ring: Mutex<std::collections::VecDeque<Snapshot>>,
+}
 
 /// One hour at one sample every five seconds.
 pub(crate) const HISTORY_LEN: usize = 720;
 
-/// The node's totals at one moment.
+impl Default for History {
+    /// The node's: an hour.
+    fn default() -> Self {
+        Self::with_capacity(HISTORY_LEN)
+    }
+}
+
+/// An object's counts and lengths at one moment.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Snapshot {
     /// Unix ms.
@@ -329,9 +339,16 @@ pub(crate) struct Series {
 }
 
 impl History {
+    pub(crate) fn with_capacity(cap: usize) -> Self {
+        Self {
+            cap,
+            ring: Mutex::new(std::collections::VecDeque::with_capacity(cap)),
+        }
+    }
+
     pub(crate) fn push(&self, s: Snapshot) {
-        let mut h = self.0.lock();
-        if h.len() == HISTORY_LEN {
+        let mut h = self.ring.lock();
+        if h.len() == self.cap {
             h.pop_front();
         }
         h.push_back(s);
@@ -339,7 +356,7 @@ impl History {
 
     /// Rates of change of the lengths over the last two samples.
     pub(crate) fn length_rates(&self) -> [f64; 3] {
-        let h = self.0.lock();
+        let h = self.ring.lock();
         let n = h.len();
         if n < 2 {
             return [0.0; 3];
@@ -360,7 +377,7 @@ impl History {
         incr_s: u64,
         value: impl Fn(&Snapshot) -> u64,
     ) -> Series {
-        let h = self.0.lock();
+        let h = self.ring.lock();
         let Some(newest) = h.back() else {
             return Series {
                 samples: Vec::new(),
@@ -373,7 +390,7 @@ impl History {
         let start = end.saturating_sub(age_s * 1000);
         let mut samples = Vec::new();
         let mut t = end;
-        while t >= start && samples.len() <= HISTORY_LEN {
+        while t >= start && samples.len() <= self.cap {
             // The state at the end of the interval that starts at `t`.
             match h.iter().rev().find(|s| s.at_ms < t + incr_ms) {
                 Some(s) => samples.push((t, value(s))),
@@ -445,7 +462,7 @@ mod history_tests {
         for i in 0..(HISTORY_LEN as u64 + 50) {
             h.push(snap(i * 5000, i, 0));
         }
-        assert_eq!(h.0.lock().len(), HISTORY_LEN);
-        assert_eq!(h.0.lock().front().map(|s| s.at_ms), Some(50 * 5000));
+        assert_eq!(h.ring.lock().len(), HISTORY_LEN);
+        assert_eq!(h.ring.lock().front().map(|s| s.at_ms), Some(50 * 5000));
     }
 }

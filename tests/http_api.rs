@@ -283,7 +283,7 @@ async fn messages_published_and_fetched_through_the_api() {
     assert_eq!(r.status, 201);
     assert_eq!(
         r.headers.get("location").unwrap(),
-        "/api/bindings/%2F/e/x/q/q/a%2E%2A"
+        "/api/bindings/%2F/e/x/q/q/a.%252A"
     );
 
     let publish = |rk: &str, payload: &str| {

@@ -200,3 +200,105 @@ async fn traffic_is_counted_per_channel_queue_exchange_vhost_and_node() {
     let v = api.get("/api/vhosts/%2F").await.unwrap().json();
     assert_eq!(stat(&v, "publish"), 12, "{v}");
 }
+
+/// Resident memory of this process (broker and test), from /proc.
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+#[tokio::test]
+async fn single_objects_keep_bounded_sample_histories_once_asked() {
+    let b = TestBroker::start().await;
+    let api = b.api();
+    let conn = b.connect().await;
+    let ch = conn.create_channel().await.unwrap();
+    const QUEUES: usize = 1200;
+    for i in 0..QUEUES {
+        ch.queue_declare(
+            format!("q{i}").as_str().into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let ask = "?lengths_age=600&lengths_incr=5&msg_rates_age=600&msg_rates_incr=5";
+    // Nothing is kept for objects nobody asked about.
+    for _ in 0..20 {
+        b.broker().sample_stats();
+    }
+    let before = rss_bytes();
+
+    // The first request starts a history: it has one sample, of the state then.
+    for _ in 0..3 {
+        ch.basic_publish(
+            "".into(),
+            "q0".into(),
+            BasicPublishOptions::default(),
+            b"m",
+            BasicProperties::default(),
+        )
+        .await
+        .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let q = api
+        .get(&format!("/api/queues/%2F/q0{ask}"))
+        .await
+        .unwrap()
+        .json();
+    let samples = q["messages_details"]["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 1, "{q}");
+    assert_eq!(samples[0]["sample"], 3, "{q}");
+    assert_eq!(
+        q["message_stats"]["publish_details"]["samples"][0]["sample"],
+        3
+    );
+    let v = api
+        .get(&format!("/api/vhosts/%2F{ask}"))
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(v["messages_details"]["samples"][0]["sample"], 3, "{v}");
+
+    // Watch every queue, more than the broker keeps histories for, and fill them all.
+    for i in 0..QUEUES {
+        let r = api
+            .get(&format!("/api/queues/%2F/q{i}{ask}"))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+    }
+    for _ in 0..130 {
+        b.broker().sample_stats();
+    }
+    let full = rss_bytes();
+    for _ in 0..300 {
+        b.broker().sample_stats();
+    }
+    let after = rss_bytes();
+    let mib = |n: u64| n as f64 / (1 << 20) as f64;
+    eprintln!(
+        "RSS: {:.1} MiB before watching, {:.1} MiB with full histories, {:.1} MiB 300 rounds later",
+        mib(before),
+        mib(full),
+        mib(after)
+    );
+    // 1000 histories of 120 snapshots (about 140 bytes each) are about 16 MiB.
+    assert!(
+        full.saturating_sub(before) < 48 << 20,
+        "histories took {:.1} MiB",
+        mib(full.saturating_sub(before))
+    );
+    assert!(
+        after.saturating_sub(full) < 4 << 20,
+        "memory kept growing with samples: {:.1} MiB more",
+        mib(after.saturating_sub(full))
+    );
+}

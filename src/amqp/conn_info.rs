@@ -5,7 +5,7 @@
 use super::channel_shared::ChannelShared;
 use super::conn_shared::ConnShared;
 use crate::broker::clients::{ChannelInfo, ClientConnection, ConnectionInfo, ConsumerInfo};
-use crate::stats::Totals;
+use crate::stats::{Gauges, Totals};
 use amq_protocol::types::FieldTable;
 use parking_lot::Mutex;
 use std::net::SocketAddr;
@@ -31,6 +31,8 @@ pub(crate) struct SharedInfo {
     pub recv_cnt: AtomicU64,
     pub send_oct: AtomicU64,
     pub send_cnt: AtomicU64,
+    /// Bytes received and sent, as last sampled, with their rates.
+    octets: Gauges<2>,
     /// Set while the connection is blocked by a resource alarm.
     pub blocked: AtomicBool,
     /// Open channels; dropped ones are pruned as they are found.
@@ -47,6 +49,7 @@ impl SharedInfo {
             recv_cnt: AtomicU64::new(0),
             send_oct: AtomicU64::new(0),
             send_cnt: AtomicU64::new(0),
+            octets: Gauges::default(),
             blocked: AtomicBool::new(false),
             channels: Mutex::new(Vec::new()),
             close_reason: Mutex::new(None),
@@ -115,6 +118,7 @@ impl ClientConnection for ConnShared {
             send_oct: i.send_oct.load(Ordering::Relaxed),
             send_cnt: i.send_cnt.load(Ordering::Relaxed),
             send_pend: self.pending_bytes() as u64,
+            octet_rates: i.octets.rates(),
         }
     }
 
@@ -158,6 +162,9 @@ impl ClientConnection for ConnShared {
     }
 
     fn sample(&self, now: std::time::Instant) {
+        let i = &self.info;
+        let octets = [&i.recv_oct, &i.send_oct].map(|n| n.load(Ordering::Relaxed));
+        i.octets.sample(now, octets);
         for ch in self.info.live_channels() {
             ch.stats.sample(now);
         }

@@ -57,7 +57,10 @@ impl UserLimits {
         let mut limits = UserLimits::default();
         for (k, v) in map {
             let n = v.as_i64().ok_or_else(|| {
-                format!("Validation failed\n\n{k} should be a number, actually was {v}\n")
+                format!(
+                    "{k} should be a number, actually was {}",
+                    crate::erlang::json(v)
+                )
             })?;
             match k.as_str() {
                 "max-connections" => limits.max_connections = Some(n),

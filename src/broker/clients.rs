@@ -16,7 +16,7 @@ pub(crate) trait ClientConnection: Send + Sync {
     fn channels(&self) -> Vec<ChannelInfo>;
     /// Asks the connection to close with 320 CONNECTION_FORCED and `reason`.
     fn close(&self, reason: &str);
-    /// Samples its channels' message statistics (see `crate::stats`).
+    /// Samples its byte counters and its channels' message statistics (see `crate::stats`).
     fn sample(&self, now: std::time::Instant);
 }
 
@@ -46,6 +46,8 @@ pub(crate) struct ConnectionInfo {
     pub send_cnt: u64,
     /// Bytes queued for the socket.
     pub send_pend: u64,
+    /// Bytes per second received and sent, as last sampled.
+    pub octet_rates: [f64; 2],
 }
 
 /// One channel of a connection.

@@ -4,6 +4,7 @@
 //! broker's boot and the management API's import both run these.
 
 use super::command::{BindingSpec, Command, Destination, ExchangeDecl, PolicySpec, QueueDecl};
+use crate::auth::password::{hash_password, SHA256_ALGORITHM};
 use crate::store::definitions::{json_to_field_table, Definitions, DestinationType};
 
 /// One command, what it makes (for messages), and whether a refusal must stop the load
@@ -31,10 +32,14 @@ pub(crate) fn steps(defs: &Definitions) -> Vec<Step> {
         );
     }
     for u in &defs.users {
+        let (password_hash, hashing_algorithm) = match &u.password {
+            Some(p) if u.password_hash.is_empty() => (hash_password(p), SHA256_ALGORITHM.into()),
+            _ => (u.password_hash.clone(), u.hashing_algorithm.clone()),
+        };
         let cmd = Command::PutUser {
             name: u.name.clone(),
-            password_hash: u.password_hash.clone(),
-            hashing_algorithm: u.hashing_algorithm.clone(),
+            password_hash,
+            hashing_algorithm,
             tags: u.tags.clone(),
             limits: Some(u.limits.clone()),
         };

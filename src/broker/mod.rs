@@ -21,6 +21,7 @@ mod seed;
 pub(crate) mod topic;
 mod topic_wild;
 pub(crate) mod vhost;
+pub(crate) mod watched;
 
 use crate::auth::permissions::Permission;
 use crate::auth::User;
@@ -79,6 +80,8 @@ pub struct Broker {
     pub(crate) stats: crate::stats::Rates,
     /// The node's recent samples (counts and queue lengths), for the overview's charts.
     pub(crate) history: crate::stats::History,
+    /// Histories of the queues, exchanges and vhosts the API was asked about.
+    pub(crate) watched: watched::Watched,
 }
 
 impl Broker {
@@ -118,6 +121,7 @@ impl Broker {
             clients: clients::Clients::default(),
             stats: Default::default(),
             history: Default::default(),
+            watched: Default::default(),
             alarms: watch::channel(Alarms::default()).0,
             shutdown: watch::channel(false).0,
             access_revoked: watch::channel(0).0,

@@ -27,13 +27,18 @@ pub(crate) fn stored(q: &Queue) -> bool {
 
 /// The record of a queue that outlives a restart (see `stored`).
 pub(crate) fn queue(vhost: &str, q: &Queue) -> Option<QueueDefinition> {
-    stored(q).then(|| QueueDefinition {
+    stored(q).then(|| definition(vhost, q))
+}
+
+/// The definition of any queue, durable or not.
+pub(crate) fn definition(vhost: &str, q: &Queue) -> QueueDefinition {
+    QueueDefinition {
         name: q.name.clone(),
         vhost: vhost.to_string(),
-        durable: true,
+        durable: q.durable,
         auto_delete: q.auto_delete,
         arguments: field_table_to_json(&q.arguments),
-    })
+    }
 }
 
 pub(crate) fn binding(vhost: &str, source: &str, b: &Binding) -> BindingDefinition {

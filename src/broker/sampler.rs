@@ -62,4 +62,5 @@ pub(crate) fn sample(broker: &Broker, now: Instant) {
         counts: node.counts,
         lengths,
     });
+    broker.watched.sample(broker, now);
 }

@@ -25,6 +25,7 @@ pub(super) fn from_config(config: &Config) -> anyhow::Result<Definitions> {
         };
         defs.users.push(UserDefinition {
             name: u.name.clone(),
+            password: None,
             password_hash,
             tags: u.tags.clone(),
             hashing_algorithm: SHA256_ALGORITHM.to_string(),
@@ -63,6 +64,7 @@ pub(super) fn from_config(config: &Config) -> anyhow::Result<Definitions> {
     if config.users.is_empty() {
         defs.users.push(UserDefinition {
             name: "guest".into(),
+            password: None,
             password_hash: hash_password("guest"),
             tags: vec!["administrator".into()],
             hashing_algorithm: SHA256_ALGORITHM.to_string(),
@@ -128,12 +130,13 @@ pub(super) fn restore_messages(broker: &Broker, mut recovered: crate::store::mes
     }
 }
 
-/// The broker's current durable definitions.
+/// The broker's definitions, as RabbitMQ exports them.
 pub(super) fn export(broker: &Broker) -> Definitions {
     let mut defs = Definitions::default();
     for u in broker.users() {
         defs.users.push(UserDefinition {
             name: u.name.clone(),
+            password: None,
             password_hash: u.password_hash.clone(),
             tags: u.tags.clone(),
             hashing_algorithm: u.hashing_algorithm.clone(),
@@ -218,27 +221,30 @@ fn sort(defs: &mut Definitions) {
     });
 }
 
+/// A vhost's queues, exchanges and bindings as RabbitMQ exports them: durable or not, all
+/// but exclusive queues (which cannot be restored) and the bindings to them.
 fn export_vhost(vh: &super::Vhost, defs: &mut Definitions) {
+    let exported = |q: &crate::queue::Queue| q.exclusive_owner.is_none();
     defs.queues.extend(
         vh.queues()
             .iter()
-            .filter_map(|q| records::queue(&vh.name, q)),
+            .filter(|q| exported(q))
+            .map(|q| records::definition(&vh.name, q)),
     );
     for ex in vh.exchanges() {
-        if ex.name.is_empty() || ex.name.starts_with("amq.") || !ex.durable {
+        if ex.name.is_empty() || ex.name.starts_with("amq.") {
             continue;
         }
         defs.exchanges.push(records::exchange(&vh.name, &ex));
     }
-    for ex in vh.exchanges().into_iter().filter(|ex| ex.durable) {
+    for ex in vh.exchanges() {
         for b in ex.bindings() {
-            let durable_dest = match &b.dest {
-                Dest::Queue(q) => records::stored(q),
-                Dest::Exchange(n) => vh.exchange(n).is_some_and(|e| e.durable),
-            };
-            if durable_dest {
-                defs.bindings.push(records::binding(&vh.name, &ex.name, &b));
+            if let Dest::Queue(q) = &b.dest {
+                if !exported(q) {
+                    continue;
+                }
             }
+            defs.bindings.push(records::binding(&vh.name, &ex.name, &b));
         }
     }
 }

@@ -55,8 +55,12 @@ impl Req {
         }
         match serde_json::from_slice::<Value>(&self.body) {
             Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err(ApiError::bad_request("not_json_object")),
-            Err(_) => Err(ApiError::bad_request("not_json")),
+            Ok(Value::Null) => Ok(Map::new()),
+            Ok(Value::String(_)) => Err(ApiError::bad_request(
+                "invalid payload: the request body JSON-decoded to a string. \
+                 Is the input doubly-JSON-encoded?",
+            )),
+            _ => Err(ApiError::bad_request("not_json")),
         }
     }
 }

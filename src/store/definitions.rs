@@ -125,6 +125,10 @@ pub struct UserDefinition {
     pub name: String,
     #[serde(default)]
     pub password_hash: String,
+    /// A clear-text password instead of a hash, as RabbitMQ's import accepts; hashed on
+    /// import, never written.
+    #[serde(default, skip_serializing)]
+    pub password: Option<String>,
     #[serde(default = "default_hashing_algorithm")]
     pub hashing_algorithm: String,
     #[serde(default, deserialize_with = "deserialize_tags")]

@@ -723,18 +723,18 @@ class Run:
     def deletes(self):
         b = self.b
         v = self.vhost
-        # The properties_key as `list bindings` shows it. (A routing key without
-        # special characters: Warren does not yet find a binding by the key it
-        # lists when that has percent escapes, see the conformance suite's
-        # mgmt.bindings cases.)
+        # The properties_key as `list bindings` shows it, plain ("plain") and with
+        # escapes ("a.%23" for "a.#", which rabbitmqadmin quotes once more).
         rows = b.run_json("list", "bindings", vhost=v)
-        bx = [r for r in rows if r["source"] == "x" and r["destination"] == "q.classic"]
-        check(len(bx) == 1, f"binding x -> q.classic before delete: {bx}")
-        b.expect_status_line("binding deleted", "delete", "binding", "source=x",
-                             "destination=q.classic", "destination_type=queue",
-                             f"properties_key={bx[0]['properties_key']}", vhost=v)
-        check_eq(b.get(f"bindings/{q(v)}/e/x/q/q.classic"), [],
-                 "bindings x -> q.classic after delete")
+        for dest, key in (("q.classic", "plain"), ("q", "a.#")):
+            bx = [r for r in rows if r["source"] == "x" and r["destination"] == dest]
+            check(len(bx) == 1, f"binding x -> {dest} before delete: {bx}")
+            check_eq(bx[0]["routing_key"], key, f"binding x -> {dest}")
+            b.expect_status_line("binding deleted", "delete", "binding", "source=x",
+                                 f"destination={dest}", "destination_type=queue",
+                                 f"properties_key={bx[0]['properties_key']}", vhost=v)
+            check_eq(b.get(f"bindings/{q(v)}/e/x/q/{q(dest)}"), [],
+                     f"bindings x -> {dest} after delete")
         b.run("delete", "binding", "source=x", "destination=q.classic",
               "properties_key=plain", vhost=v, expect_rc="nonzero")
         b.expect_status_line("queue deleted", "delete", "queue", "name=q", vhost=v)

@@ -107,6 +107,7 @@ pub(super) fn put_user(
     }
     changes.push(Change::PutUser(UserDefinition {
         name: user.name.clone(),
+        password: None,
         password_hash: user.password_hash.clone(),
         hashing_algorithm: user.hashing_algorithm.clone(),
         tags: user.tags.clone(),

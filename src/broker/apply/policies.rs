@@ -48,13 +48,11 @@ pub(super) fn set(
         p.priority,
         p.definition.clone(),
     )
-    .map_err(CommandError::Invalid)?;
+    .map_err(validation_failed)?;
     {
         let mut policies = broker.policies.write();
         if operator {
-            policies
-                .put_operator(policy)
-                .map_err(CommandError::Invalid)?;
+            policies.put_operator(policy).map_err(validation_failed)?;
         } else {
             policies.put(policy);
         }
@@ -105,4 +103,9 @@ pub(super) fn clear(
         Change::DeletePolicy { vhost, name }
     });
     Ok(Outcome::Done)
+}
+
+/// A refused policy, worded as RabbitMQ's validation error.
+fn validation_failed(problem: String) -> CommandError {
+    CommandError::Invalid(format!("Validation failed\n\n{problem}\n"))
 }

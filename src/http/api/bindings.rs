@@ -12,7 +12,7 @@ use crate::http::reply::Reply;
 use crate::http::request::Fields;
 use crate::store::definitions::{json_to_field_table, BindingDefinition, DestinationType};
 use base64::Engine;
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Map, Value};
 use sha2::Digest;
 
@@ -105,13 +105,14 @@ pub(crate) async fn create(
         &arguments,
     )))
     .await?;
-    let key = properties_key(&routing_key, &arguments);
-    let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    // Each part a path segment (so the key's own escapes are escaped once more).
+    let enc = |s: &str| utf8_percent_encode(s, FORM).to_string();
     let location = format!(
-        "/api/bindings/{}/e/{}/{kind}/{}/{key}",
+        "/api/bindings/{}/e/{}/{kind}/{}/{}",
         enc(vhost),
         enc(source),
-        enc(dest)
+        enc(dest),
+        enc(&properties_key(&routing_key, &arguments))
     );
     Ok(Reply::status(hyper::StatusCode::CREATED).with_location(location))
 }
@@ -198,7 +199,7 @@ fn one(
 ) -> ApiResult<BindingDefinition> {
     pair(vh, source, kind, dest)?
         .into_iter()
-        .find(|b| decoded_key(b) == props)
+        .find(|b| matches(b, props))
         .ok_or_else(ApiError::not_found)
 }
 
@@ -241,26 +242,49 @@ fn json_of(b: &BindingDefinition) -> Value {
     })
 }
 
-/// The binding's name in URLs, as RabbitMQ makes it (the arguments' hash is Warren's own:
-/// stable, but not Erlang's `phash2`).
+/// The binding's name in URLs, as RabbitMQ makes it: the routing key form-quoted
+/// (`a.#` is `a.%23`, a space `+`), then `~` and a hash of the arguments if there are any
+/// (the hash is Warren's own: stable, but not Erlang's `phash2`).
 pub(crate) fn properties_key(routing_key: &str, args: &Map<String, Value>) -> String {
-    let rk = utf8_percent_encode(routing_key, NON_ALPHANUMERIC).to_string();
+    let rk = quote_plus(routing_key);
     match (rk.is_empty(), args.is_empty()) {
         (true, true) => "~".into(),
         (false, true) => rk,
-        (_, false) => {
-            let canon = serde_json::to_vec(args).unwrap_or_default();
-            let digest = sha2::Sha256::digest(&canon);
-            let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..6]);
-            format!("{rk}~{hash}")
-        }
+        (_, false) => format!("{rk}~{}", args_hash(args)),
     }
 }
 
-/// The key as it reads once the path segment is decoded.
-fn decoded_key(b: &BindingDefinition) -> String {
-    let key = properties_key(&b.routing_key, &b.arguments);
-    percent_encoding::percent_decode_str(&key)
-        .decode_utf8_lossy()
-        .into_owned()
+fn args_hash(args: &Map<String, Value>) -> String {
+    let canon = serde_json::to_vec(args).unwrap_or_default();
+    let digest = sha2::Sha256::digest(&canon);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..6])
+}
+
+/// Bytes left as they are in a form-quoted key: letters, digits and `.-_`.
+const FORM: &AsciiSet = &NON_ALPHANUMERIC.remove(b'.').remove(b'-').remove(b'_');
+
+/// HTML-form quoting as RabbitMQ's `quote_plus` (with `~` quoted too, as it separates the
+/// key from the arguments' hash).
+fn quote_plus(s: &str) -> String {
+    s.split(' ')
+        .map(|part| utf8_percent_encode(part, FORM).to_string())
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+/// Whether `b` is the binding a URL's (once decoded) properties key names. As RabbitMQ, the
+/// key part is unquoted once more, so both the listed key (`a.%23`) and the routing key
+/// itself (`a.#`) find the binding; the arguments are named by their hash.
+fn matches(b: &BindingDefinition, props: &str) -> bool {
+    let (key, hash) = match props.split_once('~') {
+        Some((key, hash)) => (key, Some(hash)),
+        None => (props, None),
+    };
+    let unquoted = key.replace('+', " ");
+    let unquoted = percent_decode_str(&unquoted).decode_utf8_lossy();
+    unquoted == b.routing_key
+        && match hash {
+            None | Some("") => b.arguments.is_empty(),
+            Some(hash) => !b.arguments.is_empty() && hash == args_hash(&b.arguments),
+        }
 }

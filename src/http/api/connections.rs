@@ -225,8 +225,10 @@ fn connection_json(broker: &Broker, conn: &dyn ClientConnection, i: &ConnectionI
         "state": i.state,
         "channels": i.channels,
         "recv_oct": i.recv_oct,
+        "recv_oct_details": super::rate_json(i.octet_rates[0]),
         "recv_cnt": i.recv_cnt,
         "send_oct": i.send_oct,
+        "send_oct_details": super::rate_json(i.octet_rates[1]),
         "send_cnt": i.send_cnt,
         "send_pend": i.send_pend,
     })

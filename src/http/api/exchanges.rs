@@ -5,6 +5,7 @@ use super::Ctx;
 use crate::auth::permissions::Access;
 use crate::broker::command::{Command, ExchangeDecl};
 use crate::broker::exchange::Exchange;
+use crate::broker::watched::Kind;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::listing;
 use crate::http::reply::Reply;
@@ -38,6 +39,7 @@ pub(crate) async fn get(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> 
     let mut v = json_of(ctx, vhost, &x);
     v["incoming"] = json!([]);
     v["outgoing"] = json!([]);
+    super::history::add_object(ctx, Kind::Exchange, vhost, &x.name, &mut v);
     Ok(Reply::json(&listing::respond_one(&ctx.req, v)))
 }
 
@@ -83,9 +85,14 @@ pub(crate) async fn delete(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Repl
 pub(crate) async fn publish(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
     let vh = ctx.session.vhost(&ctx.broker, vhost)?;
     let name = exchange_name(name);
-    let x = vh.exchange(name).ok_or_else(ApiError::not_found)?;
     let body = ctx.req.object()?;
     let msg = super::publish::message(&ctx.session.user, name, &body)?;
+    // RabbitMQ publishes and reports the channel error as a bad request.
+    let x = vh.exchange(name).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "404 NOT_FOUND - no exchange '{name}' in vhost '{vhost}'"
+        ))
+    })?;
     let perm = ctx.session.permission(&ctx.broker, vhost);
     crate::auth::permissions::check_resource(
         perm.as_deref(),

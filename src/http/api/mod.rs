@@ -6,6 +6,7 @@ pub(super) mod connections;
 pub(super) mod definitions;
 pub(super) mod exchanges;
 pub(super) mod health;
+mod history;
 pub(super) mod limits;
 pub(super) mod overview;
 pub(super) mod policies;
@@ -101,6 +102,14 @@ impl Ctx {
                 .filter(|vh| self.session.sees(&self.broker, &vh.name))
                 .collect()),
         }
+    }
+
+    /// Permissions are set only for an existing vhost and user (else 400, as RabbitMQ).
+    pub(crate) fn vhost_and_user_exist(&self, vhost: &str, user: &str) -> ApiResult<()> {
+        if self.broker.vhost(vhost).is_none() || self.broker.user(user).is_none() {
+            return Err(ApiError::bad_request("vhost_or_user_not_found"));
+        }
+        Ok(())
     }
 
     /// A vhost written to: it must exist (404 `vhost_not_found`) and the user needs

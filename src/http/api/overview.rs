@@ -84,49 +84,8 @@ pub(crate) async fn overview(ctx: &Ctx) -> ApiResult<Reply> {
             "messages_unacknowledged": unacked,
         },
     });
-    add_history(ctx, &mut v);
+    super::history::add_node(ctx, &mut v);
     Ok(Reply::json(&listing::respond_one(&ctx.req, v)))
-}
-
-/// The overview's rates (`queue_totals.*_details`), and with `msg_rates_age` and
-/// `lengths_age` (plus their `_incr`), RabbitMQ's `samples`, `avg` and `avg_rate`.
-fn add_history(ctx: &Ctx, v: &mut Value) {
-    let h = &ctx.broker.history;
-    let age = |k: &str| ctx.req.query(k).and_then(|a| a.parse::<u64>().ok());
-    let incr = |k: &str| age(k).unwrap_or(5);
-    let rates = h.length_rates();
-    for (i, key) in LENGTHS.iter().enumerate() {
-        let mut d = super::rate_json(rates[i]);
-        if let Some(a) = age("lengths_age") {
-            add_series(&mut d, h.series(a, incr("lengths_incr"), |s| s.lengths[i]));
-        }
-        v["queue_totals"][format!("{key}_details")] = d;
-    }
-    let Some(a) = age("msg_rates_age") else {
-        return;
-    };
-    let Some(stats) = v["message_stats"].as_object_mut() else {
-        return;
-    };
-    for stat in crate::stats::Stat::ALL {
-        if let Some(d) = stats.get_mut(&format!("{}_details", stat.name())) {
-            let series = h.series(a, incr("msg_rates_incr"), |s| s.counts[stat as usize]);
-            add_series(d, series);
-        }
-    }
-}
-
-const LENGTHS: [&str; 3] = ["messages", "messages_ready", "messages_unacknowledged"];
-
-fn add_series(details: &mut Value, s: crate::stats::Series) {
-    let samples: Vec<Value> = s
-        .samples
-        .iter()
-        .map(|(t, v)| json!({"sample": v, "timestamp": t}))
-        .collect();
-    details["samples"] = Value::Array(samples);
-    details["avg_rate"] = json!(s.avg_rate);
-    details["avg"] = json!(s.avg);
 }
 
 pub(crate) async fn whoami(ctx: &Ctx) -> ApiResult<Reply> {

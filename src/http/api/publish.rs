@@ -241,5 +241,9 @@ fn properties_json(p: &BasicProperties) -> Value {
     put("type", s(p.kind()));
     put("user_id", s(p.user_id()));
     put("app_id", s(p.app_id()));
+    // RabbitMQ writes no properties as an empty list (Erlang's empty proplist).
+    if m.is_empty() {
+        return Value::Array(Vec::new());
+    }
     Value::Object(m)
 }

@@ -4,6 +4,7 @@ use super::Ctx;
 use crate::auth::permissions::{check_resource, Access};
 use crate::broker::command::{Command, QueueDecl};
 use crate::broker::effective::effective_definition;
+use crate::broker::watched::Kind;
 use crate::broker::Broker;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::listing;
@@ -34,6 +35,7 @@ pub(crate) async fn get(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> 
     v["consumer_details"] = Value::Array(super::connections::consumers_of_queue(ctx, vhost, name));
     v["deliveries"] = json!([]);
     v["incoming"] = json!([]);
+    super::history::add_object(ctx, Kind::Queue, vhost, name, &mut v);
     Ok(Reply::json(&listing::respond_one(&ctx.req, v)))
 }
 

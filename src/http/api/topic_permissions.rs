@@ -48,12 +48,7 @@ pub(crate) async fn get(ctx: &Ctx, vhost: &str, user: &str) -> ApiResult<Reply> 
 /// `{exchange, write, read}`.
 pub(crate) async fn put(ctx: &Ctx, vhost: &str, user: &str) -> ApiResult<Reply> {
     ctx.session.require_admin()?;
-    if ctx.broker.vhost(vhost).is_none() {
-        return Err(ApiError::no_vhost());
-    }
-    if ctx.broker.user(user).is_none() {
-        return Err(ApiError::bad_request(json!(["no_such_user", user])));
-    }
+    ctx.vhost_and_user_exist(vhost, user)?;
     let body = ctx.req.object()?;
     let f = Fields(&body);
     let missing: Vec<String> = ["exchange", "write", "read"]

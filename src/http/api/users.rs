@@ -143,12 +143,7 @@ pub(crate) async fn permission(ctx: &Ctx, vhost: &str, user: &str) -> ApiResult<
 
 pub(crate) async fn set_permission(ctx: &Ctx, vhost: &str, user: &str) -> ApiResult<Reply> {
     ctx.session.require_admin()?;
-    if ctx.broker.vhost(vhost).is_none() {
-        return Err(ApiError::no_vhost());
-    }
-    if ctx.broker.user(user).is_none() {
-        return Err(ApiError::bad_request(json!(["no_such_user", user])));
-    }
+    ctx.vhost_and_user_exist(vhost, user)?;
     let body = ctx.req.object()?;
     let f = Fields(&body);
     let existed = ctx.broker.permission(user, vhost).is_some();

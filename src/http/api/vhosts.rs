@@ -2,6 +2,7 @@
 
 use super::Ctx;
 use crate::broker::command::Command;
+use crate::broker::watched::Kind;
 use crate::broker::Vhost;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::listing;
@@ -19,12 +20,13 @@ pub(crate) async fn list(ctx: &Ctx) -> ApiResult<Reply> {
     listing::respond(&ctx.req, items).await
 }
 
+/// One vhost: administrators only, as in RabbitMQ (others see theirs in the list).
 pub(crate) async fn get(ctx: &Ctx, name: &str) -> ApiResult<Reply> {
+    ctx.session.require_admin()?;
     let vh = ctx.session.visible_vhost(&ctx.broker, name)?;
-    Ok(Reply::json(&listing::respond_one(
-        &ctx.req,
-        json_of(ctx, &vh),
-    )))
+    let mut v = json_of(ctx, &vh);
+    super::history::add_object(ctx, Kind::Vhost, name, name, &mut v);
+    Ok(Reply::json(&listing::respond_one(&ctx.req, v)))
 }
 
 /// Creates a vhost (its creator gets full permissions in it, as in RabbitMQ) or updates one.
