@@ -1,0 +1,47 @@
+// Users: the list and the form to add one.
+
+import { api, p } from '../api.js';
+import { h, link, section } from '../dom.js';
+import { adminNav } from '../components/adminnav.js';
+import { form } from '../components/form.js';
+import { pagedTable } from '../components/table.js';
+import { tagPicker } from '../components/tags.js';
+
+const tagList = (u) => (Array.isArray(u.tags) ? u.tags : String(u.tags || '').split(',')).filter(Boolean).join(', ');
+
+export default async function users(ctx) {
+  const list = pagedTable({
+    testid: 'users-table',
+    path: () => '/users',
+    always: ['name'],
+    columns: [
+      { key: 'name', label: 'Name', render: (u) => link(u.name, 'users', u.name) },
+      { key: 'tags', label: 'Tags', render: tagList },
+      { key: 'password', label: 'Has password', sort: false, fields: ['password_hash'], render: (u) => (u.password_hash ? '●' : '○') },
+    ],
+  });
+  ctx.root.append(adminNav('users'), h('h1', {}, 'Users'), section('All users', 'users-section', list.el));
+  await list.refresh();
+  ctx.every(list.refresh);
+
+  ctx.root.append(section('Add a user', 'add-user-section', tagPicker(form({
+    testid: 'add-user',
+    submit: 'Add user',
+    fields: [
+      { name: 'name', label: 'Username', required: true },
+      { name: 'password', label: 'Password', type: 'password', autocomplete: 'new-password' },
+      { name: 'tags', label: 'Tags', placeholder: 'comma-separated' },
+    ],
+    async onSubmit(v) {
+      const body = { tags: v.tags };
+      if (v.password) body.password = v.password;
+      else body.password_hash = '';
+      await api('PUT', p`/users/${v.name}`, { body });
+      await list.refresh();
+      return v.name;
+    },
+    success: (name) => `User ${name} added`,
+  }))));
+}
+
+export { tagList };
