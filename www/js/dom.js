@@ -55,6 +55,6 @@ export function section(title, testid, ...children) {
 /** A two-column table of facts: [[label, value], ...]; a null value hides the row. */
 export function facts(rows, testid) {
   return h('table', { class: 'facts', testid },
-    h('tbody', {}, rows.filter(([, v]) => v !== null && v !== undefined)
+    h('tbody', {}, rows.filter(([, v]) => v !== null && v !== undefined && v !== '')
       .map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))));
 }

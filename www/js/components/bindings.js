@@ -20,7 +20,10 @@ function unbind(b, reload) {
   return actionButton({
     label: 'Unbind', small: true, testid: `unbind-${bindingKey(b)}`,
     run: async () => {
-      await api('DELETE', p`/bindings/${b.vhost}/e/${b.source}/${kindOf(b.destination_type)}/${b.destination}/${b.properties_key}`);
+      // properties_key is already URL-safe (a quoted routing key, `~`, a base64url hash) and
+      // goes in as it is listed: RabbitMQ and Warren both find the binding by it that way.
+      const path = p`/bindings/${b.vhost}/e/${b.source}/${kindOf(b.destination_type)}/${b.destination}/`;
+      await api('DELETE', path + b.properties_key);
       await reload();
     },
     success: `Binding from ${b.source || '(default)'} to ${b.destination} removed`,

@@ -81,6 +81,7 @@ export function pagedTable({ testid, path, columns, rowKey = (r) => r.name, alwa
   function sortBy(field) {
     if (state.sort === field) state.reverse = !state.reverse;
     else { state.sort = field; state.reverse = false; }
+    state.page = 1;
     load();
   }
 
