@@ -169,6 +169,12 @@ await step('give the user permissions, topic permissions and set a vhost limit',
   await shot('vhost');
   await goto('users/alice', 'user');
   await byId('permissions-table').getByTestId('row-shop').waitFor();
+  await byId('tag-monitoring').click();
+  await byId('update-user-submit').click();
+  await notice(/User alice updated/);
+  await until('/users/alice', (r) => r.body.tags.includes('monitoring'), 'tags updated');
+  const alice = await apiClient(warren.http, 'alice', 'secret')('GET', '/whoami');
+  assert(alice.status === 200, `alice keeps her password: ${alice.status}`);
   await shot('user');
 });
 
@@ -204,6 +210,11 @@ await step('declare queues with typed arguments', async () => {
   await byId('add-queue-submit').click();
   await notice(/Queue audit declared/);
   await until('/queues/shop/audit', (r) => r.status === 200, 'queue audit');
+  await byId('vhost-select').selectOption('shop');
+  await page.locator('[data-testid="page-queues"][data-ready=true]').waitFor();
+  await waitText(byId('counts'), /^1–2 of 2 in all$/);
+  await byId('queues-table').getByTestId('row-invoices').waitFor();
+  await byId('vhost-select').selectOption('');
 });
 
 await step('a failing declare shows the API reason', async () => {

@@ -16,3 +16,8 @@ export function tagPicker(formEl) {
     h('button', { type: 'button', class: 'arg-link', testid: 'tag-none', onclick: () => { input.value = ''; } }, 'none')));
   return formEl;
 }
+
+/** A user's tags as text (the API lists them; older answers had a comma-separated string). */
+export function tagList(u) {
+  return (Array.isArray(u.tags) ? u.tags : String(u.tags || '').split(',')).filter(Boolean).join(', ');
+}

@@ -5,8 +5,7 @@ import { facts, h, section } from '../dom.js';
 import { adminNav } from '../components/adminnav.js';
 import { actionButton, form } from '../components/form.js';
 import { permissionsPanels } from '../components/permissions.js';
-import { tagPicker } from '../components/tags.js';
-import { tagList } from './users.js';
+import { tagList, tagPicker } from '../components/tags.js';
 
 export default async function user(ctx) {
   const { name } = ctx.params;

@@ -5,9 +5,7 @@ import { h, link, section } from '../dom.js';
 import { adminNav } from '../components/adminnav.js';
 import { form } from '../components/form.js';
 import { pagedTable } from '../components/table.js';
-import { tagPicker } from '../components/tags.js';
-
-const tagList = (u) => (Array.isArray(u.tags) ? u.tags : String(u.tags || '').split(',')).filter(Boolean).join(', ');
+import { tagList, tagPicker } from '../components/tags.js';
 
 export default async function users(ctx) {
   const list = pagedTable({
@@ -43,5 +41,3 @@ export default async function users(ctx) {
     success: (name) => `User ${name} added`,
   }))));
 }
-
-export { tagList };
