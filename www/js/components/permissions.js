@@ -49,35 +49,22 @@ export function permissionsPanels(side, others) {
     });
   }
 
-  const otherField = { name: 'other', label: otherLabel, type: 'select', options: others };
-  const setPerms = form({
-    testid: 'set-permission', title: 'Set permission', submit: 'Set permission',
-    fields: [otherField,
-      { name: 'configure', label: 'Configure regexp', value: '.*' },
+  /** The form that sets a permission of `kind` for the chosen other side. */
+  const setForm = (kind, what, fields) => form({
+    testid: `set-${kind.slice(0, -1)}`, title: `Set ${what}`, submit: `Set ${what}`,
+    fields: [{ name: 'other', label: otherLabel, type: 'select', options: others }, ...fields,
       { name: 'write', label: 'Write regexp', value: '.*' },
       { name: 'read', label: 'Read regexp', value: '.*' }],
-    async onSubmit(v) {
-      const [vh, u] = pair(v.other);
-      await api('PUT', p`/permissions/${vh}/${u}`, { body: { configure: v.configure, write: v.write, read: v.read } });
+    async onSubmit({ other, ...body }) {
+      const [vh, u] = pair(other);
+      await api('PUT', p`/${kind}/${vh}/${u}`, { body });
       await reload();
-      return `Permission of ${u} in ${vh} set`;
+      return `${what[0].toUpperCase()}${what.slice(1)} of ${u} in ${vh} set`;
     },
     success: (m) => m,
   });
-  const setTopic = form({
-    testid: 'set-topic-permission', title: 'Set topic permission', submit: 'Set topic permission',
-    fields: [otherField,
-      { name: 'exchange', label: 'Exchange', value: 'amq.topic' },
-      { name: 'write', label: 'Write regexp', value: '.*' },
-      { name: 'read', label: 'Read regexp', value: '.*' }],
-    async onSubmit(v) {
-      const [vh, u] = pair(v.other);
-      await api('PUT', p`/topic-permissions/${vh}/${u}`, { body: { exchange: v.exchange, write: v.write, read: v.read } });
-      await reload();
-      return `Topic permission of ${u} in ${vh} set`;
-    },
-    success: (m) => m,
-  });
+  const setPerms = setForm('permissions', 'permission', [{ name: 'configure', label: 'Configure regexp', value: '.*' }]);
+  const setTopic = setForm('topic-permissions', 'topic permission', [{ name: 'exchange', label: 'Exchange', value: 'amq.topic' }]);
   return {
     reload,
     els: [section('Permissions', 'permissions-section', plain, setPerms),

@@ -1,7 +1,7 @@
 // Channels: the server-paged list (prefetch, unacked, unconfirmed, rates).
 
 import { h, link, section } from '../dom.js';
-import { num, rate } from '../format.js';
+import { countColumn, rateColumn } from '../components/columns.js';
 import { pagedTable } from '../components/table.js';
 import { currentVhost, listPath } from '../components/vhost.js';
 
@@ -15,11 +15,11 @@ export function channelColumns() {
     { key: 'mode', label: 'Mode', sort: false, fields: ['confirm', 'transactional'], render: mode },
     { key: 'state', label: 'State' },
     { key: 'prefetch_count', label: 'Prefetch', class: 'num' },
-    { key: 'messages_unacknowledged', label: 'Unacked', class: 'num', render: (c) => num(c.messages_unacknowledged) },
-    { key: 'messages_unconfirmed', label: 'Unconfirmed', class: 'num', render: (c) => num(c.messages_unconfirmed) },
-    { key: 'publish', label: 'Publish', class: 'num', sort: 'message_stats.publish_details.rate', fields: ['message_stats.publish_details'], render: (c) => rate(c.message_stats?.publish_details) },
-    { key: 'deliver', label: 'Deliver / get', class: 'num', sort: 'message_stats.deliver_get_details.rate', fields: ['message_stats.deliver_get_details'], render: (c) => rate(c.message_stats?.deliver_get_details) },
-    { key: 'ack', label: 'Ack', class: 'num', sort: 'message_stats.ack_details.rate', fields: ['message_stats.ack_details'], render: (c) => rate(c.message_stats?.ack_details) },
+    countColumn('messages_unacknowledged', 'Unacked'),
+    countColumn('messages_unconfirmed', 'Unconfirmed'),
+    rateColumn('publish', 'Publish', 'publish'),
+    rateColumn('deliver', 'Deliver / get', 'deliver_get'),
+    rateColumn('ack', 'Ack', 'ack'),
   ];
 }
 

@@ -2,8 +2,8 @@
 
 import { api, p } from '../api.js';
 import { h, link, section } from '../dom.js';
-import { rate } from '../format.js';
 import { EXCHANGE_ARGS } from '../known-args.js';
+import { declareFields, DURABILITY, NO_YES, rateColumn } from '../components/columns.js';
 import { features } from '../components/features.js';
 import { form } from '../components/form.js';
 import { pagedTable } from '../components/table.js';
@@ -25,8 +25,8 @@ export default async function exchanges(ctx) {
       { key: 'name', label: 'Name', render: exchangeLink },
       { key: 'type', label: 'Type' },
       { key: 'features', label: 'Features', sort: false, fields: ['durable', 'auto_delete', 'internal', 'arguments', 'policy'], render: features },
-      { key: 'in', label: 'Message rate in', class: 'num', sort: 'message_stats.publish_in_details.rate', fields: ['message_stats.publish_in_details'], render: (x) => rate(x.message_stats?.publish_in_details) },
-      { key: 'out', label: 'Message rate out', class: 'num', sort: 'message_stats.publish_out_details.rate', fields: ['message_stats.publish_out_details'], render: (x) => rate(x.message_stats?.publish_out_details) },
+      rateColumn('in', 'Message rate in', 'publish_in'),
+      rateColumn('out', 'Message rate out', 'publish_out'),
     ].filter(Boolean),
   });
   ctx.root.append(h('h1', {}, 'Exchanges'), section('All exchanges', 'exchanges-section', list.el));
@@ -38,12 +38,11 @@ export default async function exchanges(ctx) {
     testid: 'add-exchange',
     submit: 'Add exchange',
     fields: [
-      { name: 'vhost', label: 'Virtual host', type: 'select', options: vhosts },
-      { name: 'name', label: 'Name', required: true },
+      ...declareFields(vhosts),
       { name: 'type', label: 'Type', type: 'select', options: TYPES },
-      { name: 'durable', label: 'Durability', type: 'select', options: [['true', 'Durable'], ['false', 'Transient']] },
-      { name: 'auto_delete', label: 'Auto delete', type: 'select', options: [['false', 'No'], ['true', 'Yes']] },
-      { name: 'internal', label: 'Internal', type: 'select', options: [['false', 'No'], ['true', 'Yes']] },
+      { name: 'durable', label: 'Durability', type: 'select', options: DURABILITY },
+      { name: 'auto_delete', label: 'Auto delete', type: 'select', options: NO_YES },
+      { name: 'internal', label: 'Internal', type: 'select', options: NO_YES },
       { name: 'arguments', label: 'Arguments', type: 'args', known: EXCHANGE_ARGS },
     ],
     async onSubmit(v) {

@@ -2,8 +2,8 @@
 
 import { api, p } from '../api.js';
 import { h, link, section } from '../dom.js';
-import { num, rate } from '../format.js';
 import { QUEUE_ARGS } from '../known-args.js';
+import { countColumn, declareFields, DURABILITY, NO_YES, rateColumn } from '../components/columns.js';
 import { features } from '../components/features.js';
 import { form } from '../components/form.js';
 import { pagedTable } from '../components/table.js';
@@ -20,12 +20,12 @@ export default async function queues(ctx) {
       { key: 'features', label: 'Features', sort: false, fields: ['durable', 'auto_delete', 'exclusive', 'arguments', 'policy'], render: features },
       { key: 'state', label: 'State' },
       { key: 'consumers', label: 'Consumers', class: 'num' },
-      { key: 'messages_ready', label: 'Ready', class: 'num', render: (q) => num(q.messages_ready) },
-      { key: 'messages_unacknowledged', label: 'Unacked', class: 'num', render: (q) => num(q.messages_unacknowledged) },
-      { key: 'messages', label: 'Total', class: 'num', render: (q) => num(q.messages) },
-      { key: 'incoming', label: 'Incoming', class: 'num', sort: 'message_stats.publish_details.rate', fields: ['message_stats.publish_details'], render: (q) => rate(q.message_stats?.publish_details) },
-      { key: 'deliver', label: 'Deliver / get', class: 'num', sort: 'message_stats.deliver_get_details.rate', fields: ['message_stats.deliver_get_details'], render: (q) => rate(q.message_stats?.deliver_get_details) },
-      { key: 'ack', label: 'Ack', class: 'num', sort: 'message_stats.ack_details.rate', fields: ['message_stats.ack_details'], render: (q) => rate(q.message_stats?.ack_details) },
+      countColumn('messages_ready', 'Ready'),
+      countColumn('messages_unacknowledged', 'Unacked'),
+      countColumn('messages', 'Total'),
+      rateColumn('incoming', 'Incoming', 'publish'),
+      rateColumn('deliver', 'Deliver / get', 'deliver_get'),
+      rateColumn('ack', 'Ack', 'ack'),
     ].filter(Boolean),
   });
   ctx.root.append(h('h1', {}, 'Queues'), section('All queues', 'queues-section', list.el));
@@ -37,10 +37,9 @@ export default async function queues(ctx) {
     testid: 'add-queue',
     submit: 'Add queue',
     fields: [
-      { name: 'vhost', label: 'Virtual host', type: 'select', options: vhosts },
-      { name: 'name', label: 'Name', required: true },
-      { name: 'durable', label: 'Durability', type: 'select', options: [['true', 'Durable'], ['false', 'Transient']] },
-      { name: 'auto_delete', label: 'Auto delete', type: 'select', options: [['false', 'No'], ['true', 'Yes']] },
+      ...declareFields(vhosts),
+      { name: 'durable', label: 'Durability', type: 'select', options: DURABILITY },
+      { name: 'auto_delete', label: 'Auto delete', type: 'select', options: NO_YES },
       { name: 'arguments', label: 'Arguments', type: 'args', known: QUEUE_ARGS },
     ],
     async onSubmit(v) {

@@ -4,6 +4,7 @@ import { api, p } from '../api.js';
 import { h, link, section } from '../dom.js';
 import { num } from '../format.js';
 import { adminNav } from '../components/adminnav.js';
+import { countColumn } from '../components/columns.js';
 import { form } from '../components/form.js';
 import { pagedTable } from '../components/table.js';
 
@@ -21,9 +22,9 @@ export default async function vhosts(ctx) {
       { key: 'name', label: 'Name', render: (v) => link(v.name, 'vhosts', v.name) },
       { key: 'description', label: 'Description' },
       { key: 'tags', label: 'Tags', render: (v) => (v.tags || []).join(', ') },
-      { key: 'messages_ready', label: 'Ready', class: 'num', render: (v) => num(v.messages_ready) },
-      { key: 'messages_unacknowledged', label: 'Unacked', class: 'num', render: (v) => num(v.messages_unacknowledged) },
-      { key: 'messages', label: 'Total', class: 'num', render: (v) => num(v.messages) },
+      countColumn('messages_ready', 'Ready'),
+      countColumn('messages_unacknowledged', 'Unacked'),
+      countColumn('messages', 'Total'),
       { key: 'max_connections', label: 'Max connections', sort: false, fields: [], render: (v) => limit(v, 'max-connections') },
       { key: 'max_queues', label: 'Max queues', sort: false, fields: [], render: (v) => limit(v, 'max-queues') },
     ],
