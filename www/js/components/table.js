@@ -4,7 +4,7 @@
 // `staticTable` shows a short list the page already has (bindings, consumers).
 
 import { api, qs } from '../api.js';
-import { h, replace } from '../dom.js';
+import { h, replace, section } from '../dom.js';
 import { num as fmt } from '../format.js';
 import { showError } from './banner.js';
 
@@ -159,4 +159,11 @@ const range = (a, b) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 function debounce(fn, ms) {
   let t = null;
   return () => { clearTimeout(t); t = setTimeout(fn, ms); };
+}
+
+/** Shows a list page's heading and list, loads it, and refreshes it while the page is up. */
+export async function showList(ctx, { title, heading, testid, list, refresh = list.refresh }) {
+  ctx.root.append(h('h1', {}, title), section(heading, testid, list.el));
+  await refresh();
+  ctx.every(refresh);
 }

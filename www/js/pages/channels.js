@@ -1,8 +1,8 @@
 // Channels: the server-paged list (prefetch, unacked, unconfirmed, rates).
 
-import { h, link, section } from '../dom.js';
+import { link } from '../dom.js';
 import { countColumn, rateColumn } from '../components/columns.js';
-import { pagedTable } from '../components/table.js';
+import { pagedTable, showList } from '../components/table.js';
 import { currentVhost, listPath } from '../components/vhost.js';
 
 const mode = (c) => [c.confirm ? 'C' : '', c.transactional ? 'T' : ''].join(' ').trim();
@@ -30,7 +30,5 @@ export default async function channels(ctx) {
     columns: [currentVhost() ? null : { key: 'vhost', label: 'Virtual host' }, ...channelColumns()].filter(Boolean),
     empty: 'No channels.',
   });
-  ctx.root.append(h('h1', {}, 'Channels'), section('All channels', 'channels-section', list.el));
-  await list.refresh();
-  ctx.every(list.refresh);
+  await showList(ctx, { title: 'Channels', heading: 'All channels', testid: 'channels-section', list });
 }

@@ -1,8 +1,8 @@
 // Connections: the server-paged list.
 
-import { h, link, section } from '../dom.js';
+import { h, link } from '../dom.js';
 import { byteRate, num } from '../format.js';
-import { pagedTable } from '../components/table.js';
+import { pagedTable, showList } from '../components/table.js';
 import { currentVhost, listPath } from '../components/vhost.js';
 
 export default async function connections(ctx) {
@@ -21,7 +21,5 @@ export default async function connections(ctx) {
     ].filter(Boolean),
     empty: 'No connections.',
   });
-  ctx.root.append(h('h1', {}, 'Connections'), section('All connections', 'connections-section', list.el));
-  await list.refresh();
-  ctx.every(list.refresh);
+  await showList(ctx, { title: 'Connections', heading: 'All connections', testid: 'connections-section', list });
 }

@@ -1,12 +1,12 @@
 // Exchanges: the server-paged list and the form to add one.
 
 import { api, p } from '../api.js';
-import { h, link, section } from '../dom.js';
+import { link, section } from '../dom.js';
 import { EXCHANGE_ARGS } from '../known-args.js';
 import { declareFields, DURABILITY, NO_YES, rateColumn } from '../components/columns.js';
 import { features } from '../components/features.js';
 import { form } from '../components/form.js';
-import { pagedTable } from '../components/table.js';
+import { pagedTable, showList } from '../components/table.js';
 import { currentVhost, listPath, vhostOptions } from '../components/vhost.js';
 
 const TYPES = ['direct', 'fanout', 'headers', 'topic'];
@@ -29,9 +29,7 @@ export default async function exchanges(ctx) {
       rateColumn('out', 'Message rate out', 'publish_out'),
     ].filter(Boolean),
   });
-  ctx.root.append(h('h1', {}, 'Exchanges'), section('All exchanges', 'exchanges-section', list.el));
-  await list.refresh();
-  ctx.every(list.refresh);
+  await showList(ctx, { title: 'Exchanges', heading: 'All exchanges', testid: 'exchanges-section', list });
 
   const vhosts = await vhostOptions();
   ctx.root.append(section('Add an exchange', 'add-exchange-section', form({

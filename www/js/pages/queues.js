@@ -1,12 +1,12 @@
 // Queues: the server-paged list with counts and rates, and the form to add one.
 
 import { api, p } from '../api.js';
-import { h, link, section } from '../dom.js';
+import { link, section } from '../dom.js';
 import { QUEUE_ARGS } from '../known-args.js';
 import { countColumn, declareFields, DURABILITY, NO_YES, rateColumn } from '../components/columns.js';
 import { features } from '../components/features.js';
 import { form } from '../components/form.js';
-import { pagedTable } from '../components/table.js';
+import { pagedTable, showList } from '../components/table.js';
 import { currentVhost, listPath, vhostOptions } from '../components/vhost.js';
 
 export default async function queues(ctx) {
@@ -28,9 +28,7 @@ export default async function queues(ctx) {
       rateColumn('ack', 'Ack', 'ack'),
     ].filter(Boolean),
   });
-  ctx.root.append(h('h1', {}, 'Queues'), section('All queues', 'queues-section', list.el));
-  await list.refresh();
-  ctx.every(list.refresh);
+  await showList(ctx, { title: 'Queues', heading: 'All queues', testid: 'queues-section', list });
 
   const vhosts = await vhostOptions();
   ctx.root.append(section('Add a queue', 'add-queue-section', form({

@@ -1,10 +1,10 @@
 // Users: the list and the form to add one.
 
 import { api, p } from '../api.js';
-import { h, link, section } from '../dom.js';
+import { link, section } from '../dom.js';
 import { adminNav } from '../components/adminnav.js';
 import { form } from '../components/form.js';
-import { pagedTable } from '../components/table.js';
+import { pagedTable, showList } from '../components/table.js';
 import { tagList, tagPicker } from '../components/tags.js';
 
 export default async function users(ctx) {
@@ -18,9 +18,8 @@ export default async function users(ctx) {
       { key: 'password', label: 'Has password', sort: false, fields: ['password_hash'], render: (u) => (u.password_hash ? '●' : '○') },
     ],
   });
-  ctx.root.append(adminNav('users'), h('h1', {}, 'Users'), section('All users', 'users-section', list.el));
-  await list.refresh();
-  ctx.every(list.refresh);
+  ctx.root.append(adminNav('users'));
+  await showList(ctx, { title: 'Users', heading: 'All users', testid: 'users-section', list });
 
   ctx.root.append(section('Add a user', 'add-user-section', tagPicker(form({
     testid: 'add-user',

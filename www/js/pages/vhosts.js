@@ -1,12 +1,12 @@
 // Virtual hosts: the list (with their limits) and the form to add one.
 
 import { api, p } from '../api.js';
-import { h, link, section } from '../dom.js';
+import { link, section } from '../dom.js';
 import { num } from '../format.js';
 import { adminNav } from '../components/adminnav.js';
 import { countColumn } from '../components/columns.js';
 import { form } from '../components/form.js';
-import { pagedTable } from '../components/table.js';
+import { pagedTable, showList } from '../components/table.js';
 
 export default async function vhosts(ctx) {
   let limits = new Map();
@@ -34,9 +34,8 @@ export default async function vhosts(ctx) {
     limits = new Map(all.map((l) => [l.vhost, l.value]));
     await list.refresh();
   }
-  ctx.root.append(adminNav('vhosts'), h('h1', {}, 'Virtual hosts'), section('All virtual hosts', 'vhosts-section', list.el));
-  await refresh();
-  ctx.every(refresh);
+  ctx.root.append(adminNav('vhosts'));
+  await showList(ctx, { title: 'Virtual hosts', heading: 'All virtual hosts', testid: 'vhosts-section', list, refresh });
 
   ctx.root.append(section('Add a virtual host', 'add-vhost-section', form({
     testid: 'add-vhost',
