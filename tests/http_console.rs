@@ -34,13 +34,23 @@ async fn the_console_is_served_beside_the_api() {
     assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
 
     let r = web
-        .send_with_headers(Method::GET, "/js/main.js", &[("if-none-match", &etag)], None)
+        .send_with_headers(
+            Method::GET,
+            "/js/main.js",
+            &[("if-none-match", &etag)],
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 304);
     assert!(r.text().is_empty());
     let r = web
-        .send_with_headers(Method::GET, "/js/main.js", &[("if-none-match", "\"old\"")], None)
+        .send_with_headers(
+            Method::GET,
+            "/js/main.js",
+            &[("if-none-match", "\"old\"")],
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 200);
@@ -50,7 +60,13 @@ async fn the_console_is_served_beside_the_api() {
     let r = web.get("/vendor/uPlot.esm.js").await.unwrap();
     assert_eq!(r.status, 200);
 
-    for missing in ["/nope.js", "/js/", "/package.json", "/../Cargo.toml", "/apifoo"] {
+    for missing in [
+        "/nope.js",
+        "/js/",
+        "/package.json",
+        "/../Cargo.toml",
+        "/apifoo",
+    ] {
         let r = web.get(missing).await.unwrap();
         assert_eq!(r.status, 404, "{missing}");
     }
@@ -66,5 +82,8 @@ async fn the_console_is_served_beside_the_api() {
     assert_eq!(web.get("/api/overview").await.unwrap().status, 401);
     assert_eq!(b.api().get("/api/overview").await.unwrap().status, 200);
     let r = b.api().get("/api/no-such-thing").await.unwrap();
-    assert_eq!((r.status, r.json()["reason"].clone()), (404, "Not Found".into()));
+    assert_eq!(
+        (r.status, r.json()["reason"].clone()),
+        (404, "Not Found".into())
+    );
 }

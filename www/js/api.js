@@ -23,8 +23,11 @@ export const session = {
   clear() {
     sessionStorage.removeItem(KEY);
   },
+  hasTag(tag) {
+    return (this.user?.tags || []).includes(tag);
+  },
   isAdmin() {
-    return (this.user?.tags || []).includes('administrator');
+    return this.hasTag('administrator');
   },
 };
 
@@ -71,6 +74,7 @@ export async function api(method, path, { body, headers = {}, credentials } = {}
   if (res.status === 401 && data?.error === 'not_authorized' && !credentials) {
     session.clear();
     sessionStorage.setItem('warren.login-reason', 'Your session ended: ' + reason);
+    sessionStorage.setItem('warren.after-login', location.hash);
     location.hash = '#/login';
   }
   throw err;

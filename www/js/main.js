@@ -39,6 +39,7 @@ function header(route) {
   const top = document.getElementById('top');
   if (route.public) {
     top.hidden = true;
+    vhostSel = null; // the next user may see other vhosts
     return;
   }
   top.hidden = false;
@@ -54,7 +55,9 @@ function header(route) {
     h('a', { class: 'brand', href: '#/' }, h('img', { src: 'img/warren.svg', alt: '' }), 'Warren'),
     h('nav', { testid: 'nav' },
       tab('overview', 'Overview', '#/'), tab('connections', 'Connections'), tab('channels', 'Channels'),
-      tab('exchanges', 'Exchanges'), tab('queues', 'Queues'), tab('admin', 'Admin', '#/users')),
+      tab('exchanges', 'Exchanges'), tab('queues', 'Queues'),
+      session.isAdmin() ? tab('admin', 'Admin', '#/users') : null,
+      !session.isAdmin() && session.hasTag('policymaker') ? tab('admin', 'Policies', '#/policies') : null),
     h('div', { class: 'who' },
       h('label', {}, 'Virtual host ', vhostSel.el),
       refresh,
