@@ -4,7 +4,7 @@
 
 import { session } from './api.js';
 import { h, replace } from './dom.js';
-import { clearError, showError } from './components/banner.js';
+import { clearStale, showError } from './components/banner.js';
 import { vhostSelector } from './components/vhost.js';
 import { match, segments } from './router.js';
 
@@ -120,7 +120,7 @@ async function render() {
 }
 
 window.addEventListener('hashchange', () => {
-  clearError();
+  clearStale();
   render();
 });
 render();

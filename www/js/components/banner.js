@@ -6,6 +6,7 @@ import { h, replace } from '../dom.js';
 const banner = () => document.getElementById('banner');
 const notice = () => document.getElementById('notice');
 let noticeTimer = null;
+let noticeShownAt = 0;
 
 export function showError(err) {
   const el = banner();
@@ -20,13 +21,16 @@ export function showNotice(text) {
   const el = notice();
   el.textContent = text;
   el.hidden = false;
+  noticeShownAt = Date.now();
   banner().hidden = true;
   clearTimeout(noticeTimer);
   noticeTimer = setTimeout(() => { el.hidden = true; }, 6000);
 }
 
-export function clearError() {
+/** On moving to another page: the error goes, and a notice unless the move was its action's. */
+export function clearStale() {
   banner().hidden = true;
+  if (Date.now() - noticeShownAt > 1000) notice().hidden = true;
 }
 
 export function clearMessages() {
