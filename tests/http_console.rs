@@ -64,6 +64,7 @@ async fn the_console_is_served_beside_the_api() {
         "/nope.js",
         "/js/",
         "/package.json",
+        "/README.md",
         "/../Cargo.toml",
         "/apifoo",
     ] {

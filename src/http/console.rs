@@ -14,13 +14,14 @@ use hyper::header::{
 use hyper::{HeaderMap, Method, Response, StatusCode};
 use std::fmt::Write;
 
-/// `www/` without what only builds it (npm's files and the script that vendors).
+/// `www/` without what only builds or documents it (npm's files, the vendoring script, README).
 #[derive(rust_embed::Embed)]
 #[folder = "www/"]
 #[exclude = "node_modules/*"]
 #[exclude = "package.json"]
 #[exclude = "package-lock.json"]
 #[exclude = "scripts/*"]
+#[exclude = "README.md"]
 struct Www;
 
 /// The console's pages load only their own scripts, styles and data.
