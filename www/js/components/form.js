@@ -43,14 +43,18 @@ function field(f, editors) {
     case 'select':
       input = h('select', { id, name: f.name, testid: `field-${f.name}` }, (f.options || []).map((o) => {
         const [value, label] = Array.isArray(o) ? o : [o, o];
-        return h('option', { value, selected: f.value !== undefined && String(f.value) === String(value) }, label);
+        const opt = h('option', { value }, label);
+        // defaultSelected/defaultValue, so that form.reset() goes back to them.
+        opt.defaultSelected = f.value !== undefined && String(f.value) === String(value);
+        return opt;
       }));
       break;
     case 'textarea':
       input = h('textarea', { id, name: f.name, testid: `field-${f.name}`, rows: f.rows || 4, placeholder: f.placeholder }, f.value || '');
       break;
     case 'checkbox':
-      input = h('input', { id, type: 'checkbox', name: f.name, testid: `field-${f.name}`, checked: !!f.value });
+      input = h('input', { id, type: 'checkbox', name: f.name, testid: `field-${f.name}` });
+      input.defaultChecked = !!f.value;
       break;
     default:
       input = h('input', {
@@ -58,8 +62,8 @@ function field(f, editors) {
         placeholder: f.placeholder, required: f.required, autocomplete: f.autocomplete || 'off',
         min: f.min, accept: f.accept,
       });
+      if (f.type !== 'file') input.defaultValue = f.value ?? '';
   }
-  if (f.type === 'select' && f.value !== undefined) input.dataset.default = f.value;
   return h('div', { class: `field field-${f.type || 'text'}` },
     h('label', { for: id }, f.label, f.required ? h('span', { class: 'mand', title: 'required' }, ' *') : null),
     h('div', { class: 'input' }, input, f.help ? h('div', { class: 'help' }, f.help) : null));
