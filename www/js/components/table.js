@@ -62,9 +62,9 @@ export function pagedTable({ testid, path, columns, rowKey = (r) => r.name, alwa
 
   const heads = columns.map((c) => {
     const field = c.sort === undefined ? c.key : c.sort;
-    if (!field) return h('th', {}, c.label);
+    if (!field) return h('th', { class: c.class }, c.label);
     const btn = h('button', { type: 'button', class: 'sort', testid: `sort-${c.key}`, onclick: () => sortBy(field) }, c.label);
-    return h('th', { 'data-sort': field }, btn);
+    return h('th', { class: c.class, 'data-sort': field }, btn);
   });
   const tbody = h('tbody');
   const table = h('table', { class: 'list', testid, 'data-state': 'loading' }, h('thead', {}, h('tr', {}, heads)), tbody);
@@ -148,7 +148,7 @@ export function pagedTable({ testid, path, columns, rowKey = (r) => r.name, alwa
 /** A list the page already holds. */
 export function staticTable({ testid, columns, rows, rowKey = (r) => r.name, empty = 'None.' }) {
   return h('table', { class: 'list', testid },
-    h('thead', {}, h('tr', {}, columns.map((c) => h('th', {}, c.label)))),
+    h('thead', {}, h('tr', {}, columns.map((c) => h('th', { class: c.class }, c.label)))),
     h('tbody', {}, rows.length
       ? rows.map((r) => h('tr', { testid: `row-${rowKey(r)}` }, columns.map((c) => cell(c, r))))
       : h('tr', { class: 'empty' }, h('td', { colspan: columns.length }, empty))));

@@ -11,8 +11,8 @@ import { pagedTable } from '../components/table.js';
 import { currentVhost, listPath, vhostOptions } from '../components/vhost.js';
 
 const KINDS = [
-  { kind: 'policies', title: 'User policies', one: 'policy', keys: POLICY_KEYS, applyTo: [['all', 'Exchanges and queues'], ['exchanges', 'Exchanges'], ['queues', 'Queues']] },
-  { kind: 'operator-policies', title: 'Operator policies', one: 'operator policy', keys: OPERATOR_POLICY_KEYS, applyTo: [['queues', 'Queues']] },
+  { kind: 'policies', title: 'User policies', one: 'policy', article: 'a', keys: POLICY_KEYS, applyTo: [['all', 'Exchanges and queues'], ['exchanges', 'Exchanges'], ['queues', 'Queues']] },
+  { kind: 'operator-policies', title: 'Operator policies', one: 'operator policy', article: 'an', keys: OPERATOR_POLICY_KEYS, applyTo: [['queues', 'Queues']] },
 ];
 
 export default async function policies(ctx) {
@@ -55,7 +55,7 @@ function policyList(k) {
 function policyForm(k, vhosts, list) {
   return form({
     testid: `add-${k.kind}`,
-    title: `Add or update a ${k.one}`,
+    title: `Add or update ${k.article} ${k.one}`,
     submit: `Save ${k.one}`,
     fields: [
       { name: 'vhost', label: 'Virtual host', type: 'select', options: vhosts },
