@@ -122,7 +122,6 @@ await step('log in, overview with charts, node figures and listeners', async () 
   await waitText(byId('listeners-table'), /amqp/);
   await waitText(byId('nodes'), /Memory/);
   await waitText(byId('current-user'), /guest/);
-  await shot('overview');
 });
 
 await step('add a vhost', async () => {
@@ -446,6 +445,10 @@ await step(`${BULK} queues: the list pages, sorts and filters on the server, eac
 });
 
 await step('log out', async () => {
+  await goto('', 'overview');
+  await waitText(byId('total-queues'), /10,000/);
+  await page.waitForTimeout(500);
+  await shot('overview');
   await byId('logout').click();
   await page.locator('[data-testid="page-login"][data-ready=true]').waitFor();
   await page.goto(`${base}/#/queues`);

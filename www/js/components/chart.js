@@ -39,14 +39,21 @@ function align(seriesList) {
  * A chart of named series. `update(pick)` takes a function from a series' key to its
  * `*_details` object and redraws. `kind` is 'lengths' or 'rates'.
  */
-export function timeChart({ testid, title, series, kind }) {
+export function timeChart({ testid, title, series, kind, seconds = 600 }) {
   const box = h('div', { class: 'chart-box' });
   const el = h('div', { class: 'chart', testid }, h('h3', {}, title), box);
   let plot = null;
+  // The x axis is always the last `seconds`, however few samples there are yet.
+  const xRange = (u, min, max) => {
+    const end = max ?? Date.now() / 1000;
+    return [end - seconds, end];
+  };
+  const yRange = (u, min, max) => [0, Math.max(kind === 'rates' ? 1 : 5, (max ?? 0) * 1.1)];
+  const yLabel = (v) => (kind === 'rates' ? `${+v.toFixed(1)}/s` : String(v));
   const opts = (width) => ({
     width, height: 200,
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(kind === 'rates' ? 1 : 5, max * 1.1)] } },
-    axes: [{}, { size: 60, values: (u, vals) => vals.map((v) => (kind === 'rates' ? `${+v.toFixed(1)}/s` : String(v))) }],
+    scales: { x: { time: true, range: xRange }, y: { range: yRange } },
+    axes: [{}, { size: 60, values: (u, vals) => vals.map(yLabel) }],
     legend: { live: true },
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLOURS[i % COLOURS.length], width: 2, spanGaps: true }))],
   });
