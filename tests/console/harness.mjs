@@ -15,6 +15,8 @@ export function startWarren(bin) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log = [];
+  // However the run ends (a failed launch, an exception), the broker does not outlive it.
+  process.on('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
   return new Promise((resolve, reject) => {
     let amqp = null;
     let http = null;
