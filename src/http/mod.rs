@@ -1,10 +1,12 @@
 //! The management HTTP API: RabbitMQ 3.10's, on hyper. Each connection is a task; each
 //! request is authenticated (`auth`), routed (`routes`) to a handler in `api/`, which turns
 //! it into broker commands or reads, and answers JSON. Errors are RabbitMQ's
-//! `{"error", "reason"}` with its status codes. Nothing here is on the AMQP hot path.
+//! `{"error", "reason"}` with its status codes. Every other path is the web console's
+//! (`console`). Nothing here is on the AMQP hot path.
 
 mod api;
 mod auth;
+mod console;
 mod error;
 mod listing;
 mod reply;
@@ -81,6 +83,9 @@ async fn handle(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Response<reply::ApiBody> {
+    if !is_api(req.uri().path()) {
+        return console::serve(req.method(), req.uri().path(), req.headers());
+    }
     let reply = match read(req).await {
         Ok(req) => routes::dispatch(&broker, listeners, peer, req).await,
         Err(e) => Err(e),
@@ -91,14 +96,18 @@ async fn handle(
     }
 }
 
+/// `/api` and what is under it; the rest is the console's.
+fn is_api(path: &str) -> bool {
+    path.strip_prefix("/api")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Reads the request: its path after `/api`, query and body (bounded by [`MAX_BODY`]).
 async fn read(req: Request<Incoming>) -> Result<Req, ApiError> {
     let (parts, body) = req.into_parts();
     let raw = parts.uri.path();
-    let path = match raw.strip_prefix("/api") {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => Req::segments(rest)?,
-        _ => return Err(ApiError::not_found()),
-    };
+    // `handle` sends only `/api` paths here.
+    let path = Req::segments(raw.strip_prefix("/api").unwrap_or(raw))?;
     let query = parts
         .uri
         .query()

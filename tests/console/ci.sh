@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The console's browser tests as CI runs them: Debian's Chromium (installed if missing; never
+# `playwright install`), playwright-core from the lock file, then run.mjs against the release
+# binary (or the one given). Run from anywhere: bash tests/console/ci.sh [path/to/warren]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+(cd "$here" && npm ci --no-audit --no-fund --silent)
+exec node "$here/run.mjs" "${1:-$here/../../target/release/warren}"
