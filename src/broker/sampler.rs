@@ -1,6 +1,6 @@
 //! Samples message statistics and queue lengths every `stats::SAMPLE_INTERVAL`, off the
-//! publish and deliver paths: each queue, exchange and channel, each vhost's totals (its
-//! closed channels' counts plus its open ones'), and the node's.
+//! publish and deliver paths: each queue (and whether it is idle), exchange and channel,
+//! each vhost's totals (its closed channels' counts plus its open ones'), and the node's.
 
 use super::Broker;
 use crate::stats::{Snapshot, Totals, SAMPLE_INTERVAL};
@@ -32,14 +32,10 @@ pub(crate) fn sample(broker: &Broker, now: Instant) {
     }
     let mut node = Totals::default();
     let mut lengths = [0u64; 3];
+    let now_ms = crate::message::now_ms();
     for vh in broker.vhosts() {
         for q in vh.queues() {
-            q.stats.sample(now);
-            let c = q.counts();
-            let (ready, unacked) = (u64::from(c.ready), u64::from(c.unacked));
-            let l = [ready + unacked, ready, unacked];
-            q.lengths.sample(now, l);
-            for (t, v) in lengths.iter_mut().zip(l) {
+            for (t, v) in lengths.iter_mut().zip(q.sample(now, now_ms)) {
                 *t += v;
             }
         }
@@ -58,7 +54,7 @@ pub(crate) fn sample(broker: &Broker, now: Instant) {
     }
     broker.stats.sample(now, node.counts);
     broker.history.push(Snapshot {
-        at_ms: crate::message::now_ms(),
+        at_ms: now_ms,
         counts: node.counts,
         lengths,
     });

@@ -274,6 +274,16 @@ impl Message {
     pub fn body_size(&self) -> u64 {
         self.body().len() as u64
     }
+
+    /// The `timestamp` property (unix seconds), read from the encoded properties.
+    pub fn timestamp(&self) -> Option<u64> {
+        Props::timestamp_of(self.raw_properties())
+    }
+
+    /// The bytes this message's allocation holds, as counted in [`ram_bytes`].
+    pub fn footprint(&self) -> usize {
+        class_bytes(self.meta().stamp as u16)
+    }
 }
 
 impl std::fmt::Debug for Message {
@@ -310,6 +320,7 @@ mod tests {
             assert_eq!(m.priority(), 3);
             assert_eq!(m.ttl_ms(), Some(1500));
             assert_eq!(m.properties(), props);
+            assert!(m.footprint() >= OVERHEAD + 2 + 4 + raw.len() + body.len());
         }
     }
 

@@ -31,6 +31,7 @@ struct Rare {
 
 const HEADERS: u16 = 1 << 13;
 const EXPIRATION: u16 = 1 << 8;
+const TIMESTAMP: u16 = 1 << 6;
 
 /// Property flags in wire order, with the width of a fixed-size value (0: a short string).
 const FIELDS: [(u16, usize); 14] = [
@@ -43,7 +44,7 @@ const FIELDS: [(u16, usize); 14] = [
     (1 << 9, 0),     // reply-to
     (EXPIRATION, 0), // expiration
     (1 << 7, 0),     // message-id
-    (1 << 6, 8),     // timestamp
+    (TIMESTAMP, 8),  // timestamp
     (1 << 5, 0),     // type
     (1 << 4, 0),     // user-id
     (1 << 3, 0),     // app-id
@@ -134,6 +135,13 @@ impl Props {
                 Cow::Owned(String::from_utf8(owned).ok()?)
             }
         })
+    }
+
+    /// The `timestamp` property of encoded properties already validated; `None` if
+    /// absent or malformed.
+    pub fn timestamp_of(raw: &[u8]) -> Option<u64> {
+        let (_, span) = spans(raw)?.into_iter().find(|(bit, _)| *bit == TIMESTAMP)?;
+        Some(u64::from_be_bytes(raw.get(span)?.try_into().ok()?))
     }
 
     pub fn expiration(&self) -> Option<&str> {
@@ -316,6 +324,22 @@ mod tests {
         for cut in 0..raw.len() {
             let _ = Props::expiration_of(&raw[..cut]);
         }
+    }
+
+    #[test]
+    fn timestamp_is_read_as_amq_protocol_reads_it_past_a_headers_table() {
+        let mut h = FieldTable::default();
+        h.insert(ShortString::from("x"), AMQPValue::LongInt(5));
+        for p in [all_fields(), all_fields().with_headers(h)] {
+            let raw = encode_properties(&p);
+            assert_eq!(Props::timestamp_of(&raw), *p.timestamp());
+            for cut in 0..raw.len() {
+                let _ = Props::timestamp_of(&raw[..cut]);
+            }
+        }
+        let none = BasicProperties::default().with_message_id("m".into());
+        assert_eq!(Props::timestamp_of(&encode_properties(&none)), None);
+        assert_eq!(Props::timestamp_of(&[0, 0]), None);
     }
 
     #[test]

@@ -99,6 +99,7 @@ impl Queue {
             msg: Some(msg),
             stored: None,
             redelivered: false,
+            persistent: false,
             priority: 0,
             expires_at: None,
         };

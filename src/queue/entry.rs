@@ -15,6 +15,8 @@ pub(crate) struct Entry {
     pub msg: Option<Message>,
     pub stored: Option<RecordRef>,
     pub redelivered: bool,
+    /// Persistent in this queue: a `delivery_mode` 2 message in a durable queue.
+    pub persistent: bool,
     /// Priority level (0 in a plain queue).
     pub priority: u8,
     /// Body bytes, for `x-max-length-bytes`.

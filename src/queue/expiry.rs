@@ -24,6 +24,11 @@ impl Deadline {
         Self::at_ms(now_ms())
     }
 
+    /// Milliseconds since the Unix epoch.
+    pub(crate) fn ms(self) -> u64 {
+        self.0.get()
+    }
+
     /// `ms` after `self`, saturating: no TTL a client or policy sets can overflow.
     pub(crate) fn after(self, ms: u64) -> Self {
         Self::at_ms(self.0.get().saturating_add(ms))

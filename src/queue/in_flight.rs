@@ -4,22 +4,43 @@
 //!
 //! A holder's deliveries are kept in position order: deliveries mostly go out, and acks
 //! mostly come back, in that order, so the common insert is a push at the back and the
-//! common settle a pop at the front.
+//! common settle a pop at the front. Keeps the totals (count, bytes, in memory, persistent)
+//! the management API reports for unacknowledged messages.
 
 use super::consumer::Holder;
 use super::entry::Entry;
+use super::tally::Tally;
 use ahash::HashMap;
 use std::collections::VecDeque;
 
 #[derive(Default)]
 pub(super) struct InFlight {
     by_holder: HashMap<Holder, VecDeque<Entry>>,
-    len: usize,
+    tally: Tally,
 }
 
 impl InFlight {
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.tally.len() as usize
+    }
+
+    pub(super) fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// Entries the holders' lists have room for without growing (what their memory holds).
+    pub(super) fn capacity(&self) -> usize {
+        self.by_holder.values().map(VecDeque::capacity).sum()
+    }
+
+    /// The unsettled delivery that came earliest in the queue (the head of the
+    /// unacknowledged ones, as RabbitMQ's `head_message_timestamp` reads them); a look at
+    /// each holder's first, not at every delivery.
+    pub(super) fn oldest(&self) -> Option<&Entry> {
+        self.by_holder
+            .values()
+            .filter_map(VecDeque::front)
+            .min_by_key(|e| e.seq)
     }
 
     pub(super) fn insert(&mut self, holder: Holder, e: Entry) {
@@ -30,11 +51,14 @@ impl InFlight {
                 if held.get(i).is_some_and(|h| h.seq == e.seq) {
                     return;
                 }
+                self.tally.add(&e);
                 held.insert(i, e);
             }
-            _ => held.push_back(e),
+            _ => {
+                self.tally.add(&e);
+                held.push_back(e);
+            }
         }
-        self.len += 1;
     }
 
     /// The delivery at `seq` held by `holder`, if it is still unsettled.
@@ -46,7 +70,7 @@ impl InFlight {
             let i = held.binary_search_by_key(&seq, |h| h.seq).ok()?;
             held.remove(i)?
         };
-        self.len -= 1;
+        self.tally.remove(&e);
         Some(e)
     }
 
@@ -57,13 +81,15 @@ impl InFlight {
             .remove(&holder)
             .map(Vec::from)
             .unwrap_or_default();
-        self.len -= taken.len();
+        for e in &taken {
+            self.tally.remove(e);
+        }
         taken
     }
 
     /// Every delivery.
     pub(super) fn take_all(&mut self) -> Vec<Entry> {
-        self.len = 0;
+        self.tally = Tally::default();
         std::mem::take(&mut self.by_holder)
             .into_values()
             .flatten()
@@ -81,6 +107,7 @@ mod tests {
             msg: None,
             stored: None,
             redelivered: false,
+            persistent: false,
             priority: 0,
             size: 1,
             expires_at: None,

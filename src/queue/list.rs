@@ -1,16 +1,19 @@
 //! The ready messages of a queue, in delivery order: one FIFO, or for a priority queue
 //! (`x-max-priority`) one FIFO per priority level, highest first. Requeued messages go back
-//! to their original position (ordered by `seq`) within their level. Keeps the count and
-//! byte total that length limits need.
+//! to their original position (ordered by `seq`) within their level. Keeps the totals
+//! (count, bytes, in memory, persistent) that length limits and the management API need:
+//! every change to an entry goes through a method here, so they never drift.
 
+use super::tally::Tally;
 use super::Entry;
+use crate::store::segment::RecordRef;
 use std::collections::VecDeque;
+use std::ops::ControlFlow;
 
 pub(super) struct MessageList {
     /// Level 0 is the lowest priority; a plain queue has one level.
     levels: Vec<VecDeque<Entry>>,
-    len: usize,
-    bytes: u64,
+    tally: Tally,
 }
 
 impl MessageList {
@@ -18,53 +21,51 @@ impl MessageList {
     pub(super) fn new(max_priority: u8) -> Self {
         Self {
             levels: (0..=max_priority).map(|_| VecDeque::new()).collect(),
-            len: 0,
-            bytes: 0,
+            tally: Tally::default(),
         }
     }
 
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.tally.len() as usize
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.tally.is_empty()
     }
 
     pub(super) fn bytes(&self) -> u64 {
-        self.bytes
+        self.tally.bytes()
+    }
+
+    pub(super) fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// Entries the list has room for without growing (what its memory holds).
+    pub(super) fn capacity(&self) -> usize {
+        self.levels.iter().map(VecDeque::capacity).sum()
     }
 
     fn level(&self, e: &Entry) -> usize {
         (e.priority as usize).min(self.levels.len() - 1)
     }
 
-    fn added(&mut self, e: &Entry) {
-        self.len += 1;
-        self.bytes += e.size as u64;
-    }
-
-    fn removed(&mut self, e: &Entry) {
-        self.len -= 1;
-        self.bytes -= e.size as u64;
-    }
-
     pub(super) fn push_back(&mut self, e: Entry) {
-        self.added(&e);
+        self.tally.add(&e);
         let l = self.level(&e);
         self.levels[l].push_back(e);
     }
 
     /// Puts a message taken from the head back at the head.
     pub(super) fn push_front(&mut self, e: Entry) {
-        self.added(&e);
+        self.tally.add(&e);
         let l = self.level(&e);
         self.levels[l].push_front(e);
     }
 
     /// Puts a requeued message back where its `seq` says.
     pub(super) fn insert_by_seq(&mut self, e: Entry) {
-        self.added(&e);
+        self.tally.add(&e);
         let l = self.level(&e);
         let level = &mut self.levels[l];
         let pos = level.partition_point(|m| m.seq < e.seq);
@@ -77,13 +78,29 @@ impl MessageList {
 
     pub(super) fn pop_front(&mut self) -> Option<Entry> {
         let e = self.levels.iter_mut().rev().find_map(|l| l.pop_front())?;
-        self.removed(&e);
+        self.tally.remove(&e);
         Some(e)
     }
 
-    /// Every entry, newest (lowest level, last) first: the order to page out in.
-    pub(super) fn iter_mut_newest_first(&mut self) -> impl Iterator<Item = &mut Entry> {
-        self.levels.iter_mut().flat_map(|l| l.iter_mut().rev())
+    /// Visits entries newest (lowest level, last) first, the order to page out in, until
+    /// `f` breaks. `f` may drop or restore an entry's in-memory copy: the totals follow.
+    pub(super) fn visit_newest_first(&mut self, mut f: impl FnMut(&mut Entry) -> ControlFlow<()>) {
+        for e in self.levels.iter_mut().flat_map(|l| l.iter_mut().rev()) {
+            self.tally.remove(e);
+            let flow = f(e);
+            self.tally.add(e);
+            if flow.is_break() {
+                return;
+            }
+        }
+    }
+
+    /// Visits each entry's `seq` and store position, which compaction moves (the totals do
+    /// not depend on it, and `f` can change nothing else).
+    pub(super) fn for_each_stored(&mut self, mut f: impl FnMut(u64, &mut Option<RecordRef>)) {
+        for e in self.levels.iter_mut().flat_map(|l| l.iter_mut()) {
+            f(e.seq, &mut e.stored);
+        }
     }
 
     /// Every entry in delivery order.
@@ -99,26 +116,31 @@ impl MessageList {
         (level.get(i)?.seq == seq).then_some((l, i))
     }
 
-    pub(super) fn find_mut(&mut self, priority: u8, seq: u64) -> Option<&mut Entry> {
+    /// Changes the entry at `seq`, if it is here; the totals follow.
+    pub(super) fn update<R>(
+        &mut self,
+        priority: u8,
+        seq: u64,
+        f: impl FnOnce(&mut Entry) -> R,
+    ) -> Option<R> {
         let (l, i) = self.position(priority, seq)?;
-        self.levels[l].get_mut(i)
+        let e = self.levels[l].get_mut(i)?;
+        self.tally.remove(e);
+        let r = f(e);
+        self.tally.add(e);
+        Some(r)
     }
 
     pub(super) fn remove(&mut self, priority: u8, seq: u64) -> Option<Entry> {
         let (l, i) = self.position(priority, seq)?;
         let e = self.levels[l].remove(i)?;
-        self.removed(&e);
+        self.tally.remove(&e);
         Some(e)
-    }
-
-    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
-        self.levels.iter_mut().rev().flat_map(|l| l.iter_mut())
     }
 
     /// Removes everything.
     pub(super) fn take_all(&mut self) -> Vec<Entry> {
-        self.len = 0;
-        self.bytes = 0;
+        self.tally = Tally::default();
         self.levels
             .iter_mut()
             .rev()
@@ -137,6 +159,7 @@ mod tests {
             msg: None,
             stored: None,
             redelivered: false,
+            persistent: false,
             priority,
             size: 10,
             expires_at: None,

@@ -13,10 +13,12 @@ mod dispatch;
 mod effects;
 mod entry;
 mod expiry;
+mod figures;
 mod in_flight;
 mod list;
 mod owner;
 mod state;
+mod tally;
 #[cfg(test)]
 mod tests;
 
@@ -29,11 +31,14 @@ pub(crate) use args::{Overflow, QueueArgs};
 pub(crate) use consumer::{new_holder, Consumer, Delivery, Holder, Subscription};
 pub(crate) use effects::{Effects, Load};
 pub(crate) use entry::Entry;
+pub(crate) use figures::QueueFigures;
 pub(crate) use owner::{DeadLetter, QueueOwner};
 use parking_lot::Mutex;
 pub(crate) use state::{ExclusiveInUse, Got, QueueState, Settle};
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
+pub(crate) use tally::Tally;
 
 pub struct Queue {
     pub name: String,
@@ -118,7 +123,12 @@ impl Queue {
             exclusive_owner: spec.exclusive_owner,
             arguments: spec.arguments,
             args: spec.args,
-            state: Mutex::new(QueueState::new(me.clone(), settings, max_priority)),
+            state: Mutex::new(QueueState::new(
+                me.clone(),
+                settings,
+                max_priority,
+                spec.durable,
+            )),
             deleted: AtomicBool::new(false),
             expiry_watched: AtomicBool::new(false),
             congested: AtomicBool::new(false),
@@ -137,6 +147,7 @@ impl Queue {
         let mut fx = Effects::default();
         let r = {
             let mut st = self.state.lock();
+            st.activity.note();
             let r = op(&mut st, &mut fx);
             for (consumer, d) in fx.deliveries.drain(..) {
                 self.count_delivery(d.no_ack, d.redelivered, Stat::Deliver, Stat::DeliverNoAck);
@@ -266,12 +277,7 @@ impl Queue {
     }
 
     pub fn counts(&self) -> QueueCounts {
-        let st = self.state.lock();
-        QueueCounts {
-            ready: st.ready() as u32,
-            unacked: st.unacked() as u32,
-            consumers: st.consumer_count() as u32,
-        }
+        self.state.lock().counts()
     }
 
     /// The store key under which this queue's messages must survive a restart.
@@ -383,23 +389,26 @@ impl Queue {
     pub fn page_out(&self, budget: usize) -> usize {
         let mut st = self.state.lock();
         let mut released = 0;
-        for e in st.messages.iter_mut_newest_first() {
+        st.messages.visit_newest_first(|e| {
             if released >= budget {
-                break;
+                return ControlFlow::Break(());
             }
-            let Some(m) = e.msg.take() else { continue };
+            let Some(m) = e.msg.take() else {
+                return ControlFlow::Continue(());
+            };
             if e.stored.is_none() {
                 match self.store.append(&m, &[], 1, None) {
                     Ok(r) => e.stored = Some(r),
                     Err(err) => {
                         tracing::error!("queue '{}': cannot page out: {err}", self.name);
                         e.msg = Some(m);
-                        break;
+                        return ControlFlow::Break(());
                     }
                 }
             }
             released += m.body().len() + m.raw_properties().len();
-        }
+            ControlFlow::Continue(())
+        });
         released
     }
 
@@ -409,9 +418,9 @@ impl Queue {
     /// keeps its old copy, and the new one is released.
     pub fn relocate(&self, segments: &[u32]) -> usize {
         let found: Vec<(u64, RecordRef)> = {
-            let mut st = self.state.lock();
+            let st = self.state.lock();
             st.messages
-                .iter_mut()
+                .iter()
                 .filter_map(|e| {
                     e.stored
                         .filter(|r| segments.contains(&r.segment))
@@ -434,17 +443,17 @@ impl Queue {
         let mut moved = 0;
         {
             let mut st = self.state.lock();
-            for e in st.messages.iter_mut() {
-                let Some((old, new)) = copies.get(&e.seq).copied() else {
-                    continue;
+            st.messages.for_each_stored(|seq, stored| {
+                let Some((old, new)) = copies.get(&seq).copied() else {
+                    return;
                 };
-                if e.stored == Some(old) {
-                    e.stored = Some(new);
-                    copies.remove(&e.seq);
+                if *stored == Some(old) {
+                    *stored = Some(new);
+                    copies.remove(&seq);
                     self.store.release_after_sync(old, durable);
                     moved += 1;
                 }
-            }
+            });
         }
         for (_, new) in copies.into_values() {
             self.store.release(new, durable);

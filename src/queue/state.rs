@@ -14,6 +14,7 @@ use super::dead_letter::Reason;
 use super::effects::{Effects, Load};
 use super::entry::Entry;
 use super::expiry::{self, Deadline};
+use super::figures::Activity;
 use super::in_flight::InFlight;
 use super::list::MessageList;
 use super::{dispatch, Queue};
@@ -36,6 +37,10 @@ pub(crate) struct QueueState {
     pub(super) in_flight: InFlight,
     /// The settings in force: the queue's arguments with policies applied.
     pub(super) settings: QueueArgs,
+    /// Whether the queue is durable: its `delivery_mode` 2 messages are persistent.
+    durable: bool,
+    /// Operations counted for `idle_since`.
+    pub(super) activity: Activity,
     /// Last declare, get or consumer change, for `x-expires`.
     last_used: Deadline,
     /// When the armed TTL timer fires, if one is armed.
@@ -79,8 +84,13 @@ pub(crate) struct ExclusiveInUse;
 
 impl QueueState {
     /// An empty queue with these settings; `max_priority` fixes its priority levels.
-    pub(crate) fn new(me: Weak<Queue>, settings: QueueArgs, max_priority: u8) -> Self {
-        Self::with_clock(me, settings, max_priority, Deadline::now)
+    pub(crate) fn new(
+        me: Weak<Queue>,
+        settings: QueueArgs,
+        max_priority: u8,
+        durable: bool,
+    ) -> Self {
+        Self::with_clock(me, settings, max_priority, durable, Deadline::now)
     }
 
     /// As `new`, reading the time from `clock`.
@@ -88,8 +98,10 @@ impl QueueState {
         me: Weak<Queue>,
         settings: QueueArgs,
         max_priority: u8,
+        durable: bool,
         clock: fn() -> Deadline,
     ) -> Self {
+        let now = clock();
         Self {
             me,
             messages: MessageList::new(max_priority),
@@ -98,7 +110,9 @@ impl QueueState {
             next_consumer: 0,
             in_flight: InFlight::default(),
             settings,
-            last_used: clock(),
+            durable,
+            activity: Activity::new(now.ms()),
+            last_used: now,
             ttl_timer: None,
             loading: false,
             clock,
@@ -178,6 +192,7 @@ impl QueueState {
             priority: self.priority(msg.priority()),
             size: msg.body().len() as u32,
             expires_at: expiry::expires_at(&self.settings, msg.published_ms(), msg.ttl_ms()),
+            persistent: self.durable && msg.persistent(),
             msg: Some(msg),
             stored,
             redelivered: false,
@@ -212,6 +227,8 @@ impl QueueState {
                 msg: None,
                 stored: Some(at),
                 redelivered: true,
+                // Only persistent messages of a durable queue are recovered.
+                persistent: self.durable,
                 priority: self.priority(meta.priority),
                 size: body_len,
                 expires_at: expiry::expires_at(&self.settings, meta.published_ms, ttl),
@@ -319,11 +336,11 @@ impl QueueState {
         for (load, msg) in results {
             match msg {
                 Some(m) => {
-                    if let Some(e) = self.messages.find_mut(load.priority, load.seq) {
+                    self.messages.update(load.priority, load.seq, |e| {
                         if e.stored == Some(load.at) {
                             e.msg.get_or_insert(m);
                         }
-                    }
+                    });
                 }
                 None => {
                     if let Some(e) = self.messages.remove(load.priority, load.seq) {

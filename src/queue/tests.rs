@@ -87,7 +87,7 @@ fn effects(f: impl FnOnce(&mut Effects)) -> Effects {
 
 fn queue(settings: QueueArgs) -> QueueState {
     let max = settings.max_priority.unwrap_or(0);
-    QueueState::with_clock(Weak::new(), settings, max, clock)
+    QueueState::with_clock(Weak::new(), settings, max, false, clock)
 }
 
 fn msg_with(body: &str, props: BasicProperties) -> Message {
@@ -383,6 +383,7 @@ fn max_length_drop_head_dead_letters_the_oldest() {
     publish(&mut st, "m1");
     let fx = publish(&mut st, "m2");
     assert_eq!(dead(&fx), vec![(0, Reason::MaxLen)]);
+    assert_eq!(tallies(&st).0.bytes(), 4);
     // Bytes count too: 2-byte bodies, at most 3 bytes.
     let fx = effects(|fx| {
         st.set_settings(
@@ -394,6 +395,7 @@ fn max_length_drop_head_dead_letters_the_oldest() {
         )
     });
     assert_eq!(dead(&fx), vec![(1, Reason::MaxLen)]);
+    assert_eq!(tallies(&st).0.bytes(), 2);
     assert_eq!(get_body(&mut st).map(|g| g.0), Some("m2".into()));
 }
 
@@ -546,6 +548,7 @@ fn delete_cancels_consumers_and_releases_every_copy() {
     effects(|fx| st.publish(fx, msg("ready"), true, Some(r2)));
     let (ready, fx) = op(|fx| st.delete(fx));
     assert_eq!(ready, 1);
+    assert_eq!(tallies(&st), (Tally::default(), Tally::default()));
     assert_eq!(fx.cancelled.len(), 1);
     let mut released = fx.released.to_vec();
     released.sort_by_key(|r| r.offset());
@@ -569,4 +572,167 @@ fn purge_drops_ready_messages_but_not_unacked_ones() {
     // The unacked one comes back on requeue.
     settle(&mut st, &c, &[0], Settle::Requeue);
     assert_eq!(st.unacked(), 1);
+}
+
+/// The ready and unacknowledged totals, checked against `figures`.
+fn tallies(st: &QueueState) -> (Tally, Tally) {
+    let f = st.figures();
+    assert_eq!(f.ready.len() as usize, st.ready());
+    assert_eq!(f.unacked.len() as usize, st.unacked());
+    (f.ready, f.unacked)
+}
+
+fn persistent(body: &str) -> Message {
+    msg_with(body, BasicProperties::default().with_delivery_mode(2))
+}
+
+fn get_held(st: &mut QueueState, holder: Holder) -> u64 {
+    match op(|fx| st.get(fx, Some(holder))).0 {
+        Got::Message { seq, .. } => seq,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+#[test]
+fn byte_totals_follow_messages_out_by_every_way_and_return_to_zero() {
+    set_time(2_000_000);
+    let mut st = QueueState::with_clock(Weak::new(), QueueArgs::default(), 0, true, clock);
+    let short = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_expiration("10".into());
+    effects(|fx| st.publish(fx, msg_with("x", short), true, None));
+    effects(|fx| st.publish(fx, msg("yy"), true, None));
+    effects(|fx| st.publish(fx, persistent("zzz"), true, None));
+    effects(|fx| st.publish(fx, msg("wwww"), true, None));
+    let (ready, unacked) = tallies(&st);
+    assert_eq!((ready.bytes(), unacked.bytes()), (10, 0));
+    assert_eq!(ready.persistent(), (2, 4));
+    assert_eq!(ready.ram(), (4, 10));
+    assert!(ready.footprint() > 10);
+    // Expiry (dead-lettered as expired) takes the head's bytes away.
+    set_time(2_000_020);
+    let fx = effects(|fx| st.timer_fired(fx, Deadline::at_ms(2_000_010)));
+    assert_eq!(dead(&fx), vec![(0, Reason::Expired)]);
+    assert_eq!(tallies(&st).0.bytes(), 9);
+    // A get without ack moves bytes from ready to unacked; an ack drops them.
+    let h = new_holder();
+    let (yy, zzz) = (get_held(&mut st, h), get_held(&mut st, h));
+    let (ready, unacked) = tallies(&st);
+    assert_eq!((ready.bytes(), unacked.bytes()), (4, 5));
+    assert_eq!(unacked.persistent(), (1, 3));
+    effects(|fx| st.settle(fx, h, &[yy], Settle::Ack));
+    assert_eq!(tallies(&st).1.bytes(), 3);
+    // A requeue brings them back to ready; a rejection dead-letters them.
+    effects(|fx| st.settle(fx, h, &[zzz], Settle::Requeue));
+    let (ready, unacked) = tallies(&st);
+    assert_eq!((ready.bytes(), unacked.bytes()), (7, 0));
+    let zzz = get_held(&mut st, h);
+    let fx = effects(|fx| st.settle(fx, h, &[zzz], Settle::Reject));
+    assert_eq!(dead(&fx), vec![(2, Reason::Rejected)]);
+    // A vanished holder returns what it held; a purge drops the rest.
+    get_held(&mut st, h);
+    effects(|fx| st.holder_gone(fx, h));
+    assert_eq!(tallies(&st).0.bytes(), 4);
+    let (n, _) = op(|fx| st.purge(fx));
+    assert_eq!(n, 1);
+    assert_eq!(tallies(&st), (Tally::default(), Tally::default()));
+}
+
+#[test]
+fn paged_out_messages_count_apart_until_read_back() {
+    let mut st = QueueState::with_clock(Weak::new(), QueueArgs::default(), 0, true, clock);
+    let at = crate::store::segment::RecordRef::new(7, 0);
+    effects(|fx| st.publish(fx, msg("transient"), false, Some(at)));
+    effects(|fx| st.publish(fx, persistent("kept"), false, Some(at)));
+    let ready = tallies(&st).0;
+    assert_eq!(ready.ram(), (0, 0));
+    assert_eq!(ready.footprint(), 0);
+    // A persistent message on disk is not "paged out"; a transient one is.
+    assert_eq!(ready.paged_out(), (1, 9));
+    assert_eq!(ready.persistent(), (1, 4));
+    let (_, asked) = op(|fx| st.get(fx, None));
+    effects(|fx| st.loaded(fx, vec![(asked.load[0], Some(msg("transient")))]));
+    let ready = tallies(&st).0;
+    assert_eq!((ready.ram(), ready.paged_out()), ((1, 9), (0, 0)));
+    assert!(ready.footprint() > 9);
+    // Paging out again through the list keeps the totals right.
+    st.messages.visit_newest_first(|e| {
+        e.msg = None;
+        std::ops::ControlFlow::Continue(())
+    });
+    let ready = tallies(&st).0;
+    assert_eq!((ready.ram(), ready.paged_out()), ((0, 0), (1, 9)));
+    assert_eq!((ready.footprint(), ready.bytes()), (0, 13));
+    // In a queue that is not durable, nothing is persistent.
+    let mut transient = queue(QueueArgs::default());
+    effects(|fx| transient.publish(fx, persistent("p"), true, None));
+    assert_eq!(tallies(&transient).0.persistent(), (0, 0));
+}
+
+#[test]
+fn head_timestamp_is_the_oldest_of_the_ready_and_unacked_heads_in_memory() {
+    let mut st = queue(QueueArgs::default());
+    assert_eq!(st.details().head_timestamp, None);
+    let stamped = |t| msg_with("m", BasicProperties::default().with_timestamp(t));
+    effects(|fx| st.publish(fx, stamped(1_700_000_200), true, None));
+    effects(|fx| st.publish(fx, msg("no timestamp"), true, None));
+    effects(|fx| st.publish(fx, stamped(1_700_000_100), true, None));
+    assert_eq!(st.details().head_timestamp, Some(1_700_000_200));
+    // The first is unacked, the head has no timestamp: the unacked one's counts.
+    let h = new_holder();
+    get_held(&mut st, h);
+    assert_eq!(st.details().head_timestamp, Some(1_700_000_200));
+    get_held(&mut st, h);
+    // Now the head is the lower one.
+    assert_eq!(st.details().head_timestamp, Some(1_700_000_100));
+    effects(|fx| st.holder_gone(fx, h));
+    op(|fx| st.purge(fx));
+    assert_eq!(st.details().head_timestamp, None);
+}
+
+#[test]
+fn a_queue_is_idle_since_the_sample_that_last_saw_an_operation() {
+    set_time(3_000_000);
+    let mut st = queue(QueueArgs::default());
+    assert_eq!(st.details().idle_since_ms, Some(3_000_000));
+    st.activity.note();
+    publish(&mut st, "m");
+    assert_eq!(st.details().idle_since_ms, None);
+    st.activity.sample(3_005_000);
+    assert_eq!(st.details().idle_since_ms, Some(3_005_000));
+    st.activity.sample(3_010_000);
+    assert_eq!(st.details().idle_since_ms, Some(3_005_000));
+}
+
+#[test]
+fn consumer_tags_and_utilisation_are_reported() {
+    let mut st = queue(QueueArgs {
+        single_active_consumer: true,
+        ..QueueArgs::default()
+    });
+    let d = st.details();
+    assert_eq!(
+        (d.single_active_consumer_tag, d.consumer_utilisation),
+        (None, None)
+    );
+    let (a, b) = (TestConsumer::new(1), TestConsumer::new(1));
+    assert!(op(|fx| st.add_consumer(fx, a.subscription("a", 0)))
+        .0
+        .is_ok());
+    assert!(op(|fx| st.add_consumer(fx, b.subscription("b", 0)))
+        .0
+        .is_ok());
+    let d = st.details();
+    assert_eq!(d.single_active_consumer_tag.as_deref(), Some("a"));
+    assert_eq!(d.exclusive_consumer_tag, None);
+    assert_eq!(d.consumer_utilisation, Some(1.0));
+    // The active consumer's prefetch is full: a ready message waits for it.
+    publish(&mut st, "m0");
+    publish(&mut st, "m1");
+    assert_eq!(st.details().consumer_utilisation, Some(0.0));
+    let mut st = queue(QueueArgs::default());
+    let mut sub = a.subscription("only", 0);
+    sub.exclusive = true;
+    assert!(op(|fx| st.add_consumer(fx, sub)).0.is_ok());
+    assert_eq!(st.details().exclusive_consumer_tag.as_deref(), Some("only"));
 }

@@ -61,6 +61,17 @@ impl TestBroker {
             .expect("connects")
     }
 
+    /// A new connection and a channel on it in confirm mode (keep the connection: dropping
+    /// it closes the channel).
+    pub async fn confirming_channel(&self) -> (lapin::Connection, lapin::Channel) {
+        let conn = self.connect().await;
+        let ch = conn.create_channel().await.expect("channel opens");
+        ch.confirm_select(lapin::options::ConfirmSelectOptions::default())
+            .await
+            .expect("confirm.select");
+        (conn, ch)
+    }
+
     /// Stops the broker and hands back its data dir.
     pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(s) = self.server.take() {

@@ -40,6 +40,29 @@ pub(crate) fn rate_json(rate: f64) -> serde_json::Value {
     serde_json::json!({ "rate": (rate * 10.0).round() / 10.0 })
 }
 
+/// A time (unix ms) as RabbitMQ 3.10 writes `idle_since`: `2026-12-06T11:50:16.053+00:00`.
+pub(crate) fn timestamp_json(ms: u64) -> serde_json::Value {
+    let (days, in_day) = (ms / 86_400_000, ms % 86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let (s, milli) = (in_day / 1000, in_day % 1000);
+    let (h, min, sec) = (s / 3600, s / 60 % 60, s % 60);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{sec:02}.{milli:03}+00:00").into()
+}
+
+/// The (year, month, day) of a day counted from 1970-01-01 (Howard Hinnant's algorithm,
+/// for the proleptic Gregorian calendar).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + u64::from(m <= 2), m, d)
+}
+
 /// One request in flight: the broker, who asks, and what they sent.
 pub(crate) struct Ctx {
     pub broker: Arc<Broker>,
@@ -119,5 +142,22 @@ impl Ctx {
             return Err(ApiError::no_vhost());
         }
         self.session.vhost(&self.broker, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_written_as_rabbitmq_writes_idle_since() {
+        for (ms, text) in [
+            (0, "1970-01-01T00:00:00.000+00:00"),
+            (951_782_400_000, "2000-02-29T00:00:00.000+00:00"),
+            (1_796_558_223_007, "2026-12-06T11:57:03.007+00:00"),
+            (4_107_542_399_999, "2100-02-28T23:59:59.999+00:00"),
+        ] {
+            assert_eq!(timestamp_json(ms), text, "{ms}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::http::listing;
 use crate::http::listing::{Key, Row};
 use crate::http::reply::Reply;
 use crate::http::request::Fields;
-use crate::queue::{new_holder, Got, Queue, QueueCounts, Settle};
+use crate::queue::{new_holder, Got, Queue, QueueFigures, Settle, Tally};
 use crate::store::definitions::{field_table_to_json, json_to_field_table};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -39,22 +39,72 @@ pub(crate) async fn get(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> 
     Ok(Reply::json(&listing::respond_one(&ctx.req, v)))
 }
 
-/// A queue in a list: its counts read once, its JSON built only if it is shown.
+/// A queue in a list: its figures read once (what it is sorted by), its JSON built only
+/// if it is shown.
 struct QueueRow {
     broker: Arc<Broker>,
     q: Arc<Queue>,
-    counts: QueueCounts,
+    figures: QueueFigures,
 }
 
 impl QueueRow {
     fn new(broker: &Arc<Broker>, q: Arc<Queue>) -> Self {
-        let counts = q.counts();
+        let figures = q.figures();
         Self {
             broker: broker.clone(),
             q,
-            counts,
+            figures,
         }
     }
+}
+
+/// The numbers RabbitMQ 3.10 reports for a classic queue, each read by [`figure`].
+const FIGURES: [&str; 16] = [
+    "consumers",
+    "memory",
+    "messages",
+    "messages_ready",
+    "messages_unacknowledged",
+    "messages_ram",
+    "messages_ready_ram",
+    "messages_unacknowledged_ram",
+    "messages_persistent",
+    "messages_paged_out",
+    "message_bytes",
+    "message_bytes_ready",
+    "message_bytes_unacknowledged",
+    "message_bytes_ram",
+    "message_bytes_persistent",
+    "message_bytes_paged_out",
+];
+
+/// One of [`FIGURES`]: counts and body bytes, ready and unacknowledged together unless the
+/// name says which.
+fn figure(f: &QueueFigures, name: &str) -> Option<u64> {
+    let (r, u) = (&f.ready, &f.unacked);
+    let both = |part: fn(&Tally) -> (u64, u64)| {
+        let (a, b) = (part(r), part(u));
+        (a.0 + b.0, a.1 + b.1)
+    };
+    Some(match name {
+        "consumers" => u64::from(f.consumers),
+        "memory" => f.memory,
+        "messages" => r.len() + u.len(),
+        "messages_ready" => r.len(),
+        "messages_unacknowledged" => u.len(),
+        "messages_ram" => both(Tally::ram).0,
+        "messages_ready_ram" => r.ram().0,
+        "messages_unacknowledged_ram" => u.ram().0,
+        "messages_persistent" => both(Tally::persistent).0,
+        "messages_paged_out" => both(Tally::paged_out).0,
+        "message_bytes" => r.bytes() + u.bytes(),
+        "message_bytes_ready" => r.bytes(),
+        "message_bytes_unacknowledged" => u.bytes(),
+        "message_bytes_ram" => both(Tally::ram).1,
+        "message_bytes_persistent" => both(Tally::persistent).1,
+        "message_bytes_paged_out" => both(Tally::paged_out).1,
+        _ => return None,
+    })
 }
 
 impl Row for QueueRow {
@@ -67,24 +117,18 @@ impl Row for QueueRow {
     }
 
     fn key(&self, field: &str) -> Option<Key<'_>> {
-        let c = &self.counts;
-        let num = |n: u32| Some(Key::Num(f64::from(n)));
         match field {
             "name" => Some(Key::Str(&self.q.name)),
             "vhost" => Some(Key::Str(&self.q.vhost)),
-            "messages" => num(c.ready + c.unacked),
-            "messages_ready" => num(c.ready),
-            "messages_unacknowledged" => num(c.unacked),
-            "consumers" => num(c.consumers),
             "durable" => Some(Key::Bool(self.q.durable)),
             "auto_delete" => Some(Key::Bool(self.q.auto_delete)),
             "exclusive" => Some(Key::Bool(self.q.exclusive_owner.is_some())),
-            _ => None,
+            _ => figure(&self.figures, field).map(|n| Key::Num(n as f64)),
         }
     }
 
     fn json(&self) -> Value {
-        json_of(&self.broker, &self.q, self.counts)
+        json_of(&self.broker, &self.q, &self.figures)
     }
 }
 
@@ -228,7 +272,7 @@ pub(crate) async fn action(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Repl
     }
 }
 
-fn json_of(broker: &Broker, q: &Queue, c: QueueCounts) -> Value {
+fn json_of(broker: &Broker, q: &Queue, f: &QueueFigures) -> Value {
     let (policy, operator, effective) = {
         let policies = broker.policies.read();
         let (user, op) = policies.for_queue(&q.vhost, &q.name);
@@ -239,7 +283,7 @@ fn json_of(broker: &Broker, q: &Queue, c: QueueCounts) -> Value {
         )
     };
     let lengths = q.lengths.rates();
-    json!({
+    let mut v = json!({
         "message_stats": super::message_stats(&q.stats.report()),
         "messages_details": super::rate_json(lengths[0]),
         "messages_ready_details": super::rate_json(lengths[1]),
@@ -256,9 +300,52 @@ fn json_of(broker: &Broker, q: &Queue, c: QueueCounts) -> Value {
         "policy": policy,
         "operator_policy": operator,
         "effective_policy_definition": effective,
-        "consumers": c.consumers,
-        "messages": c.ready + c.unacked,
-        "messages_ready": c.ready,
-        "messages_unacknowledged": c.unacked,
-    })
+    });
+    for name in FIGURES {
+        v[name] = figure(f, name).into();
+    }
+    details_json(&mut v, q, f);
+    v
+}
+
+/// What RabbitMQ shows beside the numbers: consumers' tags, the head's timestamp, idleness
+/// and the backing queue's shape (all ready messages in `q4` when in memory, the rest in
+/// `delta`).
+fn details_json(v: &mut Value, q: &Queue, f: &QueueFigures) {
+    let d = q.details();
+    let utilisation = d.consumer_utilisation.map_or(json!(0), Value::from);
+    v["consumer_utilisation"] = utilisation.clone();
+    v["consumer_capacity"] = utilisation;
+    v["exclusive_consumer_tag"] = d.exclusive_consumer_tag.as_deref().into();
+    v["single_active_consumer_tag"] = d.single_active_consumer_tag.as_deref().into();
+    v["head_message_timestamp"] = d.head_timestamp.into();
+    if let Some(ms) = d.idle_since_ms {
+        v["idle_since"] = super::timestamp_json(ms);
+    }
+    let ready = &f.ready;
+    let in_ram = ready.ram().0;
+    v["backing_queue_status"] = json!({
+        "mode": "default",
+        "len": ready.len(),
+        "q1": 0,
+        "q2": 0,
+        "q3": 0,
+        "q4": in_ram,
+        "delta": ["delta", "undefined", ready.len() - in_ram, ready.paged_out().0, "undefined"],
+        "target_ram_count": "infinity",
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_figure_listed_has_a_value() {
+        let f = QueueFigures::default();
+        for name in FIGURES {
+            assert_eq!(figure(&f, name), Some(0), "{name}");
+        }
+        assert_eq!(figure(&f, "name"), None);
+    }
 }
