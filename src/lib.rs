@@ -20,5 +20,6 @@ pub(crate) mod queue;
 pub mod server;
 pub(crate) mod stats;
 pub mod store;
+pub mod tls;
 
 pub use server::Server;

@@ -1,5 +1,5 @@
 //! The `warren` binary: reads the configuration, starts the broker, stops it on
-//! SIGTERM/SIGINT. `warren ctl ...` is the management tool instead.
+//! SIGTERM/SIGINT, reloads its TLS certificates on SIGHUP. `warren ctl ...` is the management tool instead.
 
 use clap::Parser;
 use warren::config::{Cli, Config};
@@ -47,10 +47,18 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // Handlers first: a SIGTERM right after "AMQP listening" is logged is a clean stop too.
     let mut term = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let server = warren::Server::start(config).await?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = interrupt.recv() => {}
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = interrupt.recv() => break,
+            // SIGHUP: new TLS handshakes use the certificate and key files as they are now.
+            _ = hangup.recv() => match server.reload_tls() {
+                Ok(n) => tracing::info!("SIGHUP: reloaded {n} TLS listener(s)"),
+                Err(e) => tracing::error!("SIGHUP: TLS reload failed, keeping the old certificates: {e}"),
+            },
+        }
     }
     tracing::info!("shutting down");
     server.shutdown().await;

@@ -14,9 +14,6 @@ use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// RabbitMQ 3.10's default `max_message_size`.
-pub(crate) const MAX_MESSAGE_SIZE: u64 = 128 * 1024 * 1024;
-
 /// Where the channel is in receiving a message's frames.
 #[derive(Default)]
 pub(crate) enum Content {
@@ -205,9 +202,17 @@ impl Connection {
             ))
             .on(60, 40));
         }
-        if header.body_size > MAX_MESSAGE_SIZE {
+        // Checked on the header, before any body is buffered (RabbitMQ checks the
+        // assembled message; the close is the same).
+        let max = self.broker.config.amqp.max_message_size.0;
+        if header.body_size > max {
+            let configured = if max == crate::config::MAX_MESSAGE_SIZE_CEILING {
+                ""
+            } else {
+                "configured "
+            };
             return Err(AmqpError::precondition(format!(
-                "message size {} is larger than configured max size {MAX_MESSAGE_SIZE}",
+                "message size {} is larger than {configured}max size {max}",
                 header.body_size
             ))
             .on(60, 40));

@@ -16,6 +16,7 @@ use std::sync::{Arc, Weak};
 pub(crate) struct ConnMeta {
     pub peer: SocketAddr,
     pub local: SocketAddr,
+    pub tls: Option<Arc<crate::tls::peer::TlsDetails>>,
     pub user: String,
     pub vhost: String,
     pub mechanism: String,
@@ -99,6 +100,7 @@ impl ClientConnection for ConnShared {
             user: m.user.clone(),
             vhost: m.vhost.clone(),
             protocol: "AMQP 0-9-1",
+            tls: m.tls.clone(),
             auth_mechanism: m.mechanism.clone(),
             heartbeat: m.heartbeat,
             frame_max: self.frame_max,

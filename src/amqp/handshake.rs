@@ -1,6 +1,7 @@
-//! The connection handshake: protocol header, start/start-ok (PLAIN, AMQPLAIN), tune/tune-ok,
-//! open/open-ok with the vhost access check. Runs before the writer task exists, writing
-//! straight to the socket.
+//! The connection handshake: protocol header, start/start-ok (PLAIN, AMQPLAIN, and EXTERNAL
+//! on TLS connections with a verified client certificate), tune/tune-ok, open/open-ok with
+//! the vhost access check and the node's, vhost's and user's connection limits. Runs before
+//! the writer task exists, writing straight to the socket.
 
 use super::codec::{self, Frame, FrameReader, ReadError, PROTOCOL_HEADER};
 use super::conn_shared::ClientCapabilities;
@@ -53,7 +54,7 @@ pub(crate) async fn run<R, W>(
     rd: &mut FrameReader<R>,
     wr: &mut W,
     broker: &Broker,
-    peer: SocketAddr,
+    transport: &super::Transport,
 ) -> Result<Opened, Failed>
 where
     R: AsyncRead + Unpin,
@@ -65,9 +66,12 @@ where
         .map_err(|_| Failed::Silent)?;
     if &header != PROTOCOL_HEADER {
         let _ = wr.write_all(PROTOCOL_HEADER).await;
+        let _ = wr.flush().await;
         return Err(Failed::Silent);
     }
-    let mut sent = send(wr, start_method(&broker.config.node_name)).await?;
+    let peer = transport.peer;
+    let external = peer_cert(transport).is_some();
+    let mut sent = send(wr, start_method(&broker.config.node_name, external)).await?;
     let start_ok = match expect(rd).await? {
         connection::AMQPMethod::StartOk(s) => s,
         _ => {
@@ -77,7 +81,7 @@ where
         }
     };
     let capabilities = client_capabilities(&start_ok.client_properties);
-    let user = match authenticate(broker, &start_ok, peer) {
+    let user = match authenticate(broker, &start_ok, transport) {
         Ok(u) => u,
         Err(refusal) => {
             // The client is told only to see the log: the reason goes there.
@@ -142,6 +146,7 @@ async fn send<W: AsyncWrite + Unpin>(
     let mut buf = BytesMut::new();
     codec::encode_method(&mut buf, 0, AMQPClass::Connection(m));
     wr.write_all(&buf).await.map_err(|_| Failed::Silent)?;
+    wr.flush().await.map_err(|_| Failed::Silent)?;
     Ok(buf.len())
 }
 
@@ -176,20 +181,21 @@ struct Refusal {
     close: Option<AmqpError>,
 }
 
+/// The verified client certificate of a TLS connection, if any.
+fn peer_cert(transport: &super::Transport) -> Option<&crate::tls::peer::PeerCert> {
+    transport.tls.as_ref()?.peer.as_ref()
+}
+
 fn authenticate(
     broker: &Broker,
     start_ok: &connection::StartOk,
-    peer: SocketAddr,
+    transport: &super::Transport,
 ) -> Result<Arc<User>, Refusal> {
+    let peer = transport.peer;
     let mech = start_ok.mechanism.as_str();
     let silent = |reason: String| Refusal {
         reason,
         close: None,
-    };
-    let creds = match mech {
-        "PLAIN" => sasl::parse_plain(start_ok.response.as_bytes()),
-        "AMQPLAIN" => sasl::parse_amqplain(start_ok.response.as_bytes()),
-        _ => return Err(silent(format!("unsupported mechanism '{mech}'"))),
     };
     let refused = |reason: String| {
         Refusal {
@@ -199,21 +205,60 @@ fn authenticate(
         ))),
     }
     };
+    let creds = match mech {
+        "PLAIN" => sasl::parse_plain(start_ok.response.as_bytes()),
+        "AMQPLAIN" => sasl::parse_amqplain(start_ok.response.as_bytes()),
+        "EXTERNAL" => {
+            let name = external_name(broker, transport).map_err(|r| refused(r.to_string()))?;
+            return login(broker, &name, None, peer).map_err(refused);
+        }
+        _ => return Err(silent(format!("unsupported mechanism '{mech}'"))),
+    };
     let (name, password) = match creds {
         Ok(c) => c,
         // Non-UTF-8 credentials cannot name a user: a refused login, as in RabbitMQ.
         Err(e @ sasl::SaslError::InvalidUtf8) => return Err(refused(e.to_string())),
         Err(e) => return Err(silent(format!("{mech}: {e}"))),
     };
+    login(broker, &name, Some(&password), peer).map_err(refused)
+}
+
+/// The user, if it exists, may connect from `peer`, and (unless the TLS layer vouched for
+/// it: EXTERNAL) has this password.
+fn login(
+    broker: &Broker,
+    name: &str,
+    password: Option<&str>,
+    peer: SocketAddr,
+) -> Result<Arc<User>, String> {
     // RabbitMQ's default loopback_users: guest may only connect from localhost.
     if name == "guest" && !peer.ip().is_loopback() {
-        return Err(refused(format!(
-            "user '{name}' can only connect via localhost"
-        )));
+        return Err(format!("user '{name}' can only connect via localhost"));
     }
-    broker
-        .authenticate(&name, &password)
-        .ok_or_else(|| refused(format!("user '{name}' - invalid credentials")))
+    let user = match password {
+        Some(p) => broker.authenticate(name, p),
+        None => broker.user(name),
+    };
+    user.ok_or_else(|| format!("user '{name}' - invalid credentials"))
+}
+
+/// The user name EXTERNAL takes from the client certificate (RabbitMQ's
+/// `rabbit_auth_mechanism_ssl`, whose refusal reasons these are).
+fn external_name(broker: &Broker, transport: &super::Transport) -> Result<String, &'static str> {
+    let Some(tls) = &transport.tls else {
+        return Err("not a TLS-enabled connection");
+    };
+    let Some(cert) = &tls.peer else {
+        return Err("connection peer presented no TLS (x.509) certificate");
+    };
+    let cfg = &broker.config.amqp;
+    let name = cert.login_name(
+        cfg.ssl_cert_login_from,
+        cfg.ssl_cert_login_san_type,
+        cfg.ssl_cert_login_san_index,
+    )?;
+    tracing::debug!("EXTERNAL: user name '{name}' from the peer certificate");
+    Ok(name)
 }
 
 /// Checks the client's tune-ok. RabbitMQ 3.10 drops the socket (no close) when frame_max
@@ -267,11 +312,19 @@ fn admit(broker: &Broker, user: &User, vhost: &Vhost) -> Result<Admission, Faile
         .read()
         .vhost_limit(&vhost.name, "max-connections");
     let user_limit = UserLimits::effective(user.limits.max_connections);
+    let node_limit = broker.config.amqp.max_connections;
     broker
         .clients
-        .admit(&vhost.name, &user.name, vhost_limit, user_limit)
+        .admit(&vhost.name, &user.name, node_limit, vhost_limit, user_limit)
         .map_err(|r| {
             let text = match r {
+                Refused::NodeLimit(l) => {
+                    tracing::warn!(
+                        "connection refused for user '{}': node connection limit ({l}) is reached",
+                        user.name
+                    );
+                    format!("connection refused: node connection limit ({l}) is reached")
+                }
                 Refused::VhostLimit(l) => format!(
                     "access to vhost '{}' refused for user '{}': connection limit ({l}) is reached",
                     vhost.name, user.name
@@ -285,7 +338,8 @@ fn admit(broker: &Broker, user: &User, vhost: &Vhost) -> Result<Admission, Faile
         })
 }
 
-fn start_method(node_name: &str) -> connection::AMQPMethod {
+/// `connection.start`; EXTERNAL is offered only to a client whose certificate was verified.
+fn start_method(node_name: &str, external: bool) -> connection::AMQPMethod {
     let mut caps = FieldTable::default();
     for c in [
         "publisher_confirms",
@@ -313,7 +367,11 @@ fn start_method(node_name: &str) -> connection::AMQPMethod {
         version_major: 0,
         version_minor: 9,
         server_properties: props,
-        mechanisms: "AMQPLAIN PLAIN".into(),
+        mechanisms: if external {
+            "AMQPLAIN EXTERNAL PLAIN".into()
+        } else {
+            "AMQPLAIN PLAIN".into()
+        },
         locales: "en_US".into(),
     })
 }

@@ -1,5 +1,6 @@
-//! The AMQP 0-9-1 frontend: the listener hands each socket to `serve`, which runs the
-//! handshake, starts the writer task and runs the connection's reader loop.
+//! The AMQP 0-9-1 frontend: the listener hands each socket to `serve` (plain TCP) or
+//! `serve_tls` (TLS handshake first); both run the AMQP handshake, start the writer task and
+//! run the connection's reader loop, the same code over either stream.
 
 pub(crate) mod channel;
 pub(crate) mod channel_shared;
@@ -18,26 +19,94 @@ pub(crate) mod writer;
 use crate::broker::Broker;
 use bytes::BytesMut;
 use codec::FrameReader;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// RabbitMQ's `handshake_timeout`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves one client connection until it closes.
+/// Serves one plain TCP client connection until it closes.
 pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
     let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
+    // The socket's own halves: no lock between reader and writer on the plain path.
+    let (rd, wr) = stream.into_split();
+    run(
+        rd,
+        wr,
+        Transport {
+            peer,
+            local,
+            tls: None,
+        },
+        broker,
+    )
+    .await;
+}
+
+/// Serves one client of the TLS listener: the TLS handshake (bounded by
+/// `tls::HANDSHAKE_TIMEOUT`, on this connection's own task, so a slow or hostile client
+/// never holds up the accept loop), then the same connection code as plain TCP.
+pub async fn serve_tls(stream: TcpStream, broker: Arc<Broker>) {
+    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+        return;
+    };
+    let Some(listener) = broker.tls.amqp.as_ref() else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let verifies_peers = listener.verifies_peers();
+    // The configuration now: a reload changes it for handshakes that start later.
+    let accept = listener.acceptor().accept(stream);
+    let tls = match tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, accept).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::info!("TLS handshake with {peer} failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::info!("TLS handshake with {peer} timed out");
+            return;
+        }
+    };
+    let mut details = crate::tls::peer::TlsDetails::of(tls.get_ref().1);
+    if !verifies_peers {
+        details.peer = None;
+    }
+    let (rd, wr) = tokio::io::split(tls);
+    let transport = Transport {
+        peer,
+        local,
+        tls: Some(Arc::new(details)),
+    };
+    run(rd, wr, transport, broker).await;
+}
+
+/// Where a connection comes from, and over what.
+pub(crate) struct Transport {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// The TLS session, for a client of the TLS listener.
+    pub tls: Option<Arc<crate::tls::peer::TlsDetails>>,
+}
+
+/// The connection over either stream: handshake, writer task, reader loop.
+async fn run<R, W>(rd: R, mut wr: W, transport: Transport, broker: Arc<Broker>)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = transport.peer;
     let mut reader = FrameReader::new(rd, broker.config.amqp.frame_max);
     // Boxed: the handshake's state is freed once it is done, not kept in the task.
     let opened = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
-        Box::pin(handshake::run(&mut reader, &mut wr, &broker, peer)),
+        Box::pin(handshake::run(&mut reader, &mut wr, &broker, &transport)),
     )
     .await;
     let mut opened = match opened {
@@ -55,6 +124,7 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
             );
             codec::encode_method(&mut buf, 0, m);
             let _ = wr.write_all(&buf).await;
+            let _ = wr.flush().await;
             // Give the client a moment to read the close before the socket goes.
             let _ = tokio::time::timeout(Duration::from_secs(1), reader.next()).await;
             return;
@@ -68,7 +138,8 @@ pub async fn serve(stream: TcpStream, broker: Arc<Broker>) {
     );
     let meta = conn_info::ConnMeta {
         peer,
-        local,
+        local: transport.local,
+        tls: transport.tls,
         user: opened.user.name.clone(),
         vhost: opened.vhost.name.clone(),
         mechanism: std::mem::take(&mut opened.mechanism),

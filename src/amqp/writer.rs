@@ -50,6 +50,10 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
                         break 'run;
                     }
                 }
+                // A TLS stream keeps what the socket would not take yet; TCP's is a no-op.
+                if wr.flush().await.is_err() {
+                    break 'run;
+                }
                 if conn.out.is_empty() {
                     // Going idle: an idle connection keeps no large buffers.
                     if buf.capacity() > KEEP_IDLE {
@@ -63,7 +67,7 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
             _ = ticker.tick(), if heartbeat_secs > 0 => {
                 if !wrote_since_tick {
                     codec::encode_heartbeat(&mut buf);
-                    if wr.write_all(&buf).await.is_err() {
+                    if wr.write_all(&buf).await.is_err() || wr.flush().await.is_err() {
                         break;
                     }
                     conn.info.sent(buf.len());

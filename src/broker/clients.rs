@@ -30,6 +30,8 @@ pub(crate) struct ConnectionInfo {
     pub user: String,
     pub vhost: String,
     pub protocol: &'static str,
+    /// The TLS session, for a connection to a TLS listener.
+    pub tls: Option<Arc<crate::tls::peer::TlsDetails>>,
     pub auth_mechanism: String,
     pub heartbeat: u16,
     pub frame_max: u32,
@@ -84,6 +86,8 @@ pub(crate) struct Clients {
 
 #[derive(Default)]
 struct Counts {
+    /// Admitted connections on the node.
+    total: u64,
     per_vhost: HashMap<String, u64>,
     per_user: HashMap<String, u64>,
     /// Channels open per user, shared with the user's connections.
@@ -92,6 +96,7 @@ struct Counts {
 
 /// Why a connection was refused.
 pub(crate) enum Refused {
+    NodeLimit(u64),
     VhostLimit(u64),
     UserLimit(u64),
 }
@@ -108,6 +113,7 @@ pub(crate) struct Admission {
 impl Drop for Admission {
     fn drop(&mut self) {
         let mut c = self.counts.lock();
+        c.total -= 1;
         let gone = |m: &mut HashMap<String, u64>, k: &str| {
             if let Some(n) = m.get_mut(k) {
                 *n -= 1;
@@ -126,15 +132,20 @@ impl Drop for Admission {
 }
 
 impl Clients {
-    /// Admits a connection unless its vhost or user is at its connection limit.
+    /// Admits a connection unless the node, its vhost or its user is at its connection
+    /// limit.
     pub(crate) fn admit(
         &self,
         vhost: &str,
         user: &str,
+        node_limit: Option<u64>,
         vhost_limit: Option<u64>,
         user_limit: Option<u64>,
     ) -> Result<Admission, Refused> {
         let mut c = self.counts.lock();
+        if let Some(l) = node_limit.filter(|l| c.total >= *l) {
+            return Err(Refused::NodeLimit(l));
+        }
         let in_vhost = c.per_vhost.get(vhost).copied().unwrap_or(0);
         if let Some(l) = vhost_limit.filter(|l| in_vhost >= *l) {
             return Err(Refused::VhostLimit(l));
@@ -143,6 +154,7 @@ impl Clients {
         if let Some(l) = user_limit.filter(|l| of_user >= *l) {
             return Err(Refused::UserLimit(l));
         }
+        c.total += 1;
         *c.per_vhost.entry(vhost.to_string()).or_default() += 1;
         *c.per_user.entry(user.to_string()).or_default() += 1;
         let channels = c.user_channels.entry(user.to_string()).or_default().clone();

@@ -82,11 +82,15 @@ pub struct Broker {
     pub(crate) history: crate::stats::History,
     /// Histories of the queues, exchanges and vhosts the API was asked about.
     pub(crate) watched: watched::Watched,
+    /// The TLS listeners' certificates (reloadable).
+    pub tls: crate::tls::Certificates,
 }
 
 impl Broker {
     /// Opens the data dir: loads stored definitions, or seeds them from the config.
     pub fn open(config: Config) -> anyhow::Result<Arc<Broker>> {
+        // First: a bad certificate stops the start before the data dir is touched.
+        let tls = crate::tls::Certificates::load(&config)?;
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             anyhow::anyhow!("cannot create data_dir {}: {e}", config.data_dir.display())
         })?;
@@ -122,6 +126,7 @@ impl Broker {
             stats: Default::default(),
             history: Default::default(),
             watched: Default::default(),
+            tls,
             alarms: watch::channel(Alarms::default()).0,
             shutdown: watch::channel(false).0,
             access_revoked: watch::channel(0).0,

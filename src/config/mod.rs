@@ -27,6 +27,7 @@ mod sections;
 mod size;
 #[cfg(test)]
 mod test_support;
+mod tls;
 mod validate;
 
 use std::path::Path;
@@ -40,9 +41,10 @@ pub use memory::{
 };
 pub use sections::{
     AmqpConfig, Config, HttpConfig, PermissionDef, PolicyDef, ResourcesConfig, UserDef, VhostDef,
-    FRAME_MIN_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE, FRAME_MIN_SIZE, MAX_MESSAGE_SIZE_CEILING,
 };
 pub use size::{parse_size, ByteSize};
+pub use tls::{cipher_suite_names, CertLoginFrom, SanType, TlsConfig, Verify, TLS_VERSIONS};
 
 /// Origin label used for configuration text that did not come from a file.
 const STRING_ORIGIN: &str = "<config>";

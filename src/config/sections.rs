@@ -7,10 +7,17 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::tls::{CertLoginFrom, SanType, TlsConfig};
 use super::{ByteSize, MemoryWatermark};
 
 /// Smallest frame size AMQP 0-9-1 allows a peer to negotiate.
 pub const FRAME_MIN_SIZE: u32 = 4096;
+
+/// RabbitMQ 3.10's default `max_message_size` (128 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 128 * 1024 * 1024;
+
+/// RabbitMQ's hard ceiling on `max_message_size` (512 MiB).
+pub const MAX_MESSAGE_SIZE_CEILING: u64 = 512 * 1024 * 1024;
 
 /// The complete broker configuration, laid out exactly like the TOML file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,7 +75,8 @@ impl Default for Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AmqpConfig {
-    /// Socket address to listen on, e.g. `"0.0.0.0:5672"`.
+    /// Socket address to listen on, e.g. `"0.0.0.0:5672"`; `""` turns the plain listener
+    /// off (only with `[amqp.tls]`).
     pub listen: String,
     /// Largest frame the broker accepts, in bytes (at least 4096).
     pub frame_max: u32,
@@ -76,6 +84,20 @@ pub struct AmqpConfig {
     pub channel_max: u16,
     /// Heartbeat interval offered to clients, in seconds (0 disables heartbeats).
     pub heartbeat: u16,
+    /// Open connections the node accepts (RabbitMQ's `connection_max`); absent: no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u64>,
+    /// Largest message body accepted (RabbitMQ's `max_message_size`; at most 512 MiB).
+    pub max_message_size: ByteSize,
+    /// Where the EXTERNAL mechanism takes the user name from in a client certificate.
+    pub ssl_cert_login_from: CertLoginFrom,
+    /// With `subject_alternative_name`: which kind of SAN...
+    pub ssl_cert_login_san_type: SanType,
+    /// ...and which of them (0 is the first).
+    pub ssl_cert_login_san_index: usize,
+    /// The AMQPS listener (`[amqp.tls]`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for AmqpConfig {
@@ -85,6 +107,12 @@ impl Default for AmqpConfig {
             frame_max: 131_072,
             channel_max: 2047,
             heartbeat: 60,
+            max_connections: None,
+            max_message_size: ByteSize(DEFAULT_MAX_MESSAGE_SIZE),
+            ssl_cert_login_from: CertLoginFrom::default(),
+            ssl_cert_login_san_type: SanType::default(),
+            ssl_cert_login_san_index: 0,
+            tls: None,
         }
     }
 }
@@ -100,14 +128,19 @@ impl AmqpConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Socket address to listen on, e.g. `"0.0.0.0:15672"`.
+    /// Socket address to listen on, e.g. `"0.0.0.0:15672"`; `""` turns the plain listener
+    /// off (only with `[http.tls]`).
     pub listen: String,
+    /// The HTTPS listener (`[http.tls]`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: "127.0.0.1:15672".to_string(),
+            tls: None,
         }
     }
 }

@@ -4,9 +4,10 @@
 use std::net::SocketAddr;
 
 use super::errors::Problem;
+use super::tls::validate_listeners;
 use super::{
     AmqpConfig, Config, MemoryWatermark, PermissionDef, PolicyDef, ResourcesConfig, UserDef,
-    VhostDef, FRAME_MIN_SIZE,
+    VhostDef, FRAME_MIN_SIZE, MAX_MESSAGE_SIZE_CEILING,
 };
 use crate::policy_rules as policy;
 
@@ -19,7 +20,7 @@ impl Config {
             return Err(Problem::new("node_name", "must not be empty"));
         }
         self.amqp.validate()?;
-        check_socket_addr(&self.http.listen).map_err(|m| Problem::new("http.listen", m))?;
+        validate_listeners("http", &self.http.listen, self.http.tls.as_ref())?;
         self.resources.validate()?;
         validate_users(&self.users)?;
         validate_vhosts(&self.vhosts)?;
@@ -35,7 +36,16 @@ impl Config {
 
 impl AmqpConfig {
     fn validate(&self) -> Result<(), Problem> {
-        check_socket_addr(&self.listen).map_err(|m| Problem::new("amqp.listen", m))?;
+        validate_listeners("amqp", &self.listen, self.tls.as_ref())?;
+        if self.max_message_size.0 == 0 || self.max_message_size.0 > MAX_MESSAGE_SIZE_CEILING {
+            return Err(Problem::new(
+                "amqp.max_message_size",
+                format!(
+                    "must be between 1 byte and 512MiB ({MAX_MESSAGE_SIZE_CEILING}), got {}",
+                    self.max_message_size.0
+                ),
+            ));
+        }
         if self.frame_max < FRAME_MIN_SIZE {
             return Err(Problem::new(
                 "amqp.frame_max",

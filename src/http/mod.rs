@@ -14,6 +14,7 @@ mod request;
 mod routes;
 
 use crate::broker::Broker;
+use crate::server::Security;
 use error::ApiError;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -30,14 +31,26 @@ use tokio::task::JoinSet;
 /// The node's listeners, as (protocol, address), for the overview and health checks.
 pub(crate) type Listeners = Arc<Vec<(&'static str, SocketAddr)>>;
 
-/// Serves the API on `listener` until the broker shuts down.
-pub(crate) async fn serve(listener: TcpListener, broker: Arc<Broker>, listeners: Listeners) {
+/// Serves the API on `listener` (HTTPS when `security` is TLS) until the broker shuts down.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    security: Security,
+    broker: Arc<Broker>,
+    listeners: Listeners,
+) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
-                    conns.spawn(connection(stream, peer, broker.clone(), listeners.clone()));
+                    let (b, ls) = (broker.clone(), listeners.clone());
+                    match security {
+                        Security::Plain => {
+                            let _ = stream.set_nodelay(true);
+                            conns.spawn(connection(stream, peer, b, ls))
+                        }
+                        Security::Tls => conns.spawn(tls_connection(stream, peer, b, ls)),
+                    };
                 }
                 Err(e) => {
                     tracing::warn!("HTTP accept failed: {e}");
@@ -55,8 +68,24 @@ pub(crate) async fn serve(listener: TcpListener, broker: Arc<Broker>, listeners:
     .await;
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, broker: Arc<Broker>, ls: Listeners) {
+/// The TLS handshake on the connection's own task (bounded), then HTTP as on plain TCP.
+async fn tls_connection(stream: TcpStream, peer: SocketAddr, broker: Arc<Broker>, ls: Listeners) {
+    let Some(tls) = broker.tls.http.as_ref() else {
+        return;
+    };
     let _ = stream.set_nodelay(true);
+    let accept = tls.acceptor().accept(stream);
+    match tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, accept).await {
+        Ok(Ok(s)) => connection(s, peer, broker, ls).await,
+        Ok(Err(e)) => tracing::info!("HTTPS: TLS handshake with {peer} failed: {e}"),
+        Err(_) => tracing::info!("HTTPS: TLS handshake with {peer} timed out"),
+    }
+}
+
+async fn connection<S>(stream: S, peer: SocketAddr, broker: Arc<Broker>, ls: Listeners)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let b = broker.clone();
     let service = hyper::service::service_fn(move |req| {
         let (b, ls) = (b.clone(), ls.clone());

@@ -2,7 +2,7 @@
 //! with another method is 405; anything else is 404.
 
 use super::api::{
-    bindings, connections, definitions, exchanges, health, limits, overview, policies, queues,
+    bindings, connections, definitions, exchanges, health, limits, overview, policies, queues, tls,
     topic_permissions, users, vhosts, Ctx,
 };
 use super::auth;
@@ -179,6 +179,7 @@ pub(super) async fn dispatch(
         ),
         ["auth"] => on!(get => overview::auth(&ctx)),
         ["rebalance", "queues"] => on!(post => overview::rebalance(&ctx)),
+        ["tls", "reload"] => on!(post => tls::reload(&ctx)),
         ["vhosts", v, "start", node] => on!(post => vhosts::start(&ctx, v, node)),
         ["aliveness-test", v] => on!(get => health::aliveness(&ctx, v)),
         ["health", "checks", rest @ ..] => on!(get => health::check(&ctx, rest)),

@@ -201,7 +201,7 @@ fn connection_json(broker: &Broker, conn: &dyn ClientConnection, i: &ConnectionI
     for ch in conn.channels() {
         totals.add_parts(&ch.stats.counts, &ch.stats.rates);
     }
-    json!({
+    let mut v = json!({
         "message_stats": super::message_stats(&totals.report()),
         "name": i.name,
         "node": broker.config.node_name,
@@ -211,7 +211,6 @@ fn connection_json(broker: &Broker, conn: &dyn ClientConnection, i: &ConnectionI
         "port": i.local.port(),
         "peer_host": i.peer.ip().to_string(),
         "peer_port": i.peer.port(),
-        "ssl": false,
         "user": i.user,
         "vhost": i.vhost,
         "auth_mechanism": i.auth_mechanism,
@@ -231,7 +230,32 @@ fn connection_json(broker: &Broker, conn: &dyn ClientConnection, i: &ConnectionI
         "send_oct_details": super::rate_json(i.octet_rates[1]),
         "send_cnt": i.send_cnt,
         "send_pend": i.send_pend,
-    })
+    });
+    if let Value::Object(m) = &mut v {
+        m.extend(ssl_json(i.tls.as_deref()));
+    }
+    v
+}
+
+/// `ssl` and its details as RabbitMQ 3.10 shows them: nulls on a plain connection, and the
+/// `peer_cert_*` nulls without a verified client certificate.
+fn ssl_json(tls: Option<&crate::tls::peer::TlsDetails>) -> serde_json::Map<String, Value> {
+    let peer = tls.and_then(|t| t.peer.as_ref());
+    let fields = [
+        ("ssl_protocol", tls.map(|t| t.protocol.as_str())),
+        ("ssl_cipher", tls.map(|t| t.cipher.as_str())),
+        ("ssl_key_exchange", tls.map(|t| t.key_exchange.as_str())),
+        ("ssl_hash", tls.map(|t| t.hash.as_str())),
+        ("peer_cert_subject", peer.map(|p| p.subject.as_str())),
+        ("peer_cert_issuer", peer.map(|p| p.issuer.as_str())),
+        ("peer_cert_validity", peer.map(|p| p.validity.as_str())),
+    ];
+    let mut m: serde_json::Map<String, Value> = fields
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.map_or(Value::Null, Value::from)))
+        .collect();
+    m.insert("ssl".into(), Value::Bool(tls.is_some()));
+    m
 }
 
 fn connection_details(i: &ConnectionInfo) -> Value {

@@ -84,11 +84,10 @@ pub(crate) async fn check(ctx: &Ctx, rest: &[&str]) -> ApiResult<Reply> {
         }
         ["certificate-expiration", within, unit] => {
             let valid_unit = matches!(*unit, "days" | "weeks" | "months" | "years");
-            if within.parse::<u32>().is_err() || !valid_unit {
-                return Err(ApiError::bad_request("Invalid expiration value."));
+            match within.parse::<u32>() {
+                Ok(n) if valid_unit => Ok(super::tls::expiration(ctx, n, unit)),
+                _ => Err(ApiError::bad_request("Invalid expiration value.")),
             }
-            // No TLS listener yet, so no certificate can expire.
-            Ok(ok(json!({})))
         }
         ["port-listener", port] => {
             let port: u16 = port

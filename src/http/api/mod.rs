@@ -12,6 +12,7 @@ pub(super) mod overview;
 pub(super) mod policies;
 mod publish;
 pub(super) mod queues;
+pub(super) mod tls;
 pub(super) mod topic_permissions;
 pub(super) mod users;
 pub(super) mod vhosts;
