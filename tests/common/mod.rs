@@ -2,6 +2,7 @@
 //! data dir, in-process (`TestBroker::start`) or as a child process (`ChildBroker::spawn`).
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};
