@@ -54,7 +54,11 @@ impl Pki {
 
 async fn start(config: Config) -> (TestBroker, SocketAddr) {
     let b = TestBroker::start_with(tempfile::tempdir().expect("tempdir"), config).await;
-    let tls = b.server.as_ref().and_then(|s| s.amqps_addr).expect("TLS listener");
+    let tls = b
+        .server
+        .as_ref()
+        .and_then(|s| s.amqps_addr)
+        .expect("TLS listener");
     (b, tls)
 }
 
@@ -156,7 +160,12 @@ async fn amqps_carries_traffic_and_shows_its_session() {
     );
     let p = plain_c[0];
     assert_eq!(p["ssl"], false);
-    for k in ["ssl_protocol", "ssl_cipher", "peer_cert_subject", "peer_cert_validity"] {
+    for k in [
+        "ssl_protocol",
+        "ssl_cipher",
+        "peer_cert_subject",
+        "peer_cert_validity",
+    ] {
         assert!(p[k].is_null(), "{k} on a plain connection: {p}");
     }
     secure.close(200, "bye".into()).await.expect("close");
@@ -211,19 +220,24 @@ async fn peer_verification_refuses_unknown_ca_expired_and_missing_certificates()
 async fn external_logs_in_as_the_certificate_cn() {
     let pki = Pki::new();
     let mut config = with_amqp_tls(pki.tls(Verify::VerifyPeer, false));
-    config.users.push(UserDef {
-        name: "client".into(),
-        password: Some("unused".into()),
-        password_hash: None,
-        tags: vec![],
-    });
-    config.permissions.push(PermissionDef {
-        user: "client".into(),
-        vhost: "/".into(),
-        configure: ".*".into(),
-        write: ".*".into(),
-        read: ".*".into(),
-    });
+    for (user, tags) in [
+        ("client", vec![]),
+        ("guest", vec!["administrator".to_string()]),
+    ] {
+        config.users.push(UserDef {
+            name: user.into(),
+            password: Some("guest".into()),
+            password_hash: None,
+            tags,
+        });
+        config.permissions.push(PermissionDef {
+            user: user.into(),
+            vhost: "/".into(),
+            configure: ".*".into(),
+            write: ".*".into(),
+            read: ".*".into(),
+        });
+    }
     let (b, tls) = start(config).await;
     let conn = connect_tls(
         tls,
@@ -251,9 +265,13 @@ async fn external_logs_in_as_the_certificate_cn() {
         "{e}"
     );
     // Without a client certificate EXTERNAL is refused too.
-    let e = connect_tls(tls, "?auth_mechanism=external", Pem::lapin_tls(&pki.ca, None))
-        .await
-        .expect_err("no certificate, no EXTERNAL");
+    let e = connect_tls(
+        tls,
+        "?auth_mechanism=external",
+        Pem::lapin_tls(&pki.ca, None),
+    )
+    .await
+    .expect_err("no certificate, no EXTERNAL");
     assert!(
         e.to_string().contains("ACCESS_REFUSED") || common::amqp_code(&e) == Some(403),
         "{e}"
@@ -269,7 +287,10 @@ async fn https_api_and_reload_keep_open_connections() {
     let https = b.server.as_ref().and_then(|s| s.https_addr).expect("https");
     let (status, body) = https_request(https, &pki.ca, "GET", "/api/overview").await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("amqp/ssl") && body.contains("https"), "{body}");
+    assert!(
+        body.contains("amqp/ssl") && body.contains("https"),
+        "{body}"
+    );
     let (status, body) = https_request(
         https,
         &pki.ca,
@@ -283,10 +304,11 @@ async fn https_api_and_reload_keep_open_connections() {
         https,
         &pki.ca,
         "GET",
-        "/api/health/checks/certificate-expiration/10/years",
+        "/api/health/checks/certificate-expiration/2/months",
     )
     .await;
-    assert_eq!(status, 503, "rcgen's default validity ends before 10 years: {body}");
+    assert_eq!(status, 503, "the certificate expires in 30 days: {body}");
+    assert!(body.contains("Certificates expiring"), "{body}");
 
     let old = connect_tls(tls, "", Pem::lapin_tls(&pki.ca, None))
         .await
@@ -294,7 +316,9 @@ async fn https_api_and_reload_keep_open_connections() {
     // New files from another CA: clients trusting only it get in after the reload.
     let ca2 = Ca::new("Second CA");
     let second = ca2.server(pki.dir.path(), "server-2");
-    assert!(connect_tls(tls, "", Pem::lapin_tls(&ca2, None)).await.is_err());
+    assert!(connect_tls(tls, "", Pem::lapin_tls(&ca2, None))
+        .await
+        .is_err());
     std::fs::copy(&second.certfile, &pki.server.certfile).unwrap();
     std::fs::copy(&second.keyfile, &pki.server.keyfile).unwrap();
     let (status, body) = https_request(https, &pki.ca, "POST", "/api/tls/reload").await;
@@ -304,13 +328,18 @@ async fn https_api_and_reload_keep_open_connections() {
         .expect("a new handshake sees the new certificate");
     round_trip(&old, b"old connection still works").await;
     round_trip(&new, b"new connection works").await;
-    assert!(connect_tls(tls, "", Pem::lapin_tls(&pki.ca, None)).await.is_err());
+    assert!(connect_tls(tls, "", Pem::lapin_tls(&pki.ca, None))
+        .await
+        .is_err());
 
     // A reload that fails keeps the loaded certificate and names the key and file.
     std::fs::write(&pki.server.keyfile, "not a key").unwrap();
     let (status, body) = https_request(https, &ca2, "POST", "/api/tls/reload").await;
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("tls.keyfile") && body.contains(".key"), "{body}");
+    assert!(
+        body.contains("tls.keyfile") && body.contains(".key"),
+        "{body}"
+    );
     connect_tls(tls, "", Pem::lapin_tls(&ca2, None))
         .await
         .expect("the loaded certificate stays");
@@ -346,7 +375,10 @@ async fn plaintext_and_silent_clients_on_the_tls_port() {
     let _silent = tokio::net::TcpStream::connect(tls).await.expect("tcp");
     // Plain AMQP sent to the TLS port: the broker closes the socket.
     let mut plain = tokio::net::TcpStream::connect(tls).await.expect("tcp");
-    plain.write_all(b"AMQP\x00\x00\x09\x01").await.expect("write");
+    plain
+        .write_all(b"AMQP\x00\x00\x09\x01")
+        .await
+        .expect("write");
     let mut buf = [0u8; 64];
     let closed = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
@@ -394,7 +426,9 @@ fn broken_config(dir: &Path, certfile: &Path, keyfile: &Path, extra: &str) -> st
         certfile.display(),
         keyfile.display()
     );
-    let p = dir.join("warren.toml");
+    // One file per configuration: a test builds several before running them.
+    let n = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+    let p = dir.join(format!("warren-{n}.toml"));
     std::fs::write(&p, text).unwrap();
     p
 }
@@ -430,12 +464,20 @@ fn tls_config_errors_name_the_key_and_the_file() {
         (
             broken_config(d, &garbage, &pki.server.keyfile, ""),
             "no certificate",
-            vec!["amqp.tls.certfile".into(), "garbage.pem".into(), "no certificate".into()],
+            vec![
+                "amqp.tls.certfile".into(),
+                "garbage.pem".into(),
+                "no certificate".into(),
+            ],
         ),
         (
             broken_config(d, &pki.server.certfile, &garbage, ""),
             "no key",
-            vec!["amqp.tls.keyfile".into(), "garbage.pem".into(), "no private key".into()],
+            vec![
+                "amqp.tls.keyfile".into(),
+                "garbage.pem".into(),
+                "no private key".into(),
+            ],
         ),
         (
             broken_config(d, &pki.server.certfile, &other.keyfile, ""),
@@ -454,7 +496,11 @@ fn tls_config_errors_name_the_key_and_the_file() {
                 "versions = [\"tlsv1.0\"]\n",
             ),
             "unknown version",
-            vec!["amqp.tls.versions".into(), "warren.toml".into(), "tlsv1.0".into()],
+            vec![
+                "amqp.tls.versions".into(),
+                ".toml:".into(),
+                "tlsv1.0".into(),
+            ],
         ),
         (
             broken_config(

@@ -3,7 +3,8 @@
 //! and TLS client settings for lapin and for a raw tokio-rustls client.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair,
+    KeyUsagePurpose,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,12 +51,16 @@ impl Ca {
             CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
                 .expect("params");
         params.distinguished_name.push(DnType::CommonName, cn);
+        // Thirty days: the certificate-expiration check has something to find.
+        params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(30);
         self.sign(params, dir, cn)
     }
 
     /// A client certificate with subject `O=org, CN=cn`, valid now (or expired a day ago).
     pub fn client(&self, dir: &Path, cn: &str, expired: bool) -> Pem {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        // In this order in the certificate; RabbitMQ writes it last to first.
+        params.distinguished_name = DistinguishedName::new();
         params
             .distinguished_name
             .push(DnType::OrganizationName, "Warren tests");
@@ -64,7 +69,11 @@ impl Ca {
             params.not_before = rcgen::date_time_ymd(2020, 1, 1);
             params.not_after = rcgen::date_time_ymd(2021, 1, 1);
         }
-        self.sign(params, dir, &format!("{cn}{}", if expired { "-expired" } else { "" }))
+        self.sign(
+            params,
+            dir,
+            &format!("{cn}{}", if expired { "-expired" } else { "" }),
+        )
     }
 
     fn sign(&self, params: CertificateParams, dir: &Path, name: &str) -> Pem {
