@@ -318,18 +318,18 @@ fn admit(broker: &Broker, user: &User, vhost: &Vhost) -> Result<Admission, Faile
         .admit(&vhost.name, &user.name, node_limit, vhost_limit, user_limit)
         .map_err(|r| {
             let text = match r {
-                Refused::NodeLimit(l) => {
+                Refused::Node(l) => {
                     tracing::warn!(
                         "connection refused for user '{}': node connection limit ({l}) is reached",
                         user.name
                     );
                     format!("connection refused: node connection limit ({l}) is reached")
                 }
-                Refused::VhostLimit(l) => format!(
+                Refused::Vhost(l) => format!(
                     "access to vhost '{}' refused for user '{}': connection limit ({l}) is reached",
                     vhost.name, user.name
                 ),
-                Refused::UserLimit(l) => format!(
+                Refused::User(l) => format!(
                     "connection refused for user '{}': user connection limit ({l}) is reached",
                     user.name
                 ),

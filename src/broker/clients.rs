@@ -96,9 +96,9 @@ struct Counts {
 
 /// Why a connection was refused.
 pub(crate) enum Refused {
-    NodeLimit(u64),
-    VhostLimit(u64),
-    UserLimit(u64),
+    Node(u64),
+    Vhost(u64),
+    User(u64),
 }
 
 /// A connection's place under its vhost's and user's limits; given back when dropped.
@@ -144,15 +144,15 @@ impl Clients {
     ) -> Result<Admission, Refused> {
         let mut c = self.counts.lock();
         if let Some(l) = node_limit.filter(|l| c.total >= *l) {
-            return Err(Refused::NodeLimit(l));
+            return Err(Refused::Node(l));
         }
         let in_vhost = c.per_vhost.get(vhost).copied().unwrap_or(0);
         if let Some(l) = vhost_limit.filter(|l| in_vhost >= *l) {
-            return Err(Refused::VhostLimit(l));
+            return Err(Refused::Vhost(l));
         }
         let of_user = c.per_user.get(user).copied().unwrap_or(0);
         if let Some(l) = user_limit.filter(|l| of_user >= *l) {
-            return Err(Refused::UserLimit(l));
+            return Err(Refused::User(l));
         }
         c.total += 1;
         *c.per_vhost.entry(vhost.to_string()).or_default() += 1;
