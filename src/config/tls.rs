@@ -197,7 +197,7 @@ mod tests {
         );
         assert_err_contains(
             &format!("{TLS}verify = \"verify_sometimes\"\n"),
-            &["amqp.tls.verify", "verify_sometimes"],
+            &["<config>:5:10", "verify_sometimes", "verify_peer"],
         );
         assert_err_contains(
             &format!("{TLS}fail_if_no_peer_cert = true\n"),
