@@ -5,10 +5,7 @@
 
 mod common;
 use common::certs::{rustls_client, Ca, Pem};
-use common::TestBroker;
-use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
-use lapin::BasicProperties;
+use common::{round_trip, TestBroker};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -80,43 +77,6 @@ async fn connect_tls(
     tokio::time::timeout(Duration::from_secs(10), builder.connect())
         .await
         .expect("connect finishes")
-}
-
-/// Publishes and gets one message back on `conn`.
-async fn round_trip(conn: &lapin::Connection, body: &[u8]) {
-    let ch = conn.create_channel().await.expect("channel");
-    let q = ch
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("declare");
-    ch.basic_publish(
-        "".into(),
-        q.name().as_str().into(),
-        BasicPublishOptions::default(),
-        body,
-        BasicProperties::default(),
-    )
-    .await
-    .expect("publish");
-    let mut got = None;
-    for _ in 0..50 {
-        got = ch
-            .basic_get(q.name().as_str().into(), BasicGetOptions { no_ack: true })
-            .await
-            .expect("get");
-        if got.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(got.expect("the message comes back").delivery.data, body);
 }
 
 async fn connections_json(b: &TestBroker) -> Vec<serde_json::Value> {

@@ -45,6 +45,15 @@ impl Watched {
     ) -> Arc<History> {
         let key = (kind, vhost.to_string(), name.to_string());
         let now = Instant::now();
+        if let Some(e) = self.0.lock().get_mut(&key) {
+            e.asked = now;
+            return e.history.clone();
+        }
+        // The first sample is read before the lock (a vhost's sums its queues).
+        let history = Arc::new(History::with_capacity(WATCHED_LEN));
+        if let Some(s) = snapshot(broker, &key) {
+            history.push(s);
+        }
         let mut map = self.0.lock();
         if let Some(e) = map.get_mut(&key) {
             e.asked = now;
@@ -58,10 +67,6 @@ impl Watched {
             if let Some(k) = oldest {
                 map.remove(&k);
             }
-        }
-        let history = Arc::new(History::with_capacity(WATCHED_LEN));
-        if let Some(s) = snapshot(broker, &key) {
-            history.push(s);
         }
         map.insert(
             key,

@@ -273,41 +273,52 @@ pub fn broker_panics() -> Vec<String> {
         .clone()
 }
 
+/// Publishes one message to an exclusive queue on `conn` and gets it back.
+pub async fn round_trip(conn: &lapin::Connection, body: &[u8]) {
+    use lapin::{options::*, types::FieldTable, BasicProperties};
+    let ch = conn.create_channel().await.expect("channel");
+    let q = ch
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("declare");
+    ch.basic_publish(
+        "".into(),
+        q.name().as_str().into(),
+        BasicPublishOptions::default(),
+        body,
+        BasicProperties::default(),
+    )
+    .await
+    .expect("publish");
+    let mut got = None;
+    for _ in 0..50 {
+        got = ch
+            .basic_get(q.name().as_str().into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("get");
+        if got.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(got.expect("the message comes back").delivery.data, body);
+}
+
 /// A well-behaved lapin client can still connect, declare, publish and get: the broker
 /// survived whatever the test did before.
 pub async fn assert_broker_works(url: &str) {
-    use lapin::{options::*, types::FieldTable, BasicProperties};
     let work = async {
         let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
             .await
             .expect("a second client connects");
-        let ch = conn.create_channel().await.expect("channel");
-        let q = ch
-            .queue_declare(
-                "".into(),
-                QueueDeclareOptions {
-                    exclusive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .expect("declare");
-        ch.basic_publish(
-            "".into(),
-            q.name().as_str().into(),
-            BasicPublishOptions::default(),
-            b"still alive",
-            BasicProperties::default(),
-        )
-        .await
-        .expect("publish");
-        let got = ch
-            .basic_get(q.name().as_str().into(), BasicGetOptions { no_ack: true })
-            .await
-            .expect("get")
-            .expect("the message is there");
-        assert_eq!(got.delivery.data, b"still alive");
+        round_trip(&conn, b"still alive").await;
         conn.close(200, "bye".into()).await.expect("close");
     };
     tokio::time::timeout(Duration::from_secs(10), work)
