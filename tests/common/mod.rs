@@ -309,6 +309,9 @@ pub async fn round_trip(conn: &lapin::Connection, body: &[u8]) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(got.expect("the message comes back").delivery.data, body);
+    // Closed here, not on drop: lapin closes a dropped channel in the background, which
+    // races a connection.close that follows.
+    ch.close(200, "done".into()).await.expect("channel close");
 }
 
 /// A well-behaved lapin client can still connect, declare, publish and get: the broker
