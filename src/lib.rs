@@ -9,6 +9,7 @@
 pub mod amqp;
 pub mod auth;
 pub mod broker;
+pub mod cluster;
 pub mod config;
 pub mod ctl;
 pub(crate) mod erlang;

@@ -21,6 +21,8 @@ pub struct Server {
     pub http_addr: SocketAddr,
     /// The management API's HTTPS address (`[http.tls]`).
     pub https_addr: Option<SocketAddr>,
+    /// This node's cluster (`[cluster]`).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -44,6 +46,10 @@ impl Server {
             config.http.tls.as_ref().map(|t| t.listen.clone()),
         );
         let broker = Broker::open(config)?;
+        let cluster = match broker.config.cluster {
+            Some(_) => Some(crate::cluster::Cluster::start(broker.clone()).await?),
+            None => None,
+        };
         let amqp_plain = bind("amqp.listen", &amqp.0).await?;
         let amqp_tls = bind_tls("amqp.tls.listen", amqp.1.as_deref()).await?;
         let http_plain = bind("http.listen", &http.0).await?;
@@ -70,7 +76,10 @@ impl Server {
                 tracing::info!("{what} listening on {a}");
             }
         }
-        let listeners = Arc::new(listeners);
+        let listeners = Arc::new(crate::http::Frontends {
+            listeners,
+            cluster: cluster.clone(),
+        });
         let mut tasks = Vec::new();
         for (l, security) in [(http_plain, Security::Plain), (http_tls, Security::Tls)] {
             if let Some(l) = l {
@@ -96,6 +105,7 @@ impl Server {
             amqps_addr,
             http_addr: either(http_addr, https_addr)?,
             https_addr,
+            cluster,
             tasks,
         })
     }
@@ -112,6 +122,9 @@ impl Server {
         self.broker.shutdown.send_replace(true);
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        if let Some(c) = &self.cluster {
+            c.shutdown().await;
         }
         let broker = self.broker.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -160,8 +173,13 @@ async fn accept_loop(listener: TcpListener, security: Security, broker: Arc<Brok
     loop {
         tokio::select! {
             r = listener.accept() => match r {
-                Ok((stream, _)) => {
+                Ok((stream, from)) => {
                     backoff = Duration::from_millis(5);
+                    if *broker.paused.borrow() {
+                        // A paused node (pause_minority) serves no client.
+                        tracing::info!("refused a client from {from}: this node is paused");
+                        continue;
+                    }
                     match security {
                         Security::Plain => conns.spawn(crate::amqp::serve(stream, broker.clone())),
                         Security::Tls => conns.spawn(crate::amqp::serve_tls(stream, broker.clone())),

@@ -8,6 +8,7 @@ use super::conn_shared::ConnShared;
 use super::error::AmqpResult;
 use super::error::{code, AmqpError};
 use super::handshake::Opened;
+use super::methods::command_reply::Then;
 use super::outbound::Outbound;
 use crate::auth::{permissions::Permission, User};
 use crate::broker::command::{Actor, Command, Outcome};
@@ -46,6 +47,8 @@ pub(crate) struct Connection {
     /// A `basic.get` that found its queue's head paged out: asked again once it is read
     /// back, before the next frame.
     pub(crate) pending_get: Option<(u16, basic::Get, Arc<Queue>)>,
+    /// A command waiting for the cluster's log, with the channel and reply it is for.
+    pub(crate) pending_command: Option<(u16, Command, Then)>,
     /// Wakes when a vhost or user is deleted ([`Connection::access_lost`]).
     revoked: tokio::sync::watch::Receiver<u64>,
     /// The connection's place under its vhost's and user's limits.
@@ -96,6 +99,7 @@ impl Connection {
             persisting: None,
             held: RefCell::new(Vec::new()),
             pending_get: None,
+            pending_command: None,
             revoked,
             admission: o.admission,
             topic_permissions: (generation, topic),
@@ -146,6 +150,15 @@ impl Connection {
                         handled = Err((ch, e));
                     }
                 }
+                if let Some((ch, cmd, then)) = self.pending_command.take() {
+                    let ran = self.broker.run(&self.actor(), cmd).await;
+                    if let Err(e) = ran
+                        .map_err(AmqpError::from)
+                        .and_then(|o| self.command_done(ch, then, o))
+                    {
+                        handled = Err((ch, e));
+                    }
+                }
                 if self.persisting.is_some() {
                     if let Err(e) = self.release_held().await {
                         self.close(e);
@@ -191,6 +204,13 @@ impl Connection {
                     self.close(AmqpError::new(
                         code::CONNECTION_FORCED,
                         "broker forced connection closure with reason 'shutdown'",
+                    ));
+                    return End::Closing;
+                }
+                _ = self.broker.paused_signal() => {
+                    self.close(AmqpError::new(
+                        code::CONNECTION_FORCED,
+                        "broker forced connection closure with reason 'paused: this node sees a minority of its cluster (pause_minority)'",
                     ));
                     return End::Closing;
                 }

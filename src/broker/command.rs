@@ -214,7 +214,7 @@ pub enum Outcome {
 }
 
 /// Why a command was refused, with RabbitMQ's text for it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum CommandError {
     #[error("{0}")]
     NotFound(String),

@@ -10,11 +10,13 @@ mod equivalence;
 pub(crate) mod exchange;
 pub(crate) mod headers;
 pub(crate) mod import;
+pub mod node_figures;
 pub(crate) mod parameters;
 pub(crate) mod policy;
 pub(crate) mod publish;
 mod queue_owner;
 pub(crate) mod records;
+pub mod replicated;
 pub(crate) mod resources;
 pub(crate) mod sampler;
 mod seed;
@@ -25,7 +27,7 @@ pub(crate) mod watched;
 
 use crate::auth::permissions::Permission;
 use crate::auth::User;
-use crate::config::Config;
+use crate::config::{Config, NodeType};
 use crate::store::messages::MessageStore;
 use crate::store::meta_log::MetaLog;
 use ahash::{HashMap, HashMapExt};
@@ -55,6 +57,9 @@ pub struct Broker {
     pub alarms: watch::Sender<Alarms>,
     /// Set once on shutdown; every connection closes with 320.
     pub shutdown: watch::Sender<bool>,
+    /// Set while a cluster node pauses (`pause_minority`): clients are closed with 320
+    /// and new ones refused.
+    pub paused: watch::Sender<bool>,
     /// Bumped when a vhost or a user is deleted: connections check they may stay open.
     pub access_revoked: watch::Sender<u64>,
     /// The broker itself, for the queues it creates to point back to (as their owner).
@@ -84,6 +89,11 @@ pub struct Broker {
     pub(crate) watched: watched::Watched,
     /// The TLS listeners' certificates (reloadable).
     pub tls: crate::tls::Certificates,
+    /// In a cluster: the replicated log commands go through (`replicated`).
+    replicator: std::sync::OnceLock<Arc<dyn replicated::Replicator>>,
+    /// The cluster state machine's position as stored with the metadata, for the cluster
+    /// frontend to take when it starts.
+    pub cluster_state: parking_lot::Mutex<Option<serde_json::Value>>,
 }
 
 impl Broker {
@@ -94,7 +104,13 @@ impl Broker {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             anyhow::anyhow!("cannot create data_dir {}: {e}", config.data_dir.display())
         })?;
-        let (metadata, defs) = MetaLog::open(&config.data_dir, || seed::from_config(&config))?;
+        let ram = (config.cluster.as_ref()).is_some_and(|c| c.node_type == NodeType::Ram);
+        let (metadata, defs) = if ram {
+            MetaLog::in_memory(|| seed::from_config(&config))?
+        } else {
+            MetaLog::open(&config.data_dir, || seed::from_config(&config))?
+        };
+        let cluster_state = parking_lot::Mutex::new(defs.cluster.clone());
         let known = seed::durable_queue_keys(&defs);
         let (store, recovered) = MessageStore::open(&config.data_dir.join("messages"), &known)
             .map_err(|e| anyhow::anyhow!("cannot open the message store: {e}"))?;
@@ -127,8 +143,11 @@ impl Broker {
             history: Default::default(),
             watched: Default::default(),
             tls,
+            replicator: std::sync::OnceLock::new(),
+            cluster_state,
             alarms: watch::channel(Alarms::default()).0,
             shutdown: watch::channel(false).0,
+            paused: watch::channel(false).0,
             access_revoked: watch::channel(0).0,
             metadata,
             config,
@@ -260,6 +279,12 @@ impl Broker {
     pub async fn shutdown_signal(&self) {
         let mut rx = self.shutdown.subscribe();
         let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Resolves once the node pauses (`pause_minority`).
+    pub async fn paused_signal(&self) {
+        let mut rx = self.paused.subscribe();
+        let _ = rx.wait_for(|p| *p).await;
     }
 
     /// Resolves once every alarm is clear.

@@ -1,7 +1,7 @@
 //! The broker as its queues' owner: it routes their dead letters and deletes a queue that
 //! went unused for its `x-expires`.
 
-use super::command::{Actor, Command};
+use super::command::Command;
 use super::Broker;
 use crate::queue::{DeadLetter, Queue, QueueOwner};
 use std::sync::Arc;
@@ -45,8 +45,6 @@ impl QueueOwner for Broker {
             if_unused: true,
             if_empty: false,
         };
-        if let Err(e) = self.execute(&Actor::BROKER, cmd) {
-            tracing::debug!("queue '{}' stays: {e}", queue.name);
-        }
+        self.run_as_broker(cmd);
     }
 }

@@ -61,7 +61,7 @@ fn format_invalid(
 /// A validation failure before it is placed in its source file.
 #[derive(Debug)]
 pub(super) struct Problem {
-    key: String,
+    pub(super) key: String,
     message: String,
 }
 

@@ -20,6 +20,7 @@
 //! and column of the problem (TOML syntax errors have a location but no key).
 
 mod cli;
+mod cluster;
 mod errors;
 mod key_index;
 mod memory;
@@ -33,6 +34,7 @@ mod validate;
 use std::path::Path;
 
 pub use cli::Cli;
+pub use cluster::{ClusterConfig, NodeType, PartitionHandling};
 pub use errors::ConfigError;
 use errors::{problem_error, toml_error};
 pub use memory::{

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::cluster::ClusterConfig;
 use super::tls::{CertLoginFrom, SanType, TlsConfig};
 use super::{ByteSize, MemoryWatermark};
 
@@ -36,6 +37,9 @@ pub struct Config {
     pub http: HttpConfig,
     /// Resource alarms (memory and disk).
     pub resources: ResourcesConfig,
+    /// This node's cluster (`[cluster]`); a single node without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConfig>,
     /// Users created at startup (`[[users]]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<UserDef>,
@@ -62,6 +66,7 @@ impl Default for Config {
             amqp: AmqpConfig::default(),
             http: HttpConfig::default(),
             resources: ResourcesConfig::default(),
+            cluster: None,
             users: Vec::new(),
             vhosts: Vec::new(),
             permissions: Vec::new(),

@@ -22,6 +22,9 @@ impl Config {
         self.amqp.validate()?;
         validate_listeners("http", &self.http.listen, self.http.tls.as_ref())?;
         self.resources.validate()?;
+        if let Some(c) = &self.cluster {
+            c.validate()?;
+        }
         validate_users(&self.users)?;
         validate_vhosts(&self.vhosts)?;
         validate_permissions(&self.permissions)?;

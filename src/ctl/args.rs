@@ -243,6 +243,24 @@ pub(crate) enum Cmd {
 
     /// Shows the node: versions, listeners, memory, disk, alarms, object totals.
     Status,
+
+    /// Shows the cluster: disc, RAM and running nodes, the metadata log's leader.
+    ClusterStatus,
+    /// Resets this node and joins the cluster of NODE (its inter-node address,
+    /// host:port).
+    JoinCluster {
+        node: String,
+        /// Join as a RAM node (the node must be configured with node_type = "ram").
+        #[arg(long)]
+        ram: bool,
+    },
+    /// Returns this node to a new node's state: it leaves its cluster, and every user,
+    /// vhost, queue and message goes; the configured definitions come back.
+    Reset,
+    /// Removes NODE (by name) from the cluster (run it on another node).
+    ForgetClusterNode { node: String },
+    /// Sets the cluster's name (the `cluster_name` global parameter).
+    SetClusterName { name: String },
     /// Waits until the API answers (exit 0), or the timeout passes (exit 1).
     AwaitStartup {
         /// Seconds to wait.

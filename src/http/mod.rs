@@ -28,8 +28,14 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-/// The node's listeners, as (protocol, address), for the overview and health checks.
-pub(crate) type Listeners = Arc<Vec<(&'static str, SocketAddr)>>;
+/// What the API reports of the node beyond the broker: its listeners, as (protocol,
+/// address), for the overview and health checks, and its cluster.
+pub(crate) struct Frontends {
+    pub listeners: Vec<(&'static str, SocketAddr)>,
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
+}
+
+pub(crate) type Listeners = Arc<Frontends>;
 
 /// Serves the API on `listener` (HTTPS when `security` is TLS) until the broker shuts down.
 pub(crate) async fn serve(

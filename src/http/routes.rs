@@ -2,8 +2,8 @@
 //! with another method is 405; anything else is 404.
 
 use super::api::{
-    bindings, connections, definitions, exchanges, health, limits, overview, policies, queues, tls,
-    topic_permissions, users, vhosts, Ctx,
+    bindings, cluster, connections, definitions, exchanges, health, limits, nodes, overview,
+    policies, queues, tls, topic_permissions, users, vhosts, Ctx,
 };
 use super::auth;
 use super::error::{ApiError, ApiResult};
@@ -25,7 +25,7 @@ pub(super) async fn dispatch(
         broker: broker.clone(),
         session,
         req,
-        listeners,
+        node: listeners,
     };
     let path: Vec<&str> = ctx.req.path.iter().map(String::as_str).collect();
     let m = &ctx.req.method;
@@ -49,8 +49,8 @@ pub(super) async fn dispatch(
             put => overview::set_cluster_name(&ctx),
         ),
         ["extensions"] => on!(get => overview::extensions(&ctx)),
-        ["nodes"] => on!(get => overview::nodes(&ctx)),
-        ["nodes", _] => on!(get => overview::node(&ctx)),
+        ["nodes"] => on!(get => nodes::nodes(&ctx)),
+        ["nodes", _] => on!(get => nodes::node(&ctx)),
         ["definitions"] | ["all-configuration"] => on!(
             get => definitions::export(&ctx, None),
             post => definitions::import(&ctx, None),
@@ -180,6 +180,10 @@ pub(super) async fn dispatch(
         ["auth"] => on!(get => overview::auth(&ctx)),
         ["rebalance", "queues"] => on!(post => overview::rebalance(&ctx)),
         ["tls", "reload"] => on!(post => tls::reload(&ctx)),
+        ["cluster"] => on!(get => cluster::status(&ctx)),
+        ["cluster", "join"] => on!(post => cluster::join(&ctx)),
+        ["cluster", "reset"] => on!(post => cluster::reset(&ctx)),
+        ["cluster", "forget"] => on!(post => cluster::forget(&ctx)),
         ["vhosts", v, "start", node] => on!(post => vhosts::start(&ctx, v, node)),
         ["aliveness-test", v] => on!(get => health::aliveness(&ctx, v)),
         ["health", "checks", rest @ ..] => on!(get => health::check(&ctx, rest)),

@@ -81,6 +81,9 @@ pub struct Definitions {
     pub queues: Vec<QueueDefinition>,
     pub exchanges: Vec<ExchangeDefinition>,
     pub bindings: Vec<BindingDefinition>,
+    /// A cluster node's Raft state machine position (last applied entry, membership),
+    /// kept with the metadata it describes so both are written together. Never exported.
+    pub cluster: Option<Value>,
 }
 
 impl Default for Definitions {
@@ -98,6 +101,7 @@ impl Default for Definitions {
             queues: Vec::new(),
             exchanges: Vec::new(),
             bindings: Vec::new(),
+            cluster: None,
         }
     }
 }
@@ -293,6 +297,8 @@ mod repr {
         queues: Vec<QueueDefinition>,
         exchanges: Vec<ExchangeDefinition>,
         bindings: Vec<BindingDefinition>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        warren_cluster: Option<Value>,
     }
 
     impl Default for Repr {
@@ -346,6 +352,7 @@ mod repr {
                 queues: r.queues,
                 exchanges: r.exchanges,
                 bindings: r.bindings,
+                cluster: r.warren_cluster,
             })
         }
     }
@@ -380,6 +387,7 @@ mod repr {
                 queues: d.queues,
                 exchanges: d.exchanges,
                 bindings: d.bindings,
+                warren_cluster: d.cluster,
             }
         }
     }

@@ -63,6 +63,20 @@ struct Shared {
     wake: Condvar,
 }
 
+impl Shared {
+    fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            pending: Mutex::new(Pending {
+                lines: Vec::new(),
+                changes: Vec::new(),
+                waiters: Vec::new(),
+                stop: false,
+            }),
+            wake: Condvar::new(),
+        })
+    }
+}
+
 /// What the writer thread owns.
 struct Files {
     snapshot: PathBuf,
@@ -76,6 +90,8 @@ struct Files {
 pub struct MetaLog {
     shared: Arc<Shared>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// A RAM node's metadata: nothing is written, tickets resolve at once.
+    in_memory: bool,
 }
 
 impl MetaLog {
@@ -121,15 +137,7 @@ impl MetaLog {
             files.compact()?;
         }
         let defs = files.model.to_definitions();
-        let shared = Arc::new(Shared {
-            pending: Mutex::new(Pending {
-                lines: Vec::new(),
-                changes: Vec::new(),
-                waiters: Vec::new(),
-                stop: false,
-            }),
-            wake: Condvar::new(),
-        });
+        let shared = Shared::new();
         let s = shared.clone();
         let handle = std::thread::Builder::new()
             .name("warren-metadata".into())
@@ -139,14 +147,34 @@ impl MetaLog {
             MetaLog {
                 shared,
                 writer: Mutex::new(Some(handle)),
+                in_memory: false,
             },
             defs,
         ))
     }
 
+    /// Metadata kept in memory only (a cluster's RAM node): starts from `seed`, and every
+    /// append is done as soon as it is made.
+    pub fn in_memory(
+        seed: impl FnOnce() -> anyhow::Result<Definitions>,
+    ) -> Result<(MetaLog, Definitions), OpenError> {
+        let defs = seed().map_err(OpenError::Seed)?;
+        let shared = Shared::new();
+        let log = MetaLog {
+            shared,
+            writer: Mutex::new(None),
+            in_memory: true,
+        };
+        Ok((log, defs))
+    }
+
     /// Queues changes for the writer; the ticket resolves once they are on disk.
     pub fn append(&self, changes: Vec<Change>) -> Ticket {
         let (tx, rx) = oneshot::channel();
+        if self.in_memory {
+            let _ = tx.send(Ok(()));
+            return Ticket(rx);
+        }
         let mut lines = Vec::with_capacity(changes.len() * 128);
         for c in &changes {
             // A change is plain data (strings, JSON maps): serialising it cannot fail.

@@ -71,6 +71,8 @@ pub enum Change {
     },
     PutBinding(BindingDefinition),
     DeleteBinding(BindingDefinition),
+    /// A cluster node's Raft state machine position, written with the changes it covers.
+    PutCluster(serde_json::Value),
 }
 
 /// (vhost, name): the identity of a policy, exchange or queue.
@@ -131,12 +133,14 @@ pub(crate) struct Model {
     /// Bindings by source; `by_dest` finds them by destination.
     bindings: BTreeMap<BindingKey, BindingDefinition>,
     by_dest: BTreeSet<(String, bool, String, BindingKey)>,
+    cluster: Option<serde_json::Value>,
 }
 
 impl Model {
     pub(crate) fn from_definitions(defs: Definitions) -> Self {
         let mut m = Model {
             rabbit_version: defs.rabbit_version,
+            cluster: defs.cluster,
             ..Default::default()
         };
         let changes = (defs.users.into_iter().map(Change::PutUser))
@@ -177,11 +181,13 @@ impl Model {
         defs.exchanges = self.exchanges.values().cloned().collect();
         defs.queues = self.queues.values().cloned().collect();
         defs.bindings = self.bindings.values().cloned().collect();
+        defs.cluster = self.cluster.clone();
         defs
     }
 
     pub(crate) fn apply(&mut self, change: Change) {
         match change {
+            Change::PutCluster(v) => self.cluster = Some(v),
             Change::PutUser(u) => {
                 self.users.insert(u.name.clone(), u);
             }

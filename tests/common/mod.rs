@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod cluster;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};
@@ -146,6 +147,20 @@ impl ChildBroker {
 
     pub fn url(&self) -> String {
         format!("amqp://guest:guest@{}/%2f", self.addr)
+    }
+
+    /// The management API's address, from its log line.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.log_lines()
+            .iter()
+            .find_map(|l| l.split("HTTP API listening on ").nth(1))
+            .and_then(|a| a.trim().parse().ok())
+            .expect("the log names the HTTP API's address")
+    }
+
+    /// A management API client logged in as guest.
+    pub fn api(&self) -> warren::ctl::client::Client {
+        warren::ctl::client::Client::new(&self.http_addr().to_string(), "guest", "guest")
     }
 
     pub fn data_dir(&self) -> &std::path::Path {

@@ -2,6 +2,7 @@
 //! declare is a lookup.
 
 use super::clean_name;
+use super::command_reply::Then;
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
 use crate::broker::command::{BindingSpec, Command, Destination, ExchangeDecl};
@@ -28,7 +29,7 @@ impl Connection {
                 .exchange(&name)
                 .ok_or_else(|| self.no_exchange(&name))?;
         } else {
-            self.command(Command::DeclareExchange(ExchangeDecl {
+            let cmd = Command::DeclareExchange(ExchangeDecl {
                 vhost: self.vhost.name.clone(),
                 name,
                 kind: d.kind.to_string(),
@@ -36,7 +37,8 @@ impl Connection {
                 auto_delete: d.auto_delete,
                 internal: d.internal,
                 arguments: d.arguments,
-            }))?;
+            });
+            return self.command_then(ch, cmd, Then::ExchangeDeclared { nowait: d.nowait });
         }
         if !d.nowait {
             let ok = exchange::AMQPMethod::DeclareOk(exchange::DeclareOk {});
@@ -46,16 +48,12 @@ impl Connection {
     }
 
     fn exchange_delete(&mut self, ch: u16, d: exchange::Delete) -> AmqpResult<()> {
-        self.command(Command::DeleteExchange {
+        let cmd = Command::DeleteExchange {
             vhost: self.vhost.name.clone(),
             name: clean_name(d.exchange.as_str()),
             if_unused: d.if_unused,
-        })?;
-        if !d.nowait {
-            let ok = exchange::AMQPMethod::DeleteOk(exchange::DeleteOk {});
-            self.send_method(ch, AMQPClass::Exchange(ok));
-        }
-        Ok(())
+        };
+        self.command_then(ch, cmd, Then::ExchangeDeleted { nowait: d.nowait })
     }
 
     fn e2e(
@@ -81,12 +79,11 @@ impl Connection {
             b.routing_key.as_str(),
             b.arguments,
         );
-        self.command(Command::Bind(spec))?;
-        if !b.nowait {
-            let ok = exchange::AMQPMethod::BindOk(exchange::BindOk {});
-            self.send_method(ch, AMQPClass::Exchange(ok));
-        }
-        Ok(())
+        self.command_then(
+            ch,
+            Command::Bind(spec),
+            Then::ExchangeBound { nowait: b.nowait },
+        )
     }
 
     fn exchange_unbind(&mut self, ch: u16, u: exchange::Unbind) -> AmqpResult<()> {
@@ -96,11 +93,7 @@ impl Connection {
             u.routing_key.as_str(),
             u.arguments,
         );
-        self.command(Command::Unbind(spec))?;
-        if !u.nowait {
-            let ok = exchange::AMQPMethod::UnbindOk(exchange::UnbindOk {});
-            self.send_method(ch, AMQPClass::Exchange(ok));
-        }
-        Ok(())
+        let then = Then::ExchangeUnbound { nowait: u.nowait };
+        self.command_then(ch, Command::Unbind(spec), then)
     }
 }

@@ -2,6 +2,7 @@
 
 mod ack;
 mod basic;
+pub(crate) mod command_reply;
 mod consume;
 mod exchange;
 mod queue;

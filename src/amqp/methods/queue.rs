@@ -2,9 +2,10 @@
 //! declare is a lookup.
 
 use super::clean_name;
+use super::command_reply::Then;
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
-use crate::broker::command::{Actor, BindingSpec, Command, Destination, Outcome, QueueDecl};
+use crate::broker::command::{BindingSpec, Command, Destination, QueueDecl};
 use crate::queue::Queue;
 use amq_protocol::protocol::{queue, AMQPClass};
 use rand::Rng;
@@ -58,13 +59,8 @@ impl Connection {
             exclusive_owner: d.exclusive.then_some(self.shared.id),
             arguments: d.arguments,
         };
-        let Outcome::Queue { queue, created } = self.command(Command::DeclareQueue(decl))? else {
-            return Err(AmqpError::internal("queue.declare without a queue"));
-        };
-        if created && queue.exclusive_owner == Some(self.shared.id) {
-            self.exclusive.push(queue.clone());
-        }
-        self.queue_declare_ok(ch, &queue, d.nowait)
+        let then = Then::QueueDeclared { nowait: d.nowait };
+        self.command_then(ch, Command::DeclareQueue(decl), then)
     }
 
     fn queue_declare_passive(&mut self, ch: u16, name: &str, nowait: bool) -> AmqpResult<()> {
@@ -88,7 +84,7 @@ impl Connection {
         self.queue_declare_ok(ch, &q, nowait)
     }
 
-    fn queue_declare_ok(&mut self, ch: u16, q: &Queue, nowait: bool) -> AmqpResult<()> {
+    pub(super) fn queue_declare_ok(&mut self, ch: u16, q: &Queue, nowait: bool) -> AmqpResult<()> {
         self.chan(ch).last_queue = Some(q.name.clone());
         if !nowait {
             let c = q.counts();
@@ -127,12 +123,11 @@ impl Connection {
             b.routing_key.as_str(),
             b.arguments,
         )?;
-        self.command(Command::Bind(spec))?;
-        if !b.nowait {
-            let ok = queue::AMQPMethod::BindOk(queue::BindOk {});
-            self.send_method(ch, AMQPClass::Queue(ok));
-        }
-        Ok(())
+        self.command_then(
+            ch,
+            Command::Bind(spec),
+            Then::QueueBound { nowait: b.nowait },
+        )
     }
 
     fn queue_unbind(&mut self, ch: u16, u: queue::Unbind) -> AmqpResult<()> {
@@ -143,37 +138,25 @@ impl Connection {
             u.routing_key.as_str(),
             u.arguments,
         )?;
-        self.command(Command::Unbind(spec))?;
-        let ok = queue::AMQPMethod::UnbindOk(queue::UnbindOk {});
-        self.send_method(ch, AMQPClass::Queue(ok));
-        Ok(())
+        self.command_then(ch, Command::Unbind(spec), Then::QueueUnbound)
     }
 
     fn queue_purge(&mut self, ch: u16, p: queue::Purge) -> AmqpResult<()> {
         let name = self.queue_name(ch, p.queue.as_str())?;
         let vhost = self.vhost.name.clone();
-        let message_count = messages(self.command(Command::PurgeQueue { vhost, name })?);
-        if !p.nowait {
-            let ok = queue::AMQPMethod::PurgeOk(queue::PurgeOk { message_count });
-            self.send_method(ch, AMQPClass::Queue(ok));
-        }
-        Ok(())
+        let then = Then::QueuePurged { nowait: p.nowait };
+        self.command_then(ch, Command::PurgeQueue { vhost, name }, then)
     }
 
     fn queue_delete(&mut self, ch: u16, d: queue::Delete) -> AmqpResult<()> {
         let name = self.queue_name(ch, d.queue.as_str())?;
-        let message_count = messages(self.command(Command::DeleteQueue {
+        let cmd = Command::DeleteQueue {
             vhost: self.vhost.name.clone(),
             name,
             if_unused: d.if_unused,
             if_empty: d.if_empty,
-        })?);
-        self.exclusive.retain(|q| !q.is_deleted());
-        if !d.nowait {
-            let ok = queue::AMQPMethod::DeleteOk(queue::DeleteOk { message_count });
-            self.send_method(ch, AMQPClass::Queue(ok));
-        }
-        Ok(())
+        };
+        self.command_then(ch, cmd, Then::QueueDeleted { nowait: d.nowait })
     }
 }
 
@@ -192,16 +175,7 @@ impl Connection {
             if_unused,
             if_empty: false,
         };
-        if let Err(e) = self.broker.execute(&Actor::BROKER, cmd) {
-            tracing::debug!("queue '{}' stays: {e}", q.name);
-        }
-    }
-}
-
-fn messages(o: Outcome) -> u32 {
-    match o {
-        Outcome::Messages(n) => n,
-        _ => 0,
+        self.broker.run_as_broker(cmd);
     }
 }
 

@@ -1,5 +1,6 @@
 //! One function per `warren ctl` command, grouped by what they manage.
 
+mod cluster;
 mod definitions;
 mod node;
 mod objects;
@@ -102,6 +103,11 @@ pub(crate) async fn run(api: &mut Api, out: &Output, cmd: Cmd) -> CtlResult<()> 
         Cmd::ImportDefinitions { file } => definitions::import(api, out, &file).await,
 
         Cmd::Status => node::status(api, out).await,
+        Cmd::ClusterStatus => cluster::status(api, out).await,
+        Cmd::JoinCluster { node, ram } => cluster::join(api, out, &node, ram).await,
+        Cmd::Reset => cluster::reset(api, out).await,
+        Cmd::ForgetClusterNode { node } => cluster::forget(api, out, &node).await,
+        Cmd::SetClusterName { name } => cluster::set_name(api, out, &name).await,
         Cmd::AwaitStartup { timeout } => node::await_startup(api, out, timeout).await,
     }
 }

@@ -3,6 +3,7 @@
 
 use super::overview::RABBITMQ_VERSION;
 use super::Ctx;
+use crate::broker::command::{Actor, CommandError};
 use crate::broker::import::steps;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::reply::Reply;
@@ -116,15 +117,14 @@ pub(crate) async fn import(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
     if let Some(v) = missing {
         return Err(ApiError::bad_request(json!(["no_such_vhost", v])));
     }
-    let mut tickets = Vec::new();
-    for step in steps(&defs) {
-        let applied = ctx
-            .execute_as_broker(step.cmd)
-            .map_err(|e| ApiError::bad_request(format!("{}: {e}", step.what)))?;
-        tickets.extend(applied.persisted);
+    let (whats, cmds): (Vec<_>, Vec<_>) = steps(&defs).into_iter().map(|s| (s.what, s.cmd)).unzip();
+    match ctx.broker.run_all(&Actor::BROKER, cmds).await {
+        Ok(()) => Ok(Reply::no_content()),
+        Err((_, e @ CommandError::Internal(_))) => Err(ApiError::new(
+            hyper::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            e.to_string(),
+        )),
+        Err((i, e)) => Err(ApiError::bad_request(format!("{}: {e}", whats[i]))),
     }
-    for t in tickets {
-        ctx.wait(t).await?;
-    }
-    Ok(Reply::no_content())
 }

@@ -93,7 +93,7 @@ pub(crate) async fn check(ctx: &Ctx, rest: &[&str]) -> ApiResult<Reply> {
             let port: u16 = port
                 .parse()
                 .map_err(|_| ApiError::bad_request("Invalid port"))?;
-            let ports: Vec<u16> = ctx.listeners.iter().map(|(_, a)| a.port()).collect();
+            let ports: Vec<u16> = ctx.node.listeners.iter().map(|(_, a)| a.port()).collect();
             if ports.contains(&port) {
                 Ok(ok(json!({ "port": port })))
             } else {
@@ -106,7 +106,7 @@ pub(crate) async fn check(ctx: &Ctx, rest: &[&str]) -> ApiResult<Reply> {
             }
         }
         ["protocol-listener", protocol] => {
-            let protocols: Vec<&str> = ctx.listeners.iter().map(|(p, _)| *p).collect();
+            let protocols: Vec<&str> = ctx.node.listeners.iter().map(|(p, _)| *p).collect();
             let wanted = match *protocol {
                 "amqp091" | "amqp0-9-1" | "amqp0.9.1" => "amqp",
                 p => p,

@@ -2,12 +2,14 @@
 //! turns the request into a broker command; the session decides what the user may see.
 
 pub(super) mod bindings;
+pub(super) mod cluster;
 pub(super) mod connections;
 pub(super) mod definitions;
 pub(super) mod exchanges;
 pub(super) mod health;
 mod history;
 pub(super) mod limits;
+pub(super) mod nodes;
 pub(super) mod overview;
 pub(super) mod policies;
 mod publish;
@@ -20,10 +22,8 @@ pub(super) mod vhosts;
 use super::auth::Session;
 use super::error::{ApiError, ApiResult};
 use super::request::Req;
-use crate::broker::command::{Actor, Command, CommandError, Outcome};
-use crate::broker::{Applied, Broker, Vhost};
-use crate::store::meta_log::Ticket;
-use std::net::SocketAddr;
+use crate::broker::command::{Actor, Command, Outcome};
+use crate::broker::{Broker, Vhost};
 use std::sync::Arc;
 
 /// `message_stats` as RabbitMQ writes it: each count with `<name>_details.rate`.
@@ -69,45 +69,19 @@ pub(crate) struct Ctx {
     pub broker: Arc<Broker>,
     pub session: Session,
     pub req: Req,
-    /// The node's listeners, as (protocol, address).
-    pub listeners: Arc<Vec<(&'static str, SocketAddr)>>,
+    /// The node's listeners and cluster.
+    pub node: crate::http::Listeners,
 }
 
 impl Ctx {
     /// Runs a command as the session's user and waits until its changes are on disk.
     pub(crate) async fn run(&self, cmd: Command) -> ApiResult<Outcome> {
-        let applied = self.execute(cmd)?;
-        if let Some(t) = applied.persisted {
-            self.wait(t).await?;
-        }
-        Ok(applied.outcome)
-    }
-
-    /// Runs a command as the session's user without waiting for the disk.
-    pub(crate) fn execute(&self, cmd: Command) -> Result<Applied, CommandError> {
         let actor = Actor {
             user: Some(&self.session.user),
             permission: None,
             connection: None,
         };
-        self.broker.execute(&actor, cmd)
-    }
-
-    /// Runs a command as the broker itself (no permission checks: the caller checked the
-    /// session's rights), without waiting for the disk.
-    pub(crate) fn execute_as_broker(&self, cmd: Command) -> Result<Applied, CommandError> {
-        self.broker.execute(&Actor::BROKER, cmd)
-    }
-
-    /// Waits until a command's changes are on disk.
-    pub(crate) async fn wait(&self, ticket: Ticket) -> ApiResult<()> {
-        ticket.written().await.map_err(|e| {
-            ApiError::new(
-                hyper::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                e.to_string(),
-            )
-        })
+        Ok(self.broker.run(&actor, cmd).await?)
     }
 
     /// Path segment `i` (the router checked the count).

@@ -3,7 +3,6 @@
 
 use super::Ctx;
 use crate::broker::command::Command;
-use crate::broker::resources::{free_disk_bytes, resident_bytes};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::listing;
 use crate::http::reply::Reply;
@@ -28,6 +27,7 @@ pub(crate) async fn overview(ctx: &Ctx) -> ApiResult<Reply> {
         }
     }
     let listeners: Vec<Value> = ctx
+        .node
         .listeners
         .iter()
         .map(|(protocol, addr)| {
@@ -69,7 +69,7 @@ pub(crate) async fn overview(ctx: &Ctx) -> ApiResult<Reply> {
             "node": b.config.node_name,
             "description": "RabbitMQ Management",
             "path": "/",
-            "port": ctx.listeners.iter().find(|(p, _)| *p == "http").map(|(_, a)| a.port()),
+            "port": ctx.node.listeners.iter().find(|(p, _)| *p == "http").map(|(_, a)| a.port()),
         }],
         "object_totals": {
             "connections": b.clients.count(),
@@ -94,7 +94,7 @@ pub(crate) async fn whoami(ctx: &Ctx) -> ApiResult<Reply> {
 }
 
 /// The `cluster_name` global parameter, else the node's name.
-fn cluster_name_of(ctx: &Ctx) -> String {
+pub(super) fn cluster_name_of(ctx: &Ctx) -> String {
     ctx.broker
         .parameters
         .read()
@@ -140,59 +140,4 @@ pub(crate) async fn rebalance(ctx: &Ctx) -> ApiResult<Reply> {
 /// The management UI's plugins: none.
 pub(crate) async fn extensions(_ctx: &Ctx) -> ApiResult<Reply> {
     Ok(Reply::json(&json!([])))
-}
-
-pub(crate) async fn nodes(ctx: &Ctx) -> ApiResult<Reply> {
-    ctx.session.require_monitor()?;
-    let node = node_json(ctx).await;
-    listing::respond(&ctx.req, vec![node]).await
-}
-
-pub(crate) async fn node(ctx: &Ctx) -> ApiResult<Reply> {
-    ctx.session.require_monitor()?;
-    if ctx.seg(1) != ctx.broker.config.node_name {
-        return Err(ApiError::not_found());
-    }
-    let mut node = node_json(ctx).await;
-    if ctx.req.flag("memory") {
-        let total = node["mem_used"].clone();
-        node["memory"] = json!({"total": {"rss": total}, "strategy": "rss"});
-    }
-    Ok(Reply::json(&listing::respond_one(&ctx.req, node)))
-}
-
-/// The node's figures, read on the blocking pool (`/proc` and `statvfs`).
-async fn node_json(ctx: &Ctx) -> Value {
-    let b = ctx.broker.clone();
-    let figures = tokio::task::spawn_blocking(move || {
-        let rss = resident_bytes().unwrap_or(0);
-        let disk = free_disk_bytes(&b.config.data_dir).unwrap_or(0);
-        let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
-        let fd_total = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-            .map_or(0, |(soft, _)| soft);
-        (rss, disk, fds, fd_total)
-    })
-    .await
-    .unwrap_or_default();
-    let (rss, disk, fds, fd_total) = figures;
-    let b = &ctx.broker;
-    let alarms = *b.alarms.borrow();
-    json!({
-        "name": b.config.node_name,
-        "type": "disc",
-        "running": true,
-        "being_drained": false,
-        "os_pid": std::process::id().to_string(),
-        "processors": std::thread::available_parallelism().map_or(1, |n| n.get()),
-        "uptime": b.started.elapsed().as_millis() as u64,
-        "mem_used": rss,
-        "mem_limit": b.memory_limit,
-        "mem_alarm": alarms.memory || alarms.memory_forced,
-        "disk_free": disk,
-        "disk_free_limit": b.config.resources.disk_free_limit.as_u64(),
-        "disk_free_alarm": alarms.disk,
-        "fd_used": fds,
-        "fd_total": fd_total,
-        "rates_mode": "basic",
-    })
 }

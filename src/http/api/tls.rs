@@ -72,7 +72,7 @@ fn listener_json(ctx: &Ctx, l: &TlsListener) -> Value {
     } else {
         "https"
     };
-    let addr = ctx.listeners.iter().find(|(p, _)| *p == protocol);
+    let addr = ctx.node.listeners.iter().find(|(p, _)| *p == protocol);
     let c = l.current();
     json!({
         "node": ctx.broker.config.node_name,

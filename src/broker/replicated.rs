@@ -1,0 +1,205 @@
+//! Commands on a cluster node. Alone, a node runs a command at once and writes its changes
+//! to the metadata log; in a cluster, the command is first appended to the replicated log
+//! (a [`Replicator`], which the cluster frontend provides), and every node applies it in log
+//! order with [`Broker::apply_logged`]. Either way the caller of [`Broker::run`] gets the
+//! command's outcome once the change is durable.
+
+use super::command::{Actor, Command, CommandError, CommandResult, Outcome};
+use super::Broker;
+use crate::store::meta_log::Ticket;
+use crate::store::meta_model::Change;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A command as the replicated log holds it: who asked, by name, so every node checks the
+/// same permissions against the same replicated users.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Logged {
+    /// `None`: the broker itself.
+    pub user: Option<String>,
+    pub connection: Option<u64>,
+    pub command: Command,
+}
+
+/// A command's outcome in a form every node can send back to the one that asked.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Done,
+    Queue { created: bool },
+    Messages(u32),
+}
+
+impl Reply {
+    fn of(o: &Outcome) -> Reply {
+        match o {
+            Outcome::Done => Reply::Done,
+            Outcome::Queue { created, .. } => Reply::Queue { created: *created },
+            Outcome::Messages(n) => Reply::Messages(*n),
+        }
+    }
+}
+
+pub type ReplyFuture = Pin<Box<dyn Future<Output = CommandResult<Reply>> + Send>>;
+
+/// Appends commands to the cluster's replicated log and answers once this node applied them.
+pub trait Replicator: Send + Sync {
+    fn propose(&self, entry: Logged) -> ReplyFuture;
+}
+
+impl Broker {
+    /// Runs a command and waits until its change is durable: on this node's metadata log
+    /// alone, or committed to the cluster's log and applied here.
+    pub async fn run(&self, actor: &Actor<'_>, cmd: Command) -> CommandResult<Outcome> {
+        let Some(r) = self.replicator.get() else {
+            let applied = self.execute(actor, cmd)?;
+            if let Some(t) = applied.persisted {
+                t.written()
+                    .await
+                    .map_err(|e| CommandError::Internal(format!("cannot store the change: {e}")))?;
+            }
+            return Ok(applied.outcome);
+        };
+        let declared = match &cmd {
+            Command::DeclareQueue(d) => Some((d.vhost.clone(), d.name.clone())),
+            _ => None,
+        };
+        let entry = Logged {
+            user: actor.user.map(|u| u.name.clone()),
+            connection: actor.connection,
+            command: cmd,
+        };
+        match r.propose(entry).await? {
+            Reply::Done => Ok(Outcome::Done),
+            Reply::Messages(n) => Ok(Outcome::Messages(n)),
+            Reply::Queue { created } => {
+                let (vhost, name) = declared.ok_or_else(|| {
+                    CommandError::Internal("a queue outcome for a command on no queue".into())
+                })?;
+                let queue = self
+                    .vhost(&vhost)
+                    .and_then(|v| v.queue(&name))
+                    .ok_or_else(|| CommandError::no_queue(&vhost, &name))?;
+                Ok(Outcome::Queue { queue, created })
+            }
+        }
+    }
+
+    /// Runs a command the broker itself decided on (deleting an exclusive or auto-delete
+    /// queue), without waiting: at once alone, in the background through the cluster's log.
+    pub fn run_as_broker(&self, cmd: Command) {
+        let Some(r) = self.replicator.get() else {
+            if let Err(e) = self.execute(&Actor::BROKER, cmd) {
+                tracing::debug!("not done: {e}");
+            }
+            return;
+        };
+        let entry = Logged {
+            user: None,
+            connection: None,
+            command: cmd,
+        };
+        let proposed = r.propose(entry);
+        tokio::spawn(async move {
+            if let Err(e) = proposed.await {
+                tracing::debug!("not done: {e}");
+            }
+        });
+    }
+
+    /// Runs commands in order, stopping at the first refused (its index and error); alone,
+    /// their changes are written in one batch.
+    pub async fn run_all(
+        &self,
+        actor: &Actor<'_>,
+        cmds: impl IntoIterator<Item = Command>,
+    ) -> Result<(), (usize, CommandError)> {
+        let mut tickets = Vec::new();
+        for (i, cmd) in cmds.into_iter().enumerate() {
+            if self.is_clustered() {
+                self.run(actor, cmd).await.map_err(|e| (i, e))?;
+            } else {
+                tickets.extend(self.execute(actor, cmd).map_err(|e| (i, e))?.persisted);
+            }
+        }
+        for (i, t) in tickets.into_iter().enumerate() {
+            let stored = t.written().await;
+            stored.map_err(|e| (i, CommandError::Internal(format!("cannot store: {e}"))))?;
+        }
+        Ok(())
+    }
+
+    /// Applies a command from the replicated log, with `extra` changes (the state machine's
+    /// position) written in the same batch.
+    pub fn apply_logged(
+        &self,
+        entry: Logged,
+        extra: Vec<Change>,
+    ) -> (CommandResult<Reply>, Option<Ticket>) {
+        let user = match &entry.user {
+            Some(name) => match self.user(name) {
+                Some(u) => Some(u),
+                None => {
+                    let e = CommandError::AccessRefused(format!("user '{name}' is gone"));
+                    return (Err(e), self.persist(extra));
+                }
+            },
+            None => None,
+        };
+        let actor = Actor {
+            user: user.as_deref(),
+            permission: None,
+            connection: entry.connection,
+        };
+        let mut changes = Vec::new();
+        let result = self.apply(&actor, entry.command, &mut changes);
+        changes.extend(extra);
+        (result.map(|o| Reply::of(&o)), self.persist(changes))
+    }
+
+    /// Sets the cluster's log as the way commands are run (once, when the node starts in a
+    /// cluster).
+    pub fn set_replicator(&self, r: std::sync::Arc<dyn Replicator>) {
+        let _ = self.replicator.set(r);
+    }
+
+    /// True when commands go through a cluster's replicated log.
+    pub fn is_clustered(&self) -> bool {
+        self.replicator.get().is_some()
+    }
+}
+
+impl Broker {
+    /// RabbitMQ's `reset`: every vhost (with its queues and messages), user and global
+    /// parameter goes, and the configured definitions come back, as on a new node. Local
+    /// only: the cluster frontend resets its log around it.
+    pub fn reset_definitions(&self, position: Vec<Change>) -> CommandResult<()> {
+        let mut changes = Vec::new();
+        let globals: Vec<String> = (self.parameters.read().list_global())
+            .map(|(n, _)| n.clone())
+            .collect();
+        let gone = (self.vhosts().into_iter())
+            .map(|v| Command::DeleteVhost {
+                name: v.name.clone(),
+            })
+            .chain(self.users().into_iter().map(|u| Command::DeleteUser {
+                name: u.name.clone(),
+            }))
+            .chain(
+                globals
+                    .into_iter()
+                    .map(|name| Command::ClearGlobalParameter { name }),
+            );
+        for cmd in gone {
+            self.apply(&Actor::BROKER, cmd, &mut changes)?;
+        }
+        let seed = super::seed::from_config(&self.config)
+            .map_err(|e| CommandError::Internal(e.to_string()))?;
+        for step in super::import::steps(&seed) {
+            self.apply(&Actor::BROKER, step.cmd, &mut changes)?;
+        }
+        changes.extend(position);
+        self.persist(changes);
+        Ok(())
+    }
+}

@@ -1,0 +1,342 @@
+//! Inter-node links: one authenticated TCP connection per pair of nodes, carrying requests
+//! both ways (each answered by id), with a bounded outgoing queue per link, batched writes,
+//! and ticks on idle links so a silent peer is dropped after `net_ticktime`.
+//!
+//! When two nodes dial each other at once, both keep the connection dialed by the node with
+//! the smaller id and close the other, so a pair settles on one link.
+
+use super::handshake;
+use super::node::{Member, NodeId};
+use super::wire::{self, Message, Request, Response};
+use parking_lot::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Messages a link may have queued for its writer.
+const QUEUE: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LinkError {
+    #[error("cannot reach {0}")]
+    Unreachable(String),
+    #[error("{0} did not answer in time")]
+    Timeout(String),
+    #[error("the link to {0} closed")]
+    Closed(String),
+    #[error("{0}")]
+    Remote(String),
+}
+
+pub(crate) type Served = Pin<Box<dyn Future<Output = Result<Response, String>> + Send>>;
+
+/// Answers the requests peers send.
+pub(crate) trait Serve: Send + Sync {
+    fn serve(self: Arc<Self>, from: Member, req: Request) -> Served;
+}
+
+struct Link {
+    peer: Member,
+    /// Who dialed it.
+    dialer: NodeId,
+    out: mpsc::Sender<Message>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Result<Response, String>>>>,
+    next: AtomicU64,
+    closed: AtomicBool,
+    /// Tells the link's tasks to stop (when it loses to another link for the same peer).
+    stop: watch::Sender<bool>,
+}
+
+impl Link {
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let _ = self.stop.send(true);
+        for (_, tx) in self.pending.lock().drain() {
+            let _ = tx.send(Err(format!("the link to {} closed", self.peer.name)));
+        }
+    }
+}
+
+pub(crate) struct Links {
+    pub(crate) me: Member,
+    id: NodeId,
+    cookie: Vec<u8>,
+    tick: Duration,
+    peers: Mutex<HashMap<NodeId, Arc<Link>>>,
+    server: OnceLock<Weak<dyn Serve>>,
+    /// The peers with a live link.
+    pub(crate) up: watch::Sender<BTreeSet<NodeId>>,
+}
+
+impl Links {
+    pub(crate) fn new(me: Member, cookie: &str, tick: Duration) -> Arc<Links> {
+        Arc::new(Links {
+            id: me.id(),
+            me,
+            cookie: cookie.as_bytes().to_vec(),
+            tick,
+            peers: Mutex::new(HashMap::new()),
+            server: OnceLock::new(),
+            up: watch::channel(BTreeSet::new()).0,
+        })
+    }
+
+    /// Sets who answers incoming requests.
+    pub(crate) fn serve_with(&self, s: Weak<dyn Serve>) {
+        let _ = self.server.set(s);
+    }
+
+    /// Accepts inter-node connections until the listener fails.
+    pub(crate) async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let (sock, from) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("inter-node accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let links = self.clone();
+            tokio::spawn(async move {
+                let _ = sock.set_nodelay(true);
+                let mut sock = sock;
+                let shake = handshake::accept(&mut sock, &links.me, &links.cookie);
+                match tokio::time::timeout(handshake::TIMEOUT, shake).await {
+                    Ok(Ok(peer)) => {
+                        let dialer = peer.id();
+                        links.register(peer, dialer, sock);
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!("refused an inter-node connection from {from}: {e}")
+                    }
+                    Err(_) => tracing::warn!("inter-node handshake from {from} timed out"),
+                }
+            });
+        }
+    }
+
+    /// The live link to a peer, dialing it if there is none. `peer.name` may be empty when
+    /// only the address is known (joining a cluster by address).
+    async fn link_to(self: &Arc<Self>, peer: &Member) -> Result<Arc<Link>, LinkError> {
+        if !peer.name.is_empty() {
+            if let Some(l) = self.live(peer.id()) {
+                return Ok(l);
+            }
+        }
+        let unreachable = |e: String| LinkError::Unreachable(format!("{} ({e})", peer.addr));
+        let connect = TcpStream::connect(&peer.addr);
+        let mut sock = tokio::time::timeout(handshake::TIMEOUT, connect)
+            .await
+            .map_err(|_| unreachable("timed out".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        let _ = sock.set_nodelay(true);
+        let shake = handshake::dial(&mut sock, &self.me, &self.cookie);
+        let found = tokio::time::timeout(handshake::TIMEOUT, shake)
+            .await
+            .map_err(|_| unreachable("handshake timed out".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok(self.register(found, self.id, sock))
+    }
+
+    fn live(&self, id: NodeId) -> Option<Arc<Link>> {
+        let peers = self.peers.lock();
+        peers
+            .get(&id)
+            .filter(|l| !l.closed.load(Ordering::Acquire))
+            .cloned()
+    }
+
+    /// Keeps a new connection, or the one already there when that one wins the tie-break;
+    /// returns the link kept.
+    fn register(self: &Arc<Self>, peer: Member, dialer: NodeId, sock: TcpStream) -> Arc<Link> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let link = Arc::new(Link {
+            peer: peer.clone(),
+            dialer,
+            out: tx,
+            pending: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
+            stop: watch::channel(false).0,
+        });
+        let preferred = self.id.min(peer.id());
+        let replaced = {
+            let mut peers = self.peers.lock();
+            match peers.get(&peer.id()) {
+                Some(old) if !old.closed.load(Ordering::Acquire) && old.dialer == preferred => {
+                    return old.clone();
+                }
+                _ => peers.insert(peer.id(), link.clone()),
+            }
+        };
+        if let Some(old) = replaced {
+            old.close();
+        }
+        self.up.send_modify(|up| {
+            up.insert(peer.id());
+        });
+        tracing::info!("inter-node link to {} up", peer.name);
+        let (rd, wr) = sock.into_split();
+        tokio::spawn(
+            self.clone()
+                .write_loop(link.clone(), rx, BufWriter::new(wr)),
+        );
+        tokio::spawn(self.clone().read_loop(link.clone(), BufReader::new(rd)));
+        link
+    }
+
+    async fn write_loop(
+        self: Arc<Self>,
+        link: Arc<Link>,
+        mut rx: mpsc::Receiver<Message>,
+        mut w: BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+    ) {
+        let mut stop = link.stop.subscribe();
+        let idle = self.tick / 4;
+        loop {
+            let msg = tokio::select! {
+                m = rx.recv() => m,
+                _ = stop.changed() => None,
+                _ = tokio::time::sleep(idle) => Some(Message::Tick),
+            };
+            let Some(mut msg) = msg else { break };
+            // Everything queued goes out in one flush.
+            loop {
+                if wire::write(&mut w, &msg).await.is_err() {
+                    return self.drop_link(&link);
+                }
+                match rx.try_recv() {
+                    Ok(m) => msg = m,
+                    Err(_) => break,
+                }
+            }
+            if w.flush().await.is_err() {
+                break;
+            }
+        }
+        self.drop_link(&link);
+    }
+
+    async fn read_loop(
+        self: Arc<Self>,
+        link: Arc<Link>,
+        mut r: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    ) {
+        let mut stop = link.stop.subscribe();
+        loop {
+            let read = tokio::select! {
+                m = tokio::time::timeout(self.tick, wire::read::<_, Message>(&mut r, wire::MAX_FRAME)) => m,
+                _ = stop.changed() => break,
+            };
+            let msg = match read {
+                Ok(Ok(m)) => m,
+                Ok(Err(e)) => {
+                    tracing::info!("inter-node link to {} closed: {e}", link.peer.name);
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        "{} silent for {:?} (net_ticktime): link dropped",
+                        link.peer.name,
+                        self.tick
+                    );
+                    break;
+                }
+            };
+            match msg {
+                Message::Tick => {}
+                Message::Response { id, body } => {
+                    if let Some(tx) = link.pending.lock().remove(&id) {
+                        let _ = tx.send(*body);
+                    }
+                }
+                Message::Request { id, body } => {
+                    let Some(server) = self.server.get().and_then(Weak::upgrade) else {
+                        break;
+                    };
+                    let link = link.clone();
+                    tokio::spawn(async move {
+                        let body = server.serve(link.peer.clone(), *body).await;
+                        let body = Box::new(body);
+                        let _ = link.out.send(Message::Response { id, body }).await;
+                    });
+                }
+            }
+        }
+        self.drop_link(&link);
+    }
+
+    fn drop_link(&self, link: &Arc<Link>) {
+        link.close();
+        let removed = {
+            let mut peers = self.peers.lock();
+            match peers.get(&link.peer.id()) {
+                Some(l) if Arc::ptr_eq(l, link) => peers.remove(&link.peer.id()).is_some(),
+                _ => false,
+            }
+        };
+        if removed {
+            self.up.send_modify(|up| {
+                up.remove(&link.peer.id());
+            });
+            tracing::info!("inter-node link to {} down", link.peer.name);
+        }
+    }
+
+    /// Sends a request and waits for its answer.
+    pub(crate) async fn request(
+        self: &Arc<Self>,
+        peer: &Member,
+        req: Request,
+        timeout: Duration,
+    ) -> Result<Response, LinkError> {
+        let link = self.link_to(peer).await?;
+        let id = link.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        link.pending.lock().insert(id, tx);
+        let name = link.peer.name.clone();
+        let msg = Message::Request {
+            id,
+            body: Box::new(req),
+        };
+        let sent = tokio::time::timeout(timeout, link.out.send(msg)).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            link.pending.lock().remove(&id);
+            return Err(LinkError::Closed(name));
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Ok(r))) => Ok(r),
+            Ok(Ok(Err(e))) => Err(LinkError::Remote(e)),
+            Ok(Err(_)) => Err(LinkError::Closed(name)),
+            Err(_) => {
+                link.pending.lock().remove(&id);
+                Err(LinkError::Timeout(name))
+            }
+        }
+    }
+
+    /// Keeps trying to hold a link to `peer` until `keep` says to stop; a node down comes
+    /// back up as soon as it answers.
+    pub(crate) async fn keep_up(self: Arc<Self>, peer: Member, mut keep: impl FnMut() -> bool) {
+        while keep() {
+            if self.live(peer.id()).is_none() {
+                if let Err(e) = self.link_to(&peer).await {
+                    tracing::debug!("{e}");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// True while a link to `id` is open.
+    pub(crate) fn is_up(&self, id: NodeId) -> bool {
+        self.live(id).is_some()
+    }
+}

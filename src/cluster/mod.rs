@@ -1,0 +1,137 @@
+//! The cluster frontend: inter-node links (authenticated with the cookie), the metadata as a
+//! Raft group (openraft, kept behind this module), membership (forming, joining, leaving)
+//! and the cluster's status.
+//!
+//! Disc nodes are the Raft group's voters and keep its log on disk; RAM nodes are learners:
+//! they receive and apply every entry but keep log and metadata in memory only, and do not
+//! vote (a node that forgets what it voted for cannot vote safely). A cluster always keeps
+//! at least one disc node.
+
+mod handshake;
+mod links;
+mod membership;
+pub mod node;
+mod propose;
+mod raft;
+mod reset;
+mod serve;
+pub mod status;
+mod wire;
+
+use crate::broker::Broker;
+use crate::config::{ClusterConfig, NodeType};
+use links::Links;
+use node::Member;
+use raft::types::Raft;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Cluster {
+    pub broker: Arc<Broker>,
+    links: Arc<Links>,
+    /// The metadata's Raft group; replaced when the node is reset.
+    raft: parking_lot::RwLock<Raft>,
+    /// The log storage, kept to start a new group on after a reset.
+    log: raft::log_store::LogStore,
+    raft_config: Arc<openraft::Config>,
+    pub me: Member,
+    pub node_type: NodeType,
+    config: ClusterConfig,
+    /// The inter-node listener's address.
+    pub listen_addr: SocketAddr,
+    /// This cluster, for the futures it hands out.
+    this: std::sync::OnceLock<std::sync::Weak<Cluster>>,
+}
+
+impl Cluster {
+    /// Binds the inter-node listener, starts the Raft group on this node's storage, and
+    /// forms or joins the cluster (in the background when peers must answer first).
+    pub async fn start(broker: Arc<Broker>) -> anyhow::Result<Arc<Cluster>> {
+        let config = (broker.config.cluster.clone())
+            .ok_or_else(|| anyhow::anyhow!("no [cluster] section"))?;
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cluster.listen: cannot listen on {}: {e}", config.listen)
+            })?;
+        let listen_addr = listener.local_addr()?;
+        let advertised = if config.advertise.is_empty() {
+            listen_addr.to_string()
+        } else {
+            config.advertise.clone()
+        };
+        let me = Member {
+            name: broker.config.node_name.clone(),
+            addr: advertised,
+        };
+        let tick = Duration::from_secs_f64(config.net_ticktime);
+        let links = Links::new(me.clone(), &config.cookie, tick);
+        let log = match config.node_type {
+            NodeType::Disc => {
+                raft::log_store::LogStore::open(&broker.config.data_dir.join("cluster"))?
+            }
+            NodeType::Ram => raft::log_store::LogStore::memory(),
+        };
+        let state = raft::state_machine::StateMachine::new(broker.clone())?;
+        let raft_config = openraft::Config {
+            cluster_name: "warren".into(),
+            heartbeat_interval: 250,
+            election_timeout_min: 1000,
+            election_timeout_max: 2000,
+            // Metadata logs stay small; a node that falls behind replays them.
+            snapshot_policy: openraft::SnapshotPolicy::Never,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| anyhow::anyhow!("raft configuration: {e}"))?;
+        let network = raft::network::Network {
+            links: links.clone(),
+        };
+        let raft_config = Arc::new(raft_config);
+        let raft = Raft::new(me.id(), raft_config.clone(), network, log.clone(), state)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot start the cluster's metadata log: {e}"))?;
+        let cluster = Arc::new(Cluster {
+            broker: broker.clone(),
+            links: links.clone(),
+            raft: parking_lot::RwLock::new(raft),
+            log,
+            raft_config,
+            me,
+            node_type: config.node_type,
+            config,
+            listen_addr,
+            this: std::sync::OnceLock::new(),
+        });
+        let _ = cluster.this.set(Arc::downgrade(&cluster));
+        let serve: Arc<dyn links::Serve> = cluster.clone();
+        links.serve_with(Arc::downgrade(&serve));
+        tokio::spawn(links.clone().accept_loop(listener));
+        broker.set_replicator(cluster.clone());
+        tracing::info!(
+            "cluster listening on {} as {} ({} node)",
+            cluster.listen_addr,
+            cluster.me.name,
+            cluster.node_type.as_str()
+        );
+        cluster.clone().form_or_join().await?;
+        tokio::spawn(cluster.clone().watch_members());
+        tokio::spawn(cluster.clone().watch_partition());
+        Ok(cluster)
+    }
+
+    /// The current Raft group (a cheap handle).
+    fn raft(&self) -> Raft {
+        self.raft.read().clone()
+    }
+
+    fn this(&self) -> Option<Arc<Cluster>> {
+        self.this.get().and_then(std::sync::Weak::upgrade)
+    }
+
+    /// Stops the Raft group (on shutdown).
+    pub async fn shutdown(&self) {
+        let _ = self.raft().shutdown().await;
+    }
+}

@@ -1,0 +1,82 @@
+//! Commands through the replicated log: a node appends on the leader (itself, or by
+//! forwarding over its link to the leader), then waits until it applied the entry itself,
+//! so what the client sees next on this node includes its own change.
+
+use super::raft::types::Raft;
+use super::wire::{Request, Response};
+use super::Cluster;
+use crate::broker::command::{CommandError, CommandResult};
+use crate::broker::replicated::{Logged, Replicator, Reply, ReplyFuture};
+use openraft::error::{ClientWriteError, RaftError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a command waits for a leader before it is refused.
+const NO_LEADER_AFTER: Duration = Duration::from_secs(10);
+
+/// Why a command could not be appended now.
+pub(super) enum Retry {
+    /// The leader is elsewhere (and known, or not yet).
+    Forward(Option<super::node::Member>),
+    Fatal(String),
+}
+
+/// Appends on this node, if it leads: the entry's index and outcome.
+pub(super) async fn on_leader(
+    raft: &Raft,
+    entry: Logged,
+) -> Result<(u64, CommandResult<Reply>), Retry> {
+    match raft.client_write(entry).await {
+        Ok(r) => Ok((r.log_id.index, r.data)),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+            Err(Retry::Forward(f.leader_node))
+        }
+        Err(e) => Err(Retry::Fatal(e.to_string())),
+    }
+}
+
+impl Cluster {
+    async fn propose_entry(self: Arc<Self>, entry: Logged) -> CommandResult<Reply> {
+        let started = Instant::now();
+        loop {
+            let leader = match on_leader(&self.raft(), entry.clone()).await {
+                Ok((_, reply)) => return reply,
+                Err(Retry::Fatal(e)) => return Err(CommandError::Internal(e)),
+                Err(Retry::Forward(leader)) => leader,
+            };
+            if let Some(leader) = leader {
+                let req = Request::Propose(entry.clone());
+                let answer = self.links.request(&leader, req, NO_LEADER_AFTER).await;
+                if let Ok(Response::Proposed(index, reply)) = answer {
+                    self.wait_applied(index).await?;
+                    return reply;
+                }
+            }
+            if started.elapsed() > NO_LEADER_AFTER {
+                return Err(CommandError::Internal(
+                    "no cluster leader: a majority of the disc nodes is not reachable".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until this node applied the log up to `index`.
+    pub(super) async fn wait_applied(&self, index: u64) -> CommandResult<()> {
+        self.raft()
+            .wait(Some(NO_LEADER_AFTER))
+            .applied_index_at_least(Some(index), "command applied here")
+            .await
+            .map(|_| ())
+            .map_err(|e| CommandError::Internal(format!("not applied on this node: {e}")))
+    }
+}
+
+impl Replicator for Cluster {
+    fn propose(&self, entry: Logged) -> ReplyFuture {
+        match self.this() {
+            Some(me) => Box::pin(me.propose_entry(entry)),
+            None => Box::pin(async { Err(CommandError::Internal("the cluster stopped".into())) }),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The Raft state machine is the broker: each committed command is applied through the
+//! broker's command layer, and the position reached (last applied entry, membership) is
+//! written with the metadata changes it covers, in the same batch of the metadata log, so a
+//! restart resumes exactly after the last applied entry, never applying one twice.
+
+use super::types::{LogId, Membership, SnapshotData, StorageError, TypeConfig};
+use crate::broker::command::{Actor, CommandResult};
+use crate::broker::replicated::Reply;
+use crate::broker::Broker;
+use crate::cluster::node::{Member, NodeId};
+use crate::store::meta_model::Change;
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{EntryPayload, RaftSnapshotBuilder, SnapshotMeta};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Where the state machine is, as stored with the metadata.
+#[derive(Serialize, Deserialize, Clone, Default, Debug)]
+pub(crate) struct Position {
+    pub(crate) applied: Option<LogId>,
+    pub(crate) membership: Membership,
+}
+
+#[derive(Clone)]
+pub(crate) struct StateMachine {
+    broker: Arc<Broker>,
+    position: Position,
+    /// The last snapshot built or installed (shared with the builders cloned from it).
+    snapshot: Arc<parking_lot::Mutex<Option<Stored>>>,
+}
+
+type Stored = (SnapshotMeta<NodeId, Member>, SnapshotData);
+
+impl StateMachine {
+    /// Resumes from the position stored with the broker's metadata (none on a fresh node).
+    pub(crate) fn new(broker: Arc<Broker>) -> anyhow::Result<StateMachine> {
+        let stored = broker.cluster_state.lock().take();
+        let position = match stored {
+            Some(v) => serde_json::from_value(v)
+                .map_err(|e| anyhow::anyhow!("the stored cluster position is unreadable: {e}"))?,
+            None => Position::default(),
+        };
+        Ok(Self::at(broker, position))
+    }
+
+    /// A state machine that has applied nothing (after a reset).
+    pub(crate) fn fresh(broker: Arc<Broker>) -> StateMachine {
+        Self::at(broker, Position::default())
+    }
+
+    fn at(broker: Arc<Broker>, position: Position) -> StateMachine {
+        StateMachine {
+            broker,
+            position,
+            snapshot: Arc::default(),
+        }
+    }
+
+    fn stored_position(&self) -> Vec<Change> {
+        stored(&self.position)
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let mut data = self.broker.export_definitions();
+        data.cluster = serde_json::to_value(&self.position).ok();
+        let last = self.position.applied;
+        let meta = SnapshotMeta {
+            last_log_id: last,
+            last_membership: self.position.membership.clone(),
+            snapshot_id: last
+                .map_or_else(|| "0".into(), |l| format!("{}-{}", l.leader_id, l.index)),
+        };
+        *self.snapshot.lock() = Some((meta.clone(), data.clone()));
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(data),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, Membership), StorageError> {
+        Ok((self.position.applied, self.position.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResult<Reply>>, StorageError>
+    where
+        I: IntoIterator<Item = super::types::Entry> + Send,
+    {
+        let mut replies = Vec::new();
+        for entry in entries {
+            self.position.applied = Some(entry.log_id);
+            match entry.payload {
+                EntryPayload::Blank => {
+                    self.broker.persist(self.stored_position());
+                    replies.push(Ok(Reply::Done));
+                }
+                EntryPayload::Membership(m) => {
+                    self.position.membership = Membership::new(Some(entry.log_id), m);
+                    self.broker.persist(self.stored_position());
+                    replies.push(Ok(Reply::Done));
+                }
+                EntryPayload::Normal(logged) => {
+                    let (reply, _) = self.broker.apply_logged(logged, self.stored_position());
+                    replies.push(reply);
+                }
+            }
+        }
+        Ok(replies)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotData>, StorageError> {
+        Ok(Box::default())
+    }
+
+    /// Takes a snapshot's definitions: everything in it is put in place (as an import
+    /// does). Objects this node has that the snapshot lacks stay: snapshots are only sent
+    /// to nodes that fell behind a purged log, which Warren does not purge yet.
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, Member>,
+        snapshot: Box<SnapshotData>,
+    ) -> Result<(), StorageError> {
+        for step in crate::broker::import::steps(&snapshot) {
+            if let Err(e) = self.broker.execute(&Actor::BROKER, step.cmd) {
+                tracing::warn!("snapshot: {}: {e}", step.what);
+            }
+        }
+        self.position = Position {
+            applied: meta.last_log_id,
+            membership: meta.last_membership.clone(),
+        };
+        self.broker.persist(self.stored_position());
+        *self.snapshot.lock() = Some((meta.clone(), *snapshot));
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let stored = self.snapshot.lock().clone();
+        Ok(stored.map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: Box::new(data),
+        }))
+    }
+}
+
+/// The change that stores a position with the metadata.
+pub(crate) fn stored(p: &Position) -> Vec<Change> {
+    match serde_json::to_value(p) {
+        Ok(v) => vec![Change::PutCluster(v)],
+        Err(_) => Vec::new(),
+    }
+}

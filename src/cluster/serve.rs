@@ -1,0 +1,48 @@
+//! Requests from other nodes: Raft's RPCs, commands forwarded to the leader, membership
+//! changes, status.
+
+use super::links::{Serve, Served};
+use super::node::Member;
+use super::propose::{on_leader, Retry};
+use super::wire::{Request, Response};
+use super::Cluster;
+use openraft::Snapshot;
+use std::sync::Arc;
+
+impl Serve for Cluster {
+    fn serve(self: Arc<Self>, from: Member, req: Request) -> Served {
+        Box::pin(async move { self.answer(from, req).await })
+    }
+}
+
+impl Cluster {
+    async fn answer(&self, from: Member, req: Request) -> Result<Response, String> {
+        match req {
+            Request::Append(r) => Ok(Response::Append(self.raft().append_entries(r).await)),
+            Request::Vote(r) => Ok(Response::Vote(self.raft().vote(r).await)),
+            Request::Snapshot { vote, meta, data } => {
+                let snapshot = Snapshot {
+                    meta: *meta,
+                    snapshot: data,
+                };
+                Ok(Response::Snapshot(
+                    self.raft().install_full_snapshot(vote, snapshot).await,
+                ))
+            }
+            Request::Propose(entry) => match on_leader(&self.raft(), entry).await {
+                Ok((index, reply)) => Ok(Response::Proposed(index, reply)),
+                Err(Retry::Forward(_)) => Err(format!("{} is not the leader", self.me.name)),
+                Err(Retry::Fatal(e)) => Err(e),
+            },
+            Request::Join { member, ram } => {
+                tracing::debug!("{} asks to add {}", from.name, member.name);
+                self.add_member(member, ram).await.map(|()| Response::Done)
+            }
+            Request::Forget { name } => self.forget(&name).await.map(|()| Response::Done),
+            Request::Status => Ok(Response::Status(self.status())),
+            Request::Figures => Ok(Response::Figures(
+                crate::broker::node_figures::node_figures(&self.broker).await,
+            )),
+        }
+    }
+}

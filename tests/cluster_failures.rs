@@ -1,0 +1,142 @@
+//! A cluster's metadata through failures, with real processes: every node restarted,
+//! a node killed with SIGKILL while the others carry on, and `pause_minority` when a node
+//! sees only a minority of the cluster (the others stopped with SIGSTOP).
+
+mod common;
+
+use common::cluster::{self, Node};
+use serde_json::json;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn put_vhost(node: &Node, name: &str) {
+    let r = node
+        .api()
+        .put(&format!("/api/vhosts/{name}"), &json!({}))
+        .await
+        .expect("put");
+    assert_eq!(r.status, 201, "{}: {}", node.spec.name, r.text());
+}
+
+async fn await_vhost(node: &Node, name: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while node.get(&format!("/api/vhosts/{name}")).await.0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}: no vhost {name}",
+            node.spec.name
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_every_node_in_any_order_keeps_the_metadata() {
+    let specs = cluster::specs(3);
+    let nodes = cluster::start_specs(specs.clone()).await;
+    put_vhost(&nodes[0], "kept").await;
+    let conn = lapin::Connection::connect(&nodes[1].broker.url(), Default::default())
+        .await
+        .expect("connects");
+    let ch = conn.create_channel().await.expect("channel");
+    let durable = lapin::options::ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.exchange_declare(
+        "kept-x".into(),
+        lapin::ExchangeKind::Fanout,
+        durable,
+        Default::default(),
+    )
+    .await
+    .expect("declares");
+    drop(conn);
+    let dirs: Vec<_> = nodes.into_iter().map(|n| n.broker.stop()).collect();
+    // Back in reverse order.
+    let mut back = Vec::new();
+    for (dir, spec) in dirs.into_iter().zip(specs).rev() {
+        back.push(Node::start_in(dir, spec));
+    }
+    for node in &back {
+        node.await_members(3, 0, WAIT).await;
+        assert_eq!(
+            node.get("/api/vhosts/kept").await.0,
+            200,
+            "{}",
+            node.spec.name
+        );
+        let (code, x) = node.get("/api/exchanges/%2F/kept-x").await;
+        assert_eq!(code, 200, "{}: {x}", node.spec.name);
+    }
+    // And the cluster still takes changes.
+    put_vhost(&back[2], "after-restart").await;
+    for node in &back {
+        await_vhost(node, "after-restart").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_misses_nothing_and_the_others_carry_on() {
+    let specs = cluster::specs(3);
+    let mut nodes = cluster::start_specs(specs.clone()).await;
+    let killed = nodes.pop().expect("three nodes");
+    let dir = killed.broker.kill();
+    // The two left are a majority: changes go on.
+    put_vhost(&nodes[0], "while-down").await;
+    await_vhost(&nodes[1], "while-down").await;
+    let s = nodes[0].status().await;
+    assert_eq!(s["running_nodes"].as_array().map(Vec::len), Some(2), "{s}");
+    // The killed node comes back with what it missed.
+    let back = Node::start_in(dir, specs[2].clone());
+    back.await_members(3, 0, WAIT).await;
+    await_vhost(&back, "while-down").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_minority_stops_serving_clients_until_a_majority_is_back() {
+    let mut specs = cluster::specs(3);
+    for s in &mut specs {
+        s.pause_minority = true;
+    }
+    let nodes = cluster::start_specs(specs).await;
+    let url = nodes[0].broker.url();
+    let conn = lapin::Connection::connect(&url, Default::default())
+        .await
+        .expect("connects");
+    // Node 1 alone: it sees one node of three.
+    nodes[1].broker.signal("STOP");
+    nodes[2].broker.signal("STOP");
+    let deadline = std::time::Instant::now() + WAIT;
+    while conn.status().connected() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the client stays connected to a minority"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        nodes[0]
+            .broker
+            .wait_for_log("pausing (pause_minority)", WAIT)
+            .await
+            .is_some(),
+        "node 1 logs that it pauses"
+    );
+    let refused = lapin::Connection::connect(&url, Default::default()).await;
+    assert!(refused.is_err(), "a paused node takes no new client");
+    // The others return: node 1 serves again.
+    nodes[1].broker.signal("CONT");
+    nodes[2].broker.signal("CONT");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(c) = lapin::Connection::connect(&url, Default::default()).await {
+            common::round_trip(&c, b"back").await;
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "node 1 never resumed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    nodes[0].await_members(3, 0, WAIT).await;
+}
