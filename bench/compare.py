@@ -23,6 +23,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
+# Where cargo put the release binaries (CARGO_TARGET_DIR, as cargo reads it, else target/).
+RELEASE = os.path.join(os.path.abspath(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")), "release")
 
 # name, description, warren-perf flags, headline metric
 SCENARIOS = [
@@ -82,12 +84,14 @@ def pin(pid, cpus):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def start_warren(port):
+def start_warren(port, extra=()):
+    """Warren pinned to core 0 on `port` (plus `extra` arguments, e.g. --config), a fresh data dir."""
     data = tempfile.mkdtemp(prefix="warren-bench-")
     log = open(os.path.join(data, "log"), "w")
     proc = subprocess.Popen(
-        ["taskset", "-c", "0", os.path.join(ROOT, "target/release/warren"),
-         "--data-dir", os.path.join(data, "data"), "--amqp-listen", f"127.0.0.1:{port}", "--http-listen", "127.0.0.1:0"],
+        ["taskset", "-c", "0", os.path.join(RELEASE, "warren"),
+         "--data-dir", os.path.join(data, "data"), "--amqp-listen", f"127.0.0.1:{port}", "--http-listen", "127.0.0.1:0",
+         *extra],
         stdout=log, stderr=subprocess.STDOUT, preexec_fn=raise_nofile)
     time.sleep(1.0)
     return proc, data
@@ -134,7 +138,7 @@ def start_time(pid):
 
 
 def run_perf(uri, flags, seconds):
-    cmd = ["taskset", "-c", "1", os.path.join(ROOT, "target/release/warren-perf"),
+    cmd = ["taskset", "-c", "1", os.path.join(RELEASE, "warren-perf"),
            "--uri", uri, "-z", str(seconds), "--json"] + flags
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 600,
                          preexec_fn=raise_nofile)
@@ -160,7 +164,10 @@ def measure(broker_pid, uri, flags, seconds, awake=False):
     sampler.stop.set()
     sampler.join()
     cpu = cpu_seconds(broker_pid) - cpu0
-    msgs = result.get("consumed") or result.get("confirmed") or result.get("published") or 0
+    # The CPU is the whole run's, drain after the window included: divide by every message
+    # consumed, not only those inside the window (a broker that falls behind would otherwise
+    # seem to spend its drain's CPU on the window's messages).
+    msgs = result.get("consumed_total") or result.get("consumed") or result.get("confirmed") or result.get("published") or 0
     return {
         "rate": result.get("consume_rate") or result.get("confirm_rate") or result.get("publish_rate") or 0,
         "p99": (result.get("latency_us") or {}).get("p99", 0),
@@ -184,7 +191,7 @@ FLOOR_PORT = 5790
 
 def measure_floor(seconds, awake):
     spinners = keep_awake() if awake else []
-    exe = os.path.join(ROOT, "target/release/examples/relay_floor")
+    exe = os.path.join(RELEASE, "examples/relay_floor")
     relay = subprocess.Popen(["taskset", "-c", "0", exe, "relay", f"127.0.0.1:{FLOOR_PORT}"],
                              stdout=subprocess.PIPE, text=True)
     try:

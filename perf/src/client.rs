@@ -3,12 +3,11 @@
 //! and clean closing. The data path (producer/consumer) reuses its socket halves and buffer.
 
 use crate::frame::{self, FrameBuf, FRAME_HEARTBEAT, FRAME_METHOD, PROTOCOL_HEADER};
+use crate::tls::{write_out, Reader, Writer};
 use crate::uri::Uri;
 use amq_protocol::protocol::{basic, channel, confirm, connection, exchange, queue, AMQPClass};
 use amq_protocol::types::{AMQPValue, FieldTable, LongString};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
 /// How long a connection attempt and handshake may take.
@@ -24,10 +23,10 @@ pub const EOF_MSG: &str = "the server closed the connection (end of stream)";
 
 /// An open AMQP connection.
 pub struct Conn {
-    /// Socket read half.
-    pub rd: OwnedReadHalf,
-    /// Socket write half.
-    pub wr: OwnedWriteHalf,
+    /// Socket read half (TCP or TLS).
+    pub rd: Reader,
+    /// Socket write half (TCP or TLS): write with [`write_out`].
+    pub wr: Writer,
     /// Receive buffer (may hold frames already received).
     pub fb: FrameBuf,
     /// Negotiated frame_max (0 = unlimited).
@@ -101,7 +100,9 @@ impl Conn {
             .await
             .map_err(|e| io_err(&format!("cannot connect to {addr}"), e))?;
         let _ = sock.set_nodelay(true);
-        let (rd, wr) = sock.into_split();
+        let (rd, wr) = crate::tls::wrap(sock, uri.tls.as_ref())
+            .await
+            .map_err(|e| format!("{addr}: {e}"))?;
         let mut c = Conn {
             rd,
             wr,
@@ -110,7 +111,7 @@ impl Conn {
             server: String::new(),
             out: Vec::with_capacity(512),
         };
-        c.wr.write_all(PROTOCOL_HEADER)
+        write_out(&mut c.wr, PROTOCOL_HEADER)
             .await
             .map_err(|e| io_err(&format!("writing to {addr}"), e))?;
         let start = match c.recv_method().await? {
@@ -215,8 +216,7 @@ impl Conn {
     pub async fn send(&mut self, ch: u16, m: AMQPClass) -> Result<(), String> {
         self.out.clear();
         frame::encode_method(&mut self.out, ch, m)?;
-        self.wr
-            .write_all(&self.out)
+        write_out(&mut self.wr, &self.out)
             .await
             .map_err(|e| io_err("writing to the server", e))
     }

@@ -11,14 +11,13 @@ use crate::frame::{
 use crate::hist::Hist;
 use crate::producer::{reached, ProducerStats};
 use crate::run::{Event, PHASE_STOP_ALL};
+use crate::tls::{write_out, Reader, Writer};
 use crate::track::Tracker;
 use crate::uri::Uri;
 use amq_protocol::protocol::{basic, AMQPClass};
 use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc::UnboundedSender, watch};
 
 /// How long a stopping consumer waits for its basic.cancel-ok.
@@ -213,9 +212,9 @@ impl Sink<'_> {
         Ok(seen)
     }
 
-    async fn flush(&mut self, wr: &mut OwnedWriteHalf) -> Result<(), String> {
+    async fn flush(&mut self, wr: &mut Writer) -> Result<(), String> {
         if !self.acks.is_empty() {
-            wr.write_all(&self.acks)
+            write_out(wr, &self.acks)
                 .await
                 .map_err(|e| format!("acking: {e}"))?;
             self.acks.clear();
@@ -224,7 +223,7 @@ impl Sink<'_> {
     }
 }
 
-async fn fill(fb: &mut FrameBuf, rd: &mut OwnedReadHalf) -> Result<(), String> {
+async fn fill(fb: &mut FrameBuf, rd: &mut Reader) -> Result<(), String> {
     match fb.fill(rd).await {
         Ok(0) => Err(EOF_MSG.into()),
         Ok(_) => Ok(()),
@@ -289,7 +288,7 @@ pub async fn run(
             nowait: false,
         })),
     )?;
-    wr.write_all(&cancel)
+    write_out(wr, &cancel)
         .await
         .map_err(|e| format!("cancelling: {e}"))?;
     let until = tokio::time::Instant::now() + CANCEL_WAIT;

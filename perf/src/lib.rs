@@ -18,5 +18,6 @@ pub mod idle;
 pub mod producer;
 pub mod run;
 pub mod summary;
+pub mod tls;
 pub mod track;
 pub mod uri;

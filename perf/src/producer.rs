@@ -8,12 +8,11 @@ use crate::frame::{
     BASIC_RETURN, FRAME_METHOD,
 };
 use crate::run::{Event, PHASE_GO, PHASE_STOP_PRODUCERS};
+use crate::tls::{write_out, Reader, Writer};
 use crate::track::Settler;
 use crate::uri::Uri;
 use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc::UnboundedSender, watch, Notify};
 
 /// Bytes encoded per write (the batch ends earlier if a limit says so).
@@ -122,7 +121,7 @@ pub fn reached(phase: &mut watch::Receiver<u8>, level: u8) -> bool {
 }
 
 async fn publish(
-    wr: &mut OwnedWriteHalf,
+    wr: &mut Writer,
     spec: &ProducerSpec,
     template: &PublishTemplate,
     stats: &ProducerStats,
@@ -170,7 +169,7 @@ async fn publish(
         for k in 0..n {
             template.append(&mut buf, ts, spec.id, seq + k);
         }
-        wr.write_all(&buf)
+        write_out(wr, &buf)
             .await
             .map_err(|e| format!("publishing: {e}"))?;
         seq += n;
@@ -195,7 +194,7 @@ async fn publish(
 }
 
 async fn read_confirms(
-    rd: &mut OwnedReadHalf,
+    rd: &mut Reader,
     fb: &mut FrameBuf,
     stats: &ProducerStats,
     notify: &Notify,

@@ -1,4 +1,21 @@
-//! `amqp://user:pass@host:port/vhost` parsing (RabbitMQ's URI spec, plain AMQP only).
+//! `amqp://user:pass@host:port/vhost` and `amqps://...?cacertfile=...` parsing (RabbitMQ's
+//! URI spec; for amqps the TLS files come as its query parameters).
+
+/// TLS settings of an `amqps://` URI, from its query (as RabbitMQ's Erlang client reads
+/// them): `cacertfile` (required: warren-perf has no system trust store), `certfile` and
+/// `keyfile` (a client certificate, both or neither), `server_name_indication` (the name
+/// the server certificate is checked against; default: the host).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tls {
+    /// PEM file of the CAs that the server certificate must chain to.
+    pub cacertfile: String,
+    /// PEM client certificate chain.
+    pub certfile: Option<String>,
+    /// PEM private key of the client certificate.
+    pub keyfile: Option<String>,
+    /// Name to verify the server certificate against.
+    pub server_name: String,
+}
 
 /// Where and as whom to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +30,8 @@ pub struct Uri {
     pub password: String,
     /// Virtual host.
     pub vhost: String,
+    /// TLS (`amqps://`), or plain TCP.
+    pub tls: Option<Tls>,
 }
 
 fn decode(s: &str) -> Result<String, String> {
@@ -35,14 +54,63 @@ fn decode(s: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| format!("{s:?} is not UTF-8 once decoded"))
 }
 
-/// Parses an AMQP URI. A missing user, password or vhost defaults to guest, guest and `/`.
+/// The query parameters of a URI, decoded, in order.
+fn query(s: &str) -> Result<Vec<(String, String)>, String> {
+    let Some(q) = s
+        .split('#')
+        .next()
+        .and_then(|s| s.split_once('?'))
+        .map(|(_, q)| q)
+    else {
+        return Ok(Vec::new());
+    };
+    q.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            Ok((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
+/// The TLS settings from an amqps URI's query; other parameters (heartbeat, ...) are
+/// ignored, as for amqp://.
+fn tls_of(s: &str, host: &str) -> Result<Tls, String> {
+    let mut tls = Tls {
+        cacertfile: String::new(),
+        certfile: None,
+        keyfile: None,
+        server_name: host.to_string(),
+    };
+    for (k, v) in query(s)? {
+        match k.as_str() {
+            "cacertfile" => tls.cacertfile = v,
+            "certfile" => tls.certfile = Some(v),
+            "keyfile" => tls.keyfile = Some(v),
+            "server_name_indication" => tls.server_name = v,
+            _ => {}
+        }
+    }
+    if tls.cacertfile.is_empty() {
+        return Err(format!(
+            "{s:?}: amqps needs ?cacertfile=PATH (the CA that signed the server certificate)"
+        ));
+    }
+    if tls.certfile.is_some() != tls.keyfile.is_some() {
+        return Err(format!("{s:?}: give certfile and keyfile together"));
+    }
+    Ok(tls)
+}
+
+/// Parses an AMQP URI. A missing user, password or vhost defaults to guest, guest and `/`;
+/// a missing port to 5672 (amqp) or 5671 (amqps).
 pub fn parse(s: &str) -> Result<Uri, String> {
-    let rest = if let Some(r) = s.strip_prefix("amqp://") {
-        r
-    } else if s.starts_with("amqps://") {
-        return Err("amqps (TLS) is not supported by warren-perf".into());
+    let (rest, secure) = if let Some(r) = s.strip_prefix("amqp://") {
+        (r, false)
+    } else if let Some(r) = s.strip_prefix("amqps://") {
+        (r, true)
     } else {
-        return Err(format!("{s:?} is not an amqp:// URI"));
+        return Err(format!("{s:?} is not an amqp:// or amqps:// URI"));
     };
     let rest = rest.split(['?', '#']).next().unwrap_or("");
     let (authority, path) = match rest.find('/') {
@@ -76,6 +144,7 @@ pub fn parse(s: &str) -> Result<Uri, String> {
         Some(p) if !p.is_empty() => p
             .parse::<u16>()
             .map_err(|_| format!("bad port {p:?} in {s:?}"))?,
+        _ if secure => 5671,
         _ => 5672,
     };
     let host = if host.is_empty() {
@@ -87,12 +156,18 @@ pub fn parse(s: &str) -> Result<Uri, String> {
         None | Some("") => "/".to_string(),
         Some(p) => decode(p)?,
     };
+    let tls = if secure {
+        Some(tls_of(s, &host)?)
+    } else {
+        None
+    };
     Ok(Uri {
         host,
         port,
         user,
         password,
         vhost,
+        tls,
     })
 }
 
@@ -110,7 +185,8 @@ mod tests {
                 port: 5672,
                 user: "guest".into(),
                 password: "guest".into(),
-                vhost: "/".into()
+                vhost: "/".into(),
+                tls: None,
             }
         );
     }
@@ -136,9 +212,37 @@ mod tests {
     }
 
     #[test]
+    fn amqps_takes_its_files_from_the_query() {
+        let u = parse("amqps://u:p@127.0.0.1/%2f?cacertfile=%2Ftmp%2Fca.crt&heartbeat=0").unwrap();
+        assert_eq!(u.port, 5671);
+        assert_eq!(
+            u.tls,
+            Some(Tls {
+                cacertfile: "/tmp/ca.crt".into(),
+                certfile: None,
+                keyfile: None,
+                server_name: "127.0.0.1".into(),
+            })
+        );
+        let u = parse(
+            "amqps://h:5699?cacertfile=ca.pem&certfile=c.pem&keyfile=k.pem&server_name_indication=localhost",
+        )
+        .unwrap();
+        let t = u.tls.unwrap();
+        assert_eq!((u.port, u.vhost.as_str()), (5699, "/"));
+        assert_eq!(t.certfile.as_deref(), Some("c.pem"));
+        assert_eq!(t.keyfile.as_deref(), Some("k.pem"));
+        assert_eq!(t.server_name, "localhost");
+        assert_eq!(parse("amqp://h?cacertfile=ca.pem").unwrap().tls, None);
+    }
+
+    #[test]
     fn bad_uris() {
         assert!(parse("http://x").is_err());
-        assert!(parse("amqps://x").is_err());
+        assert!(parse("amqps://x").unwrap_err().contains("cacertfile"));
+        assert!(parse("amqps://x?cacertfile=ca&certfile=c")
+            .unwrap_err()
+            .contains("keyfile"));
         assert!(parse("amqp://x:notaport/").is_err());
         assert!(parse("amqp://x/%zz").is_err());
         assert!(parse("amqp://[::1/").is_err());

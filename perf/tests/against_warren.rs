@@ -1,4 +1,5 @@
-//! End-to-end: warren-perf against an in-process Warren on 127.0.0.1:0.
+//! End-to-end: warren-perf against an in-process Warren on 127.0.0.1:0 (plain, and TLS with
+//! certificates made here by rcgen).
 
 use clap::Parser;
 use warren::config::Config as BrokerConfig;
@@ -11,8 +12,30 @@ struct Broker {
     _dir: tempfile::TempDir,
 }
 
+/// A CA (written to `dir/ca.crt`) and a server certificate for localhost, signed by it.
+fn certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("key")).expect("CA");
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .expect("params")
+        .signed_by(&key, &ca)
+        .expect("signed");
+    std::fs::write(dir.join("ca.crt"), ca.pem()).expect("write");
+    std::fs::write(dir.join("server.crt"), cert.pem()).expect("write");
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
+    (dir.join("server.crt"), dir.join("server.key"))
+}
+
 impl Broker {
     fn start() -> Broker {
+        Self::start_with(false)
+    }
+
+    /// With `tls`, the URI is the AMQPS listener's, trusting the test CA.
+    fn start_with(tls: bool) -> Broker {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -25,10 +48,30 @@ impl Broker {
         };
         config.amqp.listen = "127.0.0.1:0".into();
         config.http.listen = "127.0.0.1:0".into();
+        if tls {
+            let (certfile, keyfile) = certificates(dir.path());
+            config.amqp.tls = Some(warren::config::TlsConfig {
+                listen: "127.0.0.1:0".into(),
+                certfile,
+                keyfile,
+                cacertfile: None,
+                verify: warren::config::Verify::VerifyNone,
+                fail_if_no_peer_cert: false,
+                versions: vec!["tlsv1.2".into(), "tlsv1.3".into()],
+                ciphers: vec![],
+            });
+        }
         let server = rt
             .block_on(warren::Server::start(config))
             .expect("broker starts");
-        let uri = format!("amqp://guest:guest@{}/%2f", server.amqp_addr);
+        let uri = match server.amqps_addr {
+            Some(a) => format!(
+                "amqps://guest:guest@localhost:{}/%2f?cacertfile={}",
+                a.port(),
+                dir.path().join("ca.crt").display()
+            ),
+            None => format!("amqp://guest:guest@{}/%2f", server.amqp_addr),
+        };
         Broker {
             rt,
             server: Some(server),
@@ -124,5 +167,41 @@ fn server_refusal_is_an_error() {
     assert!(
         err.contains("ACCESS_REFUSED") || err.contains("closed"),
         "{err}"
+    );
+}
+
+#[test]
+fn over_tls_confirms_and_acks_are_clean() {
+    let b = Broker::start_with(true);
+    let s = perf(
+        &b,
+        &[
+            "-x", "1", "-y", "1", "-s", "4000", "-z", "1", "-c", "100", "-q", "100",
+        ],
+    );
+    assert_clean(&s);
+    // Many full TLS records each way; every one came back.
+    assert!(s.consumed_total > 1000, "{s:?}");
+    let s = perf(&b, &["-x", "1", "-y", "1", "-s", "16", "-z", "1", "-a"]);
+    assert_clean(&s);
+}
+
+#[test]
+fn tls_with_an_untrusted_server_certificate_is_an_error() {
+    let b = Broker::start_with(true);
+    let other = tempfile::tempdir().expect("tempdir");
+    certificates(other.path());
+    let uri = b.uri.replace(
+        &b._dir.path().join("ca.crt").display().to_string(),
+        &other.path().join("ca.crt").display().to_string(),
+    );
+    let cfg = Cli::try_parse_from(["warren-perf", "--uri", &uri, "-z", "1", "-a"])
+        .expect("flags parse")
+        .validate()
+        .expect("flags valid");
+    let e = warren_perf::run::run(&cfg).expect_err("another CA's certificate");
+    assert!(
+        e.contains("TLS handshake") && e.contains("certificate"),
+        "{e}"
     );
 }

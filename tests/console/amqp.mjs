@@ -1,8 +1,9 @@
 // Just enough AMQP 0-9-1 for the console tests to have a real client on the broker: open a
-// connection (PLAIN) with a name, a channel with a prefetch, a consumer, and learn the
-// reason the broker gives when it closes the connection.
+// connection (PLAIN) with a name, over TCP or TLS, a channel with a prefetch, a consumer,
+// and learn the reason the broker gives when it closes the connection.
 
 import net from 'node:net';
+import tls from 'node:tls';
 
 const FRAME_END = 0xce;
 
@@ -34,9 +35,14 @@ function method(channel, cls, meth, ...args) {
   return Buffer.concat([Buffer.from([1]), u16(channel), u32(payload.length), payload, Buffer.from([FRAME_END])]);
 }
 
-/** Connects and opens channel 1; resolves to {close, closed, consume}. */
-export function connect({ host, port, user = 'guest', password = 'guest', vhost = '/', name = 'console-test-client', prefetch = 10 }) {
-  const sock = net.connect({ host, port });
+/**
+ * Connects and opens channel 1; resolves to {close, closed, consume}. With `tls` ({ca, cert?,
+ * key?}, PEM text) it speaks TLS, verifying the broker's certificate for localhost.
+ */
+export function connect({ host, port, user = 'guest', password = 'guest', vhost = '/', name = 'console-test-client', prefetch = 10, tls: secure = null }) {
+  const sock = secure
+    ? tls.connect({ host, port, servername: 'localhost', ca: secure.ca, cert: secure.cert, key: secure.key })
+    : net.connect({ host, port });
   let buf = Buffer.alloc(0);
   const waiters = []; // [cls, meth, resolve]
   let closedBy = null;
@@ -78,7 +84,7 @@ export function connect({ host, port, user = 'guest', password = 'guest', vhost 
 
   return new Promise((resolve, reject) => {
     sock.once('error', reject);
-    sock.once('connect', async () => {
+    sock.once(secure ? 'secureConnect' : 'connect', async () => {
       try {
         const start = expect(10, 10);
         sock.write(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1'));

@@ -1,16 +1,31 @@
-// The browser tests' harness: a real Warren binary on free ports with a temporary data dir,
-// an API client for setting up and checking, and Debian's Chromium driven by playwright-core.
+// The browser tests' harness: a real Warren binary on free ports with a temporary data dir
+// and an AMQPS listener (certificates made for the run), an API client for setting up and
+// checking, and Debian's Chromium driven by playwright-core.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { makeCerts } from './certs.mjs';
 
-/** Starts `bin`; resolves once its log names both listeners. */
+/**
+ * Starts `bin` with plain AMQP, HTTP and an AMQPS listener that asks for client
+ * certificates (verify_peer, not required); resolves once its log names all three, to
+ * {amqp, amqps, http, certs, log, stop}.
+ */
 export function startWarren(bin) {
   const dir = mkdtempSync(join(tmpdir(), 'warren-console-'));
-  const child = spawn(bin, ['--data-dir', join(dir, 'data'), '--amqp-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0'], {
+  mkdirSync(join(dir, 'certs'));
+  const certs = makeCerts(join(dir, 'certs'));
+  const config = join(dir, 'warren.toml');
+  writeFileSync(config, [
+    '[amqp.tls]', 'listen = "127.0.0.1:0"',
+    `certfile = ${JSON.stringify(certs.files.cert)}`, `keyfile = ${JSON.stringify(certs.files.key)}`,
+    `cacertfile = ${JSON.stringify(certs.files.ca)}`, 'verify = "verify_peer"', 'fail_if_no_peer_cert = false', '',
+  ].join('\n'));
+  const args = ['--config', config, '--data-dir', join(dir, 'data'), '--amqp-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0'];
+  const child = spawn(bin, args, {
     env: { ...process.env, NO_COLOR: '1', RUST_LOG: process.env.RUST_LOG || 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -19,6 +34,7 @@ export function startWarren(bin) {
   process.on('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
   return new Promise((resolve, reject) => {
     let amqp = null;
+    let amqps = null;
     let http = null;
     const timer = setTimeout(() => fail(new Error('Warren did not log its listeners within 20 s')), 20000);
     function fail(e) {
@@ -29,11 +45,12 @@ export function startWarren(bin) {
     const onLine = (line) => {
       log.push(line);
       amqp ??= line.match(/AMQP listening on ([0-9.:]+)/)?.[1] ?? null;
+      amqps ??= line.match(/AMQP TLS listening on ([0-9.:]+)/)?.[1] ?? null;
       http ??= line.match(/HTTP API listening on ([0-9.:]+)/)?.[1] ?? null;
-      if (amqp && http) {
+      if (amqp && amqps && http) {
         clearTimeout(timer);
         resolve({
-          amqp, http, log,
+          amqp, amqps, http, certs, log,
           async stop() {
             child.kill('SIGTERM');
             await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
@@ -51,7 +68,7 @@ export function startWarren(bin) {
       });
     }
     child.once('error', fail);
-    child.once('exit', (code) => { if (!(amqp && http)) fail(new Error(`Warren exited with ${code}`)); });
+    child.once('exit', (code) => { if (!(amqp && amqps && http)) fail(new Error(`Warren exited with ${code}`)); });
   });
 }
 

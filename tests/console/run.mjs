@@ -322,6 +322,60 @@ await step('close a connection with a reason', async () => {
   client.close();
 });
 
+await step('TLS: the list marks TLS connections, the page shows the session and peer certificate', async () => {
+  const [host, port] = warren.amqp.split(':');
+  const tlsPort = Number(warren.amqps.split(':')[1]);
+  const { ca, client: cert } = warren.certs;
+  const opened = await Promise.all([
+    connect({ host, port: Number(port), name: 'console-plain' }),
+    connect({ host, port: tlsPort, name: 'console-tls-cert', tls: { ca, ...cert } }),
+    connect({ host, port: tlsPort, name: 'console-tls-anon', tls: { ca } }),
+  ]);
+  try {
+    const all = (await until('/connections', (r) => r.body.length === 3, 'three connections')).body;
+    const byName = Object.fromEntries(all.map((c) => [c.user_provided_name, c]));
+    const withCert = byName['console-tls-cert'];
+    assert(withCert.ssl && withCert.peer_cert_subject === 'CN=console-tls,O=Console tests', JSON.stringify(withCert));
+    await goto('connections', 'connections');
+    const row = (name) => byId('connections-table').locator('tbody tr', { hasText: name });
+    await waitText(byId('connections-table'), /console-tls-anon/);
+    for (const [name, mark] of [['console-plain', 'tls-no'], ['console-tls-cert', 'tls-yes'], ['console-tls-anon', 'tls-yes']]) {
+      await row(name).getByTestId(mark).waitFor();
+      assert(await row(name).getByTestId(mark === 'tls-yes' ? 'tls-no' : 'tls-yes').count() === 0, `${name}: both marks`);
+    }
+    assert(await byId('connections-table').locator('th', { hasText: 'SSL / TLS' }).count() === 1, 'no SSL / TLS column');
+    await shot('connections-tls');
+
+    // The page shows what the API reports for the session, and the peer certificate.
+    await row('console-tls-cert').locator('a').first().click();
+    await page.locator('[data-testid="page-connection"][data-ready=true]').waitFor();
+    const facts = byId('tls-facts');
+    await waitText(facts, /Peer certificate subject\s+CN=console-tls,O=Console tests/);
+    const text = await facts.innerText();
+    for (const [label, key] of [['Protocol', 'ssl_protocol'], ['Cipher', 'ssl_cipher'], ['Key exchange', 'ssl_key_exchange'],
+      ['Hash', 'ssl_hash'], ['Peer certificate issuer', 'peer_cert_issuer'], ['Peer certificate validity', 'peer_cert_validity']]) {
+      assert(withCert[key] && text.includes(`${label}\t${withCert[key]}`), `${label}: ${withCert[key]} not in ${JSON.stringify(text)}`);
+    }
+    assert(/Protocol\ttlsv1\.3/.test(text) && /Peer certificate issuer\tCN=Console test CA/.test(text), text);
+    await shot('connection-tls');
+
+    await goto('connections', 'connections');
+    await row('console-tls-anon').locator('a').first().click();
+    await page.locator('[data-testid="page-connection"][data-ready=true]').waitFor();
+    await waitText(byId('tls-facts'), /Protocol\s+tlsv1\.3[\s\S]*Peer certificate subject\s+none[\s\S]*Peer certificate validity\s+none/);
+
+    await goto('connections', 'connections');
+    await row('console-plain').locator('a').first().click();
+    await page.locator('[data-testid="page-connection"][data-ready=true]').waitFor();
+    await waitText(byId('client-properties'), /console-plain/);
+    const plain = await waitText(byId('tls-facts'), /TLS\s+none/);
+    assert(!/Protocol|Cipher|Peer certificate/.test(plain), `plain connection: ${plain}`);
+  } finally {
+    opened.forEach((c) => c.close());
+  }
+  await until('/connections', (r) => r.body.length === 0, 'connections closed');
+});
+
 await step('unbind from the queue page and from the exchange page', async () => {
   await goto('queues/shop/audit', 'queue');
   await byId('unbind-orders:audit:#').click();

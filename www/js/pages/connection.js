@@ -13,9 +13,11 @@ export default async function connection(ctx) {
   const path = p`/connections/${name}`;
   const summary = h('div', { testid: 'connection-facts' });
   const props = h('div', { testid: 'client-properties' });
+  const tls = h('div', { testid: 'tls-facts' });
   const channels = h('div');
   ctx.root.append(h('h1', {}, 'Connection ', h('span', { class: 'name', testid: 'connection-name' }, name)),
     h('div', { class: 'cols' }, section('Details', 'details-section', summary), section('Client properties', 'client-section', props)),
+    section('TLS', 'tls-section', tls),
     section('Channels', 'channels-section', channels));
 
   async function load() {
@@ -28,6 +30,7 @@ export default async function connection(ctx) {
       ['Channels', num(c.channels)], ['Connected at', time(c.connected_at)],
       ['From client', byteRate(c.recv_oct_details)], ['To client', byteRate(c.send_oct_details)],
     ]));
+    replace(tls, facts(tlsFacts(c)));
     replace(props, h('pre', { class: 'pre' }, json(c.client_properties || {})));
     replace(channels, staticTable({ testid: 'channels-table', columns: channelColumns(), rows: chans || [], empty: 'No channels.' }));
   }
@@ -44,4 +47,17 @@ export default async function connection(ctx) {
     },
     success: 'Connection closed',
   })));
+}
+
+/** The TLS session as the API reports it (RabbitMQ's fields); "none" where there is none. */
+function tlsFacts(c) {
+  if (!c.ssl) return [['TLS', 'none (plain TCP)']];
+  const peer = c.peer_cert_subject;
+  return [
+    ['Protocol', c.ssl_protocol], ['Cipher', c.ssl_cipher],
+    ['Key exchange', c.ssl_key_exchange], ['Hash', c.ssl_hash],
+    ['Peer certificate subject', peer || 'none'],
+    ['Peer certificate issuer', peer ? c.peer_cert_issuer : 'none'],
+    ['Peer certificate validity', peer ? c.peer_cert_validity : 'none'],
+  ];
 }

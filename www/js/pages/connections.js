@@ -13,6 +13,8 @@ export default async function connections(ctx) {
       currentVhost() ? null : { key: 'vhost', label: 'Virtual host' },
       { key: 'name', label: 'Name', fields: ['name', 'user_provided_name'], render: (c) => h('span', {}, link(c.name, 'connections', c.name), c.user_provided_name ? h('span', { class: 'muted' }, ` ${c.user_provided_name}`) : null) },
       { key: 'user', label: 'User' },
+      // As RabbitMQ's list: a filled dot for TLS, a hollow one for plain TCP.
+      { key: 'ssl', label: 'SSL / TLS', class: 'c', fields: ['ssl', 'ssl_protocol'], render: (c) => tlsMark(c) },
       { key: 'state', label: 'State' },
       { key: 'protocol', label: 'Protocol' },
       { key: 'channels', label: 'Channels', class: 'num', render: (c) => num(c.channels) },
@@ -22,4 +24,11 @@ export default async function connections(ctx) {
     empty: 'No connections.',
   });
   await showList(ctx, { title: 'Connections', heading: 'All connections', testid: 'connections-section', list });
+}
+
+/** ● with the protocol as its tooltip for a TLS connection, ○ for plain TCP. */
+function tlsMark(c) {
+  return c.ssl
+    ? h('span', { class: 'tls-mark', title: c.ssl_protocol || 'TLS', 'aria-label': `TLS (${c.ssl_protocol})`, testid: 'tls-yes' }, '\u25CF')
+    : h('span', { class: 'tls-mark muted', title: 'plain TCP', 'aria-label': 'plain TCP', testid: 'tls-no' }, '\u25CB');
 }
