@@ -22,7 +22,7 @@ impl Cluster {
         if self.raft().is_initialized().await? {
             return Ok(());
         }
-        if self.config.peers.is_empty() {
+        if self.peers().is_empty() {
             if self.node_type == NodeType::Ram {
                 anyhow::bail!("cluster.peers: a RAM node needs a disc node to join");
             }
@@ -34,7 +34,7 @@ impl Cluster {
                     Ok(()) => return,
                     Err(e) => tracing::info!("not in a cluster yet: {e}"),
                 }
-                let first = self.config.peers.iter().all(|p| self.me.addr < *p);
+                let first = self.peers().iter().all(|p| self.me.addr < **p);
                 if first && self.node_type == NodeType::Disc {
                     if let Err(e) = self.clone().form().await {
                         tracing::error!("cannot form the cluster: {e}");
@@ -45,6 +45,14 @@ impl Cluster {
             }
         });
         Ok(())
+    }
+
+    /// The configured peers but this node (every node can share one list).
+    fn peers(&self) -> Vec<&String> {
+        let own = [self.me.addr.as_str(), self.config.listen.as_str()];
+        (self.config.peers.iter())
+            .filter(|p| !own.contains(&p.as_str()))
+            .collect()
     }
 
     /// Forms a cluster of this node alone, and puts its current definitions in the log so
@@ -67,7 +75,7 @@ impl Cluster {
 
     async fn try_join_peers(&self) -> Result<(), String> {
         let mut why = Vec::new();
-        for addr in &self.config.peers {
+        for addr in self.peers() {
             match self.join_via(addr).await {
                 Ok(()) => return Ok(()),
                 Err(e) => why.push(format!("{addr}: {e}")),
@@ -110,7 +118,7 @@ impl Cluster {
     }
 
     /// Runs a membership request on the leader: here, or forwarded.
-    async fn on_leader(&self, req: Request) -> Result<Option<Request>, String> {
+    async fn membership_on_leader(&self, req: Request) -> Result<Option<Request>, String> {
         let leader = self.leader()?;
         if leader.name == self.me.name {
             return Ok(Some(req));
@@ -124,7 +132,7 @@ impl Cluster {
 
     pub(super) async fn add_member(&self, member: Member, ram: bool) -> Result<(), String> {
         let req = Request::Join { member, ram };
-        let Some(Request::Join { member, ram }) = self.on_leader(req).await? else {
+        let Some(Request::Join { member, ram }) = self.membership_on_leader(req).await? else {
             return Ok(());
         };
         let id = member.id();
@@ -151,7 +159,7 @@ impl Cluster {
     /// Removes a node from the cluster (RabbitMQ's `forget_cluster_node`).
     pub(crate) async fn forget(&self, name: &str) -> Result<(), String> {
         let req = Request::Forget { name: name.into() };
-        let Some(Request::Forget { name }) = self.on_leader(req).await? else {
+        let Some(Request::Forget { name }) = self.membership_on_leader(req).await? else {
             return Ok(());
         };
         let id = node_id(&name);

@@ -2,7 +2,6 @@
 //! forwarding over its link to the leader), then waits until it applied the entry itself,
 //! so what the client sees next on this node includes its own change.
 
-use super::raft::types::Raft;
 use super::wire::{Request, Response};
 use super::Cluster;
 use crate::broker::command::{CommandError, CommandResult};
@@ -21,25 +20,53 @@ pub(super) enum Retry {
     Fatal(String),
 }
 
-/// Appends on this node, if it leads: the entry's index and outcome.
-pub(super) async fn on_leader(
-    raft: &Raft,
-    entry: Logged,
-) -> Result<(u64, CommandResult<Reply>), Retry> {
-    match raft.client_write(entry).await {
-        Ok(r) => Ok((r.log_id.index, r.data)),
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-            Err(Retry::Forward(f.leader_node))
-        }
-        Err(e) => Err(Retry::Fatal(e.to_string())),
-    }
-}
+/// How long the leader waits for a running member to apply a change before answering
+/// without it.
+const APPLY_EVERYWHERE_WAIT: Duration = Duration::from_secs(2);
 
 impl Cluster {
+    /// Appends on this node, if it leads: the entry's index and outcome, once every
+    /// running member applied it (as RabbitMQ's metadata changes are done on every node
+    /// when the client hears of them; a member that does not answer in time is not
+    /// waited for).
+    pub(super) async fn on_leader(
+        &self,
+        entry: Logged,
+    ) -> Result<(u64, CommandResult<Reply>), Retry> {
+        let raft = self.raft();
+        let (index, reply) = match raft.client_write(entry).await {
+            Ok(r) => (r.log_id.index, r.data),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                return Err(Retry::Forward(f.leader_node))
+            }
+            Err(e) => return Err(Retry::Fatal(e.to_string())),
+        };
+        // Followers learn the new commit point with the next append: send it now.
+        let _ = raft.trigger().heartbeat().await;
+        let status = self.status();
+        let waits = (status.members.iter())
+            .filter(|m| m.running && m.name != self.me.name)
+            .map(|m| {
+                let member = super::node::Member {
+                    name: m.name.clone(),
+                    addr: m.addr.clone(),
+                };
+                async move {
+                    let ask = Request::Applied(index);
+                    let _ = self
+                        .links
+                        .request(&member, ask, APPLY_EVERYWHERE_WAIT)
+                        .await;
+                }
+            });
+        futures_util::future::join_all(waits).await;
+        Ok((index, reply))
+    }
+
     async fn propose_entry(self: Arc<Self>, entry: Logged) -> CommandResult<Reply> {
         let started = Instant::now();
         loop {
-            let leader = match on_leader(&self.raft(), entry.clone()).await {
+            let leader = match self.on_leader(entry.clone()).await {
                 Ok((_, reply)) => return reply,
                 Err(Retry::Fatal(e)) => return Err(CommandError::Internal(e)),
                 Err(Retry::Forward(leader)) => leader,

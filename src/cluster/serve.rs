@@ -3,7 +3,7 @@
 
 use super::links::{Serve, Served};
 use super::node::Member;
-use super::propose::{on_leader, Retry};
+use super::propose::Retry;
 use super::wire::{Request, Response};
 use super::Cluster;
 use openraft::Snapshot;
@@ -29,7 +29,7 @@ impl Cluster {
                     self.raft().install_full_snapshot(vote, snapshot).await,
                 ))
             }
-            Request::Propose(entry) => match on_leader(&self.raft(), entry).await {
+            Request::Propose(entry) => match self.on_leader(entry).await {
                 Ok((index, reply)) => Ok(Response::Proposed(index, reply)),
                 Err(Retry::Forward(_)) => Err(format!("{} is not the leader", self.me.name)),
                 Err(Retry::Fatal(e)) => Err(e),
@@ -40,6 +40,10 @@ impl Cluster {
             }
             Request::Forget { name } => self.forget(&name).await.map(|()| Response::Done),
             Request::Status => Ok(Response::Status(self.status())),
+            Request::Applied(index) => {
+                let waited = self.wait_applied(index).await;
+                waited.map(|()| Response::Done).map_err(|e| e.to_string())
+            }
             Request::Figures => Ok(Response::Figures(
                 crate::broker::node_figures::node_figures(&self.broker).await,
             )),

@@ -53,6 +53,8 @@ pub(crate) enum Request {
     },
     /// The cluster as the receiving node sees it.
     Status,
+    /// Answer once this log index is applied here.
+    Applied(u64),
     /// The receiving node's figures (memory, disk, fds...).
     Figures,
 }
