@@ -140,3 +140,62 @@ async fn pause_minority_stops_serving_clients_until_a_majority_is_back() {
     }
     nodes[0].await_members(3, 0, WAIT).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_far_behind_catches_up_from_a_snapshot() {
+    let specs = cluster::specs(3);
+    let mut nodes = cluster::start_specs(specs.clone()).await;
+    put_vhost(&nodes[0], "doomed").await;
+    await_vhost(&nodes[2], "doomed").await;
+    let dir = nodes.pop().expect("three").broker.kill();
+    // While it is down: a vhost it has goes, and enough changes are made that the log it
+    // would need is purged (a snapshot every 2000 entries).
+    let gone = nodes[0]
+        .api()
+        .delete("/api/vhosts/doomed")
+        .await
+        .expect("delete");
+    assert_eq!(gone.status, 204, "{}", gone.text());
+    let writers = (0..7u32).map(|w| {
+        let api = nodes[1].api();
+        async move {
+            for i in (w * 300)..(w * 300 + 300) {
+                let body = json!({"password": "pw", "tags": ""});
+                let r = api
+                    .put(&format!("/api/users/u{i}"), &body)
+                    .await
+                    .expect("put");
+                assert_eq!(r.status, 201, "{}", r.text());
+            }
+        }
+    });
+    let mut joined = tokio::task::JoinSet::new();
+    for w in writers {
+        joined.spawn(w);
+    }
+    while let Some(r) = joined.join_next().await {
+        r.expect("a writer");
+    }
+    let back = Node::start_in(dir, specs[2].clone());
+    back.await_members(3, 0, WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while back.get("/api/users/u2099").await.0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "never caught up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let installed = back
+        .broker
+        .wait_for_log("installed a metadata snapshot", WAIT)
+        .await;
+    assert!(installed.is_some(), "the node caught up through a snapshot");
+    assert_eq!(
+        back.get("/api/vhosts/doomed").await.0,
+        404,
+        "the snapshot's deletions apply"
+    );
+    let (_, users) = back.get("/api/users").await;
+    assert!(
+        users.as_array().map_or(0, Vec::len) >= 2101,
+        "every user is there"
+    );
+}

@@ -141,17 +141,7 @@ pub(crate) fn steps(defs: &Definitions) -> Vec<Step> {
         push(cmd, format!("queue '{}' in '{}'", q.name, q.vhost), false);
     }
     for b in &defs.bindings {
-        let destination = match b.destination_type {
-            DestinationType::Queue => Destination::Queue(b.destination.clone()),
-            DestinationType::Exchange => Destination::Exchange(b.destination.clone()),
-        };
-        let cmd = Command::Bind(BindingSpec {
-            vhost: b.vhost.clone(),
-            source: b.source.clone(),
-            destination,
-            routing_key: b.routing_key.clone(),
-            arguments: json_to_field_table(&b.arguments),
-        });
+        let cmd = Command::Bind(binding_spec(b));
         let what = format!(
             "binding from '{}' to '{}' in '{}'",
             b.source, b.destination, b.vhost
@@ -159,4 +149,19 @@ pub(crate) fn steps(defs: &Definitions) -> Vec<Step> {
         push(cmd, what, false);
     }
     out
+}
+
+/// A stored binding as the spec of a bind or unbind command.
+pub(crate) fn binding_spec(b: &crate::store::definitions::BindingDefinition) -> BindingSpec {
+    let destination = match b.destination_type {
+        DestinationType::Queue => Destination::Queue(b.destination.clone()),
+        DestinationType::Exchange => Destination::Exchange(b.destination.clone()),
+    };
+    BindingSpec {
+        vhost: b.vhost.clone(),
+        source: b.source.clone(),
+        destination,
+        routing_key: b.routing_key.clone(),
+        arguments: json_to_field_table(&b.arguments),
+    }
 }

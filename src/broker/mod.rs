@@ -16,6 +16,7 @@ pub(crate) mod policy;
 pub(crate) mod publish;
 mod queue_owner;
 pub(crate) mod records;
+mod replace;
 pub mod replicated;
 pub(crate) mod resources;
 pub(crate) mod sampler;

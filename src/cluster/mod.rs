@@ -27,6 +27,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Log entries between metadata snapshots.
+const SNAPSHOT_EVERY: u64 = 2000;
+
 pub struct Cluster {
     pub broker: Arc<Broker>,
     links: Arc<Links>,
@@ -79,8 +82,11 @@ impl Cluster {
             heartbeat_interval: 250,
             election_timeout_min: 1000,
             election_timeout_max: 2000,
-            // Metadata logs stay small; a node that falls behind replays them.
-            snapshot_policy: openraft::SnapshotPolicy::Never,
+            // The log in memory stays bounded: every SNAPSHOT_EVERY entries the metadata is
+            // snapshotted and the log before it purged (a node further behind gets the
+            // snapshot).
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY),
+            max_in_snapshot_log_to_keep: SNAPSHOT_EVERY / 2,
             ..Default::default()
         }
         .validate()

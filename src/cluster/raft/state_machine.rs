@@ -4,13 +4,13 @@
 //! restart resumes exactly after the last applied entry, never applying one twice.
 
 use super::types::{LogId, Membership, SnapshotData, StorageError, TypeConfig};
-use crate::broker::command::{Actor, CommandResult};
+use crate::broker::command::CommandResult;
 use crate::broker::replicated::Reply;
 use crate::broker::Broker;
 use crate::cluster::node::{Member, NodeId};
 use crate::store::meta_model::Change;
 use openraft::storage::{RaftStateMachine, Snapshot};
-use openraft::{EntryPayload, RaftSnapshotBuilder, SnapshotMeta};
+use openraft::{AnyError, EntryPayload, RaftSnapshotBuilder, SnapshotMeta, StorageIOError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -21,7 +21,6 @@ pub(crate) struct Position {
     pub(crate) membership: Membership,
 }
 
-#[derive(Clone)]
 pub(crate) struct StateMachine {
     broker: Arc<Broker>,
     position: Position,
@@ -61,18 +60,17 @@ impl StateMachine {
     }
 }
 
-impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+/// A snapshot taken when openraft asks for a builder: on the state machine's task, between
+/// two applied entries, so the definitions and the position agree.
+pub(crate) struct Builder {
+    taken: Stored,
+    slot: Arc<parking_lot::Mutex<Option<Stored>>>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for Builder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let mut data = self.broker.export_definitions();
-        data.cluster = serde_json::to_value(&self.position).ok();
-        let last = self.position.applied;
-        let meta = SnapshotMeta {
-            last_log_id: last,
-            last_membership: self.position.membership.clone(),
-            snapshot_id: last
-                .map_or_else(|| "0".into(), |l| format!("{}-{}", l.leader_id, l.index)),
-        };
-        *self.snapshot.lock() = Some((meta.clone(), data.clone()));
+        let (meta, data) = self.taken.clone();
+        *self.slot.lock() = Some((meta.clone(), data.clone()));
         Ok(Snapshot {
             meta,
             snapshot: Box::new(data),
@@ -81,7 +79,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
-    type SnapshotBuilder = Self;
+    type SnapshotBuilder = Builder;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, Membership), StorageError> {
         Ok((self.position.applied, self.position.membership.clone()))
@@ -113,33 +111,43 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(replies)
     }
 
-    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        self.clone()
+    async fn get_snapshot_builder(&mut self) -> Builder {
+        let mut data = self.broker.export_definitions();
+        data.cluster = serde_json::to_value(&self.position).ok();
+        let last = self.position.applied;
+        let meta = SnapshotMeta {
+            last_log_id: last,
+            last_membership: self.position.membership.clone(),
+            snapshot_id: last
+                .map_or_else(|| "0".into(), |l| format!("{}-{}", l.leader_id, l.index)),
+        };
+        Builder {
+            taken: (meta, data),
+            slot: self.snapshot.clone(),
+        }
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotData>, StorageError> {
         Ok(Box::default())
     }
 
-    /// Takes a snapshot's definitions: everything in it is put in place (as an import
-    /// does). Objects this node has that the snapshot lacks stay: snapshots are only sent
-    /// to nodes that fell behind a purged log, which Warren does not purge yet.
+    /// Takes a snapshot's definitions in place of this node's (what is unchanged stays, so
+    /// unchanged queues keep their messages), with the snapshot's position.
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<NodeId, Member>,
         snapshot: Box<SnapshotData>,
     ) -> Result<(), StorageError> {
-        for step in crate::broker::import::steps(&snapshot) {
-            if let Err(e) = self.broker.execute(&Actor::BROKER, step.cmd) {
-                tracing::warn!("snapshot: {}: {e}", step.what);
-            }
-        }
         self.position = Position {
             applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
         };
-        self.broker.persist(self.stored_position());
+        let replaced = (self.broker).replace_definitions(&snapshot, self.stored_position());
+        replaced
+            .map_err(|e| StorageIOError::write_state_machine(AnyError::error(e.to_string())))?;
         *self.snapshot.lock() = Some((meta.clone(), *snapshot));
+        let at = meta.last_log_id.map_or(0, |l| l.index);
+        tracing::info!("installed a metadata snapshot (log index {at})");
         Ok(())
     }
 
