@@ -28,7 +28,7 @@ pub(crate) enum Stat {
     DropUnroutable,
 }
 
-const N: usize = 13;
+pub(crate) const N: usize = 13;
 
 impl Stat {
     pub(crate) const ALL: [Stat; N] = [

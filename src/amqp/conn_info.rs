@@ -69,16 +69,17 @@ impl SharedInfo {
         self.close_reason.lock().take()
     }
 
-    /// Counts what a socket write sent.
+    /// Counts what a socket write sent. Only the connection's writer calls it (and the
+    /// handshake, before the writer starts).
     pub(crate) fn sent(&self, bytes: usize) {
-        self.send_oct.fetch_add(bytes as u64, Ordering::Relaxed);
-        self.send_cnt.fetch_add(1, Ordering::Relaxed);
+        add_owned(&self.send_oct, bytes as u64);
+        add_owned(&self.send_cnt, 1);
     }
 
-    /// Counts what a socket read brought.
+    /// Counts what a socket read brought. Only the connection's reader calls it.
     pub(crate) fn received(&self, bytes: usize) {
-        self.recv_oct.fetch_add(bytes as u64, Ordering::Relaxed);
-        self.recv_cnt.fetch_add(1, Ordering::Relaxed);
+        add_owned(&self.recv_oct, bytes as u64);
+        add_owned(&self.recv_cnt, 1);
     }
 
     fn live_channels(&self) -> Vec<Arc<ChannelShared>> {
@@ -176,4 +177,10 @@ impl ClientConnection for ConnShared {
         *self.info.close_reason.lock() = Some(reason.to_string());
         self.info.close_requested.notify_one();
     }
+}
+
+/// Adds to a counter that only the calling task writes (others only read it): a load and a
+/// store, not a locked read-modify-write, since no other write can come in between.
+fn add_owned(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
 }

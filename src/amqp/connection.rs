@@ -49,6 +49,8 @@ pub(crate) struct Connection {
     pub(crate) pending_get: Option<(u16, basic::Get, Arc<Queue>)>,
     /// A command waiting for the cluster's log, with the channel and reply it is for.
     pub(crate) pending_command: Option<(u16, Command, Then)>,
+    /// Publishes to the last exchange published to, not yet added to its counters.
+    pub(crate) exchange_tally: super::exchange_tally::ExchangeTally,
     /// Wakes when a vhost or user is deleted ([`Connection::access_lost`]).
     revoked: tokio::sync::watch::Receiver<u64>,
     /// The connection's place under its vhost's and user's limits.
@@ -100,6 +102,7 @@ impl Connection {
             held: RefCell::new(Vec::new()),
             pending_get: None,
             pending_command: None,
+            exchange_tally: Default::default(),
             revoked,
             admission: o.admission,
             topic_permissions: (generation, topic),
@@ -175,6 +178,7 @@ impl Connection {
                     Err((ch, e)) => self.close_channel(ch, e),
                 }
             }
+            self.exchange_tally.flush();
             self.wait_for_congested_queues().await;
             tokio::select! {
                 r = rd.fill() => {
@@ -524,6 +528,7 @@ impl Connection {
     /// Releases everything the connection holds: channels (requeueing their unacked
     /// messages) and exclusive queues.
     fn cleanup(&mut self) {
+        self.exchange_tally.flush();
         let ids: Vec<u16> = self.channels.keys().copied().collect();
         for ch in ids {
             self.release_channel(ch);

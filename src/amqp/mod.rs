@@ -10,6 +10,7 @@ pub(crate) mod conn_info;
 pub(crate) mod conn_shared;
 pub(crate) mod connection;
 pub(crate) mod error;
+mod exchange_tally;
 pub(crate) mod handshake;
 mod methods;
 mod nesting;

@@ -115,7 +115,7 @@ fn snapshot(broker: &Broker, (kind, vhost, name): &Key) -> Option<Snapshot> {
     let (counts, lengths) = match kind {
         Kind::Queue => {
             let q = vh.queue(name)?;
-            (q.stats.counts(), length(&q))
+            (q.message_counts(), length(&q))
         }
         Kind::Exchange => (vh.exchange(name)?.stats.counts(), [0; 3]),
         Kind::Vhost => {

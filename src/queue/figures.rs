@@ -129,12 +129,12 @@ impl Queue {
     /// One round of the stats sampler: message rates, length rates and idleness. Returns
     /// the lengths it sampled: messages, ready, unacknowledged.
     pub(crate) fn sample(&self, now: Instant, now_ms: u64) -> [u64; 3] {
-        self.stats.sample(now);
-        let (ready, unacked) = {
+        let (ready, unacked, counts) = {
             let mut st = self.state.lock();
             st.activity.sample(now_ms);
-            (st.ready() as u64, st.unacked() as u64)
+            (st.ready() as u64, st.unacked() as u64, st.stats)
         };
+        self.rates.sample(now, counts);
         let lengths = [ready + unacked, ready, unacked];
         self.lengths.sample(now, lengths);
         lengths

@@ -23,7 +23,7 @@ mod tally;
 mod tests;
 
 use crate::message::Message;
-use crate::stats::{Gauges, MessageStats, Stat};
+use crate::stats::{Counts, Gauges, Rates, Stat};
 use crate::store::messages::{MessageStore, Restored};
 use crate::store::segment::RecordRef;
 use amq_protocol::types::FieldTable;
@@ -65,8 +65,8 @@ pub struct Queue {
     uncongested: tokio::sync::Notify,
     /// Woken when paged-out messages have been read back.
     loaded: tokio::sync::Notify,
-    /// Message statistics (publish, deliveries, gets, acks).
-    pub(crate) stats: MessageStats,
+    /// Rates of the message statistics (the counts are in the state).
+    rates: Rates,
     /// Messages, ready and unacknowledged, sampled for their rates of change.
     pub(crate) lengths: Gauges<3>,
 }
@@ -134,7 +134,7 @@ impl Queue {
             congested: AtomicBool::new(false),
             uncongested: tokio::sync::Notify::new(),
             loaded: tokio::sync::Notify::new(),
-            stats: MessageStats::default(),
+            rates: Rates::default(),
             lengths: Gauges::default(),
         });
         expiry::watch_unused(&q);
@@ -150,7 +150,13 @@ impl Queue {
             st.activity.note();
             let r = op(&mut st, &mut fx);
             for (consumer, d) in fx.deliveries.drain(..) {
-                self.count_delivery(d.no_ack, d.redelivered, Stat::Deliver, Stat::DeliverNoAck);
+                count_delivery(
+                    &mut st.stats,
+                    d.no_ack,
+                    d.redelivered,
+                    Stat::Deliver,
+                    Stat::DeliverNoAck,
+                );
                 consumer.deliver(self, d);
             }
             self.update_flow(&st);
@@ -162,11 +168,14 @@ impl Queue {
         r
     }
 
-    fn count_delivery(&self, no_ack: bool, redelivered: bool, acked: Stat, unacked: Stat) {
-        self.stats.inc(if no_ack { unacked } else { acked });
-        if redelivered {
-            self.stats.inc(Stat::Redeliver);
-        }
+    /// The message statistics' counts.
+    pub(crate) fn message_counts(&self) -> Counts {
+        self.state.lock().stats
+    }
+
+    /// (name, count, rate) of the message statistics, as the API reports them.
+    pub(crate) fn message_report(&self) -> Vec<(&'static str, u64, f64)> {
+        crate::stats::report(&self.message_counts(), &self.rates.rates())
     }
 
     /// Carries out what an operation asked for once the lock is released.
@@ -297,8 +306,10 @@ impl Queue {
 
     /// Enqueues a message (in memory, stored, or both) and delivers what can be delivered.
     pub fn publish(self: &Arc<Self>, msg: Message, keep_in_ram: bool, stored: Option<RecordRef>) {
-        self.stats.inc(Stat::Publish);
-        self.apply(|st, fx| st.publish(fx, msg, keep_in_ram, stored))
+        self.apply(|st, fx| {
+            st.stats[Stat::Publish as usize] += 1;
+            st.publish(fx, msg, keep_in_ram, stored)
+        })
     }
 
     /// Loads recovered messages (stored only, marked redelivered).
@@ -309,24 +320,35 @@ impl Queue {
     /// Takes the head message for `basic.get`, unsettled under `holder` (settled at once
     /// without one).
     pub fn get(self: &Arc<Self>, holder: Option<Holder>) -> Got {
-        let got = self.apply(|st, fx| st.get(fx, holder));
-        match &got {
-            Got::Message { redelivered, .. } => {
-                self.count_delivery(holder.is_none(), *redelivered, Stat::Get, Stat::GetNoAck)
+        self.apply(|st, fx| {
+            let got = st.get(fx, holder);
+            match &got {
+                Got::Message { redelivered, .. } => {
+                    let no_ack = holder.is_none();
+                    count_delivery(
+                        &mut st.stats,
+                        no_ack,
+                        *redelivered,
+                        Stat::Get,
+                        Stat::GetNoAck,
+                    )
+                }
+                Got::Empty => st.stats[Stat::GetEmpty as usize] += 1,
+                Got::Loading => {}
             }
-            Got::Empty => self.stats.inc(Stat::GetEmpty),
-            Got::Loading => {}
-        }
-        got
+            got
+        })
     }
 
     /// Settles deliveries held by `holder`: acked, rejected (dead-lettered if the queue
     /// has a dead-letter exchange) or requeued.
     pub fn settle(self: &Arc<Self>, holder: Holder, seqs: &[u64], how: Settle) {
-        if how == Settle::Ack {
-            self.stats.add(Stat::Ack, seqs.len() as u64);
-        }
-        self.apply(|st, fx| st.settle(fx, holder, seqs, how))
+        self.apply(|st, fx| {
+            if how == Settle::Ack {
+                st.stats[Stat::Ack as usize] += seqs.len() as u64;
+            }
+            st.settle(fx, holder, seqs, how)
+        })
     }
 
     /// `holder` went away: what it held goes back to the queue.
@@ -459,5 +481,13 @@ impl Queue {
             self.store.release(new, durable);
         }
         moved
+    }
+}
+
+/// Counts a delivery or a get (and a redelivery).
+fn count_delivery(stats: &mut Counts, no_ack: bool, redelivered: bool, acked: Stat, unacked: Stat) {
+    stats[if no_ack { unacked } else { acked } as usize] += 1;
+    if redelivered {
+        stats[Stat::Redeliver as usize] += 1;
     }
 }

@@ -49,6 +49,9 @@ pub(crate) struct QueueState {
     loading: bool,
     /// Reads the time (the wall clock; tests set their own).
     pub(super) clock: fn() -> Deadline,
+    /// Message statistics (publish, deliveries, gets, acks), counted under the lock the
+    /// operation holds anyway: plain numbers, no extra shared cache line per message.
+    pub(super) stats: crate::stats::Counts,
 }
 
 /// What `get` found.
@@ -116,6 +119,7 @@ impl QueueState {
             ttl_timer: None,
             loading: false,
             clock,
+            stats: [0; crate::stats::N],
         }
     }
 

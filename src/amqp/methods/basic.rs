@@ -128,10 +128,7 @@ impl Connection {
         } else if let Some(ex) = self.publish_exchange(ch, msg.exchange()) {
             self.vhost
                 .route(&ex, msg.routing_key(), headers, &mut queues);
-            ex.stats.inc(Stat::PublishIn);
-            if !queues.is_empty() {
-                ex.stats.inc(Stat::PublishOut);
-            }
+            self.exchange_tally.count(&ex, !queues.is_empty());
         }
         if queues.is_empty() {
             self.chan(ch).shared.stats.inc(if mandatory {

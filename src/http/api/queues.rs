@@ -284,7 +284,7 @@ fn json_of(broker: &Broker, q: &Queue, f: &QueueFigures) -> Value {
     };
     let lengths = q.lengths.rates();
     let mut v = json!({
-        "message_stats": super::message_stats(&q.stats.report()),
+        "message_stats": super::message_stats(&q.message_report()),
         "messages_details": super::rate_json(lengths[0]),
         "messages_ready_details": super::rate_json(lengths[1]),
         "messages_unacknowledged_details": super::rate_json(lengths[2]),
