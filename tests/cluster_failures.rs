@@ -199,3 +199,32 @@ async fn a_node_far_behind_catches_up_from_a_snapshot() {
         "every user is there"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_nodes_keep_serving_with_two_down() {
+    let specs = cluster::specs(5);
+    let mut nodes = cluster::start_specs(specs.clone()).await;
+    put_vhost(&nodes[4], "five").await;
+    for node in &nodes {
+        await_vhost(node, "five").await;
+    }
+    // Two of five killed: the three left are a majority and take changes.
+    let d5 = nodes.pop().expect("five").broker.kill();
+    let d4 = nodes.pop().expect("four").broker.kill();
+    put_vhost(&nodes[0], "three-left").await;
+    for node in &nodes {
+        await_vhost(node, "three-left").await;
+    }
+    let s = nodes[2].status().await;
+    assert_eq!(s["running_nodes"].as_array().map(Vec::len), Some(3), "{s}");
+    assert_eq!(s["disc_nodes"].as_array().map(Vec::len), Some(5), "{s}");
+    // Both come back and catch up.
+    let back = [
+        Node::start_in(d4, specs[3].clone()),
+        Node::start_in(d5, specs[4].clone()),
+    ];
+    for node in &back {
+        node.await_members(5, 0, WAIT).await;
+        await_vhost(node, "three-left").await;
+    }
+}

@@ -159,7 +159,8 @@ impl Connection {
                         .map_err(AmqpError::from)
                         .and_then(|o| self.command_done(ch, then, o))
                     {
-                        handled = Err((ch, e));
+                        let (class, method) = then.method_ids();
+                        handled = Err((ch, e.on(class, method)));
                     }
                 }
                 if self.persisting.is_some() {
@@ -170,7 +171,10 @@ impl Connection {
                 }
                 match handled {
                     Ok(true) => {}
-                    Ok(false) => return End::PeerClosed,
+                    Ok(false) => {
+                        self.closed_by_peer().await;
+                        return End::PeerClosed;
+                    }
                     Err((ch, e)) if e.is_hard() || ch == 0 => {
                         self.close(e);
                         return End::Closing;
@@ -312,10 +316,8 @@ impl Connection {
             }
         };
         match method {
-            AMQPClass::Connection(connection::AMQPMethod::Close(_)) => {
-                self.send0(connection::AMQPMethod::CloseOk(connection::CloseOk {}));
-                Ok(false)
-            }
+            // close-ok goes once the exclusive queues are gone (`closed_by_peer`).
+            AMQPClass::Connection(connection::AMQPMethod::Close(_)) => Ok(false),
             AMQPClass::Connection(connection::AMQPMethod::UpdateSecret(_)) => {
                 // RabbitMQ 3.10's internal auth backend accepts any new secret: the user's
                 // permissions do not depend on it.
@@ -456,10 +458,38 @@ impl Connection {
     pub(crate) fn command(&mut self, cmd: Command) -> AmqpResult<Outcome> {
         let applied = self.broker.execute(&self.actor(), cmd)?;
         if let Some(t) = applied.persisted {
-            // One ticket at a time: frames are handled one by one and each waits.
-            self.persisting = Some(t);
+            self.hold_until(t);
         }
         Ok(applied.outcome)
+    }
+
+    /// Holds the replies sent from now on until the ticket resolves (frames are handled one
+    /// by one, and each waits for what its handling started).
+    pub(crate) fn hold_until(&mut self, t: Ticket) {
+        self.persisting = Some(match self.persisting.take() {
+            Some(earlier) => earlier.and(t),
+            None => t,
+        });
+    }
+
+    /// The client closed: its exclusive queues are deleted (through the cluster's log on a
+    /// cluster node) before close-ok, so whatever the client does next finds them gone.
+    async fn closed_by_peer(&mut self) {
+        for q in std::mem::take(&mut self.exclusive) {
+            if q.is_deleted() {
+                continue;
+            }
+            let cmd = Command::DeleteQueue {
+                vhost: self.vhost.name.clone(),
+                name: q.name.clone(),
+                if_unused: false,
+                if_empty: false,
+            };
+            if let Err(e) = self.broker.run(&Actor::BROKER, cmd).await {
+                tracing::debug!("exclusive queue '{}' stays: {e}", q.name);
+            }
+        }
+        self.send0(connection::AMQPMethod::CloseOk(connection::CloseOk {}));
     }
 
     /// Waits for the metadata write a command started, then sends the replies held for it.

@@ -20,6 +20,10 @@ pub struct Logged {
     pub user: Option<String>,
     pub connection: Option<u64>,
     pub command: Command,
+    /// The node that proposed it and a number it chose: that node answers its client with
+    /// its own application's outcome (a queue's contents differ between nodes).
+    #[serde(default)]
+    pub origin: Option<(u64, u64)>,
 }
 
 /// A command's outcome in a form every node can send back to the one that asked.
@@ -68,6 +72,7 @@ impl Broker {
             user: actor.user.map(|u| u.name.clone()),
             connection: actor.connection,
             command: cmd,
+            origin: None,
         };
         match r.propose(entry).await? {
             Reply::Done => Ok(Outcome::Done),
@@ -86,25 +91,33 @@ impl Broker {
     }
 
     /// Runs a command the broker itself decided on (deleting an exclusive or auto-delete
-    /// queue), without waiting: at once alone, in the background through the cluster's log.
-    pub fn run_as_broker(&self, cmd: Command) {
+    /// queue) without waiting: at once alone, in the background through the cluster's log.
+    /// The ticket resolves once it is done (and written); a refusal is only logged.
+    pub fn run_as_broker(&self, cmd: Command) -> Option<Ticket> {
         let Some(r) = self.replicator.get() else {
-            if let Err(e) = self.execute(&Actor::BROKER, cmd) {
-                tracing::debug!("not done: {e}");
-            }
-            return;
+            return match self.execute(&Actor::BROKER, cmd) {
+                Ok(applied) => applied.persisted,
+                Err(e) => {
+                    tracing::debug!("not done: {e}");
+                    None
+                }
+            };
         };
         let entry = Logged {
             user: None,
             connection: None,
             command: cmd,
+            origin: None,
         };
         let proposed = r.propose(entry);
+        let (tx, ticket) = Ticket::channel();
         tokio::spawn(async move {
             if let Err(e) = proposed.await {
                 tracing::debug!("not done: {e}");
             }
+            let _ = tx.send(Ok(()));
         });
+        Some(ticket)
     }
 
     /// Runs commands in order, stopping at the first refused (its index and error); alone,

@@ -16,6 +16,7 @@ mod raft;
 mod reset;
 mod serve;
 pub mod status;
+mod waiters;
 mod wire;
 
 use crate::broker::Broker;
@@ -43,6 +44,8 @@ pub struct Cluster {
     config: ClusterConfig,
     /// The inter-node listener's address.
     pub listen_addr: SocketAddr,
+    /// Proposals of this node waiting for their outcome here.
+    waiters: Arc<waiters::Waiters>,
     /// This cluster, for the futures it hands out.
     this: std::sync::OnceLock<std::sync::Weak<Cluster>>,
 }
@@ -76,7 +79,8 @@ impl Cluster {
             }
             NodeType::Ram => raft::log_store::LogStore::memory(),
         };
-        let state = raft::state_machine::StateMachine::new(broker.clone())?;
+        let waiters = Arc::new(waiters::Waiters::new(me.id()));
+        let state = raft::state_machine::StateMachine::new(broker.clone(), waiters.clone())?;
         let raft_config = openraft::Config {
             cluster_name: "warren".into(),
             heartbeat_interval: 250,
@@ -109,6 +113,7 @@ impl Cluster {
             config,
             listen_addr,
             this: std::sync::OnceLock::new(),
+            waiters,
         });
         let _ = cluster.this.set(Arc::downgrade(&cluster));
         let serve: Arc<dyn links::Serve> = cluster.clone();

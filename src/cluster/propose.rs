@@ -63,11 +63,30 @@ impl Cluster {
         Ok((index, reply))
     }
 
-    async fn propose_entry(self: Arc<Self>, entry: Logged) -> CommandResult<Reply> {
+    /// Proposes an entry and answers with this node's outcome of applying it (the
+    /// leader's, should this node's not come).
+    async fn propose_entry(self: Arc<Self>, mut entry: Logged) -> CommandResult<Reply> {
+        let (n, here) = self.waiters.register(&mut entry);
+        let leaders = match self.clone().commit(entry).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                self.waiters.forget(n);
+                return Err(e);
+            }
+        };
+        match tokio::time::timeout(NO_LEADER_AFTER, here).await {
+            Ok(Ok(reply)) => reply,
+            _ => leaders,
+        }
+    }
+
+    /// Appends an entry on the leader (here, or forwarded) and waits until this node
+    /// applied it: the leader's outcome, or why it was not committed.
+    async fn commit(self: Arc<Self>, entry: Logged) -> CommandResult<CommandResult<Reply>> {
         let started = Instant::now();
         loop {
             let leader = match self.on_leader(entry.clone()).await {
-                Ok((_, reply)) => return reply,
+                Ok((_, reply)) => return Ok(reply),
                 Err(Retry::Fatal(e)) => return Err(CommandError::Internal(e)),
                 Err(Retry::Forward(leader)) => leader,
             };
@@ -76,7 +95,7 @@ impl Cluster {
                 let answer = self.links.request(&leader, req, NO_LEADER_AFTER).await;
                 if let Ok(Response::Proposed(index, reply)) = answer {
                     self.wait_applied(index).await?;
-                    return reply;
+                    return Ok(reply);
                 }
             }
             if started.elapsed() > NO_LEADER_AFTER {

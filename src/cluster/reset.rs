@@ -53,7 +53,7 @@ impl Cluster {
         let network = super::raft::network::Network {
             links: self.links.clone(),
         };
-        let fresh = StateMachine::fresh(self.broker.clone());
+        let fresh = StateMachine::fresh(self.broker.clone(), self.waiters.clone());
         let config = self.raft_config.clone();
         let raft = Raft::new(self.me.id(), config, network, self.log.clone(), fresh)
             .await

@@ -25,6 +25,22 @@ const COMPACT_MIN_BYTES: u64 = 1024 * 1024;
 pub struct Ticket(oneshot::Receiver<Result<(), Arc<str>>>);
 
 impl Ticket {
+    /// A ticket resolved through the sender (work done elsewhere than the metadata log).
+    pub fn channel() -> (oneshot::Sender<Result<(), Arc<str>>>, Ticket) {
+        let (tx, rx) = oneshot::channel();
+        (tx, Ticket(rx))
+    }
+
+    /// Resolves once both are done (with the first error).
+    pub fn and(self, other: Ticket) -> Ticket {
+        let (tx, t) = Ticket::channel();
+        tokio::spawn(async move {
+            let (a, b) = (self.written().await, other.written().await);
+            let _ = tx.send(a.and(b));
+        });
+        t
+    }
+
     pub async fn written(self) -> Result<(), Arc<str>> {
         self.0
             .await

@@ -22,6 +22,23 @@ pub(crate) enum Then {
     QueueDeleted { nowait: bool },
 }
 
+impl Then {
+    /// The class and method ids of the method this replies to (for `channel.close`).
+    pub(crate) fn method_ids(self) -> (u16, u16) {
+        match self {
+            Then::ExchangeDeclared { .. } => (40, 10),
+            Then::ExchangeDeleted { .. } => (40, 20),
+            Then::ExchangeBound { .. } => (40, 30),
+            Then::ExchangeUnbound { .. } => (40, 40),
+            Then::QueueDeclared { .. } => (50, 10),
+            Then::QueueBound { .. } => (50, 20),
+            Then::QueuePurged { .. } => (50, 30),
+            Then::QueueDeleted { .. } => (50, 40),
+            Then::QueueUnbound => (50, 50),
+        }
+    }
+}
+
 impl Connection {
     /// Runs a command for a method on channel `ch` and sends the reply `then` describes.
     pub(crate) fn command_then(&mut self, ch: u16, cmd: Command, then: Then) -> AmqpResult<()> {

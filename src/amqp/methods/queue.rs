@@ -175,7 +175,9 @@ impl Connection {
             if_unused,
             if_empty: false,
         };
-        self.broker.run_as_broker(cmd);
+        if let Some(t) = self.broker.run_as_broker(cmd) {
+            self.hold_until(t);
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::broker::command::CommandResult;
 use crate::broker::replicated::Reply;
 use crate::broker::Broker;
 use crate::cluster::node::{Member, NodeId};
+use crate::cluster::waiters::Waiters;
 use crate::store::meta_model::Change;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{AnyError, EntryPayload, RaftSnapshotBuilder, SnapshotMeta, StorageIOError};
@@ -23,6 +24,7 @@ pub(crate) struct Position {
 
 pub(crate) struct StateMachine {
     broker: Arc<Broker>,
+    waiters: Arc<crate::cluster::waiters::Waiters>,
     position: Position,
     /// The last snapshot built or installed (shared with the builders cloned from it).
     snapshot: Arc<parking_lot::Mutex<Option<Stored>>>,
@@ -32,24 +34,25 @@ type Stored = (SnapshotMeta<NodeId, Member>, SnapshotData);
 
 impl StateMachine {
     /// Resumes from the position stored with the broker's metadata (none on a fresh node).
-    pub(crate) fn new(broker: Arc<Broker>) -> anyhow::Result<StateMachine> {
+    pub(crate) fn new(broker: Arc<Broker>, waiters: Arc<Waiters>) -> anyhow::Result<StateMachine> {
         let stored = broker.cluster_state.lock().take();
         let position = match stored {
             Some(v) => serde_json::from_value(v)
                 .map_err(|e| anyhow::anyhow!("the stored cluster position is unreadable: {e}"))?,
             None => Position::default(),
         };
-        Ok(Self::at(broker, position))
+        Ok(Self::at(broker, waiters, position))
     }
 
     /// A state machine that has applied nothing (after a reset).
-    pub(crate) fn fresh(broker: Arc<Broker>) -> StateMachine {
-        Self::at(broker, Position::default())
+    pub(crate) fn fresh(broker: Arc<Broker>, waiters: Arc<Waiters>) -> StateMachine {
+        Self::at(broker, waiters, Position::default())
     }
 
-    fn at(broker: Arc<Broker>, position: Position) -> StateMachine {
+    fn at(broker: Arc<Broker>, waiters: Arc<Waiters>, position: Position) -> StateMachine {
         StateMachine {
             broker,
+            waiters,
             position,
             snapshot: Arc::default(),
         }
@@ -103,7 +106,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     replies.push(Ok(Reply::Done));
                 }
                 EntryPayload::Normal(logged) => {
+                    let origin = logged.origin;
                     let (reply, _) = self.broker.apply_logged(logged, self.stored_position());
+                    self.waiters.applied(origin, &reply);
                     replies.push(reply);
                 }
             }

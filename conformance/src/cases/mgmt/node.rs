@@ -235,7 +235,12 @@ fn check_node(n: &Value, what: &str) -> CaseResult {
         what,
     )?;
     ensure!(n["name"].is_string(), "{what}.name: not a string");
-    ensure_eq!(n["type"].as_str(), Some("disc"), "{what}.type");
+    // A RAM node of a cluster says "ram".
+    let kind = n["type"].as_str();
+    ensure!(
+        matches!(kind, Some("disc" | "ram")),
+        "{what}.type: expected disc or ram, got {kind:?}"
+    );
     ensure_eq!(n["running"].as_bool(), Some(true), "{what}.running");
     ensure_eq!(n["mem_alarm"].as_bool(), Some(false), "{what}.mem_alarm");
     ensure_eq!(
