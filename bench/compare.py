@@ -52,6 +52,17 @@ def keep_awake():
             for cpu in ("0", "1")]
 
 
+def stop_warren(warren, data):
+    """Stops a Warren started on `data` (showing its log's end if it had died) and
+    removes the data dir."""
+    if warren.poll() is not None:
+        with open(os.path.join(data, "log")) as f:
+            print(f"warren exited ({warren.returncode}); its log ends:\n{f.read()[-3000:]}")
+    warren.send_signal(signal.SIGTERM)
+    warren.wait(timeout=30)
+    shutil.rmtree(data, ignore_errors=True)
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -360,12 +371,7 @@ def main():
                 print(f"{name} run {i + 1}: p50 {r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms", flush=True)
             save(results, args)
     finally:
-        if warren.poll() is not None:
-            with open(os.path.join(data, "log")) as f:
-                print(f"warren exited ({warren.returncode}); its log ends:\n{f.read()[-3000:]}")
-        warren.send_signal(signal.SIGTERM)
-        warren.wait(timeout=30)
-        shutil.rmtree(data, ignore_errors=True)
+        stop_warren(warren, data)
     write_report(results)
     print("wrote BENCHMARKS.md")
 

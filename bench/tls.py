@@ -27,7 +27,6 @@ import datetime
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -38,7 +37,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ of compare.py in the tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import (RELEASE, ROOT, SCENARIOS, cpu_seconds, fmt, machine, measure, pin,  # noqa: E402
-                     rabbitmq_pid, raise_nofile, ratio, start_warren, summary)
+                     rabbitmq_pid, raise_nofile, ratio, start_warren, stop_warren, summary)
 
 REFERENCE = os.path.join(os.path.dirname(ROOT), "shared", "tools", "reference-rabbitmq")
 THROUGHPUT = [s for s in SCENARIOS if s[0] in ("S1", "S3")]
@@ -244,12 +243,7 @@ def main():
     finally:
         pin(rabbit, "0-" + str(os.cpu_count() - 1))
         rabbitmq_stop_tls_listener(args.rabbitmq_port, args.rabbitmq_tls_port)
-        if warren.poll() is not None:
-            with open(os.path.join(data, "log")) as f:
-                print(f"warren exited ({warren.returncode}); its log ends:\n{f.read()[-3000:]}")
-        warren.send_signal(signal.SIGTERM)
-        warren.wait(timeout=30)
-        shutil.rmtree(data, ignore_errors=True)
+        stop_warren(warren, data)
         shutil.rmtree(d, ignore_errors=True)
 
 

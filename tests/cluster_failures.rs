@@ -193,11 +193,19 @@ async fn a_node_far_behind_catches_up_from_a_snapshot() {
         404,
         "the snapshot's deletions apply"
     );
-    let (_, users) = back.get("/api/users").await;
-    assert!(
-        users.as_array().map_or(0, Vec::len) >= 2101,
-        "every user is there"
-    );
+    // The writers ran side by side, so u2099 is not the last entry: wait for every user.
+    loop {
+        let (_, users) = back.get("/api/users").await;
+        let n = users.as_array().map_or(0, Vec::len);
+        if n >= 2101 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "every user is there: {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

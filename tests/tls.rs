@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use warren::config::{Config, PermissionDef, TlsConfig, UserDef, Verify};
+use warren::config::{Config, TlsConfig, Verify};
 
 /// A CA, a server certificate and a client certificate `CN=client` in one directory.
 struct Pki {
@@ -180,24 +180,10 @@ async fn peer_verification_refuses_unknown_ca_expired_and_missing_certificates()
 async fn external_logs_in_as_the_certificate_cn() {
     let pki = Pki::new();
     let mut config = with_amqp_tls(pki.tls(Verify::VerifyPeer, false));
-    for (user, tags) in [
-        ("client", vec![]),
-        ("guest", vec!["administrator".to_string()]),
-    ] {
-        config.users.push(UserDef {
-            name: user.into(),
-            password: Some("guest".into()),
-            password_hash: None,
-            tags,
-        });
-        config.permissions.push(PermissionDef {
-            user: user.into(),
-            vhost: "/".into(),
-            configure: ".*".into(),
-            write: ".*".into(),
-            read: ".*".into(),
-        });
-    }
+    common::add_users(
+        &mut config,
+        &[("client", &[]), ("guest", &["administrator"])],
+    );
     let (b, tls) = start(config).await;
     let conn = connect_tls(
         tls,

@@ -8,30 +8,7 @@ mod common;
 use common::certs::Ca;
 use common::TestBroker;
 use std::time::Duration;
-use warren::config::{Config, PermissionDef, TlsConfig, UserDef, Verify};
-
-/// Users `guest` (administrator, for the management API) and `client` (the CN of the
-/// client certificate, for EXTERNAL), both with every permission on `/`.
-fn users(config: &mut Config) {
-    for (user, tags) in [
-        ("guest", vec!["administrator".to_string()]),
-        ("client", vec![]),
-    ] {
-        config.users.push(UserDef {
-            name: user.into(),
-            password: Some("guest".into()),
-            password_hash: None,
-            tags,
-        });
-        config.permissions.push(PermissionDef {
-            user: user.into(),
-            vhost: "/".into(),
-            configure: ".*".into(),
-            write: ".*".into(),
-            read: ".*".into(),
-        });
-    }
-}
+use warren::config::{Config, TlsConfig, Verify};
 
 #[tokio::test]
 async fn pika_over_tls_plain_external_and_an_unknown_ca() {
@@ -44,7 +21,12 @@ async fn pika_over_tls_plain_external_and_an_unknown_ca() {
     let stranger = Ca::new("Someone else").client(d, "stranger", false);
 
     let mut config = Config::default();
-    users(&mut config);
+    // `guest` (administrator, for the management API) and `client` (the CN of the client
+    // certificate, for EXTERNAL).
+    common::add_users(
+        &mut config,
+        &[("guest", &["administrator"]), ("client", &[])],
+    );
     config.amqp.tls = Some(TlsConfig {
         listen: "127.0.0.1:0".into(),
         certfile: server.certfile.clone(),

@@ -5,7 +5,10 @@
 use super::command::{Actor, Command, CommandResult};
 use super::import::{binding_spec, steps};
 use super::Broker;
-use crate::store::definitions::Definitions;
+use crate::store::definitions::{
+    Definitions, GlobalParameterDefinition, ParameterDefinition, PermissionDefinition,
+    PolicyDefinition, TopicPermissionDefinition,
+};
 use crate::store::meta_model::Change;
 use std::collections::HashSet;
 
@@ -36,17 +39,12 @@ impl Broker {
 /// The commands that remove what `current` has and `target` lacks (or has otherwise, for
 /// queues and exchanges, which cannot be changed in place), the dependent objects first.
 fn removals(current: &Definitions, target: &Definitions) -> Vec<Command> {
+    let named = |parts: &[&str]| parts.join("\u{0}");
     let mut out = Vec::new();
-    let bindings: HashSet<String> = target.bindings.iter().map(key).collect();
-    for b in current
-        .bindings
-        .iter()
-        .filter(|b| !bindings.contains(&key(b)))
-    {
+    for b in missing(&current.bindings, &target.bindings, key) {
         out.push(Command::Unbind(binding_spec(b)));
     }
-    let queues: HashSet<String> = target.queues.iter().map(key).collect();
-    for q in current.queues.iter().filter(|q| !queues.contains(&key(q))) {
+    for q in missing(&current.queues, &target.queues, key) {
         out.push(Command::DeleteQueue {
             vhost: q.vhost.clone(),
             name: q.name.clone(),
@@ -54,110 +52,75 @@ fn removals(current: &Definitions, target: &Definitions) -> Vec<Command> {
             if_empty: false,
         });
     }
-    let exchanges: HashSet<String> = target.exchanges.iter().map(key).collect();
-    for e in current
-        .exchanges
-        .iter()
-        .filter(|e| !exchanges.contains(&key(e)))
-    {
+    for e in missing(&current.exchanges, &target.exchanges, key) {
         out.push(Command::DeleteExchange {
             vhost: e.vhost.clone(),
             name: e.name.clone(),
             if_unused: false,
         });
     }
-    let named = |v: &str, n: &str| format!("{v}\u{0}{n}");
-    let policies: HashSet<String> = (target.policies.iter())
-        .map(|p| named(&p.vhost, &p.name))
-        .collect();
-    for p in (current.policies.iter()).filter(|p| !policies.contains(&named(&p.vhost, &p.name))) {
-        out.push(Command::ClearPolicy {
+    let policy = |p: &PolicyDefinition| named(&[&p.vhost, &p.name]);
+    for p in missing(&current.policies, &target.policies, policy) {
+        let (vhost, name) = (p.vhost.clone(), p.name.clone());
+        out.push(Command::ClearPolicy { vhost, name });
+    }
+    for p in missing(
+        &current.operator_policies,
+        &target.operator_policies,
+        policy,
+    ) {
+        let (vhost, name) = (p.vhost.clone(), p.name.clone());
+        out.push(Command::ClearOperatorPolicy { vhost, name });
+    }
+    let param = |p: &ParameterDefinition| named(&[&p.vhost, &p.component, &p.name]);
+    for p in missing(&current.parameters, &target.parameters, param) {
+        out.push(Command::ClearParameter {
             vhost: p.vhost.clone(),
+            component: p.component.clone(),
             name: p.name.clone(),
         });
     }
-    let ops: HashSet<String> = (target.operator_policies.iter())
-        .map(|p| named(&p.vhost, &p.name))
-        .collect();
-    for p in (current.operator_policies.iter()).filter(|p| !ops.contains(&named(&p.vhost, &p.name)))
-    {
-        out.push(Command::ClearOperatorPolicy {
-            vhost: p.vhost.clone(),
-            name: p.name.clone(),
+    let topic = |t: &TopicPermissionDefinition| named(&[&t.user, &t.vhost, &t.exchange]);
+    for t in missing(&current.topic_permissions, &target.topic_permissions, topic) {
+        out.push(Command::ClearTopicPermissions {
+            user: t.user.clone(),
+            vhost: t.vhost.clone(),
+            exchange: Some(t.exchange.clone()),
         });
     }
-    let params: HashSet<String> = (target.parameters.iter())
-        .map(|p| named(&p.vhost, &named(&p.component, &p.name)))
-        .collect();
-    for p in current.parameters.iter() {
-        if !params.contains(&named(&p.vhost, &named(&p.component, &p.name))) {
-            out.push(Command::ClearParameter {
-                vhost: p.vhost.clone(),
-                component: p.component.clone(),
-                name: p.name.clone(),
-            });
-        }
+    let perm = |p: &PermissionDefinition| named(&[&p.user, &p.vhost]);
+    for p in missing(&current.permissions, &target.permissions, perm) {
+        let (user, vhost) = (p.user.clone(), p.vhost.clone());
+        out.push(Command::ClearPermissions { user, vhost });
     }
-    let topic: HashSet<String> = (target.topic_permissions.iter())
-        .map(|t| named(&t.user, &named(&t.vhost, &t.exchange)))
-        .collect();
-    for t in current.topic_permissions.iter() {
-        if !topic.contains(&named(&t.user, &named(&t.vhost, &t.exchange))) {
-            out.push(Command::ClearTopicPermissions {
-                user: t.user.clone(),
-                vhost: t.vhost.clone(),
-                exchange: Some(t.exchange.clone()),
-            });
-        }
+    let global = |g: &GlobalParameterDefinition| g.name.clone();
+    for g in missing(
+        &current.global_parameters,
+        &target.global_parameters,
+        global,
+    ) {
+        let name = g.name.clone();
+        out.push(Command::ClearGlobalParameter { name });
     }
-    let perms: HashSet<String> = (target.permissions.iter())
-        .map(|p| named(&p.user, &p.vhost))
-        .collect();
-    for p in current
-        .permissions
-        .iter()
-        .filter(|p| !perms.contains(&named(&p.user, &p.vhost)))
-    {
-        out.push(Command::ClearPermissions {
-            user: p.user.clone(),
-            vhost: p.vhost.clone(),
-        });
+    for v in missing(&current.vhosts, &target.vhosts, |v| v.name.clone()) {
+        let name = v.name.clone();
+        out.push(Command::DeleteVhost { name });
     }
-    let globals: HashSet<&str> = target
-        .global_parameters
-        .iter()
-        .map(|g| g.name.as_str())
-        .collect();
-    for g in current
-        .global_parameters
-        .iter()
-        .filter(|g| !globals.contains(g.name.as_str()))
-    {
-        out.push(Command::ClearGlobalParameter {
-            name: g.name.clone(),
-        });
-    }
-    let vhosts: HashSet<&str> = target.vhosts.iter().map(|v| v.name.as_str()).collect();
-    for v in current
-        .vhosts
-        .iter()
-        .filter(|v| !vhosts.contains(v.name.as_str()))
-    {
-        out.push(Command::DeleteVhost {
-            name: v.name.clone(),
-        });
-    }
-    let users: HashSet<&str> = target.users.iter().map(|u| u.name.as_str()).collect();
-    for u in current
-        .users
-        .iter()
-        .filter(|u| !users.contains(u.name.as_str()))
-    {
-        out.push(Command::DeleteUser {
-            name: u.name.clone(),
-        });
+    for u in missing(&current.users, &target.users, |u| u.name.clone()) {
+        let name = u.name.clone();
+        out.push(Command::DeleteUser { name });
     }
     out
+}
+
+/// The items of `current` whose identity (`id`) none of `target`'s has.
+fn missing<'a, T>(
+    current: &'a [T],
+    target: &[T],
+    id: impl Fn(&T) -> String,
+) -> impl Iterator<Item = &'a T> {
+    let kept: HashSet<String> = target.iter().map(&id).collect();
+    current.iter().filter(move |x| !kept.contains(&id(x)))
 }
 
 /// An object's identity and everything that cannot change in place, as one string.

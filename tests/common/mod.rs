@@ -430,3 +430,22 @@ pub async fn ready_count(ch: &lapin::Channel, q: &str) -> u32 {
         .expect("passive queue.declare")
         .message_count()
 }
+
+/// Adds users (password `guest`, the given tags) with every permission on `/`.
+pub fn add_users(config: &mut Config, users: &[(&str, &[&str])]) {
+    for (user, tags) in users {
+        config.users.push(warren::config::UserDef {
+            name: user.to_string(),
+            password: Some("guest".into()),
+            password_hash: None,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        });
+        config.permissions.push(warren::config::PermissionDef {
+            user: user.to_string(),
+            vhost: "/".into(),
+            configure: ".*".into(),
+            write: ".*".into(),
+            read: ".*".into(),
+        });
+    }
+}

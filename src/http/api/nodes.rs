@@ -11,16 +11,14 @@ use serde_json::{json, Value};
 
 pub(crate) async fn nodes(ctx: &Ctx) -> ApiResult<Reply> {
     ctx.session.require_monitor()?;
-    let nodes = all(ctx).await;
+    let nodes = listed(ctx, None).await;
     listing::respond(&ctx.req, nodes).await
 }
 
 pub(crate) async fn node(ctx: &Ctx) -> ApiResult<Reply> {
     ctx.session.require_monitor()?;
     let name = ctx.seg(1);
-    let mut node = (all(ctx).await.into_iter())
-        .find(|n| n["name"] == name)
-        .ok_or_else(ApiError::not_found)?;
+    let mut node = (listed(ctx, Some(name)).await.pop()).ok_or_else(ApiError::not_found)?;
     if ctx.req.flag("memory") {
         let total = node["mem_used"].clone();
         node["memory"] = json!({"total": {"rss": total}, "strategy": "rss"});
@@ -28,13 +26,18 @@ pub(crate) async fn node(ctx: &Ctx) -> ApiResult<Reply> {
     Ok(Reply::json(&listing::respond_one(&ctx.req, node)))
 }
 
-async fn all(ctx: &Ctx) -> Vec<Value> {
+/// Every node, or only the one named (asking only that one for its figures).
+async fn listed(ctx: &Ctx, only: Option<&str>) -> Vec<Value> {
+    let wanted = |name: &str| only.is_none_or(|o| o == name);
     let Some(cluster) = &ctx.node.cluster else {
+        if !wanted(&ctx.broker.config.node_name) {
+            return Vec::new();
+        }
         return vec![node_json(node_figures(&ctx.broker).await, "disc", true)];
     };
     let status = cluster.status();
     let mut out = Vec::with_capacity(status.members.len());
-    for m in status.members {
+    for m in status.members.into_iter().filter(|m| wanted(&m.name)) {
         let figures = if m.name == status.this_node {
             Some(node_figures(&ctx.broker).await)
         } else if m.running {
