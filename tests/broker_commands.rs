@@ -28,6 +28,7 @@ fn queue(vhost: &str, name: &str) -> Command {
         auto_delete: false,
         exclusive_owner: None,
         arguments: FieldTable::default(),
+        home: None,
     })
 }
 

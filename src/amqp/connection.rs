@@ -49,6 +49,9 @@ pub(crate) struct Connection {
     pub(crate) pending_get: Option<(u16, basic::Get, Arc<Queue>)>,
     /// A command waiting for the cluster's log, with the channel and reply it is for.
     pub(crate) pending_command: Option<(u16, Command, Then)>,
+    /// An operation waiting for the answer of a queue's home on another node (a get, a
+    /// subscription): what the answer leads to runs before the next frame.
+    pub(crate) pending_remote: Option<(u16, Awaited)>,
     /// Publishes to the last exchange published to, not yet added to its counters.
     pub(crate) exchange_tally: super::exchange_tally::ExchangeTally,
     /// Wakes when a vhost or user is deleted ([`Connection::access_lost`]).
@@ -58,6 +61,11 @@ pub(crate) struct Connection {
     /// The user's topic permissions here, as of a broker generation.
     topic_permissions: (u64, Arc<Vec<crate::auth::TopicPermission>>),
 }
+
+/// What to do on the connection once a remote answer came.
+pub(crate) type AfterRemote = Box<dyn FnOnce(&mut Connection) -> AmqpResult<()> + Send>;
+/// A remote answer, turned into what to do with it.
+pub(crate) type Awaited = std::pin::Pin<Box<dyn std::future::Future<Output = AfterRemote> + Send>>;
 
 /// How long a publisher waits for a congested queue to drain at all: if it does not, the
 /// publisher reads on (a consumer that stopped acking slows publishers, never stops them).
@@ -83,6 +91,20 @@ enum End {
 }
 
 impl Connection {
+    /// Waits (before the next frame) for a queue home's answer, then runs `then` with it.
+    pub(crate) fn after_remote<T: Send + 'static>(
+        &mut self,
+        ch: u16,
+        answer: crate::queue::Answer<T>,
+        then: impl FnOnce(&mut Connection, Result<T, String>) -> AmqpResult<()> + Send + 'static,
+    ) {
+        let awaited: Awaited = Box::pin(async move {
+            let got = answer.await;
+            Box::new(move |conn: &mut Connection| then(conn, got)) as AfterRemote
+        });
+        self.pending_remote = Some((ch, awaited));
+    }
+
     pub(crate) fn new(broker: Arc<Broker>, shared: Arc<ConnShared>, o: Opened) -> Self {
         let revoked = broker.access_revoked.subscribe();
         let generation = broker.topic_generation.load(Ordering::Acquire);
@@ -102,6 +124,7 @@ impl Connection {
             held: RefCell::new(Vec::new()),
             pending_get: None,
             pending_command: None,
+            pending_remote: None,
             exchange_tally: Default::default(),
             revoked,
             admission: o.admission,
@@ -161,6 +184,12 @@ impl Connection {
                     {
                         let (class, method) = then.method_ids();
                         handled = Err((ch, e.on(class, method)));
+                    }
+                }
+                if let Some((ch, answer)) = self.pending_remote.take() {
+                    let then = answer.await;
+                    if let Err(e) = then(self) {
+                        handled = Err((ch, e));
                     }
                 }
                 if self.persisting.is_some() {

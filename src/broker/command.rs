@@ -140,6 +140,10 @@ pub struct QueueDecl {
     /// The connection that owns an exclusive queue.
     pub exclusive_owner: Option<u64>,
     pub arguments: FieldTable,
+    /// In a cluster: the node the queue lives on (chosen by the node that proposes the
+    /// declare).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
 }
 
 /// Where a binding leads.

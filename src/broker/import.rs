@@ -137,6 +137,7 @@ pub(crate) fn steps(defs: &Definitions) -> Vec<Step> {
             auto_delete: q.auto_delete,
             exclusive_owner: None,
             arguments: json_to_field_table(&q.arguments),
+            home: q.home.clone(),
         });
         push(cmd, format!("queue '{}' in '{}'", q.name, q.vhost), false);
     }

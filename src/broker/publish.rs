@@ -23,8 +23,76 @@ pub(crate) enum Confirm {
     Deferred,
 }
 
-/// Enqueues `msg` in `queues` (already routed and deduplicated).
+/// Enqueues `msg` in `queues` (already routed and deduplicated). A queue whose home is
+/// another node gets it over the link; the confirm then waits for every home.
 pub(crate) fn enqueue(
+    broker: &Broker,
+    msg: Message,
+    queues: &[Arc<Queue>],
+    on_synced: Option<OnSynced>,
+) -> Confirm {
+    if queues.iter().all(|q| q.remote().is_none()) {
+        return enqueue_here(broker, msg, queues, on_synced);
+    }
+    let (remote, local): (Vec<Arc<Queue>>, Vec<Arc<Queue>>) =
+        queues.iter().cloned().partition(|q| q.remote().is_some());
+    let Some(done) = on_synced else {
+        for q in &remote {
+            q.publish(msg.clone(), true, None);
+        }
+        return enqueue_here(broker, msg, &local, None);
+    };
+    let joint = Joint::new(remote.len() + 1, done);
+    for q in &remote {
+        if let Some(home) = q.remote() {
+            home.publish(q, msg.clone(), Some(joint.part()));
+        }
+    }
+    match enqueue_here(broker, msg, &local, Some(joint.part())) {
+        Confirm::AckNow => joint.settle(true),
+        Confirm::NackNow => joint.settle(false),
+        Confirm::Deferred => {}
+    }
+    Confirm::Deferred
+}
+
+/// One confirm made of several parts (this node's store, each remote home): positive once
+/// every part is, negative if any is not.
+struct Joint {
+    left: std::sync::atomic::AtomicUsize,
+    ok: std::sync::atomic::AtomicBool,
+    done: parking_lot::Mutex<Option<OnSynced>>,
+}
+
+impl Joint {
+    fn new(parts: usize, done: OnSynced) -> Arc<Joint> {
+        Arc::new(Joint {
+            left: parts.into(),
+            ok: true.into(),
+            done: parking_lot::Mutex::new(Some(done)),
+        })
+    }
+
+    fn part(self: &Arc<Self>) -> OnSynced {
+        let joint = self.clone();
+        Box::new(move |ok| joint.settle(ok))
+    }
+
+    fn settle(&self, ok: bool) {
+        use std::sync::atomic::Ordering;
+        if !ok {
+            self.ok.store(false, Ordering::Release);
+        }
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some(done) = self.done.lock().take() {
+                done(self.ok.load(Ordering::Acquire));
+            }
+        }
+    }
+}
+
+/// Enqueues `msg` in queues of this node.
+fn enqueue_here(
     broker: &Broker,
     msg: Message,
     queues: &[Arc<Queue>],

@@ -38,6 +38,7 @@ pub(crate) fn definition(vhost: &str, q: &Queue) -> QueueDefinition {
         durable: q.durable,
         auto_delete: q.auto_delete,
         arguments: field_table_to_json(&q.arguments),
+        home: q.home_node.clone(),
     }
 }
 

@@ -144,6 +144,7 @@ mod tests {
             durable,
             auto_delete: false,
             arguments: Default::default(),
+            home: None,
         }
     }
 

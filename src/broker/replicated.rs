@@ -46,9 +46,19 @@ impl Reply {
 
 pub type ReplyFuture = Pin<Box<dyn Future<Output = CommandResult<Reply>> + Send>>;
 
-/// Appends commands to the cluster's replicated log and answers once this node applied them.
+/// Appends commands to the cluster's replicated log and answers once this node applied them;
+/// and knows the cluster's nodes, where queues live.
 pub trait Replicator: Send + Sync {
     fn propose(&self, entry: Logged) -> ReplyFuture;
+
+    /// This node's name.
+    fn node(&self) -> &str;
+
+    /// The way to queues whose home is `node`; `None` for this node.
+    fn home(&self, node: &str) -> Option<std::sync::Arc<dyn crate::queue::Home>>;
+
+    /// The members running now (this node included).
+    fn running_nodes(&self) -> Vec<String>;
 }
 
 impl Broker {
@@ -64,6 +74,21 @@ impl Broker {
             }
             return Ok(applied.outcome);
         };
+        let mut cmd = cmd;
+        match &mut cmd {
+            Command::PurgeQueue { vhost, name } => {
+                // An operation on the queue's messages, at its home; not metadata.
+                let q = self.purge_target(actor, vhost, name)?;
+                let purged = q.purge_anywhere().await;
+                return purged
+                    .map(Outcome::Messages)
+                    .map_err(CommandError::NotFound);
+            }
+            Command::DeclareQueue(d) if d.home.is_none() => {
+                d.home = Some(self.choose_home(r.as_ref(), d));
+            }
+            _ => {}
+        }
         let declared = match &cmd {
             Command::DeclareQueue(d) => Some((d.vhost.clone(), d.name.clone())),
             _ => None,
@@ -168,6 +193,59 @@ impl Broker {
         let result = self.apply(&actor, entry.command, &mut changes);
         changes.extend(extra);
         (result.map(|o| Reply::of(&o)), self.persist(changes))
+    }
+
+    /// The node a new queue lives on: the declaring client's (RabbitMQ's `client-local`),
+    /// or as `x-queue-master-locator` or the `queue-master-locator` policy say:
+    /// `min-masters` (the running node with the fewest queues) or `random`. An exclusive
+    /// queue stays with its connection.
+    fn choose_home(&self, r: &dyn Replicator, d: &super::command::QueueDecl) -> String {
+        let me = r.node().to_string();
+        if d.exclusive_owner.is_some() {
+            return me;
+        }
+        let locator = match d.arguments.inner().get("x-queue-master-locator") {
+            Some(amq_protocol::types::AMQPValue::LongString(s)) => {
+                String::from_utf8_lossy(s.as_bytes()).into_owned()
+            }
+            Some(amq_protocol::types::AMQPValue::ShortString(s)) => s.to_string(),
+            _ => {
+                let policies = self.policies.read();
+                let (user, _) = policies.for_queue(&d.vhost, &d.name);
+                (user.and_then(|p| p.definition.get("queue-master-locator")))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            }
+        };
+        let mut nodes = r.running_nodes();
+        nodes.sort();
+        match locator.as_str() {
+            "min-masters" => {
+                let mut homes: std::collections::HashMap<&str, usize> =
+                    nodes.iter().map(|n| (n.as_str(), 0)).collect();
+                let queues = self.vhosts().into_iter().flat_map(|v| v.queues());
+                for q in queues {
+                    let home = q.home_node.as_deref().unwrap_or(&me);
+                    if let Some(n) = homes.get_mut(home) {
+                        *n += 1;
+                    }
+                }
+                (nodes.iter().min_by_key(|n| homes.get(n.as_str()).copied()))
+                    .cloned()
+                    .unwrap_or(me)
+            }
+            "random" if !nodes.is_empty() => {
+                use rand::Rng;
+                nodes.swap_remove(rand::thread_rng().gen_range(0..nodes.len()))
+            }
+            _ => me,
+        }
+    }
+
+    /// The way to queues whose home is `node`, when that is another cluster node.
+    pub(crate) fn remote_home(&self, node: &str) -> Option<std::sync::Arc<dyn crate::queue::Home>> {
+        self.replicator.get()?.home(node)
     }
 
     /// Sets the cluster's log as the way commands are run (once, when the node starts in a

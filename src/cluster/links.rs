@@ -7,20 +7,24 @@
 
 use super::handshake;
 use super::node::{Member, NodeId};
-use super::wire::{self, Message, Request, Response};
+use super::queues::data::Data;
+use super::wire::{self, In, Message, Out, Request, Response};
 use parking_lot::Mutex;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Messages a link may have queued for its writer.
-const QUEUE: usize = 1024;
+/// Messages a link may have queued for its writer before requests wait and publishers to
+/// queues behind it pause ...
+const QUEUE: usize = 4096;
+/// ... until it has drained below this.
+const DRAINED: usize = QUEUE / 4;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LinkError {
@@ -39,13 +43,20 @@ pub(crate) type Served = Pin<Box<dyn Future<Output = Result<Response, String>> +
 /// Answers the requests peers send.
 pub(crate) trait Serve: Send + Sync {
     fn serve(self: Arc<Self>, from: Member, req: Request) -> Served;
+
+    /// Queue traffic, handled in the order it arrives.
+    fn data(&self, from: &Member, d: Data);
 }
 
 struct Link {
     peer: Member,
     /// Who dialed it.
     dialer: NodeId,
-    out: mpsc::Sender<Message>,
+    /// The writer's queue: unbounded as a channel, bounded by `queued` (senders of requests
+    /// wait, publishers pause, past `QUEUE`).
+    out: mpsc::UnboundedSender<Out>,
+    queued: AtomicUsize,
+    drained: tokio::sync::Notify,
     pending: Mutex<HashMap<u64, oneshot::Sender<Result<Response, String>>>>,
     next: AtomicU64,
     closed: AtomicBool,
@@ -54,6 +65,24 @@ struct Link {
 }
 
 impl Link {
+    fn send(&self, out: Out) -> bool {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        self.out.send(out).is_ok()
+    }
+
+    /// Waits while the writer's queue is over `QUEUE`.
+    async fn room(&self) {
+        while self.queued.load(Ordering::Relaxed) > QUEUE && !self.closed.load(Ordering::Acquire) {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.queued.load(Ordering::Relaxed) <= DRAINED {
+                return;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(100), drained).await;
+        }
+    }
+
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
         let _ = self.stop.send(true);
@@ -68,7 +97,7 @@ pub(crate) struct Links {
     id: NodeId,
     cookie: Vec<u8>,
     tick: Duration,
-    peers: Mutex<HashMap<NodeId, Arc<Link>>>,
+    peers: parking_lot::RwLock<HashMap<NodeId, Arc<Link>>>,
     server: OnceLock<Weak<dyn Serve>>,
     /// The peers with a live link.
     pub(crate) up: watch::Sender<BTreeSet<NodeId>>,
@@ -81,7 +110,7 @@ impl Links {
             me,
             cookie: cookie.as_bytes().to_vec(),
             tick,
-            peers: Mutex::new(HashMap::new()),
+            peers: parking_lot::RwLock::new(HashMap::new()),
             server: OnceLock::new(),
             up: watch::channel(BTreeSet::new()).0,
         })
@@ -146,7 +175,7 @@ impl Links {
     }
 
     fn live(&self, id: NodeId) -> Option<Arc<Link>> {
-        let peers = self.peers.lock();
+        let peers = self.peers.read();
         peers
             .get(&id)
             .filter(|l| !l.closed.load(Ordering::Acquire))
@@ -156,11 +185,13 @@ impl Links {
     /// Keeps a new connection, or the one already there when that one wins the tie-break;
     /// returns the link kept.
     fn register(self: &Arc<Self>, peer: Member, dialer: NodeId, sock: TcpStream) -> Arc<Link> {
-        let (tx, rx) = mpsc::channel(QUEUE);
+        let (tx, rx) = mpsc::unbounded_channel();
         let link = Arc::new(Link {
             peer: peer.clone(),
             dialer,
             out: tx,
+            queued: AtomicUsize::new(0),
+            drained: tokio::sync::Notify::new(),
             pending: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
             closed: AtomicBool::new(false),
@@ -168,7 +199,7 @@ impl Links {
         });
         let preferred = self.id.min(peer.id());
         let replaced = {
-            let mut peers = self.peers.lock();
+            let mut peers = self.peers.write();
             match peers.get(&peer.id()) {
                 Some(old) if !old.closed.load(Ordering::Acquire) && old.dialer == preferred => {
                     return old.clone();
@@ -195,7 +226,7 @@ impl Links {
     async fn write_loop(
         self: Arc<Self>,
         link: Arc<Link>,
-        mut rx: mpsc::Receiver<Message>,
+        mut rx: mpsc::UnboundedReceiver<Out>,
         mut w: BufWriter<tokio::net::tcp::OwnedWriteHalf>,
     ) {
         let mut stop = link.stop.subscribe();
@@ -204,13 +235,19 @@ impl Links {
             let msg = tokio::select! {
                 m = rx.recv() => m,
                 _ = stop.changed() => None,
-                _ = tokio::time::sleep(idle) => Some(Message::Tick),
+                _ = tokio::time::sleep(idle) => {
+                    link.queued.fetch_add(1, Ordering::Relaxed);
+                    Some(Out::Control(Message::Tick))
+                }
             };
             let Some(mut msg) = msg else { break };
             // Everything queued goes out in one flush.
             loop {
-                if wire::write(&mut w, &msg).await.is_err() {
+                if wire::write_out(&mut w, &msg).await.is_err() {
                     return self.drop_link(&link);
+                }
+                if link.queued.fetch_sub(1, Ordering::Relaxed) == DRAINED + 1 {
+                    link.drained.notify_waiters();
                 }
                 match rx.try_recv() {
                     Ok(m) => msg = m,
@@ -232,7 +269,7 @@ impl Links {
         let mut stop = link.stop.subscribe();
         loop {
             let read = tokio::select! {
-                m = tokio::time::timeout(self.tick, wire::read::<_, Message>(&mut r, wire::MAX_FRAME)) => m,
+                m = tokio::time::timeout(self.tick, wire::read_in(&mut r, wire::MAX_FRAME)) => m,
                 _ = stop.changed() => break,
             };
             let msg = match read {
@@ -250,6 +287,16 @@ impl Links {
                     break;
                 }
             };
+            let msg = match msg {
+                In::Control(m) => m,
+                In::Data(d) => {
+                    let Some(server) = self.server.get().and_then(Weak::upgrade) else {
+                        break;
+                    };
+                    server.data(&link.peer, d);
+                    continue;
+                }
+            };
             match msg {
                 Message::Tick => {}
                 Message::Response { id, body } => {
@@ -265,7 +312,7 @@ impl Links {
                     tokio::spawn(async move {
                         let body = server.serve(link.peer.clone(), *body).await;
                         let body = Box::new(body);
-                        let _ = link.out.send(Message::Response { id, body }).await;
+                        link.send(Out::Control(Message::Response { id, body }));
                     });
                 }
             }
@@ -276,7 +323,7 @@ impl Links {
     fn drop_link(&self, link: &Arc<Link>) {
         link.close();
         let removed = {
-            let mut peers = self.peers.lock();
+            let mut peers = self.peers.write();
             match peers.get(&link.peer.id()) {
                 Some(l) if Arc::ptr_eq(l, link) => peers.remove(&link.peer.id()).is_some(),
                 _ => false,
@@ -306,8 +353,8 @@ impl Links {
             id,
             body: Box::new(req),
         };
-        let sent = tokio::time::timeout(timeout, link.out.send(msg)).await;
-        if !matches!(sent, Ok(Ok(()))) {
+        let room = tokio::time::timeout(timeout, link.room()).await;
+        if room.is_err() || !link.send(Out::Control(msg)) {
             link.pending.lock().remove(&id);
             return Err(LinkError::Closed(name));
         }
@@ -333,6 +380,30 @@ impl Links {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+
+    /// Sends queue traffic to `id`; false when there is no live link to it (the peer is
+    /// down, and its departure is being handled).
+    pub(crate) fn send_data(&self, id: NodeId, d: Data) -> bool {
+        self.live(id).is_some_and(|l| l.send(Out::Data(d)))
+    }
+
+    /// True while more than `QUEUE` messages wait for the link to `id`.
+    pub(crate) fn is_backlogged(&self, id: NodeId) -> bool {
+        self.live(id)
+            .is_some_and(|l| l.queued.load(Ordering::Relaxed) > QUEUE)
+    }
+
+    /// Waits until the link to `id` has drained (or is gone).
+    pub(crate) async fn drained(&self, id: NodeId) {
+        if let Some(l) = self.live(id) {
+            l.room().await;
+        }
+    }
+
+    /// The peer at the other end of the live link to `id`.
+    pub(crate) fn member(&self, id: NodeId) -> Option<Member> {
+        self.live(id).map(|l| l.peer.clone())
     }
 
     /// True while a link to `id` is open.

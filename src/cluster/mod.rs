@@ -12,6 +12,7 @@ mod links;
 mod membership;
 pub mod node;
 mod propose;
+mod queues;
 mod raft;
 mod reset;
 mod serve;
@@ -46,6 +47,8 @@ pub struct Cluster {
     pub listen_addr: SocketAddr,
     /// Proposals of this node waiting for their outcome here.
     waiters: Arc<waiters::Waiters>,
+    /// Queues homed on other nodes, and other nodes' use of queues here.
+    remotes: Arc<queues::Remotes>,
     /// This cluster, for the futures it hands out.
     this: std::sync::OnceLock<std::sync::Weak<Cluster>>,
 }
@@ -114,11 +117,13 @@ impl Cluster {
             listen_addr,
             this: std::sync::OnceLock::new(),
             waiters,
+            remotes: queues::Remotes::new(links.clone(), broker.clone()),
         });
         let _ = cluster.this.set(Arc::downgrade(&cluster));
         let serve: Arc<dyn links::Serve> = cluster.clone();
         links.serve_with(Arc::downgrade(&serve));
         tokio::spawn(links.clone().accept_loop(listener));
+        tokio::spawn(cluster.remotes.clone().watch_links());
         broker.set_replicator(cluster.clone());
         tracing::info!(
             "cluster listening on {} as {} ({} node)",

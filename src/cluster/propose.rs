@@ -125,4 +125,21 @@ impl Replicator for Cluster {
             None => Box::pin(async { Err(CommandError::Internal("the cluster stopped".into())) }),
         }
     }
+
+    fn node(&self) -> &str {
+        &self.me.name
+    }
+
+    fn home(&self, node: &str) -> Option<std::sync::Arc<dyn crate::queue::Home>> {
+        (node != self.me.name).then(|| self.remotes.home(node) as _)
+    }
+
+    fn running_nodes(&self) -> Vec<String> {
+        self.status()
+            .members
+            .into_iter()
+            .filter(|m| m.running)
+            .map(|m| m.name)
+            .collect()
+    }
 }

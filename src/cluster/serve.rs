@@ -13,6 +13,10 @@ impl Serve for Cluster {
     fn serve(self: Arc<Self>, from: Member, req: Request) -> Served {
         Box::pin(async move { self.answer(from, req).await })
     }
+
+    fn data(&self, from: &Member, d: super::queues::data::Data) {
+        self.remotes.data(from.id(), d);
+    }
 }
 
 impl Cluster {
@@ -47,6 +51,8 @@ impl Cluster {
             Request::Figures => Ok(Response::Figures(
                 crate::broker::node_figures::node_figures(&self.broker).await,
             )),
+            Request::Get { q, holder } => self.remotes.serve_get(from.id(), q, holder).await,
+            Request::Purge(q) => self.remotes.serve_purge(q).await,
         }
     }
 }

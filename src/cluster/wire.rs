@@ -2,6 +2,7 @@
 //! message, bounded in size; requests carry an id their response repeats.
 
 use super::node::{Member, NodeId};
+use super::queues::data::{Carried, Data, QueueId};
 use super::raft::types::{SnapshotData, TypeConfig};
 use crate::broker::command::CommandError;
 use crate::broker::replicated::{Logged, Reply};
@@ -57,6 +58,13 @@ pub(crate) enum Request {
     Applied(u64),
     /// The receiving node's figures (memory, disk, fds...).
     Figures,
+    /// `basic.get` from a queue homed at the receiving node, for `holder` of the sender
+    /// (none: no-ack).
+    Get {
+        q: QueueId,
+        holder: Option<u64>,
+    },
+    Purge(QueueId),
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -69,6 +77,73 @@ pub(crate) enum Response {
     Done,
     Status(super::status::Status),
     Figures(crate::broker::node_figures::NodeFigures),
+    /// The head message, its redelivered flag, position and the messages left; `None`:
+    /// the queue is empty.
+    Got(Option<(Carried, bool, u64, u32)>),
+    Purged(u32),
+}
+
+/// What a link's writer sends: a control message (JSON) or queue traffic (binary).
+pub(crate) enum Out {
+    Control(Message),
+    Data(Data),
+}
+
+/// What a link's reader received.
+pub(crate) enum In {
+    Control(Message),
+    Data(Data),
+}
+
+/// Set in a frame's length for a data frame (postcard); frames are far smaller than this.
+const DATA: u32 = 1 << 31;
+
+/// Writes one frame (not flushed).
+pub(crate) async fn write_out<W: AsyncWrite + Unpin>(w: &mut W, out: &Out) -> io::Result<()> {
+    match out {
+        Out::Control(m) => write(w, m).await,
+        Out::Data(d) => {
+            let body = postcard::to_stdvec(d).map_err(io::Error::other)?;
+            let len = checked_len(body.len())?;
+            w.write_all(&(len | DATA).to_be_bytes()).await?;
+            w.write_all(&body).await
+        }
+    }
+}
+
+fn checked_len(len: usize) -> io::Result<u32> {
+    u32::try_from(len)
+        .ok()
+        .filter(|&l| l <= MAX_FRAME)
+        .ok_or_else(|| io::Error::other(format!("a {len} byte frame is too large")))
+}
+
+/// Reads one frame, control or data, of at most `max` bytes.
+pub(crate) async fn read_in<R: AsyncRead + Unpin>(r: &mut R, max: u32) -> io::Result<In> {
+    let word = r.read_u32().await?;
+    let body = read_body(r, word & !DATA, max).await?;
+    let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidData, e);
+    if word & DATA != 0 {
+        postcard::from_bytes(&body)
+            .map(In::Data)
+            .map_err(|e| invalid(e.to_string()))
+    } else {
+        serde_json::from_slice(&body)
+            .map(In::Control)
+            .map_err(|e| invalid(e.to_string()))
+    }
+}
+
+async fn read_body<R: AsyncRead + Unpin>(r: &mut R, len: u32, max: u32) -> io::Result<Vec<u8>> {
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a {len} byte frame is larger than the {max} allowed"),
+        ));
+    }
+    let mut body = vec![0; len as usize];
+    r.read_exact(&mut body).await?;
+    Ok(body)
 }
 
 /// Writes one frame (not flushed).
@@ -77,10 +152,7 @@ pub(crate) async fn write<W: AsyncWrite + Unpin>(
     msg: &impl Serialize,
 ) -> io::Result<()> {
     let body = serde_json::to_vec(msg).map_err(io::Error::other)?;
-    let len = u32::try_from(body.len())
-        .ok()
-        .filter(|&l| l <= MAX_FRAME)
-        .ok_or_else(|| io::Error::other(format!("a {} byte frame is too large", body.len())))?;
+    let len = checked_len(body.len())?;
     w.write_all(&len.to_be_bytes()).await?;
     w.write_all(&body).await
 }
@@ -91,13 +163,6 @@ pub(crate) async fn read<R: AsyncRead + Unpin, T: DeserializeOwned>(
     max: u32,
 ) -> io::Result<T> {
     let len = r.read_u32().await?;
-    if len > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("a {len} byte frame is larger than the {max} allowed"),
-        ));
-    }
-    let mut body = vec![0; len as usize];
-    r.read_exact(&mut body).await?;
+    let body = read_body(r, len, max).await?;
     serde_json::from_slice(&body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }

@@ -31,6 +31,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "Object Not Found", "Not Found")
     }
 
+    /// 404 with a reason (a queue whose home node is down).
+    pub(crate) fn not_found_because(reason: String) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", reason)
+    }
+
     /// What RabbitMQ answers to a write in a vhost that does not exist.
     pub(crate) fn no_vhost() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "vhost_not_found")

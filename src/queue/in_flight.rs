@@ -87,6 +87,11 @@ impl InFlight {
         taken
     }
 
+    /// The holders with unsettled deliveries.
+    pub(super) fn holders(&self) -> Vec<Holder> {
+        self.by_holder.keys().copied().collect()
+    }
+
     /// Every delivery.
     pub(super) fn take_all(&mut self) -> Vec<Entry> {
         self.tally = Tally::default();

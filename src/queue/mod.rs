@@ -17,6 +17,7 @@ mod figures;
 mod in_flight;
 mod list;
 mod owner;
+mod remote;
 mod state;
 mod tally;
 #[cfg(test)]
@@ -34,6 +35,7 @@ pub(crate) use entry::Entry;
 pub(crate) use figures::QueueFigures;
 pub(crate) use owner::{DeadLetter, QueueOwner};
 use parking_lot::Mutex;
+pub(crate) use remote::{Answer, Home};
 pub(crate) use state::{ExclusiveInUse, Got, QueueState, Settle};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +54,10 @@ pub struct Queue {
     pub args: QueueArgs,
     /// The queue's name in store records.
     pub key: u64,
+    /// In a cluster: the node the queue lives on.
+    pub home_node: Option<String>,
+    /// When that node is another one: the way to it. The state here then stays empty.
+    remote: Option<Arc<dyn Home>>,
     store: Arc<MessageStore>,
     /// The broker holding the queue: dead letters and `x-expires` go to it.
     owner: Weak<dyn QueueOwner>,
@@ -99,6 +105,8 @@ pub struct QueueSpec {
     pub arguments: FieldTable,
     /// The parsed arguments; policies are applied on top.
     pub args: QueueArgs,
+    /// In a cluster: the node the queue lives on.
+    pub home_node: Option<String>,
 }
 
 impl Queue {
@@ -110,12 +118,15 @@ impl Queue {
         vhost: &str,
         spec: QueueSpec,
         settings: QueueArgs,
+        remote: Option<Arc<dyn Home>>,
     ) -> Arc<Self> {
         let max_priority = spec.args.max_priority.unwrap_or(0);
         let q = Arc::new_cyclic(|me| Self {
             key: crate::store::record::queue_key(vhost, &spec.name),
             store,
             owner,
+            home_node: spec.home_node,
+            remote,
             name: spec.name,
             vhost: vhost.to_string(),
             durable: spec.durable,
@@ -137,8 +148,27 @@ impl Queue {
             rates: Rates::default(),
             lengths: Gauges::default(),
         });
-        expiry::watch_unused(&q);
+        if q.remote.is_none() {
+            expiry::watch_unused(&q);
+        }
         q
+    }
+
+    /// The queue's home, when it is another node.
+    pub(crate) fn remote(&self) -> Option<&Arc<dyn Home>> {
+        self.remote.as_ref()
+    }
+
+    /// Why the queue cannot be used now: its home node is down (RabbitMQ's text).
+    pub(crate) fn home_down(&self) -> Option<String> {
+        let home = self.remote.as_ref().filter(|h| !h.is_up())?;
+        Some(format!(
+            "home node '{}' of {} queue '{}' in vhost '{}' is down or inaccessible",
+            home.node(),
+            if self.durable { "durable" } else { "transient" },
+            self.name,
+            self.vhost
+        ))
     }
 
     /// Applies an operation to the state and carries out its effects: deliveries before
@@ -252,11 +282,17 @@ impl Queue {
 
     /// True while publishers should pause (see `congested`).
     pub fn is_congested(&self) -> bool {
+        if let Some(home) = &self.remote {
+            return home.is_congested();
+        }
         self.congested.load(Ordering::Acquire)
     }
 
     /// Waits until the queue is no longer congested.
     pub async fn uncongested(&self) {
+        if let Some(home) = &self.remote {
+            return home.uncongested().await;
+        }
         loop {
             let n = self.uncongested.notified();
             tokio::pin!(n);
@@ -286,6 +322,9 @@ impl Queue {
     }
 
     pub fn counts(&self) -> QueueCounts {
+        if let Some(home) = &self.remote {
+            return home.counts(self);
+        }
         self.state.lock().counts()
     }
 
@@ -306,6 +345,9 @@ impl Queue {
 
     /// Enqueues a message (in memory, stored, or both) and delivers what can be delivered.
     pub fn publish(self: &Arc<Self>, msg: Message, keep_in_ram: bool, stored: Option<RecordRef>) {
+        if let Some(home) = &self.remote {
+            return home.publish(self, msg, None);
+        }
         self.apply(|st, fx| {
             st.stats[Stat::Publish as usize] += 1;
             st.publish(fx, msg, keep_in_ram, stored)
@@ -340,9 +382,33 @@ impl Queue {
         })
     }
 
+    /// `get` wherever the queue lives, waiting for a paged-out head or the home's answer.
+    pub(crate) async fn fetch(self: &Arc<Self>, holder: Option<Holder>) -> Result<Got, String> {
+        if let Some(home) = &self.remote {
+            return home.get(self, holder).await;
+        }
+        loop {
+            match self.get(holder) {
+                Got::Loading => self.wait_loaded().await,
+                got => return Ok(got),
+            }
+        }
+    }
+
+    /// `purge` wherever the queue lives.
+    pub(crate) async fn purge_anywhere(self: &Arc<Self>) -> Result<u32, String> {
+        match &self.remote {
+            Some(home) => home.purge(self).await,
+            None => Ok(self.purge()),
+        }
+    }
+
     /// Settles deliveries held by `holder`: acked, rejected (dead-lettered if the queue
     /// has a dead-letter exchange) or requeued.
     pub fn settle(self: &Arc<Self>, holder: Holder, seqs: &[u64], how: Settle) {
+        if let Some(home) = &self.remote {
+            return home.settle(self, holder, seqs, how);
+        }
         self.apply(|st, fx| {
             if how == Settle::Ack {
                 st.stats[Stat::Ack as usize] += seqs.len() as u64;
@@ -353,11 +419,22 @@ impl Queue {
 
     /// `holder` went away: what it held goes back to the queue.
     pub fn holder_gone(self: &Arc<Self>, holder: Holder) {
+        if let Some(home) = &self.remote {
+            return home.holder_gone(self, holder);
+        }
         self.apply(|st, fx| st.holder_gone(fx, holder))
+    }
+
+    /// What holders `gone` picks held goes back to the queue (their node is down).
+    pub(crate) fn holders_gone(self: &Arc<Self>, gone: impl Fn(Holder) -> bool) {
+        self.apply(|st, fx| st.holders_gone(fx, gone))
     }
 
     /// Delivers to consumers with room; called when room may have appeared.
     pub fn dispatch(self: &Arc<Self>) {
+        if let Some(home) = &self.remote {
+            return home.dispatch(self);
+        }
         self.apply(|st, fx| st.dispatch(fx))
     }
 
@@ -387,11 +464,19 @@ impl Queue {
 
     /// Removes a consumer. Returns true when an auto-delete queue has just lost its last one.
     pub fn remove_consumer(self: &Arc<Self>, holder: Holder, tag: &str) -> bool {
+        if let Some(home) = &self.remote {
+            // The home deletes an auto-delete queue that lost its last consumer.
+            home.cancel(self, holder, tag);
+            return false;
+        }
         let last = self.apply(|st, fx| st.remove_consumer(fx, holder, tag));
         last && self.auto_delete
     }
 
     pub fn consumer_count(&self) -> usize {
+        if let Some(home) = &self.remote {
+            return home.counts(self).consumers as usize;
+        }
         self.state.lock().consumer_count()
     }
 
@@ -403,6 +488,10 @@ impl Queue {
     /// many messages were ready.
     pub fn mark_deleted(self: &Arc<Self>) -> u32 {
         self.deleted.store(true, Ordering::Release);
+        if let Some(home) = &self.remote {
+            home.deleted(self);
+            return home.counts(self).ready;
+        }
         self.apply(|st, fx| st.delete(fx))
     }
 

@@ -72,7 +72,7 @@ pub enum Got {
 }
 
 /// How unsettled deliveries are settled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Settle {
     Ack,
     /// Rejected without requeue: dead-lettered if the queue has a dead-letter exchange.
@@ -305,6 +305,13 @@ impl QueueState {
         }
         self.after_return(any, fx);
         self.finish(fx);
+    }
+
+    /// Every holder `gone` picks went away (the node they were on is down).
+    pub(crate) fn holders_gone(&mut self, fx: &mut Effects, gone: impl Fn(Holder) -> bool) {
+        for h in self.in_flight.holders().into_iter().filter(|h| gone(*h)) {
+            self.holder_gone(fx, h);
+        }
     }
 
     /// After deliveries were settled: room may have appeared; messages that came back may

@@ -239,6 +239,14 @@ pub struct QueueDefinition {
     pub auto_delete: bool,
     #[serde(default)]
     pub arguments: Map<String, Value>,
+    /// In a cluster: the node the queue lives on (not in RabbitMQ's format, which ignores
+    /// it on import).
+    #[serde(
+        default,
+        rename = "warren_home",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub home: Option<String>,
 }
 
 /// What a binding points at.

@@ -354,6 +354,7 @@ mod tests {
             durable: true,
             auto_delete: false,
             arguments: Default::default(),
+            home: None,
         })
     }
 

@@ -368,6 +368,7 @@ mod tests {
             durable: true,
             auto_delete: false,
             arguments: Map::new(),
+            home: None,
         }
     }
 

@@ -235,34 +235,53 @@ impl Connection {
         self.check(Access::Read, "queue", &name)?;
         let q = self.find_queue(&name)?;
         let shared = self.chan(ch).shared.clone();
-        let (msg, redelivered, seq, message_count) =
-            match q.get((!g.no_ack).then_some(shared.holder)) {
-                Got::Empty => {
-                    shared.stats.inc(Stat::GetEmpty);
-                    let empty = basic::GetEmpty {};
-                    self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::GetEmpty(empty)));
-                    return Ok(());
-                }
-                Got::Loading => {
-                    // The head is paged out: the next frame waits until it is read back and
-                    // the get is asked again.
-                    self.pending_get = Some((ch, g, q));
-                    return Ok(());
-                }
-                Got::Message {
-                    msg,
-                    redelivered,
-                    seq,
-                    remaining,
-                } => (msg, redelivered, seq, remaining),
-            };
+        let holder = (!g.no_ack).then_some(shared.holder);
+        if let Some(home) = q.remote() {
+            let answer = home.get(&q, holder);
+            self.after_remote(ch, answer, move |conn, got| {
+                let got = got.map_err(|e| AmqpError::not_found(e).on(60, 70))?;
+                conn.got(ch, g.no_ack, &q, got);
+                Ok(())
+            });
+            return Ok(());
+        }
+        match q.get(holder) {
+            Got::Loading => {
+                // The head is paged out: the next frame waits until it is read back and
+                // the get is asked again.
+                self.pending_get = Some((ch, g, q));
+            }
+            got => self.got(ch, g.no_ack, &q, got),
+        }
+        Ok(())
+    }
+
+    /// Answers a `basic.get` with what the queue gave.
+    fn got(&mut self, ch: u16, no_ack: bool, q: &Arc<Queue>, got: Got) {
+        let Some(shared) = self.channels.get(&ch).map(|c| c.shared.clone()) else {
+            return;
+        };
+        let (msg, redelivered, seq, message_count) = match got {
+            Got::Empty | Got::Loading => {
+                shared.stats.inc(Stat::GetEmpty);
+                let empty = basic::GetEmpty {};
+                self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::GetEmpty(empty)));
+                return;
+            }
+            Got::Message {
+                msg,
+                redelivered,
+                seq,
+                remaining,
+            } => (msg, redelivered, seq, remaining),
+        };
         shared
             .stats
-            .inc(if g.no_ack { Stat::GetNoAck } else { Stat::Get });
+            .inc(if no_ack { Stat::GetNoAck } else { Stat::Get });
         if redelivered {
             shared.stats.inc(Stat::Redeliver);
         }
-        let delivery_tag = shared.record_get(&q, (!g.no_ack).then_some(seq));
+        let delivery_tag = shared.record_get(q, (!no_ack).then_some(seq));
         let ok = basic::GetOk {
             delivery_tag,
             redelivered,
@@ -272,7 +291,6 @@ impl Connection {
         };
         let m = AMQPClass::Basic(basic::AMQPMethod::GetOk(ok));
         self.shared.send(Outbound::content(ch, m, msg));
-        Ok(())
     }
 
     fn basic_qos(&mut self, ch: u16, q: basic::Qos) -> AmqpResult<()> {

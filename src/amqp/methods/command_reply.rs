@@ -42,9 +42,9 @@ impl Then {
 impl Connection {
     /// Runs a command for a method on channel `ch` and sends the reply `then` describes.
     pub(crate) fn command_then(&mut self, ch: u16, cmd: Command, then: Then) -> AmqpResult<()> {
-        // Purging is an operation on the queue's messages, not on the metadata.
-        let replicated = !matches!(cmd, Command::PurgeQueue { .. });
-        if replicated && self.broker.is_clustered() {
+        // On a cluster node a command goes through the log (a purge to the queue's home):
+        // the connection waits for it before the next frame.
+        if self.broker.is_clustered() {
             self.pending_command = Some((ch, cmd, then));
             return Ok(());
         }

@@ -62,11 +62,27 @@ impl Connection {
             Outbound::method(ch, AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(ok)))
         });
         let conn = self.shared.clone();
-        let added = q.add_consumer(consumer, move || {
+        let on_added = move || {
             if let Some(ok) = ok {
                 conn.send(ok);
             }
-        });
+        };
+        if let Some(home) = q.remote() {
+            // The home sends at most a window of deliveries ahead of what the channel took.
+            let window = match prefetch {
+                p if p > 0 && !c.no_ack => u32::from(p).min(REMOTE_WINDOW),
+                _ => REMOTE_WINDOW,
+            };
+            let answer = home.consume(&q, consumer, window, Box::new(on_added));
+            self.after_remote(ch, answer, move |_, added| {
+                added.map_err(|reason| {
+                    shared.state.lock().consumers.remove(&tag);
+                    AmqpError::access_refused(reason)
+                })
+            });
+            return Ok(());
+        }
+        let added = q.add_consumer(consumer, on_added);
         if let Err(reason) = added {
             shared.state.lock().consumers.remove(&tag);
             return Err(AmqpError::access_refused(reason));
@@ -96,6 +112,9 @@ impl Connection {
         Ok(())
     }
 }
+
+/// Deliveries a queue's home on another node sends ahead of what a consumer here took.
+const REMOTE_WINDOW: u32 = 256;
 
 /// The `x-priority` consumer argument (any integer type), default 0; anything else is 406
 /// as in RabbitMQ.

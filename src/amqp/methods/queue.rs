@@ -58,6 +58,7 @@ impl Connection {
             auto_delete: d.auto_delete,
             exclusive_owner: d.exclusive.then_some(self.shared.id),
             arguments: d.arguments,
+            home: None,
         };
         let then = Then::QueueDeclared { nowait: d.nowait };
         self.command_then(ch, Command::DeclareQueue(decl), then)

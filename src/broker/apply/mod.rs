@@ -37,6 +37,17 @@ impl Broker {
         })
     }
 
+    /// Checks a purge of queue `name` (permission, exclusivity, a reachable home) and
+    /// returns the queue.
+    pub(crate) fn purge_target(
+        &self,
+        actor: &Actor,
+        vhost: &str,
+        name: &str,
+    ) -> CommandResult<Arc<crate::queue::Queue>> {
+        queues::purge_target(&self.scope(actor, vhost)?, name)
+    }
+
     /// Queues durable changes for the metadata log.
     pub(crate) fn persist(&self, changes: Vec<Change>) -> Option<Ticket> {
         (!changes.is_empty()).then(|| self.metadata.append(changes))
@@ -73,7 +84,14 @@ impl Broker {
                 queues::delete(self, &s, &name, if_unused, if_empty, changes)
             }
             Command::PurgeQueue { vhost, name } => {
-                queues::purge(&self.scope(actor, &vhost)?, &name)
+                let q = queues::purge_target(&self.scope(actor, &vhost)?, &name)?;
+                match q.remote() {
+                    Some(home) => Err(CommandError::Internal(format!(
+                        "queue '{name}' lives on {}: purge it with Broker::run",
+                        home.node()
+                    ))),
+                    None => Ok(Outcome::Messages(q.purge())),
+                }
             }
             Command::Bind(b) => bindings::bind(self, &self.scope(actor, &b.vhost)?, b, changes),
             Command::Unbind(b) => bindings::unbind(&self.scope(actor, &b.vhost)?, b, changes),

@@ -26,6 +26,9 @@ pub(super) fn declare(
     let (queue, created) = match s.vhost.queue(&d.name) {
         Some(q) => {
             check_exclusive_redeclare(s, &q, d.exclusive_owner.is_some())?;
+            if let Some(reason) = q.home_down().filter(|_| !s.is_broker()) {
+                return Err(CommandError::NotFound(reason));
+            }
             equivalent(s, &q, &d)?;
             (q, false)
         }
@@ -57,10 +60,19 @@ pub(super) fn declare(
                 exclusive_owner: d.exclusive_owner,
                 arguments: d.arguments,
                 args,
+                home_node: d.home.clone(),
             };
             let settings = broker.queue_settings(&s.vhost.name, &spec.name, &spec.args);
             let owner: std::sync::Weak<dyn crate::queue::QueueOwner> = broker.this.clone();
-            let new = Queue::new(owner, broker.store.clone(), &s.vhost.name, spec, settings);
+            let remote = d.home.as_deref().and_then(|node| broker.remote_home(node));
+            let new = Queue::new(
+                owner,
+                broker.store.clone(),
+                &s.vhost.name,
+                spec,
+                settings,
+                remote,
+            );
             let q = s.vhost.add_queue(new.clone());
             let created = Arc::ptr_eq(&q, &new);
             if created {
@@ -123,13 +135,17 @@ fn equivalent(s: &Scope, q: &Queue, d: &QueueDecl) -> CommandResult<()> {
 pub(crate) fn find(s: &Scope, name: &str) -> CommandResult<Arc<Queue>> {
     let q = s.vhost.queue(name).ok_or_else(|| s.no_queue(name))?;
     check_exclusive(s, &q)?;
+    if let Some(reason) = q.home_down() {
+        return Err(CommandError::NotFound(reason));
+    }
     Ok(q)
 }
 
-pub(super) fn purge(s: &Scope, name: &str) -> CommandResult {
+/// The queue a purge empties, once the actor may (the purge itself may take a trip to
+/// the queue's home).
+pub(super) fn purge_target(s: &Scope, name: &str) -> CommandResult<Arc<Queue>> {
     s.check(Access::Read, "queue", name)?;
-    let q = find(s, name)?;
-    Ok(Outcome::Messages(q.purge()))
+    find(s, name)
 }
 
 pub(super) fn delete(

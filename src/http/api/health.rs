@@ -22,6 +22,7 @@ pub(crate) async fn aliveness(ctx: &Ctx, vhost: &str) -> ApiResult<Reply> {
         auto_delete: false,
         exclusive_owner: None,
         arguments: Default::default(),
+        home: None,
     }))
     .await?;
     let q = vh.queue(NAME).ok_or_else(ApiError::not_found)?;
@@ -30,15 +31,18 @@ pub(crate) async fn aliveness(ctx: &Ctx, vhost: &str) -> ApiResult<Reply> {
     super::publish::route(&ctx.broker, &vh, &x, msg).await?;
     let holder = new_holder();
     loop {
-        match q.get(Some(holder)) {
-            Got::Loading => q.wait_loaded().await,
+        match q
+            .fetch(Some(holder))
+            .await
+            .map_err(ApiError::not_found_because)?
+        {
             Got::Message { seq, msg, .. } => {
                 q.settle(holder, &[seq], Settle::Ack);
                 if msg.body() == b"test_message" {
                     return Ok(Reply::json(&json!({"status": "ok"})));
                 }
             }
-            Got::Empty => {
+            Got::Empty | Got::Loading => {
                 return Ok(failed(json!({
                     "status": "failed",
                     "reason": "the test message did not come back",

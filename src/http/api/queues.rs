@@ -150,6 +150,7 @@ pub(crate) async fn put(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> 
             auto_delete: f.bool("auto_delete", false)?,
             exclusive_owner: None,
             arguments: json_to_field_table(&arguments),
+            home: None,
         }))
         .await?;
     let created = matches!(
@@ -233,9 +234,12 @@ pub(crate) async fn get_messages(ctx: &Ctx, vhost: &str, name: &str) -> ApiResul
     let holder = new_holder();
     let (mut out, mut seqs) = (Vec::new(), Vec::new());
     while out.len() < count.clamp(0, 10_000) as usize {
-        match q.get(Some(holder)) {
-            Got::Empty => break,
-            Got::Loading => q.wait_loaded().await,
+        match q
+            .fetch(Some(holder))
+            .await
+            .map_err(ApiError::not_found_because)?
+        {
+            Got::Empty | Got::Loading => break,
             Got::Message {
                 msg,
                 redelivered,
@@ -294,7 +298,7 @@ fn json_of(broker: &Broker, q: &Queue, f: &QueueFigures) -> Value {
         "auto_delete": q.auto_delete,
         "exclusive": q.exclusive_owner.is_some(),
         "arguments": field_table_to_json(&q.arguments),
-        "node": broker.config.node_name,
+        "node": q.home_node.as_deref().unwrap_or(&broker.config.node_name),
         "type": "classic",
         "state": "running",
         "policy": policy,

@@ -1,0 +1,377 @@
+//! The home of the queues on another node, as this node reaches it: publishes with their
+//! confirms, gets, purges, acks, and the consumers here of those queues. A consumer's
+//! deliveries come with credit: the home sends at most `window` ahead of what the local
+//! channel has taken, and what arrives while the channel has no room waits here, in order,
+//! until it has.
+
+use super::data::{Carried, Data, QueueId};
+use crate::cluster::links::{LinkError, Links};
+use crate::cluster::node::{node_id, Member, NodeId};
+use crate::cluster::wire::{Request, Response};
+use crate::message::Message;
+use crate::queue::{Answer, Delivery, Got, Holder, Home, Queue, QueueCounts, Settle, Subscription};
+use crate::store::messages::OnSynced;
+use parking_lot::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// How long a get, purge or subscription waits for the home.
+const ANSWER: Duration = Duration::from_secs(30);
+
+pub(crate) struct PeerHome {
+    node: String,
+    pub(super) id: NodeId,
+    links: Arc<Links>,
+    next: AtomicU64,
+    /// Publishes waiting for the home's confirm.
+    confirms: Mutex<HashMap<u64, OnSynced>>,
+    /// Consumers here of the home's queues, by the id the home knows them by.
+    subs: Mutex<HashMap<u64, Arc<RemoteSub>>>,
+}
+
+/// A local consumer of a queue on the home.
+struct RemoteSub {
+    id: u64,
+    queue: Weak<Queue>,
+    sub: Subscription,
+    window: u32,
+    state: Mutex<SubState>,
+}
+
+#[derive(Default)]
+struct SubState {
+    /// Deliveries the channel had no room for yet: (position, redelivered, message).
+    waiting: VecDeque<(u64, bool, Message)>,
+    /// Deliveries taken since credit was last sent back.
+    owed: u32,
+    /// Until the home answers the subscription: consume-ok, and the waiting caller.
+    on_added: Option<Box<dyn FnOnce() + Send>>,
+    answer: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+impl PeerHome {
+    pub(super) fn new(node: &str, links: Arc<Links>) -> Arc<PeerHome> {
+        Arc::new(PeerHome {
+            node: node.to_string(),
+            id: node_id(node),
+            links,
+            next: AtomicU64::new(1),
+            confirms: Mutex::new(HashMap::new()),
+            subs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn send(&self, d: Data) -> bool {
+        self.links.send_data(self.id, d)
+    }
+
+    /// Sends a request to the home (if its link is up) and waits for the answer.
+    fn request(&self, req: Request) -> impl Future<Output = Result<Response, String>> + 'static {
+        let links = self.links.clone();
+        let peer: Option<Member> = links.member(self.id);
+        let down = self.down_text();
+        async move {
+            let peer = peer.ok_or(down)?;
+            let answer = links.request(&peer, req, ANSWER).await;
+            answer.map_err(|e: LinkError| e.to_string())
+        }
+    }
+
+    fn down_text(&self) -> String {
+        format!("node '{}' is down or inaccessible", self.node)
+    }
+
+    fn subs_of(&self, q: &Queue) -> Vec<Arc<RemoteSub>> {
+        let subs = self.subs.lock();
+        subs.values()
+            .filter(|s| std::ptr::eq(s.queue.as_ptr(), q))
+            .cloned()
+            .collect()
+    }
+
+    /// Traffic from the home for this node's consumers and publishers.
+    pub(super) fn data(&self, d: Data) {
+        match d {
+            Data::Consumed { id, refused } => {
+                let sub = self.subs.lock().get(&id).cloned();
+                let Some(sub) = sub else { return };
+                if refused.is_some() {
+                    self.subs.lock().remove(&id);
+                }
+                let (on_added, answer) = {
+                    let mut st = sub.state.lock();
+                    (st.on_added.take(), st.answer.take())
+                };
+                if refused.is_none() {
+                    if let Some(f) = on_added {
+                        f();
+                    }
+                }
+                if let Some(tx) = answer {
+                    let _ = tx.send(refused.map_or(Ok(()), Err));
+                }
+            }
+            Data::Deliver {
+                id,
+                seq,
+                redelivered,
+                msg,
+            } => {
+                let sub = self.subs.lock().get(&id).cloned();
+                if let Some(sub) = sub {
+                    sub.state
+                        .lock()
+                        .waiting
+                        .push_back((seq, redelivered, msg.into_message()));
+                    self.drain(&sub);
+                }
+            }
+            Data::Cancelled { id } => {
+                let sub = self.subs.lock().remove(&id);
+                if let Some(sub) = sub {
+                    sub.sub.consumer.cancelled(&sub.sub.tag);
+                }
+            }
+            Data::Confirmed { id, ok } => {
+                let confirm = self.confirms.lock().remove(&id);
+                if let Some(f) = confirm {
+                    f(ok);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Hands waiting deliveries to the consumer while it has room, and sends credit back.
+    fn drain(&self, sub: &RemoteSub) {
+        let Some(q) = sub.queue.upgrade() else { return };
+        let mut st = sub.state.lock();
+        let mut taken = 0;
+        while let Some((_, _, msg)) = st.waiting.front() {
+            let room = (sub.sub.consumer).reserve(&sub.queue, &sub.sub.tag, sub.sub.no_ack, msg);
+            if !room {
+                break;
+            }
+            let Some((seq, redelivered, msg)) = st.waiting.pop_front() else {
+                break;
+            };
+            let d = Delivery {
+                tag: sub.sub.tag.clone(),
+                seq,
+                msg,
+                redelivered,
+                no_ack: sub.sub.no_ack,
+            };
+            sub.sub.consumer.deliver(&q, d);
+            taken += 1;
+        }
+        st.owed += taken;
+        if st.owed > 0 && st.owed >= (sub.window / 4).max(1) {
+            let n = std::mem::take(&mut st.owed);
+            drop(st);
+            self.send(Data::Credit { id: sub.id, n });
+        }
+    }
+
+    /// The link to the home went down.
+    pub(super) fn down(&self) {
+        let confirms: Vec<OnSynced> = self.confirms.lock().drain().map(|(_, f)| f).collect();
+        for f in confirms {
+            f(false);
+        }
+        let subs: Vec<Arc<RemoteSub>> = self.subs.lock().drain().map(|(_, s)| s).collect();
+        for sub in subs {
+            let answer = sub.state.lock().answer.take();
+            match answer {
+                Some(tx) => drop(tx.send(Err(self.down_text()))),
+                None => sub.sub.consumer.cancelled(&sub.sub.tag),
+            }
+        }
+    }
+}
+
+impl Home for PeerHome {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn is_up(&self) -> bool {
+        self.links.is_up(self.id)
+    }
+
+    fn publish(&self, q: &Queue, msg: Message, confirm: Option<OnSynced>) {
+        let id = match confirm {
+            Some(f) => {
+                let id = self.next.fetch_add(1, Ordering::Relaxed);
+                self.confirms.lock().insert(id, f);
+                id
+            }
+            None => 0,
+        };
+        let sent = self.send(Data::Publish {
+            q: QueueId::of(q),
+            msg: Carried::of(&msg),
+            confirm: id,
+        });
+        if !sent && id != 0 {
+            let f = self.confirms.lock().remove(&id);
+            if let Some(f) = f {
+                f(false);
+            }
+        }
+    }
+
+    fn consume(
+        &self,
+        q: &Arc<Queue>,
+        sub: Subscription,
+        window: u32,
+        on_added: Box<dyn FnOnce() + Send>,
+    ) -> Answer<()> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        let consume = Data::Consume {
+            id,
+            q: QueueId::of(q),
+            holder: sub.consumer.holder(),
+            tag: sub.tag.to_string(),
+            no_ack: sub.no_ack,
+            exclusive: sub.exclusive,
+            priority: sub.priority,
+            window,
+        };
+        let remote = Arc::new(RemoteSub {
+            id,
+            queue: Arc::downgrade(q),
+            sub,
+            window,
+            state: Mutex::new(SubState {
+                on_added: Some(on_added),
+                answer: Some(tx),
+                ..Default::default()
+            }),
+        });
+        self.subs.lock().insert(id, remote);
+        let sent = self.send(consume);
+        let down = self.down_text();
+        if !sent {
+            self.subs.lock().remove(&id);
+        }
+        Box::pin(async move {
+            if !sent {
+                return Err(down);
+            }
+            match tokio::time::timeout(ANSWER, rx).await {
+                Ok(Ok(answer)) => answer,
+                _ => Err(down),
+            }
+        })
+    }
+
+    fn cancel(&self, q: &Queue, holder: Holder, tag: &str) {
+        let Some(sub) = self.subs_of(q).into_iter().find(|s| s.sub.is(holder, tag)) else {
+            return;
+        };
+        self.subs.lock().remove(&sub.id);
+        let returned = {
+            let mut st = sub.state.lock();
+            st.waiting.drain(..).map(|(seq, _, _)| seq).collect()
+        };
+        self.send(Data::Cancel {
+            id: sub.id,
+            returned,
+        });
+    }
+
+    fn settle(&self, q: &Queue, holder: Holder, seqs: &[u64], how: Settle) {
+        self.send(Data::Settle {
+            q: QueueId::of(q),
+            holder,
+            seqs: seqs.to_vec(),
+            how,
+        });
+        // The consumer has room again: what waits here for it goes on.
+        for sub in self.subs_of(q) {
+            if sub.sub.consumer.holder() == holder {
+                self.drain(&sub);
+            }
+        }
+    }
+
+    fn holder_gone(&self, q: &Queue, holder: Holder) {
+        // What waits here for the holder's consumers goes back with the rest.
+        for sub in self.subs_of(q) {
+            if sub.sub.consumer.holder() == holder {
+                sub.state.lock().waiting.clear();
+            }
+        }
+        self.send(Data::HolderGone {
+            q: QueueId::of(q),
+            holder,
+        });
+    }
+
+    fn dispatch(&self, q: &Arc<Queue>) {
+        for sub in self.subs_of(q) {
+            self.drain(&sub);
+        }
+    }
+
+    fn get(&self, q: &Queue, holder: Option<Holder>) -> Answer<Got> {
+        let req = Request::Get {
+            q: QueueId::of(q),
+            holder,
+        };
+        let answer = self.request(req);
+        Box::pin(async move {
+            match answer.await? {
+                Response::Got(None) => Ok(Got::Empty),
+                Response::Got(Some((msg, redelivered, seq, remaining))) => Ok(Got::Message {
+                    msg: msg.into_message(),
+                    redelivered,
+                    seq,
+                    remaining,
+                }),
+                other => Err(format!("unexpected answer to a get: {other:?}")),
+            }
+        })
+    }
+
+    fn purge(&self, q: &Queue) -> Answer<u32> {
+        let req = Request::Purge(QueueId::of(q));
+        let answer = self.request(req);
+        Box::pin(async move {
+            match answer.await? {
+                Response::Purged(n) => Ok(n),
+                other => Err(format!("unexpected answer to a purge: {other:?}")),
+            }
+        })
+    }
+
+    fn deleted(&self, q: &Queue) {
+        for sub in self.subs_of(q) {
+            self.subs.lock().remove(&sub.id);
+            sub.sub.consumer.cancelled(&sub.sub.tag);
+        }
+    }
+
+    fn counts(&self, q: &Queue) -> QueueCounts {
+        QueueCounts {
+            consumers: self.subs_of(q).len() as u32,
+            ..Default::default()
+        }
+    }
+
+    fn is_congested(&self) -> bool {
+        self.links.is_backlogged(self.id)
+    }
+
+    fn uncongested(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(self.links.drained(self.id))
+    }
+}

@@ -1,0 +1,90 @@
+//! Queues homed on one node and used from every node. This node is the home of some
+//! queues (`served.rs`: traffic from other nodes to them, and their consumers there) and
+//! reaches the others' through a [`PeerHome`] per node (`home.rs`: publishes, gets, acks,
+//! and its own consumers of those queues, fed with credit). A node whose link goes down
+//! takes its consumers and unsettled deliveries with it: the home requeues what they held,
+//! and the consumers here are cancelled.
+
+pub(crate) mod data;
+mod home;
+mod served;
+
+use super::links::Links;
+use super::node::NodeId;
+use crate::broker::Broker;
+use data::Data;
+use home::PeerHome;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub(crate) struct Remotes {
+    links: Arc<Links>,
+    broker: Arc<Broker>,
+    /// The way to each other node's queues, by node id.
+    homes: Mutex<HashMap<NodeId, Arc<PeerHome>>>,
+    /// Consumers on other nodes of this node's queues, and their holders.
+    served: Arc<served::Served>,
+}
+
+impl Remotes {
+    pub(crate) fn new(links: Arc<Links>, broker: Arc<Broker>) -> Arc<Remotes> {
+        Arc::new(Remotes {
+            served: Arc::default(),
+            links,
+            broker,
+            homes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The home of queues on node `name` (another node).
+    pub(crate) fn home(&self, name: &str) -> Arc<PeerHome> {
+        self.homes
+            .lock()
+            .entry(super::node::node_id(name))
+            .or_insert_with(|| PeerHome::new(name, self.links.clone()))
+            .clone()
+    }
+
+    fn home_by_id(&self, id: NodeId) -> Option<Arc<PeerHome>> {
+        self.homes.lock().get(&id).cloned()
+    }
+
+    /// Queue traffic from node `from`.
+    pub(crate) fn data(&self, from: NodeId, d: Data) {
+        match d {
+            Data::Consumed { .. }
+            | Data::Deliver { .. }
+            | Data::Cancelled { .. }
+            | Data::Confirmed { .. } => {
+                if let Some(home) = self.home_by_id(from) {
+                    home.data(d);
+                }
+            }
+            other => self.serve_data(from, other),
+        }
+    }
+
+    /// The link to node `id` went down: its consumers of queues here are gone and what
+    /// they held comes back; consumers here of its queues are cancelled, and publishes
+    /// waiting for its confirms are refused.
+    pub(crate) fn node_down(&self, id: NodeId) {
+        self.served_node_down(id);
+        if let Some(home) = self.home_by_id(id) {
+            home.down();
+        }
+    }
+
+    /// Watches links go down.
+    pub(crate) async fn watch_links(self: Arc<Self>) {
+        let mut up = self.links.up.subscribe();
+        let mut before = up.borrow().clone();
+        while up.changed().await.is_ok() {
+            let now = up.borrow_and_update().clone();
+            for gone in before.difference(&now) {
+                self.node_down(*gone);
+            }
+            before = now;
+        }
+    }
+}

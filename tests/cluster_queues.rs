@@ -1,0 +1,236 @@
+//! Queues that live on one node of a cluster and are used from every node, with real
+//! processes: published to from one node, consumed on another, got, purged and deleted from
+//! a third; a home node killed and brought back.
+
+mod common;
+
+use common::cluster::{self, Node};
+use futures_lite::StreamExt;
+use lapin::options::*;
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn connect(node: &Node) -> (Connection, Channel) {
+    let conn = Connection::connect(&node.broker.url(), Default::default())
+        .await
+        .expect("connects");
+    let ch = conn.create_channel().await.expect("channel");
+    (conn, ch)
+}
+
+async fn declare_durable(ch: &Channel, name: &str) {
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.queue_declare(name.into(), durable, FieldTable::default())
+        .await
+        .expect("queue.declare");
+}
+
+/// Publishes persistent messages `from..to` (bodies are their numbers) and waits for every
+/// confirm, which must be positive.
+async fn publish_confirmed(ch: &Channel, queue: &str, range: std::ops::Range<u32>) {
+    let persistent = BasicProperties::default().with_delivery_mode(2);
+    let mut confirms = Vec::new();
+    for i in range {
+        let c = ch
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                i.to_string().as_bytes(),
+                persistent.clone(),
+            )
+            .await
+            .expect("publishes");
+        confirms.push(c);
+    }
+    for c in confirms {
+        assert!(c.await.expect("confirmed").is_ack(), "a negative confirm");
+    }
+}
+
+async fn consume(ch: &Channel, queue: &str, tag: &str) -> lapin::Consumer {
+    ch.basic_consume(
+        queue.into(),
+        tag.into(),
+        Default::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("basic.consume")
+}
+
+fn number(body: &[u8]) -> u32 {
+    std::str::from_utf8(body)
+        .expect("utf-8")
+        .parse()
+        .expect("a number")
+}
+
+/// The queue's ready messages as its home node's API reports them, once they settle at
+/// `want` (figures are sampled).
+async fn await_ready(home: &Node, queue: &str, want: u64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (code, q) = home.get(&format!("/api/queues/%2F/{queue}")).await;
+        if code == 200 && q["messages_ready"].as_u64() == Some(want) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{queue} on {}: want {want} ready, got {q}",
+            home.spec.name
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_on_one_node_is_used_from_every_node() {
+    let nodes = cluster::start(3).await;
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let (_cb, chb) = connect(b).await;
+    declare_durable(&chb, "homed").await;
+    // Every node lists it, on the node whose client declared it.
+    for node in &nodes {
+        let (code, q) = node.get("/api/queues/%2F/homed").await;
+        assert_eq!(code, 200, "{}: {q}", node.spec.name);
+        assert_eq!(q["node"], b.spec.name.as_str(), "{}", node.spec.name);
+    }
+
+    // Published from A with confirms (the home has them on disk when they come).
+    let (_ca, cha) = connect(a).await;
+    cha.confirm_select(Default::default())
+        .await
+        .expect("confirms");
+    publish_confirmed(&cha, "homed", 0..500).await;
+    await_ready(b, "homed", 500).await;
+
+    // Consumed on C with a prefetch, in order, acked one by one.
+    let (_cc, chc) = connect(c).await;
+    chc.basic_qos(20, Default::default()).await.expect("qos");
+    let mut consumer = consume(&chc, "homed", "on-c").await;
+    for want in 0..500 {
+        let d = tokio::time::timeout(WAIT, consumer.next())
+            .await
+            .unwrap_or_else(|_| panic!("delivery {want} in time"))
+            .expect("the stream goes on")
+            .expect("a delivery");
+        assert_eq!(number(&d.data), want, "in publish order");
+        assert!(!d.redelivered);
+        d.ack(Default::default()).await.expect("acks");
+    }
+    await_ready(b, "homed", 0).await;
+    chc.basic_cancel("on-c".into(), Default::default())
+        .await
+        .expect("cancels");
+
+    // basic.get from A, rejected with requeue, then got again and acked.
+    publish_confirmed(&cha, "homed", 1000..1003).await;
+    let got = cha
+        .basic_get("homed".into(), Default::default())
+        .await
+        .expect("gets")
+        .expect("a message");
+    assert_eq!(number(&got.delivery.data), 1000);
+    assert_eq!(got.message_count, 2);
+    got.delivery
+        .reject(BasicRejectOptions { requeue: true })
+        .await
+        .expect("rejects");
+    let again = cha
+        .basic_get("homed".into(), Default::default())
+        .await
+        .expect("gets")
+        .expect("the message again");
+    assert_eq!(number(&again.delivery.data), 1000);
+    assert!(again.delivery.redelivered);
+    again.delivery.ack(Default::default()).await.expect("acks");
+
+    // Purged from C: the two left.
+    let purged = chc
+        .queue_purge("homed".into(), Default::default())
+        .await
+        .expect("purges");
+    assert_eq!(purged, 2);
+    await_ready(b, "homed", 0).await;
+
+    // Deleted from A while C consumes: C's consumer is cancelled, and the queue is gone
+    // everywhere.
+    let mut consumer = consume(&chc, "homed", "on-c-2").await;
+    cha.queue_delete("homed".into(), Default::default())
+        .await
+        .expect("deletes");
+    let end = tokio::time::timeout(WAIT, consumer.next())
+        .await
+        .expect("the consumer is cancelled in time");
+    assert!(end.is_none(), "the stream ends on basic.cancel: {end:?}");
+    for node in &nodes {
+        let (code, _) = node.get("/api/queues/%2F/homed").await;
+        assert_eq!(code, 404, "{}", node.spec.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_queue_whose_home_is_down_answers_404_until_it_returns() {
+    let specs = cluster::specs(3);
+    let mut nodes = cluster::start_specs(specs.clone()).await;
+    let (_cb, chb) = connect(&nodes[1]).await;
+    declare_durable(&chb, "away").await;
+    let (_ca, cha) = connect(&nodes[0]).await;
+    cha.confirm_select(Default::default())
+        .await
+        .expect("confirms");
+    publish_confirmed(&cha, "away", 0..50).await;
+    let (_cc, chc) = connect(&nodes[2]).await;
+    chc.basic_qos(5, Default::default()).await.expect("qos");
+    let mut consumer = consume(&chc, "away", "waiting").await;
+    let first = consumer.next().await.expect("a delivery").expect("ok");
+    assert_eq!(number(&first.data), 0);
+
+    // The home dies: the consumer on C is cancelled, and the queue answers 404 with
+    // RabbitMQ's reason.
+    let home = nodes.remove(1);
+    let dir = home.broker.kill();
+    let end = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(_)) = consumer.next().await {}
+    })
+    .await;
+    assert!(end.is_ok(), "the consumer is cancelled when its home dies");
+    let (_ca2, cha2) = connect(&nodes[0]).await;
+    let err = cha2
+        .basic_get("away".into(), Default::default())
+        .await
+        .expect_err("the home is down");
+    assert_eq!(common::amqp_code(&err), Some(404), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("home node 'warren-2@localhost' of durable queue 'away' in vhost '/' is down or inaccessible"),
+        "{text}"
+    );
+
+    // Back: every confirmed message is there (the one delivered and unacked too).
+    let back = Node::start_in(dir, specs[1].clone());
+    back.await_members(3, 0, WAIT).await;
+    let (_ca3, cha3) = connect(&nodes[0]).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    while seen.len() < 50 {
+        assert!(std::time::Instant::now() < deadline, "got {seen:?}");
+        match cha3.basic_get("away".into(), Default::default()).await {
+            Ok(Some(m)) => {
+                seen.push(number(&m.delivery.data));
+                m.delivery.ack(Default::default()).await.expect("acks");
+            }
+            Ok(None) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("get after the home returned: {e}"),
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..50).collect::<Vec<_>>());
+}
