@@ -234,3 +234,165 @@ async fn a_durable_queue_whose_home_is_down_answers_404_until_it_returns() {
     seen.sort_unstable();
     assert_eq!(seen, (0..50).collect::<Vec<_>>());
 }
+
+async fn declare(ch: &Channel, name: &str, durable: bool, args: FieldTable) {
+    let opts = QueueDeclareOptions {
+        durable,
+        ..Default::default()
+    };
+    ch.queue_declare(name.into(), opts, args)
+        .await
+        .expect("queue.declare");
+}
+
+async fn get_body(ch: &Channel, queue: &str) -> Option<Vec<u8>> {
+    let got = ch
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        .await
+        .expect("basic.get")?;
+    Some(got.delivery.data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_transactions_and_locators_cross_nodes() {
+    let nodes = cluster::start(3).await;
+    let (_ca, cha) = connect(&nodes[0]).await;
+    let (_cb, chb) = connect(&nodes[1]).await;
+    let (_cc, chc) = connect(&nodes[2]).await;
+
+    // A queue on B dead-letters into a queue on C.
+    chc.exchange_declare(
+        "dlx".into(),
+        lapin::ExchangeKind::Fanout,
+        Default::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("exchange.declare");
+    declare(&chc, "dead", false, FieldTable::default()).await;
+    chc.queue_bind(
+        "dead".into(),
+        "dlx".into(),
+        "".into(),
+        Default::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("queue.bind");
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        lapin::types::AMQPValue::LongString("dlx".into()),
+    );
+    declare(&chb, "living", false, args).await;
+    cha.basic_publish(
+        "".into(),
+        "living".into(),
+        Default::default(),
+        b"doomed",
+        BasicProperties::default(),
+    )
+    .await
+    .expect("publishes");
+    let got = loop {
+        if let Some(m) = cha
+            .basic_get("living".into(), Default::default())
+            .await
+            .expect("gets")
+        {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    got.delivery
+        .reject(BasicRejectOptions { requeue: false })
+        .await
+        .expect("rejects");
+    let deadline = std::time::Instant::now() + WAIT;
+    let body = loop {
+        if let Some(b) = get_body(&chb, "dead").await {
+            break b;
+        }
+        assert!(std::time::Instant::now() < deadline, "no dead letter");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(body, b"doomed");
+
+    // A transaction on A publishing to a queue on B: commit-ok once B has it.
+    declare_durable(&chb, "tx-target").await;
+    cha.tx_select().await.expect("tx.select");
+    let persistent = BasicProperties::default().with_delivery_mode(2);
+    for i in 0..3u32 {
+        cha.basic_publish(
+            "".into(),
+            "tx-target".into(),
+            Default::default(),
+            i.to_string().as_bytes(),
+            persistent.clone(),
+        )
+        .await
+        .expect("publishes");
+    }
+    cha.tx_commit().await.expect("tx.commit");
+    await_ready(&nodes[1], "tx-target", 3).await;
+
+    // min-masters puts each new queue on the node with the fewest: B has two, C one, A
+    // none; six more leave three on each.
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-master-locator".into(),
+        lapin::types::AMQPValue::LongString("min-masters".into()),
+    );
+    for i in 0..6 {
+        declare(&cha, &format!("spread-{i}"), true, args.clone()).await;
+    }
+    let (_, all) = nodes[0].get("/api/queues").await;
+    let mut per_node = std::collections::BTreeMap::new();
+    for q in all.as_array().expect("a list") {
+        *per_node
+            .entry(q["node"].as_str().expect("a node").to_string())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_node.values().copied().collect::<Vec<_>>(),
+        vec![3, 3, 3],
+        "{per_node:?}"
+    );
+
+    // An exclusive queue stays with its connection: another node's client is refused.
+    let exclusive = QueueDeclareOptions {
+        exclusive: true,
+        ..Default::default()
+    };
+    cha.queue_declare("mine".into(), exclusive, FieldTable::default())
+        .await
+        .expect("declares");
+    let err = chc
+        .basic_get("mine".into(), Default::default())
+        .await
+        .expect_err("locked");
+    assert_eq!(common::amqp_code(&err), Some(405), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_transient_queues_are_gone() {
+    let mut nodes = cluster::start(3).await;
+    let (_cb, chb) = connect(&nodes[1]).await;
+    declare(&chb, "transient", false, FieldTable::default()).await;
+    declare_durable(&chb, "kept").await;
+    let _ = nodes.remove(1).broker.kill();
+    for node in &nodes {
+        let deadline = std::time::Instant::now() + WAIT;
+        while node.get("/api/queues/%2F/transient").await.0 != 404 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} still lists the transient queue",
+                node.spec.name
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (code, q) = node.get("/api/queues/%2F/kept").await;
+        assert_eq!(code, 200, "{}", node.spec.name);
+        assert_eq!(q["state"], "down", "{}: {q}", node.spec.name);
+    }
+}

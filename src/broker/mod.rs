@@ -53,7 +53,7 @@ pub struct Broker {
     /// connections know when their copy is stale.
     topic_permissions: RwLock<HashMap<(String, String), TopicPermissions>>,
     pub(crate) topic_generation: AtomicU64,
-    next_conn_id: AtomicU64,
+    pub(crate) next_conn_id: AtomicU64,
     /// Resource alarms: while any is up, publishing connections are blocked.
     pub alarms: watch::Sender<Alarms>,
     /// Set once on shutdown; every connection closes with 320.

@@ -58,14 +58,14 @@ pub(crate) fn enqueue(
 
 /// One confirm made of several parts (this node's store, each remote home): positive once
 /// every part is, negative if any is not.
-struct Joint {
+pub(crate) struct Joint {
     left: std::sync::atomic::AtomicUsize,
     ok: std::sync::atomic::AtomicBool,
     done: parking_lot::Mutex<Option<OnSynced>>,
 }
 
 impl Joint {
-    fn new(parts: usize, done: OnSynced) -> Arc<Joint> {
+    pub(crate) fn new(parts: usize, done: OnSynced) -> Arc<Joint> {
         Arc::new(Joint {
             left: parts.into(),
             ok: true.into(),
@@ -73,12 +73,12 @@ impl Joint {
         })
     }
 
-    fn part(self: &Arc<Self>) -> OnSynced {
+    pub(crate) fn part(self: &Arc<Self>) -> OnSynced {
         let joint = self.clone();
         Box::new(move |ok| joint.settle(ok))
     }
 
-    fn settle(&self, ok: bool) {
+    pub(crate) fn settle(&self, ok: bool) {
         use std::sync::atomic::Ordering;
         if !ok {
             self.ok.store(false, Ordering::Release);

@@ -48,7 +48,7 @@ pub type ReplyFuture = Pin<Box<dyn Future<Output = CommandResult<Reply>> + Send>
 
 /// Appends commands to the cluster's replicated log and answers once this node applied them;
 /// and knows the cluster's nodes, where queues live.
-pub trait Replicator: Send + Sync {
+pub(crate) trait Replicator: Send + Sync {
     fn propose(&self, entry: Logged) -> ReplyFuture;
 
     /// This node's name.
@@ -84,8 +84,30 @@ impl Broker {
                     .map(Outcome::Messages)
                     .map_err(CommandError::NotFound);
             }
-            Command::DeclareQueue(d) if d.home.is_none() => {
-                d.home = Some(self.choose_home(r.as_ref(), d));
+            Command::DeclareQueue(d) => {
+                // A home named by imported definitions must be a running member.
+                let running = r.running_nodes();
+                if !d.home.as_ref().is_some_and(|h| running.contains(h)) {
+                    d.home = Some(self.choose_home(r.as_ref(), d));
+                }
+            }
+            Command::DeleteQueue {
+                vhost,
+                name,
+                if_unused,
+                if_empty,
+            } => {
+                if let Some(n) = self.delete_remote(actor, vhost, name, *if_unused, *if_empty) {
+                    let ready = n.await?;
+                    let entry = Logged {
+                        user: actor.user.map(|u| u.name.clone()),
+                        connection: actor.connection,
+                        command: cmd,
+                        origin: None,
+                    };
+                    r.propose(entry).await?;
+                    return Ok(Outcome::Messages(ready));
+                }
             }
             _ => {}
         }
@@ -212,8 +234,10 @@ impl Broker {
             _ => {
                 let policies = self.policies.read();
                 let (user, _) = policies.for_queue(&d.vhost, &d.name);
+                let configured = self.config.cluster.as_ref();
                 (user.and_then(|p| p.definition.get("queue-master-locator")))
                     .and_then(|v| v.as_str())
+                    .or(configured.map(|c| c.queue_master_locator.as_str()))
                     .unwrap_or_default()
                     .to_string()
             }
@@ -243,6 +267,38 @@ impl Broker {
         }
     }
 
+    /// For the deletion of a queue homed on another node: the home's counts checked
+    /// against `if_unused` and `if_empty` here (the other nodes see no messages), and the
+    /// ready messages the deletion drops. `None` for a queue of this node.
+    fn delete_remote(
+        &self,
+        actor: &Actor,
+        vhost: &str,
+        name: &str,
+        if_unused: bool,
+        if_empty: bool,
+    ) -> Option<impl Future<Output = CommandResult<u32>> + 'static> {
+        let q = self.vhost(vhost)?.queue(name)?;
+        let report = q.remote()?.report(&q);
+        let allowed = self.purge_target(actor, vhost, name).map(|_| ());
+        let (vhost, name) = (vhost.to_string(), name.to_string());
+        Some(async move {
+            allowed?;
+            let c = report.await.map_err(CommandError::NotFound)?.counts();
+            if if_unused && c.consumers > 0 {
+                return Err(CommandError::PreconditionFailed(format!(
+                    "queue '{name}' in vhost '{vhost}' in use"
+                )));
+            }
+            if if_empty && c.ready > 0 {
+                return Err(CommandError::PreconditionFailed(format!(
+                    "queue '{name}' in vhost '{vhost}' not empty"
+                )));
+            }
+            Ok(c.ready)
+        })
+    }
+
     /// The way to queues whose home is `node`, when that is another cluster node.
     pub(crate) fn remote_home(&self, node: &str) -> Option<std::sync::Arc<dyn crate::queue::Home>> {
         self.replicator.get()?.home(node)
@@ -250,7 +306,13 @@ impl Broker {
 
     /// Sets the cluster's log as the way commands are run (once, when the node starts in a
     /// cluster).
-    pub fn set_replicator(&self, r: std::sync::Arc<dyn Replicator>) {
+    pub(crate) fn set_replicator(&self, r: std::sync::Arc<dyn Replicator>) {
+        // Connection ids name the owners of exclusive queues in the replicated metadata:
+        // a random 20-bit prefix per process keeps them apart across the cluster's nodes
+        // and this node's restarts.
+        let base = (rand::random::<u64>() & 0xF_FFFF) << 32;
+        self.next_conn_id
+            .fetch_add(base, std::sync::atomic::Ordering::Relaxed);
         let _ = self.replicator.set(r);
     }
 

@@ -123,7 +123,7 @@ impl Cluster {
         let serve: Arc<dyn links::Serve> = cluster.clone();
         links.serve_with(Arc::downgrade(&serve));
         tokio::spawn(links.clone().accept_loop(listener));
-        tokio::spawn(cluster.remotes.clone().watch_links());
+        tokio::spawn(cluster.clone().watch_links());
         broker.set_replicator(cluster.clone());
         tracing::info!(
             "cluster listening on {} as {} ({} node)",

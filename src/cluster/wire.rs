@@ -65,6 +65,8 @@ pub(crate) enum Request {
         holder: Option<u64>,
     },
     Purge(QueueId),
+    /// What the management API shows of queues homed at the receiving node.
+    Reports(Vec<QueueId>),
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -81,6 +83,7 @@ pub(crate) enum Response {
     /// the queue is empty.
     Got(Option<(Carried, bool, u64, u32)>),
     Purged(u32),
+    Reports(Vec<Option<crate::queue::Report>>),
 }
 
 /// What a link's writer sends: a control message (JSON) or queue traffic (binary).

@@ -59,6 +59,10 @@ pub struct ClusterConfig {
     pub net_ticktime: f64,
     /// `ignore` or `pause_minority`.
     pub partition_handling: PartitionHandling,
+    /// Where a new queue lives when neither its `x-queue-master-locator` argument nor a
+    /// `queue-master-locator` policy says (RabbitMQ's `queue_master_locator`):
+    /// `client-local` (the declaring client's node), `min-masters` or `random`.
+    pub queue_master_locator: String,
 }
 
 impl Default for ClusterConfig {
@@ -71,6 +75,7 @@ impl Default for ClusterConfig {
             node_type: NodeType::Disc,
             net_ticktime: 60.0,
             partition_handling: PartitionHandling::Ignore,
+            queue_master_locator: "client-local".into(),
         }
     }
 }
@@ -106,6 +111,16 @@ impl ClusterConfig {
                 format!(
                     "must be between 0.5 and 3600 seconds, got {}",
                     self.net_ticktime
+                ),
+            ));
+        }
+        if !["client-local", "min-masters", "random"].contains(&self.queue_master_locator.as_str())
+        {
+            return Err(Problem::new(
+                "cluster.queue_master_locator",
+                format!(
+                    "must be client-local, min-masters or random, got {:?}",
+                    self.queue_master_locator
                 ),
             ));
         }

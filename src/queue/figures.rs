@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// A queue's numbers, as a list sorts and shows them.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct QueueFigures {
     pub(crate) ready: Tally,
     pub(crate) unacked: Tally,
@@ -22,7 +22,7 @@ pub(crate) struct QueueFigures {
 }
 
 /// What the management API shows of a queue beside its numbers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct QueueDetails {
     /// The lowest `timestamp` property of the head ready message and of the earliest
     /// unacknowledged one, of those in memory (RabbitMQ's `head_message_timestamp`).
@@ -114,7 +114,50 @@ impl QueueState {
     }
 }
 
+/// Everything the management API shows of a queue's state, in one value that a queue's
+/// home node can send to the node asked.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Report {
+    pub(crate) figures: QueueFigures,
+    pub(crate) details: QueueDetails,
+    /// Message statistics: counts and rates.
+    pub(crate) stats: crate::stats::Counts,
+    pub(crate) rates: Vec<f64>,
+    /// Rates of change of messages, ready and unacknowledged.
+    pub(crate) lengths: [f64; 3],
+}
+
+impl Report {
+    pub(crate) fn counts(&self) -> QueueCounts {
+        QueueCounts {
+            ready: self.figures.ready.len() as u32,
+            unacked: self.figures.unacked.len() as u32,
+            consumers: self.figures.consumers,
+        }
+    }
+
+    /// (name, count, rate) of the message statistics, as the API reports them.
+    pub(crate) fn message_report(&self) -> Vec<(&'static str, u64, f64)> {
+        let mut rates = [0.0; crate::stats::N];
+        for (r, v) in rates.iter_mut().zip(&self.rates) {
+            *r = *v;
+        }
+        crate::stats::report(&self.stats, &rates)
+    }
+}
+
 impl Queue {
+    /// The queue's state for the management API, where it lives.
+    pub(crate) fn report(&self) -> Report {
+        Report {
+            figures: self.figures(),
+            details: self.details(),
+            stats: self.message_counts(),
+            rates: self.rates.rates().to_vec(),
+            lengths: self.lengths.rates(),
+        }
+    }
+
     /// The queue's numbers for the management API.
     pub(crate) fn figures(&self) -> QueueFigures {
         let mut f = self.state.lock().figures();

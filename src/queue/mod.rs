@@ -32,7 +32,7 @@ pub(crate) use args::{Overflow, QueueArgs};
 pub(crate) use consumer::{new_holder, Consumer, Delivery, Holder, Subscription};
 pub(crate) use effects::{Effects, Load};
 pub(crate) use entry::Entry;
-pub(crate) use figures::QueueFigures;
+pub(crate) use figures::{QueueDetails, QueueFigures, Report};
 pub(crate) use owner::{DeadLetter, QueueOwner};
 use parking_lot::Mutex;
 pub(crate) use remote::{Answer, Home};
@@ -97,7 +97,7 @@ pub struct QueueCounts {
 }
 
 /// How a queue was declared.
-pub struct QueueSpec {
+pub(crate) struct QueueSpec {
     pub name: String,
     pub durable: bool,
     pub auto_delete: bool,
@@ -112,7 +112,7 @@ pub struct QueueSpec {
 impl Queue {
     /// A new queue in `vhost`, running with `settings` (its arguments with policies
     /// applied).
-    pub fn new(
+    pub(crate) fn new(
         owner: Weak<dyn QueueOwner>,
         store: Arc<MessageStore>,
         vhost: &str,
@@ -201,11 +201,6 @@ impl Queue {
     /// The message statistics' counts.
     pub(crate) fn message_counts(&self) -> Counts {
         self.state.lock().stats
-    }
-
-    /// (name, count, rate) of the message statistics, as the API reports them.
-    pub(crate) fn message_report(&self) -> Vec<(&'static str, u64, f64)> {
-        crate::stats::report(&self.message_counts(), &self.rates.rates())
     }
 
     /// Carries out what an operation asked for once the lock is released.

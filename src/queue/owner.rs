@@ -6,7 +6,7 @@ use crate::message::Message;
 use amq_protocol::types::FieldTable;
 use std::sync::Arc;
 
-pub trait QueueOwner: Send + Sync {
+pub(crate) trait QueueOwner: Send + Sync {
     /// Whether `exchange` exists in `vhost` (dead letters to a missing exchange are dropped
     /// before any work is done on them).
     fn has_exchange(&self, vhost: &str, exchange: &str) -> bool;
@@ -20,7 +20,7 @@ pub trait QueueOwner: Send + Sync {
 }
 
 /// A message leaving a queue for its dead-letter exchange.
-pub struct DeadLetter {
+pub(crate) struct DeadLetter {
     /// The copy to publish: its exchange and routing key are the dead-letter ones, its
     /// headers carry `x-death`.
     pub msg: Message,
@@ -34,7 +34,7 @@ pub struct DeadLetter {
 impl DeadLetter {
     /// RabbitMQ's cycle rule: a letter may not enter a queue it already died in, unless a
     /// death since then (that one included) was a rejection.
-    pub fn may_enter(&self, queue: &str) -> bool {
+    pub(crate) fn may_enter(&self, queue: &str) -> bool {
         let Some(pos) = self.deaths.iter().position(|(q, _)| q == queue) else {
             return true;
         };

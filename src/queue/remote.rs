@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// An answer the home sends back later.
 pub(crate) type Answer<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
 
-pub trait Home: Send + Sync {
+pub(crate) trait Home: Send + Sync {
     /// The home node's name.
     fn node(&self) -> &str;
 
@@ -48,6 +48,12 @@ pub trait Home: Send + Sync {
     fn get(&self, q: &Queue, holder: Option<Holder>) -> Answer<Got>;
 
     fn purge(&self, q: &Queue) -> Answer<u32>;
+
+    /// The queue's state as the management API shows it.
+    fn report(&self, q: &Queue) -> Answer<super::Report>;
+
+    /// The reports of several queues on the home (`None`: one is gone).
+    fn reports(&self, qs: &[Arc<Queue>]) -> Answer<Vec<Option<super::Report>>>;
 
     /// The queue's record is gone here: its local consumers are cancelled.
     fn deleted(&self, q: &Queue);

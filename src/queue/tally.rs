@@ -8,7 +8,7 @@ use super::Entry;
 
 /// Totals by class: bit 0 of the index says the message is in memory, bit 1 that it is
 /// persistent (a `delivery_mode` 2 message in a durable queue, as RabbitMQ counts it).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Tally {
     count: [u64; 4],
     bytes: [u64; 4],

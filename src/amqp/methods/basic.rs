@@ -108,7 +108,8 @@ impl Connection {
             });
             return Ok(());
         }
-        self.route_publish(ch, publish.mandatory, msg, headers.as_ref(), seq);
+        let confirm = (seq > 0).then_some(Confirmed::Seq(seq));
+        self.route_publish(ch, publish.mandatory, msg, headers.as_ref(), confirm);
         Ok(())
     }
 
@@ -119,7 +120,7 @@ impl Connection {
         mandatory: bool,
         msg: Message,
         headers: Option<&FieldTable>,
-        seq: u64,
+        confirm: Option<Confirmed>,
     ) {
         let mut queues = Vec::new();
         self.chan(ch).shared.stats.inc(Stat::Publish);
@@ -150,10 +151,10 @@ impl Connection {
             self.shared.send(Outbound::content(ch, m, msg.clone()));
         }
         if queues.is_empty() {
-            self.confirm_now(ch, seq, true);
+            self.confirm_now(ch, confirm, true);
             return;
         }
-        self.enqueue(ch, seq, msg, &queues);
+        self.enqueue(ch, confirm, msg, &queues);
     }
 
     /// The exchange a message is routed through: the channel's cached one if it is that one
@@ -182,11 +183,23 @@ impl Connection {
 
     /// Puts a routed message in its queues (see `broker::publish`) and confirms it now, or
     /// once the store has it on disk.
-    fn enqueue(&mut self, ch: u16, seq: u64, msg: Message, queues: &[Arc<Queue>]) {
-        let on_synced = (seq > 0).then(|| self.confirm_later(ch, seq));
+    fn enqueue(
+        &mut self,
+        ch: u16,
+        confirm: Option<Confirmed>,
+        msg: Message,
+        queues: &[Arc<Queue>],
+    ) {
+        let (on_synced, confirm) = match confirm {
+            Some(Confirmed::Seq(seq)) => {
+                (Some(self.confirm_later(ch, seq)), Some(Confirmed::Seq(seq)))
+            }
+            Some(Confirmed::Then(f)) => (Some(f), None),
+            None => (None, None),
+        };
         match crate::broker::publish::enqueue(&self.broker, msg, queues, on_synced) {
-            Confirm::AckNow => self.confirm_now(ch, seq, true),
-            Confirm::NackNow => self.confirm_now(ch, seq, false),
+            Confirm::AckNow => self.confirm_now(ch, confirm, true),
+            Confirm::NackNow => self.confirm_now(ch, confirm, false),
             Confirm::Deferred => {}
         }
         for q in queues {
@@ -196,20 +209,24 @@ impl Connection {
         }
     }
 
-    /// Sends `basic.ack` (or `nack`) for publish `seq` now; nothing if confirms are off.
-    fn confirm_now(&self, ch: u16, seq: u64, ok: bool) {
-        if seq > 0 {
-            if ok {
-                if let Some(c) = self.channels.get(&ch) {
-                    c.shared.stats.inc(Stat::Confirm);
-                }
+    /// Confirms a publish now: `basic.ack` (or `nack`) for its sequence number, or its
+    /// callback run.
+    fn confirm_now(&self, ch: u16, confirm: Option<Confirmed>, ok: bool) {
+        let seq = match confirm {
+            None => return,
+            Some(Confirmed::Then(f)) => return f(ok),
+            Some(Confirmed::Seq(seq)) => seq,
+        };
+        if ok {
+            if let Some(c) = self.channels.get(&ch) {
+                c.shared.stats.inc(Stat::Confirm);
             }
-            self.shared.send(Outbound::Confirm {
-                channel: ch,
-                tag: seq,
-                ok,
-            });
         }
+        self.shared.send(Outbound::Confirm {
+            channel: ch,
+            tag: seq,
+            ok,
+        });
     }
 
     /// A callback that confirms publish `seq` once the store has it on disk.
@@ -311,6 +328,14 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// How a publish is confirmed once its queues have it.
+pub(crate) enum Confirmed {
+    /// To the client: `basic.ack` of this sequence number (confirm mode).
+    Seq(u64),
+    /// To the broker: this runs (a transaction's commit waits for its publishes).
+    Then(crate::store::messages::OnSynced),
 }
 
 /// Name equality on the publish path, without a libc call for the default exchange's "".

@@ -85,18 +85,37 @@ impl Connection {
         self.queue_declare_ok(ch, &q, nowait)
     }
 
-    pub(super) fn queue_declare_ok(&mut self, ch: u16, q: &Queue, nowait: bool) -> AmqpResult<()> {
+    pub(super) fn queue_declare_ok(
+        &mut self,
+        ch: u16,
+        q: &Arc<Queue>,
+        nowait: bool,
+    ) -> AmqpResult<()> {
         self.chan(ch).last_queue = Some(q.name.clone());
-        if !nowait {
-            let c = q.counts();
-            let ok = queue::DeclareOk {
-                queue: crate::amqp::codec::short(&q.name),
-                message_count: c.ready,
-                consumer_count: c.consumers,
-            };
-            self.send_method(ch, AMQPClass::Queue(queue::AMQPMethod::DeclareOk(ok)));
+        if nowait {
+            return Ok(());
         }
+        if let Some(home) = q.remote() {
+            // The counts are the home's.
+            let (report, q) = (home.report(q), q.clone());
+            self.after_remote(ch, report, move |conn, report| {
+                let c = report.map_err(AmqpError::not_found)?.counts();
+                conn.send_declare_ok(ch, &q, c);
+                Ok(())
+            });
+            return Ok(());
+        }
+        self.send_declare_ok(ch, q, q.counts());
         Ok(())
+    }
+
+    fn send_declare_ok(&mut self, ch: u16, q: &Queue, c: crate::queue::QueueCounts) {
+        let ok = queue::DeclareOk {
+            queue: crate::amqp::codec::short(&q.name),
+            message_count: c.ready,
+            consumer_count: c.consumers,
+        };
+        self.send_method(ch, AMQPClass::Queue(queue::AMQPMethod::DeclareOk(ok)));
     }
 
     fn binding(

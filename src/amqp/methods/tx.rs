@@ -3,7 +3,9 @@
 use crate::amqp::channel::{Tx, TxAck};
 use crate::amqp::connection::Connection;
 use crate::amqp::error::{AmqpError, AmqpResult};
+use crate::amqp::methods::basic::Confirmed;
 use crate::amqp::outbound::Outbound;
+use crate::broker::publish::Joint;
 use amq_protocol::protocol::{confirm, tx, AMQPClass};
 
 impl Connection {
@@ -62,9 +64,21 @@ impl Connection {
     fn commit(&mut self, ch: u16) -> AmqpResult<()> {
         let tx = self.chan(ch).tx.as_mut().ok_or_else(not_transactional)?;
         let work = std::mem::take(tx);
-        let persistent = work.publishes.iter().any(|p| p.msg.persistent());
+        let ok = AMQPClass::Tx(tx::AMQPMethod::CommitOk(tx::CommitOk {}));
+        let chan = self.chan(ch).shared.clone();
+        // commit-ok goes once every publish is taken: by this node's store, on disk when
+        // persistent, and by the homes of queues on other nodes.
+        let committed = Joint::new(
+            work.publishes.len() + 1,
+            Box::new(move |_| {
+                if !chan.state.lock().closed {
+                    chan.conn.send(Outbound::method(chan.id, ok));
+                }
+            }),
+        );
         for p in work.publishes {
-            self.route_publish(ch, p.mandatory, p.msg, p.headers.as_ref(), 0);
+            let then = Confirmed::Then(committed.part());
+            self.route_publish(ch, p.mandatory, p.msg, p.headers.as_ref(), Some(then));
         }
         for a in work.acks {
             match a {
@@ -76,17 +90,7 @@ impl Connection {
                 } => self.settle(ch, tag, multiple, Some(requeue))?,
             }
         }
-        let ok = AMQPClass::Tx(tx::AMQPMethod::CommitOk(tx::CommitOk {}));
-        if !persistent {
-            self.send_method(ch, ok);
-            return Ok(());
-        }
-        let chan = self.chan(ch).shared.clone();
-        self.broker.store.after_sync(Box::new(move |_| {
-            if !chan.state.lock().closed {
-                chan.conn.send(Outbound::method(chan.id, ok));
-            }
-        }));
+        committed.settle(true);
         Ok(())
     }
 }

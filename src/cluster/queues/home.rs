@@ -9,7 +9,9 @@ use crate::cluster::links::{LinkError, Links};
 use crate::cluster::node::{node_id, Member, NodeId};
 use crate::cluster::wire::{Request, Response};
 use crate::message::Message;
-use crate::queue::{Answer, Delivery, Got, Holder, Home, Queue, QueueCounts, Settle, Subscription};
+use crate::queue::{
+    Answer, Delivery, Got, Holder, Home, Queue, QueueCounts, Report, Settle, Subscription,
+};
 use crate::store::messages::OnSynced;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
@@ -349,6 +351,32 @@ impl Home for PeerHome {
             match answer.await? {
                 Response::Purged(n) => Ok(n),
                 other => Err(format!("unexpected answer to a purge: {other:?}")),
+            }
+        })
+    }
+
+    fn report(&self, q: &Queue) -> Answer<Report> {
+        let answer = self.request(Request::Reports(vec![QueueId::of(q)]));
+        Box::pin(async move {
+            match answer.await? {
+                Response::Reports(mut r) if r.len() == 1 => r
+                    .pop()
+                    .flatten()
+                    .ok_or_else(|| "the queue is gone".to_string()),
+                other => Err(format!("unexpected answer to a report: {other:?}")),
+            }
+        })
+    }
+
+    fn reports(&self, qs: &[Arc<Queue>]) -> Answer<Vec<Option<Report>>> {
+        let n = qs.len();
+        let answer = self.request(Request::Reports(
+            qs.iter().map(|q| QueueId::of(q)).collect(),
+        ));
+        Box::pin(async move {
+            match answer.await? {
+                Response::Reports(r) if r.len() == n => Ok(r),
+                other => Err(format!("unexpected answer to reports: {other:?}")),
             }
         })
     }

@@ -74,17 +74,41 @@ impl Remotes {
             home.down();
         }
     }
+}
 
-    /// Watches links go down.
+impl super::Cluster {
+    /// Watches links go down: the node's consumers and holders go (`node_down`), and the
+    /// leader deletes the node's queues that do not outlive it (non-durable and exclusive
+    /// ones), as RabbitMQ does when a node goes down.
     pub(crate) async fn watch_links(self: Arc<Self>) {
         let mut up = self.links.up.subscribe();
         let mut before = up.borrow().clone();
         while up.changed().await.is_ok() {
             let now = up.borrow_and_update().clone();
             for gone in before.difference(&now) {
-                self.node_down(*gone);
+                self.remotes.node_down(*gone);
+                if self.status().leader.as_deref() == Some(self.me.name.as_str()) {
+                    self.drop_transient_queues_of(*gone);
+                }
             }
             before = now;
+        }
+    }
+
+    fn drop_transient_queues_of(&self, node: NodeId) {
+        for vhost in self.broker.vhosts() {
+            for q in vhost.queues() {
+                let home = q.home_node.as_deref().map(super::node::node_id);
+                if home == Some(node) && !crate::broker::records::stored(&q) {
+                    self.broker
+                        .run_as_broker(crate::broker::command::Command::DeleteQueue {
+                            vhost: q.vhost.clone(),
+                            name: q.name.clone(),
+                            if_unused: false,
+                            if_empty: false,
+                        });
+                }
+            }
         }
     }
 }

@@ -289,6 +289,14 @@ impl Remotes {
         }))
     }
 
+    pub(crate) fn serve_reports(&self, qs: &[QueueId]) -> Response {
+        Response::Reports(
+            qs.iter()
+                .map(|q| self.local_queue(q).map(|q| q.report()))
+                .collect(),
+        )
+    }
+
     pub(crate) async fn serve_purge(&self, q: QueueId) -> Result<Response, String> {
         let queue = self.local_queue(&q).ok_or_else(|| no_queue(&q))?;
         Ok(Response::Purged(queue.purge_anywhere().await?))

@@ -11,27 +11,53 @@ use crate::http::listing;
 use crate::http::listing::{Key, Row};
 use crate::http::reply::Reply;
 use crate::http::request::Fields;
-use crate::queue::{new_holder, Got, Queue, QueueFigures, Settle, Tally};
+use crate::queue::{
+    new_holder, Got, Home, Queue, QueueDetails, QueueFigures, Report, Settle, Tally,
+};
 use crate::store::definitions::{field_table_to_json, json_to_field_table};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub(crate) async fn list(ctx: &Ctx, vhost: Option<&str>) -> ApiResult<Reply> {
     let mut rows = Vec::new();
+    // Queues homed on other nodes, by home: their figures come from there, in one
+    // request per node.
+    let mut remote: Vec<ByHome> = Vec::new();
     for vh in ctx.vhosts_listed(vhost)? {
-        rows.extend(
-            vh.queues()
-                .into_iter()
-                .map(|q| QueueRow::new(&ctx.broker, q)),
-        );
+        for q in vh.queues() {
+            match q.remote() {
+                None => rows.push(QueueRow::new(&ctx.broker, q)),
+                Some(home) => match remote.iter_mut().find(|(h, _)| h.node() == home.node()) {
+                    Some((_, qs)) => qs.push(q),
+                    None => remote.push((home.clone(), vec![q])),
+                },
+            }
+        }
+    }
+    for (home, qs) in remote {
+        let reports = home.reports(&qs).await.unwrap_or_default();
+        let mut reports = reports.into_iter();
+        for q in qs {
+            rows.push(QueueRow::remote(&ctx.broker, q, reports.next().flatten()));
+        }
     }
     listing::respond(&ctx.req, rows).await
 }
 
+/// Queues homed on one other node.
+type ByHome = (Arc<dyn Home>, Vec<Arc<Queue>>);
+
 pub(crate) async fn get(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
     let vh = ctx.session.visible_vhost(&ctx.broker, vhost)?;
     let q = vh.queue(name).ok_or_else(ApiError::not_found)?;
-    let mut v = QueueRow::new(&ctx.broker, q).json();
+    let row = match q.remote() {
+        None => QueueRow::new(&ctx.broker, q),
+        Some(home) => {
+            let report = home.report(&q).await.ok();
+            QueueRow::remote(&ctx.broker, q, report)
+        }
+    };
+    let mut v = row.json();
     v["consumer_details"] = Value::Array(super::connections::consumers_of_queue(ctx, vhost, name));
     v["deliveries"] = json!([]);
     v["incoming"] = json!([]);
@@ -45,6 +71,9 @@ struct QueueRow {
     broker: Arc<Broker>,
     q: Arc<Queue>,
     figures: QueueFigures,
+    /// For a queue homed on another node: what the home reported (`None`: it could not
+    /// be reached).
+    remote: Option<Option<Report>>,
 }
 
 impl QueueRow {
@@ -54,6 +83,16 @@ impl QueueRow {
             broker: broker.clone(),
             q,
             figures,
+            remote: None,
+        }
+    }
+
+    fn remote(broker: &Arc<Broker>, q: Arc<Queue>, report: Option<Report>) -> Self {
+        Self {
+            broker: broker.clone(),
+            q,
+            figures: report.as_ref().map(|r| r.figures).unwrap_or_default(),
+            remote: Some(report),
         }
     }
 }
@@ -128,7 +167,15 @@ impl Row for QueueRow {
     }
 
     fn json(&self) -> Value {
-        json_of(&self.broker, &self.q, &self.figures)
+        match &self.remote {
+            None => json_of(&self.broker, &self.q, &self.q.report()),
+            Some(Some(report)) => json_of(&self.broker, &self.q, report),
+            Some(None) => {
+                let mut v = json_of(&self.broker, &self.q, &Report::default());
+                v["state"] = "down".into();
+                v
+            }
+        }
     }
 }
 
@@ -276,7 +323,8 @@ pub(crate) async fn action(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Repl
     }
 }
 
-fn json_of(broker: &Broker, q: &Queue, f: &QueueFigures) -> Value {
+fn json_of(broker: &Broker, q: &Queue, r: &Report) -> Value {
+    let f = &r.figures;
     let (policy, operator, effective) = {
         let policies = broker.policies.read();
         let (user, op) = policies.for_queue(&q.vhost, &q.name);
@@ -286,9 +334,9 @@ fn json_of(broker: &Broker, q: &Queue, f: &QueueFigures) -> Value {
             effective_definition(user, op),
         )
     };
-    let lengths = q.lengths.rates();
+    let lengths = r.lengths;
     let mut v = json!({
-        "message_stats": super::message_stats(&q.message_report()),
+        "message_stats": super::message_stats(&r.message_report()),
         "messages_details": super::rate_json(lengths[0]),
         "messages_ready_details": super::rate_json(lengths[1]),
         "messages_unacknowledged_details": super::rate_json(lengths[2]),
@@ -308,15 +356,14 @@ fn json_of(broker: &Broker, q: &Queue, f: &QueueFigures) -> Value {
     for name in FIGURES {
         v[name] = figure(f, name).into();
     }
-    details_json(&mut v, q, f);
+    details_json(&mut v, &r.details, f);
     v
 }
 
 /// What RabbitMQ shows beside the numbers: consumers' tags, the head's timestamp, idleness
 /// and the backing queue's shape (all ready messages in `q4` when in memory, the rest in
 /// `delta`).
-fn details_json(v: &mut Value, q: &Queue, f: &QueueFigures) {
-    let d = q.details();
+fn details_json(v: &mut Value, d: &QueueDetails, f: &QueueFigures) {
     let utilisation = d.consumer_utilisation.map_or(json!(0), Value::from);
     v["consumer_utilisation"] = utilisation.clone();
     v["consumer_capacity"] = utilisation;
