@@ -406,6 +406,11 @@ impl Links {
         self.live(id).map(|l| l.peer.clone())
     }
 
+    /// How long a silent peer is waited for (`net_ticktime`).
+    pub(crate) fn tick(&self) -> Duration {
+        self.tick
+    }
+
     /// True while a link to `id` is open.
     pub(crate) fn is_up(&self, id: NodeId) -> bool {
         self.live(id).is_some()

@@ -124,6 +124,7 @@ impl Cluster {
         links.serve_with(Arc::downgrade(&serve));
         tokio::spawn(links.clone().accept_loop(listener));
         tokio::spawn(cluster.clone().watch_links());
+        tokio::spawn(cluster.clone().sweep_dead_homes());
         broker.set_replicator(cluster.clone());
         tracing::info!(
             "cluster listening on {} as {} ({} node)",

@@ -194,7 +194,11 @@ impl Connection {
             Some(Confirmed::Seq(seq)) => {
                 (Some(self.confirm_later(ch, seq)), Some(Confirmed::Seq(seq)))
             }
-            Some(Confirmed::Then(f)) => (Some(f), None),
+            // Run by the store once synced, or here if the publish is settled at once.
+            Some(Confirmed::Then(f)) => {
+                let once = crate::broker::publish::Joint::new(1, f);
+                (Some(once.part()), Some(Confirmed::Then(once.part())))
+            }
             None => (None, None),
         };
         match crate::broker::publish::enqueue(&self.broker, msg, queues, on_synced) {

@@ -77,9 +77,7 @@ impl Remotes {
 }
 
 impl super::Cluster {
-    /// Watches links go down: the node's consumers and holders go (`node_down`), and the
-    /// leader deletes the node's queues that do not outlive it (non-durable and exclusive
-    /// ones), as RabbitMQ does when a node goes down.
+    /// Watches links go down: the node's consumers and holders go (`node_down`).
     pub(crate) async fn watch_links(self: Arc<Self>) {
         let mut up = self.links.up.subscribe();
         let mut before = up.borrow().clone();
@@ -87,19 +85,52 @@ impl super::Cluster {
             let now = up.borrow_and_update().clone();
             for gone in before.difference(&now) {
                 self.remotes.node_down(*gone);
-                if self.status().leader.as_deref() == Some(self.me.name.as_str()) {
-                    self.drop_transient_queues_of(*gone);
-                }
             }
             before = now;
         }
     }
 
-    fn drop_transient_queues_of(&self, node: NodeId) {
+    /// On the leader: deletes the non-durable and exclusive queues of members down for
+    /// a while, as RabbitMQ does when a node goes down. Checked every second, so a leader
+    /// elected after the node went down does it too.
+    pub(crate) async fn sweep_dead_homes(self: Arc<Self>) {
+        const DOWN_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+        let mut down_since: HashMap<String, std::time::Instant> = HashMap::new();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let status = self.status();
+            if status.leader.as_deref() != Some(self.me.name.as_str()) {
+                down_since.clear();
+                continue;
+            }
+            for m in &status.members {
+                if m.running {
+                    down_since.remove(&m.name);
+                } else {
+                    down_since
+                        .entry(m.name.clone())
+                        .or_insert_with(std::time::Instant::now);
+                }
+            }
+            // Links to members come up in the first moments of a start.
+            if self.broker.started.elapsed() < self.links.tick() {
+                continue;
+            }
+            let dead: Vec<&String> = (down_since.iter())
+                .filter(|(_, since)| since.elapsed() >= DOWN_FOR)
+                .map(|(name, _)| name)
+                .collect();
+            if !dead.is_empty() {
+                self.drop_transient_queues_of(&dead);
+            }
+        }
+    }
+
+    fn drop_transient_queues_of(&self, nodes: &[&String]) {
         for vhost in self.broker.vhosts() {
             for q in vhost.queues() {
-                let home = q.home_node.as_deref().map(super::node::node_id);
-                if home == Some(node) && !crate::broker::records::stored(&q) {
+                let dead = (q.home_node.as_ref()).is_some_and(|h| nodes.contains(&h));
+                if dead && !q.is_deleted() && !crate::broker::records::stored(&q) {
                     self.broker
                         .run_as_broker(crate::broker::command::Command::DeleteQueue {
                             vhost: q.vhost.clone(),
