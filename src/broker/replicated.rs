@@ -280,7 +280,7 @@ impl Broker {
     ) -> Option<impl Future<Output = CommandResult<u32>> + 'static> {
         let q = self.vhost(vhost)?.queue(name)?;
         let report = q.remote()?.report(&q);
-        let allowed = self.purge_target(actor, vhost, name).map(|_| ());
+        let allowed = self.delete_target(actor, vhost, name).map(|_| ());
         let (vhost, name) = (vhost.to_string(), name.to_string());
         Some(async move {
             allowed?;

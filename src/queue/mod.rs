@@ -461,7 +461,7 @@ impl Queue {
     pub fn remove_consumer(self: &Arc<Self>, holder: Holder, tag: &str) -> bool {
         if let Some(home) = &self.remote {
             // The home deletes an auto-delete queue that lost its last consumer.
-            home.cancel(self, holder, tag);
+            drop(home.cancel(self, holder, tag));
             return false;
         }
         let last = self.apply(|st, fx| st.remove_consumer(fx, holder, tag));

@@ -35,8 +35,9 @@ pub(crate) trait Home: Send + Sync {
     ) -> Answer<()>;
 
     /// Ends subscription `tag` of `holder`; what the home had sent for it and the consumer
-    /// had not yet taken goes back.
-    fn cancel(&self, q: &Queue, holder: Holder, tag: &str);
+    /// had not yet taken goes back. Answered once the home is done with it (and deleted
+    /// an auto-delete queue it left without consumers).
+    fn cancel(&self, q: &Queue, holder: Holder, tag: &str) -> Answer<()>;
 
     fn settle(&self, q: &Queue, holder: Holder, seqs: &[u64], how: Settle);
 

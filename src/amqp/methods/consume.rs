@@ -98,17 +98,30 @@ impl Connection {
             .lock()
             .consumers
             .remove(c.consumer_tag.as_str());
+        let ok = (!c.nowait).then(|| basic::CancelOk {
+            consumer_tag: c.consumer_tag.clone(),
+        });
+        let send_ok = move |conn: &mut Connection| {
+            if let Some(ok) = ok {
+                conn.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::CancelOk(ok)));
+            }
+        };
         if let Some(info) = info {
+            if let Some(home) = info.queue.remote() {
+                // cancel-ok once the home is done: an auto-delete queue left without
+                // consumers is gone by then, as on its own node.
+                let done = home.cancel(&info.queue, shared.holder, &info.tag);
+                self.after_remote(ch, done, move |conn, _| {
+                    send_ok(conn);
+                    Ok(())
+                });
+                return Ok(());
+            }
             if info.queue.remove_consumer(shared.holder, &info.tag) {
                 self.delete_queue_as_broker(&info.queue, true);
             }
         }
-        if !c.nowait {
-            let ok = basic::CancelOk {
-                consumer_tag: c.consumer_tag,
-            };
-            self.send_method(ch, AMQPClass::Basic(basic::AMQPMethod::CancelOk(ok)));
-        }
+        send_ok(self);
         Ok(())
     }
 }

@@ -48,6 +48,17 @@ impl Broker {
         queues::purge_target(&self.scope(actor, vhost)?, name)
     }
 
+    /// Checks a deletion of queue `name` (permission, exclusivity, a reachable home) and
+    /// returns the queue.
+    pub(crate) fn delete_target(
+        &self,
+        actor: &Actor,
+        vhost: &str,
+        name: &str,
+    ) -> CommandResult<Arc<crate::queue::Queue>> {
+        queues::delete_target(&self.scope(actor, vhost)?, name)
+    }
+
     /// Queues durable changes for the metadata log.
     pub(crate) fn persist(&self, changes: Vec<Change>) -> Option<Ticket> {
         (!changes.is_empty()).then(|| self.metadata.append(changes))

@@ -148,6 +148,12 @@ pub(super) fn purge_target(s: &Scope, name: &str) -> CommandResult<Arc<Queue>> {
     find(s, name)
 }
 
+/// The queue a deletion removes, once the actor may (for a queue homed on another node).
+pub(super) fn delete_target(s: &Scope, name: &str) -> CommandResult<Arc<Queue>> {
+    s.check(Access::Configure, "queue", name)?;
+    find(s, name)
+}
+
 pub(super) fn delete(
     broker: &Broker,
     s: &Scope,

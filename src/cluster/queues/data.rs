@@ -81,6 +81,11 @@ pub(crate) enum Data {
     Cancelled {
         id: u64,
     },
+    /// From the home: the cancel of consumer `id` is done (an auto-delete queue it left
+    /// without consumers is deleted); nothing more comes for it.
+    CancelOk {
+        id: u64,
+    },
     /// From the home: the publish with this confirm was taken (stored) or refused.
     Confirmed {
         id: u64,

@@ -54,6 +54,9 @@ struct SubState {
     /// Until the home answers the subscription: consume-ok, and the waiting caller.
     on_added: Option<Box<dyn FnOnce() + Send>>,
     answer: Option<oneshot::Sender<Result<(), String>>>,
+    /// Cancelled here, until the home says it is done: deliveries still coming go back
+    /// (or, without acks, to the client, as RabbitMQ's in-flight ones do).
+    cancelling: Option<oneshot::Sender<()>>,
 }
 
 impl PeerHome {
@@ -125,12 +128,26 @@ impl PeerHome {
                 msg,
             } => {
                 let sub = self.subs.lock().get(&id).cloned();
-                if let Some(sub) = sub {
-                    sub.state
-                        .lock()
-                        .waiting
-                        .push_back((seq, redelivered, msg.into_message()));
-                    self.drain(&sub);
+                let Some(sub) = sub else { return };
+                let msg = msg.into_message();
+                let mut st = sub.state.lock();
+                if st.cancelling.is_none() {
+                    st.waiting.push_back((seq, redelivered, msg));
+                    drop(st);
+                    return self.drain(&sub);
+                }
+                drop(st);
+                if sub.sub.no_ack {
+                    self.hand_over(&sub, seq, redelivered, msg);
+                } else if let Some(q) = sub.queue.upgrade() {
+                    let holder = sub.sub.consumer.holder();
+                    self.send_settle(&q, holder, &[seq], Settle::Requeue);
+                }
+            }
+            Data::CancelOk { id } => {
+                let sub = self.subs.lock().remove(&id);
+                if let Some(tx) = sub.and_then(|s| s.state.lock().cancelling.take()) {
+                    let _ = tx.send(());
                 }
             }
             Data::Cancelled { id } => {
@@ -180,6 +197,29 @@ impl PeerHome {
         }
     }
 
+    /// Hands a delivery to the consumer without asking for room (a no-ack delivery that
+    /// was in flight when the consumer was cancelled).
+    fn hand_over(&self, sub: &RemoteSub, seq: u64, redelivered: bool, msg: Message) {
+        let Some(q) = sub.queue.upgrade() else { return };
+        let d = Delivery {
+            tag: sub.sub.tag.clone(),
+            seq,
+            msg,
+            redelivered,
+            no_ack: sub.sub.no_ack,
+        };
+        sub.sub.consumer.deliver(&q, d);
+    }
+
+    fn send_settle(&self, q: &Queue, holder: Holder, seqs: &[u64], how: Settle) {
+        self.send(Data::Settle {
+            q: QueueId::of(q),
+            holder,
+            seqs: seqs.to_vec(),
+            how,
+        });
+    }
+
     /// The link to the home went down.
     pub(super) fn down(&self) {
         let confirms: Vec<OnSynced> = self.confirms.lock().drain().map(|(_, f)| f).collect();
@@ -188,10 +228,14 @@ impl PeerHome {
         }
         let subs: Vec<Arc<RemoteSub>> = self.subs.lock().drain().map(|(_, s)| s).collect();
         for sub in subs {
-            let answer = sub.state.lock().answer.take();
-            match answer {
-                Some(tx) => drop(tx.send(Err(self.down_text()))),
-                None => sub.sub.consumer.cancelled(&sub.sub.tag),
+            let (answer, cancelling) = {
+                let mut st = sub.state.lock();
+                (st.answer.take(), st.cancelling.take())
+            };
+            match (answer, cancelling) {
+                (Some(tx), _) => drop(tx.send(Err(self.down_text()))),
+                (None, Some(tx)) => drop(tx.send(())),
+                (None, None) => sub.sub.consumer.cancelled(&sub.sub.tag),
             }
         }
     }
@@ -275,28 +319,44 @@ impl Home for PeerHome {
         })
     }
 
-    fn cancel(&self, q: &Queue, holder: Holder, tag: &str) {
-        let Some(sub) = self.subs_of(q).into_iter().find(|s| s.sub.is(holder, tag)) else {
-            return;
+    fn cancel(&self, q: &Queue, holder: Holder, tag: &str) -> Answer<()> {
+        let found = self.subs_of(q).into_iter().find(|s| s.sub.is(holder, tag));
+        let Some(sub) = found.filter(|s| s.state.lock().cancelling.is_none()) else {
+            return Box::pin(async { Ok(()) });
         };
-        self.subs.lock().remove(&sub.id);
-        let returned = {
+        let (tx, rx) = oneshot::channel();
+        let (waiting, returned) = {
             let mut st = sub.state.lock();
-            st.waiting.drain(..).map(|(seq, _, _)| seq).collect()
+            st.cancelling = Some(tx);
+            let waiting: Vec<_> = st.waiting.drain(..).collect();
+            let returned = match sub.sub.no_ack {
+                true => Vec::new(),
+                false => waiting.iter().map(|(seq, _, _)| *seq).collect(),
+            };
+            (waiting, returned)
         };
-        self.send(Data::Cancel {
+        if sub.sub.no_ack {
+            for (seq, redelivered, msg) in waiting {
+                self.hand_over(&sub, seq, redelivered, msg);
+            }
+        }
+        let sent = self.send(Data::Cancel {
             id: sub.id,
             returned,
         });
+        if !sent {
+            self.subs.lock().remove(&sub.id);
+        }
+        Box::pin(async move {
+            if sent {
+                let _ = tokio::time::timeout(ANSWER, rx).await;
+            }
+            Ok(())
+        })
     }
 
     fn settle(&self, q: &Queue, holder: Holder, seqs: &[u64], how: Settle) {
-        self.send(Data::Settle {
-            q: QueueId::of(q),
-            holder,
-            seqs: seqs.to_vec(),
-            how,
-        });
+        self.send_settle(q, holder, seqs, how);
         // The consumer has room again: what waits here for it goes on.
         for sub in self.subs_of(q) {
             if sub.sub.consumer.holder() == holder {

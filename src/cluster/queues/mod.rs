@@ -56,6 +56,7 @@ impl Remotes {
             Data::Consumed { .. }
             | Data::Deliver { .. }
             | Data::Cancelled { .. }
+            | Data::CancelOk { .. }
             | Data::Confirmed { .. } => {
                 if let Some(home) = self.home_by_id(from) {
                     home.data(d);

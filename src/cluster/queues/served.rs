@@ -14,6 +14,7 @@ use crate::cluster::wire::Response;
 use crate::message::Message;
 use crate::queue::{Consumer, Delivery, Got, Holder, Queue, Subscription};
 use crate::store::messages::OnSynced;
+use crate::store::meta_log::Ticket;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -156,8 +157,17 @@ impl Remotes {
             }
             Data::Cancel { id, returned } => {
                 let c = self.served.consumers.lock().remove(&(from, id));
-                if let Some(c) = c {
-                    self.cancel(&c, &returned);
+                let deleting = c.and_then(|c| self.cancel(&c, &returned));
+                let links = self.links.clone();
+                let ok = move || {
+                    links.send_data(from, Data::CancelOk { id });
+                };
+                match deleting {
+                    None => ok(),
+                    Some(ticket) => drop(tokio::spawn(async move {
+                        let _ = ticket.written().await;
+                        ok();
+                    })),
                 }
             }
             Data::Settle {
@@ -227,21 +237,24 @@ impl Remotes {
         }
     }
 
-    /// Ends a remote consumer; what it had received but not handed out goes back.
-    fn cancel(&self, c: &RemoteConsumer, returned: &[u64]) {
-        let Some(q) = c.queue.upgrade() else { return };
+    /// Ends a remote consumer; what it had received but not handed out goes back. When
+    /// it was an auto-delete queue's last, the queue is deleted: the ticket resolves once
+    /// it is.
+    fn cancel(&self, c: &RemoteConsumer, returned: &[u64]) -> Option<Ticket> {
+        let q = c.queue.upgrade()?;
         let last = q.remove_consumer(c.holder, &c.tag);
         if !returned.is_empty() {
             q.settle(c.holder, returned, crate::queue::Settle::Requeue);
         }
-        if last {
-            self.broker.run_as_broker(Command::DeleteQueue {
-                vhost: q.vhost.clone(),
-                name: q.name.clone(),
-                if_unused: true,
-                if_empty: false,
-            });
+        if !last {
+            return None;
         }
+        self.broker.run_as_broker(Command::DeleteQueue {
+            vhost: q.vhost.clone(),
+            name: q.name.clone(),
+            if_unused: true,
+            if_empty: false,
+        })
     }
 
     /// Node `id` is down: its consumers go, and what its channels held comes back.
@@ -256,7 +269,7 @@ impl Remotes {
             keys.iter().filter_map(|k| consumers.remove(k)).collect()
         };
         for c in gone {
-            self.cancel(&c, &[]);
+            drop(self.cancel(&c, &[]));
         }
         let Some(index) = self.served.peers.lock().get(&id).copied() else {
             return;
