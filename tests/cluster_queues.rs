@@ -396,3 +396,60 @@ async fn a_dead_nodes_transient_queues_are_gone() {
         assert_eq!(q["state"], "down", "{}: {q}", node.spec.name);
     }
 }
+
+/// The queue's (ready, unacknowledged) as its home reports them, once the messages sampled
+/// add up to `total`.
+async fn ready_unacked(home: &Node, queue: &str, total: u64) -> (u64, u64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (_, q) = home.get(&format!("/api/queues/%2F/{queue}")).await;
+        let ready = q["messages_ready"].as_u64().unwrap_or(0);
+        let unacked = q["messages_unacknowledged"].as_u64().unwrap_or(0);
+        if ready + unacked == total {
+            return (ready, unacked);
+        }
+        assert!(std::time::Instant::now() < deadline, "{q}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_remote_consumer_is_sent_only_its_window() {
+    let nodes = cluster::start(3).await;
+    let (_cb, chb) = connect(&nodes[1]).await;
+    declare_durable(&chb, "backlogged").await;
+    let (_ca, cha) = connect(&nodes[0]).await;
+    cha.confirm_select(Default::default())
+        .await
+        .expect("confirms");
+    publish_confirmed(&cha, "backlogged", 0..2000).await;
+    // A consumer on C with a prefetch of 10 that never acks: the home sends what its
+    // channel holds plus at most one window (its prefetch) waiting on C; the rest stays
+    // in the queue on B.
+    let (_cc, chc) = connect(&nodes[2]).await;
+    chc.basic_qos(10, Default::default()).await.expect("qos");
+    let mut consumer = consume(&chc, "backlogged", "slow").await;
+    let mut held = Vec::new();
+    for want in 0..10 {
+        let d = consumer.next().await.expect("a delivery").expect("ok");
+        assert_eq!(number(&d.data), want);
+        held.push(d);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (ready, unacked) = ready_unacked(&nodes[1], "backlogged", 2000).await;
+    assert!(unacked <= 20, "{unacked} sent to the slow consumer");
+    assert!(ready >= 1980, "{ready} left in the queue");
+    // Acked, it goes on in order.
+    for d in held {
+        d.ack(Default::default()).await.expect("acks");
+    }
+    for want in 10..2000 {
+        let d = tokio::time::timeout(WAIT, consumer.next())
+            .await
+            .unwrap_or_else(|_| panic!("delivery {want} in time"))
+            .expect("a delivery")
+            .expect("ok");
+        assert_eq!(number(&d.data), want);
+        d.ack(Default::default()).await.expect("acks");
+    }
+}
