@@ -14,6 +14,13 @@ pub struct Cli {
     /// Broker URI.
     #[arg(long, default_value = DEFAULT_URI)]
     pub uri: String,
+    /// Where consumers connect (e.g. another node of a cluster) [default: --uri].
+    #[arg(long, value_name = "URI")]
+    pub consumer_uri: Option<String>,
+    /// Where the setup connection (queue declarations) and the cleanup connect; a classic
+    /// queue lives on the node it was declared on [default: --uri].
+    #[arg(long, value_name = "URI")]
+    pub setup_uri: Option<String>,
     /// Producers (one connection each).
     #[arg(short = 'x', long = "producers", default_value_t = 1)]
     pub producers: u32,
@@ -72,8 +79,12 @@ pub struct Cli {
 /// A validated run configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Parsed broker URI.
+    /// Parsed broker URI (producers, idle connections).
     pub uri: Uri,
+    /// Where consumers connect.
+    pub consumer_uri: Uri,
+    /// Where the setup and cleanup connections connect.
+    pub setup_uri: Uri,
     /// Producers.
     pub producers: u32,
     /// Consumers.
@@ -112,6 +123,12 @@ impl Cli {
     /// Checks the flags and builds a [`Config`].
     pub fn validate(self) -> Result<Config, String> {
         let uri = uri::parse(&self.uri)?;
+        let or_uri = |other: &Option<String>, flag: &str| match other {
+            Some(u) => uri::parse(u).map_err(|e| format!("{flag}: {e}")),
+            None => Ok(uri.clone()),
+        };
+        let consumer_uri = or_uri(&self.consumer_uri, "--consumer-uri")?;
+        let setup_uri = or_uri(&self.setup_uri, "--setup-uri")?;
         if self.size < MIN_BODY {
             return Err(format!(
                 "-s must be at least {MIN_BODY} bytes (the body carries a timestamp and a sequence number)"
@@ -169,6 +186,8 @@ impl Cli {
         };
         Ok(Config {
             uri,
+            consumer_uri,
+            setup_uri,
             producers: self.producers,
             consumers: self.consumers,
             size: self.size,
@@ -229,6 +248,38 @@ mod tests {
         let c = cfg(&["--pre-publish", "1000", "-y", "1"]).unwrap();
         assert_eq!(c.time, None);
         assert!(cfg(&["-a"]).unwrap().autoack);
+    }
+
+    #[test]
+    fn consumer_and_setup_uris() {
+        // Both default to --uri.
+        let c = cfg(&["--uri", "amqp://u:p@10.0.0.1:5701/v"]).unwrap();
+        for u in [&c.consumer_uri, &c.setup_uri] {
+            assert_eq!(
+                (u.host.as_str(), u.port, u.user.as_str(), u.vhost.as_str()),
+                ("10.0.0.1", 5701, "u", "v")
+            );
+        }
+        let c = cfg(&[]).unwrap();
+        assert_eq!((c.consumer_uri.port, c.setup_uri.port), (5672, 5672));
+        // Each can point elsewhere, independently.
+        let c = cfg(&[
+            "--uri",
+            "amqp://guest:guest@127.0.0.1:5701/%2f",
+            "--setup-uri",
+            "amqp://guest:guest@127.0.0.1:5702/%2f",
+            "--consumer-uri",
+            "amqp://guest:guest@127.0.0.1:5703/%2f",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.uri.port, c.setup_uri.port, c.consumer_uri.port),
+            (5701, 5702, 5703)
+        );
+        let c = cfg(&["--consumer-uri", "amqp://guest:guest@127.0.0.1:5703/%2f"]).unwrap();
+        assert_eq!((c.consumer_uri.port, c.setup_uri.port), (5703, 5672));
+        assert!(cfg(&["--consumer-uri", "http://x"]).is_err());
+        assert!(cfg(&["--setup-uri", "http://x"]).is_err());
     }
 
     #[test]

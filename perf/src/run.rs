@@ -147,7 +147,7 @@ pub fn run(cfg: &Config) -> Result<Summary, String> {
 
 async fn run_async(cfg: &Config) -> Result<Summary, String> {
     let names = Names::new(cfg);
-    let mut setup = Conn::open(&cfg.uri, "warren-perf setup").await?;
+    let mut setup = Conn::open(&cfg.setup_uri, "warren-perf setup").await?;
     setup.channel_open(1).await?;
     let broker = setup.server.clone();
     let (phase, _) = watch::channel(PHASE_SETUP);
@@ -218,7 +218,7 @@ impl Runner<'_> {
         for attempt in 0..2 {
             let mut c = match conn.take() {
                 Some(c) => c,
-                None => match Conn::open(&self.cfg.uri, "warren-perf cleanup").await {
+                None => match Conn::open(&self.cfg.setup_uri, "warren-perf cleanup").await {
                     Ok(mut c) => match c.channel_open(1).await {
                         Ok(()) => c,
                         Err(_) => continue,
@@ -309,7 +309,7 @@ impl Runner<'_> {
         let producers = self.pstats.clone();
         let phase = self.phase.subscribe();
         let tx = self.tx.clone();
-        let uri = cfg.uri.clone();
+        let uri = cfg.consumer_uri.clone();
         std::thread::Builder::new()
             .name(format!("consumer-{j}"))
             .spawn(move || {
