@@ -278,7 +278,7 @@ impl Queue {
     /// True while publishers should pause (see `congested`).
     pub fn is_congested(&self) -> bool {
         if let Some(home) = &self.remote {
-            return home.is_congested();
+            return self.congested.load(Ordering::Acquire) || home.is_congested();
         }
         self.congested.load(Ordering::Acquire)
     }
@@ -286,7 +286,7 @@ impl Queue {
     /// Waits until the queue is no longer congested.
     pub async fn uncongested(&self) {
         if let Some(home) = &self.remote {
-            return home.uncongested().await;
+            home.uncongested().await;
         }
         loop {
             let n = self.uncongested.notified();
@@ -296,6 +296,15 @@ impl Queue {
                 return;
             }
             n.await;
+        }
+    }
+
+    /// For a queue on another node: whether its home says it is congested (publishers
+    /// here pause as for a local one).
+    pub(crate) fn set_home_congested(&self, on: bool) {
+        self.congested.store(on, Ordering::Release);
+        if !on {
+            self.uncongested.notify_waiters();
         }
     }
 

@@ -86,6 +86,11 @@ pub(crate) enum Data {
     CancelOk {
         id: u64,
     },
+    /// From the home: queue `q` is congested (publishers pause) or no longer.
+    Congested {
+        q: QueueId,
+        on: bool,
+    },
     /// From the home: the publish with this confirm was taken (stored) or refused.
     Confirmed {
         id: u64,

@@ -62,6 +62,12 @@ impl Remotes {
                     home.data(d);
                 }
             }
+            Data::Congested { q, on } => {
+                let queue = self.broker.vhost(&q.vhost).and_then(|v| v.queue(&q.name));
+                if let Some(queue) = queue.filter(|q| q.remote().is_some()) {
+                    queue.set_home_congested(on);
+                }
+            }
             other => self.serve_data(from, other),
         }
     }
@@ -71,6 +77,15 @@ impl Remotes {
     /// waiting for its confirms are refused.
     pub(crate) fn node_down(&self, id: NodeId) {
         self.served_node_down(id);
+        for vhost in self.broker.vhosts() {
+            for q in vhost.queues() {
+                if q.remote()
+                    .is_some_and(|h| super::node::node_id(h.node()) == id)
+                {
+                    q.set_home_congested(false);
+                }
+            }
+        }
         if let Some(home) = self.home_by_id(id) {
             home.down();
         }

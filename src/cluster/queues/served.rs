@@ -32,6 +32,8 @@ pub(super) struct Served {
     consumers: Mutex<HashMap<(NodeId, u64), Arc<RemoteConsumer>>>,
     /// Each peer's index in the holders filed here.
     peers: Mutex<HashMap<NodeId, u64>>,
+    /// Congested queues here (by store key), and the nodes told so.
+    congested: Mutex<HashMap<u64, Vec<NodeId>>>,
 }
 
 impl Served {
@@ -127,6 +129,9 @@ impl Remotes {
                     Confirm::NackNow => self.confirm(from, confirm, false),
                     Confirm::Deferred => {}
                 }
+                if queue.is_congested() {
+                    self.tell_congested(from, &queue);
+                }
             }
             Data::Consume {
                 id,
@@ -187,6 +192,34 @@ impl Remotes {
             }
             _ => {}
         }
+    }
+
+    /// Tells node `to` that `queue` is congested, so its publishers pause; all nodes told
+    /// hear when it no longer is.
+    fn tell_congested(&self, to: NodeId, queue: &Arc<Queue>) {
+        let first = {
+            let mut congested = self.served.congested.lock();
+            let told = congested.entry(queue.key).or_default();
+            if told.contains(&to) {
+                return;
+            }
+            told.push(to);
+            told.len() == 1
+        };
+        let q = QueueId::of(queue);
+        self.links.send_data(to, Data::Congested { q, on: true });
+        if !first {
+            return;
+        }
+        let (queue, served, links) = (queue.clone(), self.served.clone(), self.links.clone());
+        tokio::spawn(async move {
+            queue.uncongested().await;
+            let told = served.congested.lock().remove(&queue.key);
+            for node in told.unwrap_or_default() {
+                let q = QueueId::of(&queue);
+                links.send_data(node, Data::Congested { q, on: false });
+            }
+        });
     }
 
     #[allow(clippy::too_many_arguments)]
