@@ -17,6 +17,8 @@ export default async function queues(ctx) {
     columns: [
       all ? { key: 'vhost', label: 'Virtual host' } : null,
       { key: 'name', label: 'Name', render: (q) => link(q.name, 'queues', q.vhost, q.name) },
+      // In a cluster, the node the queue lives on.
+      { key: 'node', label: 'Node' },
       { key: 'features', label: 'Features', sort: false, fields: ['durable', 'auto_delete', 'exclusive', 'arguments', 'policy'], render: features },
       { key: 'state', label: 'State' },
       { key: 'consumers', label: 'Consumers', class: 'num' },
