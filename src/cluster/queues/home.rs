@@ -45,6 +45,18 @@ struct RemoteSub {
     state: Mutex<SubState>,
 }
 
+impl RemoteSub {
+    fn delivery(&self, seq: u64, redelivered: bool, msg: Message) -> Delivery {
+        Delivery {
+            tag: self.sub.tag.clone(),
+            seq,
+            msg,
+            redelivered,
+            no_ack: self.sub.no_ack,
+        }
+    }
+}
+
 #[derive(Default)]
 struct SubState {
     /// Deliveries the channel had no room for yet: (position, redelivered, message).
@@ -179,14 +191,9 @@ impl PeerHome {
             let Some((seq, redelivered, msg)) = st.waiting.pop_front() else {
                 break;
             };
-            let d = Delivery {
-                tag: sub.sub.tag.clone(),
-                seq,
-                msg,
-                redelivered,
-                no_ack: sub.sub.no_ack,
-            };
-            sub.sub.consumer.deliver(&q, d);
+            sub.sub
+                .consumer
+                .deliver(&q, sub.delivery(seq, redelivered, msg));
             taken += 1;
         }
         st.owed += taken;
@@ -201,14 +208,9 @@ impl PeerHome {
     /// was in flight when the consumer was cancelled).
     fn hand_over(&self, sub: &RemoteSub, seq: u64, redelivered: bool, msg: Message) {
         let Some(q) = sub.queue.upgrade() else { return };
-        let d = Delivery {
-            tag: sub.sub.tag.clone(),
-            seq,
-            msg,
-            redelivered,
-            no_ack: sub.sub.no_ack,
-        };
-        sub.sub.consumer.deliver(&q, d);
+        sub.sub
+            .consumer
+            .deliver(&q, sub.delivery(seq, redelivered, msg));
     }
 
     fn send_settle(&self, q: &Queue, holder: Holder, seqs: &[u64], how: Settle) {
