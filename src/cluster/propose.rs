@@ -41,8 +41,7 @@ impl Cluster {
             }
             Err(e) => return Err(Retry::Fatal(e.to_string())),
         };
-        // Followers learn the new commit point with the next append: send it now.
-        let _ = raft.trigger().heartbeat().await;
+        // Openraft sends followers the new commit point as soon as it is committed.
         let status = self.status();
         let waits = (status.members.iter())
             .filter(|m| m.running && m.name != self.me.name)

@@ -1,24 +1,97 @@
 //! The Raft log and vote. Entries since the last purge are held in memory (metadata logs
 //! are small and snapshots purge them); a disc node also writes them, the vote and the
-//! commit point to `raft.redb` in its data dir, on a blocking thread, and reads them back on
+//! commit point to a write-ahead log in its data dir ([raft-log], by openraft's author: one
+//! append and one fdatasync per flush, on its own flush thread), and reads them back on
 //! start. A RAM node keeps them in memory only.
+//!
+//! Records are queued in raft-log's buffer from the storage task (no I/O there) and written
+//! by its flush thread, which tells openraft when they are durable. The one step that
+//! touches files on the caller's thread, opening the next chunk file when the current one
+//! is full, is run on the blocking pool.
+//!
+//! [raft-log]: https://crates.io/crates/raft-log
 
 // openraft's traits return its `StorageError`, a large type; the helpers here return it too.
 #![allow(clippy::result_large_err)]
 
 use super::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 use openraft::storage::{LogFlushed, RaftLogStorage};
-use openraft::{AnyError, LogState, RaftLogReader, StorageIOError};
+use openraft::{AnyError, CommittedLeaderId, LogState, RaftLogReader, StorageIOError};
 use parking_lot::Mutex;
-use redb::{Database, ReadableTable, TableDefinition};
+use raft_log::api::raft_log_writer::RaftLogWriter;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::io;
 use std::ops::RangeBounds;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokio::sync::oneshot;
 
-const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Records per chunk file; a purge deletes whole chunks before the purged index.
+const CHUNK_RECORDS: u64 = 4096;
+
+/// raft-log's types: log ids and votes as tuples that order as openraft's do.
+#[derive(Debug, Default, PartialEq, Eq, Clone)]
+struct Wal;
+
+/// ((term, leader node), index).
+type WalLogId = ((u64, u64), u64);
+/// ((term, node voted for), committed).
+type WalVote = ((u64, u64), bool);
+
+impl raft_log::Types for Wal {
+    type LogId = WalLogId;
+    /// The entry as JSON.
+    type LogPayload = Vec<u8>;
+    type Vote = WalVote;
+    type Callback = Done;
+    type UserData = ();
+
+    fn log_index(log_id: &WalLogId) -> u64 {
+        log_id.1
+    }
+
+    fn payload_size(payload: &Vec<u8>) -> u64 {
+        payload.len() as u64
+    }
+}
+
+/// Who hears of a flush: openraft (an append) or a waiting storage call.
+enum Done {
+    Appended(LogFlushed<TypeConfig>),
+    Waiting(oneshot::Sender<io::Result<()>>),
+}
+
+impl raft_log::Callback for Done {
+    fn send(self, res: io::Result<()>) {
+        match self {
+            Done::Appended(cb) => cb.log_io_completed(res),
+            Done::Waiting(tx) => {
+                let _ = tx.send(res);
+            }
+        }
+    }
+}
+
+fn wal_id(id: &LogId) -> WalLogId {
+    ((id.leader_id.term, id.leader_id.node_id), id.index)
+}
+
+fn log_id(((term, node), index): WalLogId) -> LogId {
+    LogId::new(CommittedLeaderId::new(term, node), index)
+}
+
+fn wal_vote(v: &Vote) -> WalVote {
+    ((v.leader_id.term, v.leader_id.node_id), v.committed)
+}
+
+fn vote(((term, node), committed): WalVote) -> Vote {
+    if committed {
+        Vote::new_committed(term, node)
+    } else {
+        Vote::new(term, node)
+    }
+}
 
 #[derive(Default)]
 struct Inner {
@@ -31,27 +104,34 @@ struct Inner {
 #[derive(Clone)]
 pub(crate) struct LogStore {
     inner: Arc<Mutex<Inner>>,
-    disk: Option<Arc<Database>>,
+    disk: Option<Arc<Disk>>,
 }
 
-fn io(e: impl std::fmt::Display) -> AnyError {
+/// A disc node's write-ahead log.
+struct Disk {
+    dir: PathBuf,
+    /// `None` only while a reset replaces it.
+    wal: Mutex<Option<raft_log::RaftLog<Wal>>>,
+}
+
+fn io_err(e: impl std::fmt::Display) -> AnyError {
     AnyError::error(e.to_string())
 }
 
 fn write_err(e: impl std::fmt::Display) -> StorageError {
-    StorageIOError::write_logs(io(e)).into()
+    StorageIOError::write_logs(io_err(e)).into()
 }
 
-/// One write to the database, run on a blocking thread.
-enum Write {
-    Append(Vec<(u64, Vec<u8>)>),
-    /// Remove entries from this index on.
-    Truncate(u64),
-    /// Remove entries up to and including this index; remember it.
-    Purge(u64, Vec<u8>),
-    Meta(&'static str, Vec<u8>),
-    /// Forget everything (the node is reset).
-    Clear,
+fn open_wal(dir: &Path) -> io::Result<raft_log::RaftLog<Wal>> {
+    std::fs::create_dir_all(dir)?;
+    let mut config = raft_log::Config::new(dir.display());
+    config.wal.chunk_max_records = Some(CHUNK_RECORDS as usize);
+    // One writer at a time and a few changes per second: wait for nothing to batch.
+    config.wal.flush_batch_wait = Some(std::time::Duration::ZERO);
+    // Reads are served from `Inner`: raft-log's own cache need not hold much.
+    config.log_cache_max_items = Some(CHUNK_RECORDS as usize);
+    config.log_cache_capacity = Some(16 << 20);
+    raft_log::RaftLog::open(Arc::new(config))
 }
 
 impl LogStore {
@@ -64,127 +144,113 @@ impl LogStore {
 
     /// Opens (or creates) the log in `dir`.
     pub(crate) fn open(dir: &Path) -> anyhow::Result<LogStore> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-        let path = dir.join("raft.redb");
-        let db = Database::create(&path)
-            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        let old = dir.join("raft.redb");
+        if old.exists() {
+            anyhow::bail!(
+                "{}: this node's metadata log is in the format of an earlier Warren build; \
+                 stop the node, delete {} and start it again to rejoin the cluster from its peers",
+                old.display(),
+                dir.display()
+            );
+        }
+        let path = dir.join("raft-log");
+        let bad = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: {e}", path.display());
+        let wal = open_wal(&path).map_err(|e| bad(&e))?;
         let mut inner = Inner::default();
-        let bad = |what: &str, e: &dyn std::fmt::Display| {
-            anyhow::anyhow!("{}: cannot read the {what}: {e}", path.display())
-        };
-        let tx = db.begin_write().map_err(|e| bad("log", &e))?;
-        {
-            // Created on first use, so reads below always find the tables.
-            tx.open_table(LOG).map_err(|e| bad("log", &e))?;
-            tx.open_table(META).map_err(|e| bad("log", &e))?;
+        let state = wal.log_state().clone();
+        inner.vote = state.vote().cloned().map(vote);
+        inner.committed = state.committed().cloned().map(log_id);
+        inner.last_purged = state.purged().cloned().map(log_id);
+        let from = state.purged().map_or(0, |p| p.1 + 1);
+        let to = state.last().map_or(0, |l| l.1 + 1);
+        for row in wal.read(from, to) {
+            let (id, payload) = row.map_err(|e| bad(&e))?;
+            let entry: Entry = serde_json::from_slice(&payload).map_err(|e| bad(&e))?;
+            inner.log.insert(id.1, entry);
         }
-        tx.commit().map_err(|e| bad("log", &e))?;
-        let rx = db.begin_read().map_err(|e| bad("log", &e))?;
-        let log = rx.open_table(LOG).map_err(|e| bad("log", &e))?;
-        for row in log.iter().map_err(|e| bad("log", &e))? {
-            let (k, v) = row.map_err(|e| bad("log", &e))?;
-            let entry: Entry = serde_json::from_slice(v.value()).map_err(|e| bad("log", &e))?;
-            inner.log.insert(k.value(), entry);
-        }
-        let meta = rx.open_table(META).map_err(|e| bad("vote", &e))?;
-        let get = |key: &str| -> anyhow::Result<Option<Vec<u8>>> {
-            Ok(meta
-                .get(key)
-                .map_err(|e| bad(key, &e))?
-                .map(|v| v.value().to_vec()))
-        };
-        let parse = |key: &str| -> anyhow::Result<Option<LogId>> {
-            get(key)?
-                .map(|v| serde_json::from_slice(&v).map_err(|e| bad(key, &e)))
-                .transpose()
-        };
-        inner.vote = get("vote")?
-            .map(|v| serde_json::from_slice(&v).map_err(|e| bad("vote", &e)))
-            .transpose()?;
-        inner.committed = parse("committed")?;
-        inner.last_purged = parse("purged")?;
         Ok(LogStore {
             inner: Arc::new(Mutex::new(inner)),
-            disk: Some(Arc::new(db)),
+            disk: Some(Arc::new(Disk {
+                dir: path,
+                wal: Mutex::new(Some(wal)),
+            })),
         })
     }
 
     /// Forgets the whole log and vote (the node is reset).
     pub(crate) async fn clear(&self) -> Result<(), StorageError> {
-        self.write(Write::Clear).await?;
+        if let Some(disk) = self.disk.clone() {
+            tokio::task::spawn_blocking(move || {
+                // Dropping the log joins its flush thread before the files go.
+                drop(disk.wal.lock().take());
+                std::fs::remove_dir_all(&disk.dir)?;
+                *disk.wal.lock() = Some(open_wal(&disk.dir)?);
+                io::Result::Ok(())
+            })
+            .await
+            .map_err(write_err)?
+            .map_err(write_err)?;
+        }
         *self.inner.lock() = Inner::default();
         Ok(())
     }
 
-    /// Writes to the database (disc nodes) off the async workers, and waits for it.
-    async fn write(&self, w: Write) -> Result<(), StorageError> {
-        let Some(db) = self.disk.clone() else {
+    /// Queues records with `write` and flushes them: `sync` with an fdatasync, and `done`
+    /// told when they are written. A write that fills the current chunk, and so opens the
+    /// next chunk file, runs on the blocking pool.
+    async fn write<F>(
+        &self,
+        records: u64,
+        sync: bool,
+        done: Option<Done>,
+        write: F,
+    ) -> io::Result<()>
+    where
+        F: FnOnce(&mut raft_log::RaftLog<Wal>) -> io::Result<()> + Send + 'static,
+    {
+        let Some(disk) = self.disk.clone() else {
+            if let Some(d) = done {
+                raft_log::Callback::send(d, Ok(()));
+            }
             return Ok(());
         };
-        tokio::task::spawn_blocking(move || write_db(&db, w))
-            .await
-            .map_err(write_err)?
-            .map_err(write_err)
-    }
-}
-
-fn write_db(db: &Database, w: Write) -> Result<(), Box<redb::Error>> {
-    let tx = db
-        .begin_write()
-        .map_err(redb::Error::from)
-        .map_err(Box::new)?;
-    {
-        let mut log = tx
-            .open_table(LOG)
-            .map_err(redb::Error::from)
-            .map_err(Box::new)?;
-        let mut meta = tx
-            .open_table(META)
-            .map_err(redb::Error::from)
-            .map_err(Box::new)?;
-        match w {
-            Write::Append(rows) => {
-                for (k, v) in rows {
-                    log.insert(k, v.as_slice())
-                        .map_err(redb::Error::from)
-                        .map_err(Box::new)?;
-                }
-            }
-            Write::Truncate(from) => {
-                log.retain_in(from.., |_, _| false)
-                    .map_err(redb::Error::from)
-                    .map_err(Box::new)?;
-            }
-            Write::Purge(upto, id) => {
-                log.retain_in(..=upto, |_, _| false)
-                    .map_err(redb::Error::from)
-                    .map_err(Box::new)?;
-                meta.insert("purged", id.as_slice())
-                    .map_err(redb::Error::from)
-                    .map_err(Box::new)?;
-            }
-            Write::Meta(key, v) => {
-                meta.insert(key, v.as_slice())
-                    .map_err(redb::Error::from)
-                    .map_err(Box::new)?;
-            }
-            Write::Clear => {
-                log.retain(|_, _| false)
-                    .map_err(redb::Error::from)
-                    .map_err(Box::new)?;
-                meta.retain(|_, _| false)
-                    .map_err(redb::Error::from)
-                    .map_err(Box::new)?;
-            }
+        let run = move || -> io::Result<()> {
+            let mut wal = disk.wal.lock();
+            let wal = wal
+                .as_mut()
+                .ok_or_else(|| io::Error::other("the metadata log is being reset"))?;
+            write(wal)?;
+            wal.flush(sync, done)
+        };
+        let filling = {
+            let wal = self.disk.as_ref().map(|d| d.wal.lock());
+            let open = wal
+                .as_ref()
+                .and_then(|w| w.as_ref().map(|w| w.stat().open_chunk));
+            open.is_some_and(|c| c.records_count + records + 1 >= CHUNK_RECORDS)
+        };
+        if filling {
+            tokio::task::spawn_blocking(run)
+                .await
+                .map_err(io::Error::other)?
+        } else {
+            run()
         }
     }
-    tx.commit().map_err(redb::Error::from).map_err(Box::new)?;
-    Ok(())
-}
 
-fn json(v: &impl serde::Serialize) -> Result<Vec<u8>, StorageError> {
-    serde_json::to_vec(v).map_err(write_err)
+    /// As `write`, waiting until the records are on disk.
+    async fn write_and_wait<F>(&self, write: F) -> Result<(), StorageError>
+    where
+        F: FnOnce(&mut raft_log::RaftLog<Wal>) -> io::Result<()> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.write(1, true, Some(Done::Waiting(tx)), write)
+            .await
+            .map_err(write_err)?;
+        rx.await
+            .map_err(|_| write_err("the metadata log's writer stopped"))?
+            .map_err(write_err)
+    }
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -213,9 +279,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.clone()
     }
 
-    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        self.write(Write::Meta("vote", json(vote)?)).await?;
-        self.inner.lock().vote = Some(*vote);
+    async fn save_vote(&mut self, v: &Vote) -> Result<(), StorageError> {
+        let saved = wal_vote(v);
+        self.write_and_wait(move |w| w.save_vote(saved).map(drop))
+            .await?;
+        self.inner.lock().vote = Some(*v);
         Ok(())
     }
 
@@ -223,9 +291,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.inner.lock().vote)
     }
 
+    /// Written without an fdatasync of its own: it becomes durable with the next append or
+    /// vote. Openraft reads it on start only to apply committed entries before a leader
+    /// says so again, so an older one is safe, and no fdatasync sits in every change's
+    /// path on every node.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        self.write(Write::Meta("committed", json(&committed)?))
-            .await?;
+        if let Some(c) = committed {
+            let id = wal_id(&c);
+            self.write(1, false, None, move |w| w.commit(id).map(drop))
+                .await
+                .map_err(write_err)?;
+        }
         self.inner.lock().committed = committed;
         Ok(())
     }
@@ -245,35 +321,36 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let rows = entries
             .iter()
-            .map(|e| Ok((e.log_id.index, json(e)?)))
+            .map(|e| Ok((wal_id(&e.log_id), serde_json::to_vec(e).map_err(write_err)?)))
             .collect::<Result<Vec<_>, StorageError>>()?;
-        let written = self.write(Write::Append(rows)).await;
-        if written.is_ok() {
+        {
             let mut inner = self.inner.lock();
             for e in entries {
                 inner.log.insert(e.log_id.index, e);
             }
         }
-        let flushed = match &written {
-            Ok(()) => Ok(()),
-            Err(e) => Err(std::io::Error::other(e.to_string())),
-        };
-        callback.log_io_completed(flushed);
-        written
+        let n = rows.len() as u64;
+        let done = Some(Done::Appended(callback));
+        self.write(n, true, done, move |w| w.append(rows).map(drop))
+            .await
+            .map_err(write_err)
     }
 
-    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        self.write(Write::Truncate(log_id.index)).await?;
-        self.inner.lock().log.split_off(&log_id.index);
+    async fn truncate(&mut self, id: LogId) -> Result<(), StorageError> {
+        let index = id.index;
+        self.write_and_wait(move |w| w.truncate(index).map(drop))
+            .await?;
+        self.inner.lock().log.split_off(&id.index);
         Ok(())
     }
 
-    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        self.write(Write::Purge(log_id.index, json(&log_id)?))
+    async fn purge(&mut self, id: LogId) -> Result<(), StorageError> {
+        let upto = wal_id(&id);
+        self.write_and_wait(move |w| w.purge(upto).map(drop))
             .await?;
         let mut inner = self.inner.lock();
-        inner.last_purged = Some(log_id);
-        let keep = inner.log.split_off(&(log_id.index + 1));
+        inner.last_purged = Some(id);
+        let keep = inner.log.split_off(&(id.index + 1));
         inner.log = keep;
         Ok(())
     }
@@ -282,7 +359,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openraft::{CommittedLeaderId, EntryPayload};
+    use openraft::EntryPayload;
 
     fn entry(index: u64) -> Entry {
         Entry {
@@ -296,13 +373,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         {
             let mut s = LogStore::open(dir.path()).expect("open");
-            let rows = (1..=5)
-                .map(|i| (i, json(&entry(i)).expect("json")))
-                .collect();
-            s.write(Write::Append(rows)).await.expect("append");
+            for i in 1..=5 {
+                append_one(&s, i).await;
+            }
             s.truncate(entry(5).log_id).await.expect("truncate");
             s.purge(entry(2).log_id).await.expect("purge");
-            s.save_vote(&Vote::new(3, 7)).await.expect("vote");
+            s.save_vote(&Vote::new_committed(3, 7)).await.expect("vote");
+            s.save_committed(Some(entry(4).log_id))
+                .await
+                .expect("committed");
+            // The commit point is written without a sync: the next durable write carries it.
+            s.save_vote(&Vote::new_committed(3, 7)).await.expect("vote");
         }
         let mut s = LogStore::open(dir.path()).expect("reopen");
         let got: Vec<u64> = s
@@ -313,9 +394,71 @@ mod tests {
             .map(|e| e.log_id.index)
             .collect();
         assert_eq!(got, vec![3, 4]);
-        assert_eq!(s.read_vote().await.expect("vote"), Some(Vote::new(3, 7)));
+        let v = s.read_vote().await.expect("vote").expect("a vote");
+        assert_eq!(v, Vote::new_committed(3, 7));
+        assert_eq!(s.read_committed().await.expect("c"), Some(entry(4).log_id));
         let state = s.get_log_state().await.expect("state");
         assert_eq!(state.last_purged_log_id.map(|l| l.index), Some(2));
         assert_eq!(state.last_log_id.map(|l| l.index), Some(4));
+    }
+
+    async fn append_one(s: &LogStore, i: u64) {
+        let (tx, rx) = oneshot::channel();
+        let row = (
+            wal_id(&entry(i).log_id),
+            serde_json::to_vec(&entry(i)).expect("json"),
+        );
+        s.write(1, true, Some(Done::Waiting(tx)), move |w| {
+            w.append([row]).map(drop)
+        })
+        .await
+        .expect("append");
+        rx.await.expect("flushed").expect("written");
+        s.inner.lock().log.insert(i, entry(i));
+    }
+
+    #[tokio::test]
+    async fn chunks_fill_up_and_purged_ones_are_deleted() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let n = CHUNK_RECORDS * 2 + 10;
+        {
+            let mut s = LogStore::open(dir.path()).expect("open");
+            for i in 1..=n {
+                append_one(&s, i).await;
+            }
+            s.purge(entry(n - 5).log_id).await.expect("purge");
+        }
+        let files = std::fs::read_dir(dir.path().join("raft-log"))
+            .expect("dir")
+            .count();
+        assert!(files <= 3, "{files} files after the purge");
+        let mut s = LogStore::open(dir.path()).expect("reopen");
+        let got = s.try_get_log_entries(0..).await.expect("read");
+        let got: Vec<u64> = got.iter().map(|e| e.log_id.index).collect();
+        assert_eq!(got, ((n - 4)..=n).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_log_from_an_earlier_format_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("raft.redb"), b"old").expect("write");
+        let e = LogStore::open(dir.path())
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains("raft.redb"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn votes_and_log_ids_order_as_openraft_orders_them() {
+        let a = Vote::new(2, 9);
+        let b = Vote::new_committed(2, 9);
+        let c = Vote::new(3, 1);
+        assert!(wal_vote(&a) < wal_vote(&b) && wal_vote(&b) < wal_vote(&c));
+        assert_eq!(vote(wal_vote(&b)), b);
+        let x = LogId::new(CommittedLeaderId::new(2, 9), 10);
+        let y = LogId::new(CommittedLeaderId::new(3, 1), 11);
+        assert!(wal_id(&x) < wal_id(&y));
+        assert_eq!(log_id(wal_id(&y)), y);
     }
 }
