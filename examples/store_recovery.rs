@@ -20,7 +20,7 @@ fn main() -> std::io::Result<()> {
     let props = BasicProperties::default().with_delivery_mode(2);
     let raw = warren::message::props::encode_properties(&props);
     let msg = Message::new("", "bench", &raw, &[b'x'; 16]);
-    let (store, _) = MessageStore::open(dir.path(), &known)?;
+    let (store, _) = MessageStore::open(dir.path(), Some(&known))?;
     let t = Instant::now();
     for _ in 0..n {
         store.append(&msg, &[key], 1, None)?;
@@ -33,7 +33,7 @@ fn main() -> std::io::Result<()> {
         .map(|m| m.len())
         .sum();
     let t = Instant::now();
-    let (_store, recovered) = MessageStore::open(dir.path(), &known)?;
+    let (_store, recovered) = MessageStore::open(dir.path(), Some(&known))?;
     let recover = t.elapsed();
     let count: usize = recovered.queues.values().map(Vec::len).sum();
     println!(

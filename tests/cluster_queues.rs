@@ -218,21 +218,63 @@ async fn a_durable_queue_whose_home_is_down_answers_404_until_it_returns() {
     let back = Node::start_in(dir, specs[1].clone());
     back.await_members(3, 0, WAIT).await;
     let (_ca3, cha3) = connect(&nodes[0]).await;
+    assert_eq!(
+        get_all(&cha3, "away", 50).await,
+        (0..50).collect::<Vec<_>>()
+    );
+}
+
+/// Gets `n` messages from `queue` through `ch` (retrying while the queue is not back yet)
+/// and returns their numbers, sorted.
+async fn get_all(ch: &Channel, queue: &str, n: usize) -> Vec<u32> {
     let deadline = std::time::Instant::now() + WAIT;
     let mut seen = Vec::new();
-    while seen.len() < 50 {
+    while seen.len() < n {
         assert!(std::time::Instant::now() < deadline, "got {seen:?}");
-        match cha3.basic_get("away".into(), Default::default()).await {
+        match ch.basic_get(queue.into(), Default::default()).await {
             Ok(Some(m)) => {
                 seen.push(number(&m.delivery.data));
                 m.delivery.ack(Default::default()).await.expect("acks");
             }
             Ok(None) => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(e) => panic!("get after the home returned: {e}"),
+            Err(e) => panic!("get: {e}"),
         }
     }
     seen.sort_unstable();
-    assert_eq!(seen, (0..50).collect::<Vec<_>>());
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ram_nodes_durable_queue_keeps_its_messages_across_a_restart() {
+    // A RAM node keeps no metadata on disk, but its queues' persistent messages are on
+    // disk as on any node: after a kill -9 it learns its queues from the cluster again and
+    // each takes its messages back.
+    let mut specs = cluster::specs(3);
+    specs[2].ram = true;
+    let nodes: Vec<Node> = specs.iter().cloned().map(Node::start).collect();
+    for n in &nodes {
+        n.await_members(2, 1, WAIT).await;
+    }
+    let mut nodes = nodes;
+    let (_cr, chr) = connect(&nodes[2]).await;
+    declare_durable(&chr, "on-ram").await;
+    let (_ca, cha) = connect(&nodes[0]).await;
+    cha.confirm_select(Default::default())
+        .await
+        .expect("confirms");
+    publish_confirmed(&cha, "on-ram", 0..40).await;
+
+    let ram = nodes.remove(2);
+    let dir = ram.broker.kill();
+    let back = Node::start_in(dir, specs[2].clone());
+    back.await_members(2, 1, WAIT).await;
+    let (_ca2, cha2) = connect(&nodes[0]).await;
+    assert_eq!(
+        get_all(&cha2, "on-ram", 40).await,
+        (0..40).collect::<Vec<_>>()
+    );
+    // Each message was got once: none is left on its node.
+    await_ready(&back, "on-ram", 0).await;
 }
 
 async fn declare(ch: &Channel, name: &str, durable: bool, args: FieldTable) {

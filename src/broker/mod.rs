@@ -23,6 +23,7 @@ pub(crate) mod sampler;
 mod seed;
 pub(crate) mod topic;
 mod topic_wild;
+mod unclaimed;
 pub(crate) mod vhost;
 pub(crate) mod watched;
 
@@ -68,6 +69,8 @@ pub struct Broker {
     /// The durable metadata: commands append their changes to it.
     pub metadata: MetaLog,
     pub store: Arc<MessageStore>,
+    /// A RAM node's recovered messages whose queues the cluster has not declared here yet.
+    unclaimed: unclaimed::Unclaimed,
     /// Memory use that raises the memory alarm (`resources.memory_high_watermark`).
     pub memory_limit: u64,
     /// Above this many bytes of messages in memory, new messages are paged to the store.
@@ -113,7 +116,8 @@ impl Broker {
         };
         let cluster_state = parking_lot::Mutex::new(defs.cluster.clone());
         let known = seed::durable_queue_keys(&defs);
-        let (store, recovered) = MessageStore::open(&config.data_dir.join("messages"), &known)
+        let known = (!ram).then_some(&known);
+        let (store, recovered) = MessageStore::open(&config.data_dir.join("messages"), known)
             .map_err(|e| anyhow::anyhow!("cannot open the message store: {e}"))?;
         if recovered.messages > 0 || recovered.lost_bytes > 0 {
             tracing::info!(
@@ -152,9 +156,11 @@ impl Broker {
             access_revoked: watch::channel(0).0,
             metadata,
             config,
+            unclaimed: Default::default(),
         });
         seed::apply(&broker, &defs)?;
-        seed::restore_messages(&broker, recovered);
+        let left = seed::restore_messages(&broker, recovered);
+        broker.unclaimed.keep(left);
         Ok(broker)
     }
 

@@ -119,8 +119,12 @@ pub(super) fn durable_queue_keys(defs: &Definitions) -> std::collections::HashSe
         .collect()
 }
 
-/// Puts recovered messages back in their queues.
-pub(super) fn restore_messages(broker: &Broker, mut recovered: crate::store::messages::Recovered) {
+/// Puts recovered messages back in their queues; returns those of queues not declared
+/// (a RAM node's, until the cluster declares them).
+pub(super) fn restore_messages(
+    broker: &Broker,
+    mut recovered: crate::store::messages::Recovered,
+) -> std::collections::HashMap<u64, Vec<crate::store::messages::Restored>> {
     for vh in broker.vhosts() {
         for q in vh.queues() {
             if let Some(refs) = recovered.queues.remove(&q.key) {
@@ -128,6 +132,7 @@ pub(super) fn restore_messages(broker: &Broker, mut recovered: crate::store::mes
             }
         }
     }
+    recovered.queues
 }
 
 /// The broker's definitions, as RabbitMQ exports them.

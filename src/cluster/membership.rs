@@ -31,7 +31,7 @@ impl Cluster {
         tokio::spawn(async move {
             loop {
                 match self.try_join_peers().await {
-                    Ok(()) => return,
+                    Ok(()) => return self.caught_up().await,
                     Err(e) => tracing::info!("not in a cluster yet: {e}"),
                 }
                 let first = self.peers().iter().all(|p| self.me.addr < **p);
@@ -45,6 +45,34 @@ impl Cluster {
             }
         });
         Ok(())
+    }
+
+    /// After joining: once this node has applied all the leader had applied, the messages
+    /// it recovered for queues the cluster no longer has (a RAM node's) are released. If
+    /// that cannot be known, they are kept.
+    pub(super) async fn caught_up(&self) {
+        let deadline = std::time::Instant::now() + ASK_TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            if let Ok(leader) = self.leader() {
+                let index = if leader.name == self.me.name {
+                    Ok(Response::Index(0))
+                } else {
+                    self.links
+                        .request(&leader, Request::LastApplied, ASK_TIMEOUT)
+                        .await
+                };
+                if let Ok(Response::Index(i)) = index {
+                    if self.wait_applied(i).await.is_ok() {
+                        self.broker.release_unclaimed();
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tracing::warn!(
+            "not caught up with the cluster: recovered messages of unknown queues are kept"
+        );
     }
 
     /// The configured peers but this node (every node can share one list).

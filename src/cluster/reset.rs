@@ -28,7 +28,10 @@ impl Cluster {
         }
         self.leave_and_wipe().await?;
         match self.join_via(addr).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.caught_up().await;
+                Ok(())
+            }
             Err(e) => {
                 if let Err(f) = self.clone().form().await {
                     tracing::error!("cannot stand alone again: {f}");
@@ -50,6 +53,7 @@ impl Cluster {
         self.broker
             .reset_definitions(stored(&Position::default()))
             .map_err(|e| e.to_string())?;
+        self.broker.release_unclaimed();
         let network = super::raft::network::Network {
             links: self.links.clone(),
         };

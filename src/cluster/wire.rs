@@ -56,6 +56,8 @@ pub(crate) enum Request {
     Status,
     /// Answer once this log index is applied here.
     Applied(u64),
+    /// The last log index the receiving node applied.
+    LastApplied,
     /// The receiving node's figures (memory, disk, fds...).
     Figures,
     /// `basic.get` from a queue homed at the receiving node, for `holder` of the sender
@@ -77,6 +79,7 @@ pub(crate) enum Response {
     /// The log index the command was applied at, and its outcome.
     Proposed(u64, Result<Reply, CommandError>),
     Done,
+    Index(u64),
     Status(super::status::Status),
     Figures(crate::broker::node_figures::NodeFigures),
     /// The head message, its redelivered flag, position and the messages left; `None`:

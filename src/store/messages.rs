@@ -62,8 +62,9 @@ pub struct Recovered {
 }
 
 impl MessageStore {
-    /// Opens the store in `dir`, recovering the messages of the queues in `known`.
-    pub fn open(dir: &Path, known: &HashSet<u64>) -> io::Result<(Arc<Self>, Recovered)> {
+    /// Opens the store in `dir`, recovering the messages of the queues in `known` (of every
+    /// queue with `None`: a RAM node learns its queues from the cluster after it starts).
+    pub fn open(dir: &Path, known: Option<&HashSet<u64>>) -> io::Result<(Arc<Self>, Recovered)> {
         std::fs::create_dir_all(dir)?;
         let state = super::recovery::recover(dir, known)?;
         let seg = SegmentFile::open(dir, state.last + 1, 0)?;

@@ -20,7 +20,7 @@ pub(super) struct State {
     pub last: u32,
 }
 
-pub(super) fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
+pub(super) fn recover(dir: &Path, known: Option<&HashSet<u64>>) -> io::Result<State> {
     let ids = segment_ids(dir)?;
     let last = ids.last().copied().unwrap_or(0);
     let mut rec = Recovered::default();
@@ -50,7 +50,7 @@ pub(super) fn recover(dir: &Path, known: &HashSet<u64>) -> io::Result<State> {
                 body_len,
             };
             for q in env.queues {
-                if !known.contains(&q) {
+                if known.is_some_and(|k| !k.contains(&q)) {
                     continue;
                 }
                 *total.entry(id).or_insert(0) += 1;

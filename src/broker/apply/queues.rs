@@ -79,6 +79,7 @@ pub(super) fn declare(
                 if let Some(r) = records::queue(&s.vhost.name, &q) {
                     changes.push(Change::PutQueue(r));
                 }
+                broker.claim_recovered(&q);
             } else {
                 // Declared meanwhile by another connection: it must match, as a redeclare.
                 check_exclusive_redeclare(s, &q, new.exclusive_owner.is_some())?;
