@@ -19,18 +19,6 @@ async fn put_vhost(node: &Node, name: &str) {
     assert_eq!(r.status, 201, "{}: {}", node.spec.name, r.text());
 }
 
-async fn await_vhost(node: &Node, name: &str) {
-    let deadline = std::time::Instant::now() + WAIT;
-    while node.get(&format!("/api/vhosts/{name}")).await.0 != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{}: no vhost {name}",
-            node.spec.name
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarting_every_node_in_any_order_keeps_the_metadata() {
     let specs = cluster::specs(3);
@@ -73,7 +61,7 @@ async fn restarting_every_node_in_any_order_keeps_the_metadata() {
     // And the cluster still takes changes.
     put_vhost(&back[2], "after-restart").await;
     for node in &back {
-        await_vhost(node, "after-restart").await;
+        node.await_vhost("after-restart").await;
     }
 }
 
@@ -85,13 +73,13 @@ async fn a_killed_node_misses_nothing_and_the_others_carry_on() {
     let dir = killed.broker.kill();
     // The two left are a majority: changes go on.
     put_vhost(&nodes[0], "while-down").await;
-    await_vhost(&nodes[1], "while-down").await;
+    nodes[1].await_vhost("while-down").await;
     let s = nodes[0].status().await;
     assert_eq!(s["running_nodes"].as_array().map(Vec::len), Some(2), "{s}");
     // The killed node comes back with what it missed.
     let back = Node::start_in(dir, specs[2].clone());
     back.await_members(3, 0, WAIT).await;
-    await_vhost(&back, "while-down").await;
+    back.await_vhost("while-down").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,7 +134,7 @@ async fn a_node_far_behind_catches_up_from_a_snapshot() {
     let specs = cluster::specs(3);
     let mut nodes = cluster::start_specs(specs.clone()).await;
     put_vhost(&nodes[0], "doomed").await;
-    await_vhost(&nodes[2], "doomed").await;
+    nodes[2].await_vhost("doomed").await;
     let dir = nodes.pop().expect("three").broker.kill();
     // While it is down: a vhost it has goes, and enough changes are made that the log it
     // would need is purged (a snapshot every 2000 entries).
@@ -214,14 +202,14 @@ async fn five_nodes_keep_serving_with_two_down() {
     let mut nodes = cluster::start_specs(specs.clone()).await;
     put_vhost(&nodes[4], "five").await;
     for node in &nodes {
-        await_vhost(node, "five").await;
+        node.await_vhost("five").await;
     }
     // Two of five killed: the three left are a majority and take changes.
     let d5 = nodes.pop().expect("five").broker.kill();
     let d4 = nodes.pop().expect("four").broker.kill();
     put_vhost(&nodes[0], "three-left").await;
     for node in &nodes {
-        await_vhost(node, "three-left").await;
+        node.await_vhost("three-left").await;
     }
     let s = nodes[2].status().await;
     assert_eq!(s["running_nodes"].as_array().map(Vec::len), Some(3), "{s}");
@@ -233,6 +221,6 @@ async fn five_nodes_keep_serving_with_two_down() {
     ];
     for node in &back {
         node.await_members(5, 0, WAIT).await;
-        await_vhost(node, "three-left").await;
+        node.await_vhost("three-left").await;
     }
 }

@@ -200,3 +200,84 @@ async fn join_cluster_and_reset_through_the_api() {
     assert_eq!(b.get("/api/vhosts/only-a").await.0, 404);
     assert_eq!(b.get("/api/vhosts/%2F").await.0, 200);
 }
+
+/// `POST /api/cluster/node-type` (`warren ctl change_cluster_node_type`) on `node`.
+async fn change_type(node: &Node, to: &str) -> (u16, String) {
+    let r = (node.api())
+        .post("/api/cluster/node-type", &json!({"type": to}))
+        .await
+        .expect("post");
+    (r.status, r.text())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_change_type_at_runtime_and_keep_it_across_a_restart() {
+    let specs = cluster::specs(3);
+    let mut nodes = cluster::start_specs(specs.clone()).await;
+    let files = |n: &Node| {
+        let d = n.broker.data_dir();
+        (
+            d.join("cluster").join("raft-log").exists(),
+            d.join("definitions.json").exists(),
+        )
+    };
+    assert_eq!(files(&nodes[2]), (true, true));
+
+    // warren-3 becomes a RAM node: a learner whose metadata leaves the disk.
+    let (code, text) = change_type(&nodes[2], "ram").await;
+    assert_eq!(code, 204, "{text}");
+    let s = nodes[0].await_members(2, 1, WAIT).await;
+    assert_eq!(s["ram_nodes"], json!(["warren-3@localhost"]), "{s}");
+    assert_eq!(files(&nodes[2]), (false, false));
+    assert_eq!(
+        nodes[0]
+            .api()
+            .put("/api/vhosts/v1", &json!({}))
+            .await
+            .expect("put")
+            .status,
+        201
+    );
+    nodes[2].await_vhost("v1").await;
+
+    // warren-2 too; then warren-1, the last disc node, is refused.
+    assert_eq!(change_type(&nodes[1], "ram").await.0, 204);
+    nodes[0].await_members(1, 2, WAIT).await;
+    let (code, text) = change_type(&nodes[0], "ram").await;
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("only disc node"), "{text}");
+    // A type that is not one is refused by name.
+    let (code, text) = change_type(&nodes[0], "floppy").await;
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("floppy"), "{text}");
+
+    // warren-3 becomes a disc node again, then warren-1 (the leader, since it was the only
+    // voter) a RAM node: the disc node left leads and the cluster keeps taking changes.
+    let (code, text) = change_type(&nodes[2], "disc").await;
+    assert_eq!(code, 204, "{text}");
+    nodes[0].await_members(2, 1, WAIT).await;
+    assert_eq!(files(&nodes[2]), (true, true));
+    let (code, text) = change_type(&nodes[0], "ram").await;
+    assert_eq!(code, 204, "{text}");
+    let s = nodes[2].await_members(1, 2, WAIT).await;
+    assert_eq!(s["disc_nodes"], json!(["warren-3@localhost"]), "{s}");
+    let put = nodes[1]
+        .api()
+        .put("/api/vhosts/v2", &json!({}))
+        .await
+        .expect("put");
+    assert_eq!(put.status, 201, "{}", put.text());
+    nodes[0].await_vhost("v2").await;
+
+    // A restart keeps each node's new type, though the configuration says disc.
+    let two = nodes.remove(1);
+    let dir = two.broker.kill();
+    let two = Node::start_in(dir, specs[1].clone());
+    let s = two.await_members(1, 2, WAIT).await;
+    assert_eq!(
+        s["ram_nodes"],
+        json!(["warren-1@localhost", "warren-2@localhost"]),
+        "{s}"
+    );
+    two.await_vhost("v2").await;
+}

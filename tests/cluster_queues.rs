@@ -248,8 +248,10 @@ async fn get_all(ch: &Channel, queue: &str, n: usize) -> Vec<u32> {
 async fn a_ram_nodes_durable_queue_keeps_its_messages_across_a_restart() {
     // A RAM node keeps no metadata on disk, but its queues' persistent messages are on
     // disk as on any node: after a kill -9 it learns its queues from the cluster again and
-    // each takes its messages back.
+    // each takes its messages back. The RAM node has the smallest address: a RAM node
+    // cannot form a cluster, so the first disc node does.
     let mut specs = cluster::specs(3);
+    specs.sort_by_key(|s| std::cmp::Reverse(s.addr()));
     specs[2].ram = true;
     let nodes: Vec<Node> = specs.iter().cloned().map(Node::start).collect();
     for n in &nodes {

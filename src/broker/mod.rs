@@ -108,7 +108,8 @@ impl Broker {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             anyhow::anyhow!("cannot create data_dir {}: {e}", config.data_dir.display())
         })?;
-        let ram = (config.cluster.as_ref()).is_some_and(|c| c.node_type == NodeType::Ram);
+        let ram = (config.cluster.as_ref())
+            .is_some_and(|c| c.effective_node_type(&config.data_dir) == NodeType::Ram);
         let (metadata, defs) = if ram {
             MetaLog::in_memory(|| seed::from_config(&config))?
         } else {

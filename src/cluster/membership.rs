@@ -17,13 +17,14 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(30);
 impl Cluster {
     /// On start: nothing to do when this node already belongs to a cluster; alone (no
     /// peers) it forms a cluster of one; with peers it joins the first that is in a
-    /// cluster, or, when none is and its address is the smallest, forms the cluster.
+    /// cluster, or, when none is and its address is the smallest of the disc nodes', forms
+    /// the cluster.
     pub(super) async fn form_or_join(self: Arc<Self>) -> anyhow::Result<()> {
         if self.raft().is_initialized().await? {
             return Ok(());
         }
         if self.peers().is_empty() {
-            if self.node_type == NodeType::Ram {
+            if self.node_type() == NodeType::Ram {
                 anyhow::bail!("cluster.peers: a RAM node needs a disc node to join");
             }
             return self.form().await;
@@ -34,8 +35,7 @@ impl Cluster {
                     Ok(()) => return self.caught_up().await,
                     Err(e) => tracing::info!("not in a cluster yet: {e}"),
                 }
-                let first = self.peers().iter().all(|p| self.me.addr < **p);
-                if first && self.node_type == NodeType::Disc {
+                if self.node_type() == NodeType::Disc && self.first_disc_node().await {
                     if let Err(e) = self.clone().form().await {
                         tracing::error!("cannot form the cluster: {e}");
                     }
@@ -73,6 +73,30 @@ impl Cluster {
         tracing::warn!(
             "not caught up with the cluster: recovered messages of unknown queues are kept"
         );
+    }
+
+    /// Whether this node forms the cluster: no peer with a smaller address is a disc node
+    /// (a RAM node cannot form one; a peer that does not answer may be a disc node).
+    async fn first_disc_node(&self) -> bool {
+        for addr in self.peers() {
+            if addr.as_str() > self.me.addr.as_str() {
+                continue;
+            }
+            let peer = Member {
+                name: String::new(),
+                addr: addr.to_string(),
+            };
+            let wait = Duration::from_secs(2);
+            let asked = self.links.request(&peer, Request::Status, wait).await;
+            let ram = |s: &super::status::Status| {
+                (s.members.iter()).any(|m| m.name == s.this_node && m.kind == "ram")
+            };
+            match asked {
+                Ok(Response::Status(s)) if ram(&s) => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// The configured peers but this node (every node can share one list).
@@ -120,7 +144,7 @@ impl Cluster {
         };
         let req = Request::Join {
             member: self.me.clone(),
-            ram: self.node_type == NodeType::Ram,
+            ram: self.node_type() == NodeType::Ram,
         };
         match self.links.request(&peer, req, ASK_TIMEOUT).await {
             Ok(Response::Done) => {
@@ -146,7 +170,10 @@ impl Cluster {
     }
 
     /// Runs a membership request on the leader: here, or forwarded.
-    async fn membership_on_leader(&self, req: Request) -> Result<Option<Request>, String> {
+    pub(super) async fn membership_on_leader(
+        &self,
+        req: Request,
+    ) -> Result<Option<Request>, String> {
         let leader = self.leader()?;
         if leader.name == self.me.name {
             return Ok(Some(req));

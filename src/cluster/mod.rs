@@ -11,6 +11,7 @@ mod handshake;
 mod links;
 mod membership;
 pub mod node;
+mod node_type;
 mod propose;
 mod queues;
 mod raft;
@@ -37,11 +38,12 @@ pub struct Cluster {
     links: Arc<Links>,
     /// The metadata's Raft group; replaced when the node is reset.
     raft: parking_lot::RwLock<Raft>,
-    /// The log storage, kept to start a new group on after a reset.
-    log: raft::log_store::LogStore,
+    /// The log storage, kept to start a new group on after a reset or a change of type.
+    log: parking_lot::RwLock<raft::log_store::LogStore>,
     raft_config: Arc<openraft::Config>,
     pub me: Member,
-    pub node_type: NodeType,
+    /// Disc or RAM: as configured, or as `change_cluster_node_type` last set it.
+    node_type: parking_lot::RwLock<NodeType>,
     config: ClusterConfig,
     /// The inter-node listener's address.
     pub listen_addr: SocketAddr,
@@ -49,6 +51,10 @@ pub struct Cluster {
     waiters: Arc<waiters::Waiters>,
     /// Queues homed on other nodes, and other nodes' use of queues here.
     remotes: Arc<queues::Remotes>,
+    /// Where the current group's state machine stopped, once it has.
+    stopped_at: parking_lot::Mutex<raft::state_machine::StoppedAt>,
+    /// Held while the node changes type.
+    changing_type: tokio::sync::Mutex<()>,
     /// This cluster, for the futures it hands out.
     this: std::sync::OnceLock<std::sync::Weak<Cluster>>,
 }
@@ -76,7 +82,8 @@ impl Cluster {
         };
         let tick = Duration::from_secs_f64(config.net_ticktime);
         let links = Links::new(me.clone(), &config.cookie, tick);
-        let log = match config.node_type {
+        let node_type = config.effective_node_type(&broker.config.data_dir);
+        let log = match node_type {
             NodeType::Disc => {
                 raft::log_store::LogStore::open(&broker.config.data_dir.join("cluster"))?
             }
@@ -84,6 +91,7 @@ impl Cluster {
         };
         let waiters = Arc::new(waiters::Waiters::new(me.id()));
         let state = raft::state_machine::StateMachine::new(broker.clone(), waiters.clone())?;
+        let stopped_at = parking_lot::Mutex::new(state.stopped_at());
         let raft_config = openraft::Config {
             cluster_name: "warren".into(),
             heartbeat_interval: 250,
@@ -109,13 +117,15 @@ impl Cluster {
             broker: broker.clone(),
             links: links.clone(),
             raft: parking_lot::RwLock::new(raft),
-            log,
+            log: parking_lot::RwLock::new(log),
             raft_config,
             me,
-            node_type: config.node_type,
+            node_type: parking_lot::RwLock::new(node_type),
             config,
             listen_addr,
             this: std::sync::OnceLock::new(),
+            stopped_at,
+            changing_type: tokio::sync::Mutex::new(()),
             waiters,
             remotes: queues::Remotes::new(links.clone(), broker.clone()),
         });
@@ -130,12 +140,17 @@ impl Cluster {
             "cluster listening on {} as {} ({} node)",
             cluster.listen_addr,
             cluster.me.name,
-            cluster.node_type.as_str()
+            node_type.as_str()
         );
         cluster.clone().form_or_join().await?;
         tokio::spawn(cluster.clone().watch_members());
         tokio::spawn(cluster.clone().watch_partition());
         Ok(cluster)
+    }
+
+    /// Disc or RAM.
+    pub fn node_type(&self) -> NodeType {
+        *self.node_type.read()
     }
 
     /// The current Raft group (a cheap handle).

@@ -18,21 +18,23 @@ impl Cluster {
     /// Resets the node, then joins the cluster of the node at `addr` (its inter-node
     /// address). If joining fails, the node stands alone again.
     pub async fn join_cluster(self: &Arc<Self>, addr: &str, ram: bool) -> Result<(), String> {
-        let configured = self.node_type == NodeType::Ram;
-        if ram != configured {
-            return Err(format!(
-                "this node runs with cluster.node_type = \"{}\"; a node joins as the type it \
-                 is configured with (its storage depends on it)",
-                self.node_type.as_str()
-            ));
-        }
         self.leave_and_wipe().await?;
+        let want = if ram { NodeType::Ram } else { NodeType::Disc };
+        if self.node_type() != want {
+            self.move_storage(want).await?;
+        }
         match self.join_via(addr).await {
             Ok(()) => {
                 self.caught_up().await;
                 Ok(())
             }
             Err(e) => {
+                // Alone, a node is a disc node.
+                if self.node_type() == NodeType::Ram {
+                    if let Err(f) = self.move_storage(NodeType::Disc).await {
+                        tracing::error!("cannot become a disc node again: {f}");
+                    }
+                }
                 if let Err(f) = self.clone().form().await {
                     tracing::error!("cannot stand alone again: {f}");
                 }
@@ -49,7 +51,7 @@ impl Cluster {
         }
         let old = self.raft();
         let _ = old.shutdown().await;
-        self.log.clear().await.map_err(|e| e.to_string())?;
+        self.log().clear().await.map_err(|e| e.to_string())?;
         self.broker
             .reset_definitions(stored(&Position::default()))
             .map_err(|e| e.to_string())?;
@@ -58,8 +60,9 @@ impl Cluster {
             links: self.links.clone(),
         };
         let fresh = StateMachine::fresh(self.broker.clone(), self.waiters.clone());
+        *self.stopped_at.lock() = fresh.stopped_at();
         let config = self.raft_config.clone();
-        let raft = Raft::new(self.me.id(), config, network, self.log.clone(), fresh)
+        let raft = Raft::new(self.me.id(), config, network, self.log(), fresh)
             .await
             .map_err(|e| format!("cannot restart the metadata log: {e}"))?;
         *self.raft.write() = raft;

@@ -42,6 +42,9 @@ impl Cluster {
                 tracing::debug!("{} asks to add {}", from.name, member.name);
                 self.add_member(member, ram).await.map(|()| Response::Done)
             }
+            Request::SetVoter { member, voter } => {
+                (self.set_voter_of(member, voter).await).map(|()| Response::Done)
+            }
             Request::Forget { name } => self.forget(&name).await.map(|()| Response::Done),
             Request::Status => Ok(Response::Status(self.status())),
             Request::Applied(index) => {

@@ -83,7 +83,7 @@ impl Cluster {
             members.push(MemberStatus {
                 name: self.me.name.clone(),
                 addr: self.me.addr.clone(),
-                kind: self.node_type.as_str().into(),
+                kind: self.node_type().as_str().into(),
                 running: true,
             });
         }

@@ -48,6 +48,11 @@ pub(crate) enum Request {
         member: Member,
         ram: bool,
     },
+    /// Make a member a voter (disc node) or a learner (RAM node).
+    SetVoter {
+        member: Member,
+        voter: bool,
+    },
     /// Remove a node from the cluster.
     Forget {
         name: String,

@@ -24,6 +24,31 @@ impl NodeType {
             NodeType::Ram => "ram",
         }
     }
+
+    pub fn parse(s: &str) -> Option<NodeType> {
+        match s.trim() {
+            "disc" | "disk" => Some(NodeType::Disc),
+            "ram" => Some(NodeType::Ram),
+            _ => None,
+        }
+    }
+}
+
+/// Where a node keeps the type `change_cluster_node_type` last gave it (it outlives a
+/// restart, as in RabbitMQ, and wins over `cluster.node_type`).
+pub fn node_type_file(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("cluster").join("node_type")
+}
+
+impl ClusterConfig {
+    /// The node's type: as last changed at runtime, or as configured.
+    pub fn effective_node_type(&self, data_dir: &std::path::Path) -> NodeType {
+        let changed = std::fs::read_to_string(node_type_file(data_dir)).ok();
+        changed
+            .as_deref()
+            .and_then(NodeType::parse)
+            .unwrap_or(self.node_type)
+    }
 }
 
 /// RabbitMQ's `cluster_partition_handling` (the modes Warren has).

@@ -34,7 +34,7 @@ mod validate;
 use std::path::Path;
 
 pub use cli::Cli;
-pub use cluster::{ClusterConfig, NodeType, PartitionHandling};
+pub use cluster::{node_type_file, ClusterConfig, NodeType, PartitionHandling};
 pub use errors::ConfigError;
 use errors::{problem_error, toml_error};
 pub use memory::{

@@ -250,7 +250,7 @@ pub(crate) enum Cmd {
     /// host:port).
     JoinCluster {
         node: String,
-        /// Join as a RAM node (the node must be configured with node_type = "ram").
+        /// Join as a RAM node.
         #[arg(long)]
         ram: bool,
     },
@@ -259,6 +259,12 @@ pub(crate) enum Cmd {
     Reset,
     /// Removes NODE (by name) from the cluster (run it on another node).
     ForgetClusterNode { node: String },
+    /// Makes this node a disc node (a voter, metadata on disk) or a RAM node (metadata in
+    /// memory only); the cluster keeps at least one disc node.
+    ChangeClusterNodeType {
+        #[arg(value_parser = ["disc", "disk", "ram"])]
+        node_type: String,
+    },
     /// Sets the cluster's name (the `cluster_name` global parameter).
     SetClusterName { name: String },
     /// Waits until the API answers (exit 0), or the timeout passes (exit 1).

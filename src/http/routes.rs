@@ -184,6 +184,7 @@ pub(super) async fn dispatch(
         ["cluster", "join"] => on!(post => cluster::join(&ctx)),
         ["cluster", "reset"] => on!(post => cluster::reset(&ctx)),
         ["cluster", "forget"] => on!(post => cluster::forget(&ctx)),
+        ["cluster", "node-type"] => on!(post => cluster::node_type(&ctx)),
         ["vhosts", v, "start", node] => on!(post => vhosts::start(&ctx, v, node)),
         ["aliveness-test", v] => on!(get => health::aliveness(&ctx, v)),
         ["health", "checks", rest @ ..] => on!(get => health::check(&ctx, rest)),

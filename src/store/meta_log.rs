@@ -104,10 +104,29 @@ struct Files {
 }
 
 pub struct MetaLog {
-    shared: Arc<Shared>,
-    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// A RAM node's metadata: nothing is written, tickets resolve at once.
-    in_memory: bool,
+    writer: parking_lot::RwLock<Writer>,
+}
+
+/// Where appends go: a writer thread and its files, or nowhere (a cluster's RAM node).
+enum Writer {
+    Disk {
+        shared: Arc<Shared>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
+    Memory,
+}
+
+impl Writer {
+    /// Writes what is queued, folds the log into a fresh snapshot and stops the thread.
+    fn stop(&mut self) {
+        if let Writer::Disk { shared, thread } = self {
+            shared.pending.lock().stop = true;
+            shared.wake.notify_one();
+            if let Some(h) = thread.take() {
+                let _ = h.join();
+            }
+        }
+    }
 }
 
 impl MetaLog {
@@ -153,17 +172,10 @@ impl MetaLog {
             files.compact()?;
         }
         let defs = files.model.to_definitions();
-        let shared = Shared::new();
-        let s = shared.clone();
-        let handle = std::thread::Builder::new()
-            .name("warren-metadata".into())
-            .spawn(move || write_loop(&s, files))
-            .map_err(io_err(dir))?;
+        let writer = Writer::start(files).map_err(io_err(dir))?;
         Ok((
             MetaLog {
-                shared,
-                writer: Mutex::new(Some(handle)),
-                in_memory: false,
+                writer: parking_lot::RwLock::new(writer),
             },
             defs,
         ))
@@ -175,22 +187,57 @@ impl MetaLog {
         seed: impl FnOnce() -> anyhow::Result<Definitions>,
     ) -> Result<(MetaLog, Definitions), OpenError> {
         let defs = seed().map_err(OpenError::Seed)?;
-        let shared = Shared::new();
         let log = MetaLog {
-            shared,
-            writer: Mutex::new(None),
-            in_memory: true,
+            writer: parking_lot::RwLock::new(Writer::Memory),
         };
         Ok((log, defs))
+    }
+
+    /// Stops writing to disk and deletes the files in `dir` (the node became a RAM node).
+    /// Blocking: call it off the async workers.
+    pub fn to_memory(&self, dir: &Path) -> io::Result<()> {
+        let mut w = self.writer.write();
+        w.stop();
+        *w = Writer::Memory;
+        drop(w);
+        for f in ["definitions.json", "definitions.log"] {
+            match std::fs::remove_file(dir.join(f)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts writing to disk in `dir`, from `defs` as the first snapshot (the node became a
+    /// disc node). Blocking: call it off the async workers.
+    pub fn to_disk(&self, dir: &Path, defs: Definitions) -> Result<(), OpenError> {
+        for f in ["definitions.json", "definitions.log"] {
+            let gone = match std::fs::remove_file(dir.join(f)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+            gone.map_err(|source| OpenError::Io {
+                path: dir.join(f),
+                source,
+            })?;
+        }
+        let (opened, _) = MetaLog::open(dir, || Ok(defs))?;
+        let new = std::mem::replace(&mut *opened.writer.write(), Writer::Memory);
+        let mut w = self.writer.write();
+        w.stop();
+        *w = new;
+        Ok(())
     }
 
     /// Queues changes for the writer; the ticket resolves once they are on disk.
     pub fn append(&self, changes: Vec<Change>) -> Ticket {
         let (tx, rx) = oneshot::channel();
-        if self.in_memory {
+        let w = self.writer.read();
+        let Writer::Disk { shared, .. } = &*w else {
             let _ = tx.send(Ok(()));
             return Ticket(rx);
-        }
+        };
         let mut lines = Vec::with_capacity(changes.len() * 128);
         for c in &changes {
             // A change is plain data (strings, JSON maps): serialising it cannot fail.
@@ -198,7 +245,7 @@ impl MetaLog {
                 lines.push(b'\n');
             }
         }
-        let mut p = self.shared.pending.lock();
+        let mut p = shared.pending.lock();
         if p.stop {
             let _ = tx.send(Err("the broker is shutting down".into()));
             return Ticket(rx);
@@ -207,18 +254,28 @@ impl MetaLog {
         p.changes.extend(changes);
         p.waiters.push(tx);
         drop(p);
-        self.shared.wake.notify_one();
+        shared.wake.notify_one();
         Ticket(rx)
     }
 
     /// Writes what is queued, folds the log into a fresh snapshot and stops the writer.
     /// Blocking: call it off the async workers.
     pub fn close(&self) {
-        self.shared.pending.lock().stop = true;
-        self.shared.wake.notify_one();
-        if let Some(h) = self.writer.lock().take() {
-            let _ = h.join();
-        }
+        self.writer.write().stop();
+    }
+}
+
+impl Writer {
+    fn start(files: Files) -> io::Result<Writer> {
+        let shared = Shared::new();
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("warren-metadata".into())
+            .spawn(move || write_loop(&s, files))?;
+        Ok(Writer::Disk {
+            shared,
+            thread: Some(thread),
+        })
     }
 }
 

@@ -84,6 +84,19 @@ impl Node {
         (r.status, r.json())
     }
 
+    /// Waits until this node has vhost `name` (made through any node).
+    pub async fn await_vhost(&self, name: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.get(&format!("/api/vhosts/{name}")).await.0 != 200 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: no vhost {name}",
+                self.spec.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// `GET /api/cluster`.
     pub async fn status(&self) -> Value {
         let (code, v) = self.get("/api/cluster").await;

@@ -93,7 +93,7 @@ fn vote(((term, node), committed): WalVote) -> Vote {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Inner {
     log: BTreeMap<u64, Entry>,
     last_purged: Option<LogId>,
@@ -175,6 +175,57 @@ impl LogStore {
                 wal: Mutex::new(Some(wal)),
             })),
         })
+    }
+
+    /// A log in memory holding what `from` holds (the node became a RAM node).
+    pub(crate) fn memory_from(from: &LogStore) -> LogStore {
+        LogStore {
+            inner: Arc::new(Mutex::new(from.inner.lock().clone())),
+            disk: None,
+        }
+    }
+
+    /// A log on disk in `dir`, in place of anything there, holding what `from` holds (the
+    /// node became a disc node). Blocking: call it off the async workers.
+    pub(crate) fn open_from(dir: &Path, from: &LogStore) -> anyhow::Result<LogStore> {
+        let path = dir.join("raft-log");
+        match std::fs::remove_dir_all(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                anyhow::bail!("{}: {e}", path.display())
+            }
+            _ => {}
+        }
+        let held = from.inner.lock().clone();
+        let store = LogStore::open(dir)?;
+        let bad = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: {e}", path.display());
+        let rows = (held.log.values())
+            .map(|e| Ok((wal_id(&e.log_id), serde_json::to_vec(e)?)))
+            .collect::<Result<Vec<_>, serde_json::Error>>()
+            .map_err(|e| bad(&e))?;
+        let (tx, rx) = oneshot::channel();
+        if let Some(disk) = &store.disk {
+            let mut wal = disk.wal.lock();
+            let wal = wal.as_mut().ok_or_else(|| bad(&"closed"))?;
+            let written = (|| {
+                if let Some(p) = &held.last_purged {
+                    wal.purge(wal_id(p))?;
+                }
+                wal.append(rows)?;
+                if let Some(v) = &held.vote {
+                    wal.save_vote(wal_vote(v))?;
+                }
+                if let Some(c) = &held.committed {
+                    wal.commit(wal_id(c))?;
+                }
+                wal.flush(true, Some(Done::Waiting(tx)))
+            })();
+            written.map_err(|e| bad(&e))?;
+        }
+        rx.blocking_recv()
+            .map_err(|e| bad(&e))?
+            .map_err(|e| bad(&e))?;
+        *store.inner.lock() = held;
+        Ok(store)
     }
 
     /// Forgets the whole log and vote (the node is reset).

@@ -28,6 +28,17 @@ pub(crate) struct StateMachine {
     position: Position,
     /// The last snapshot built or installed (shared with the builders cloned from it).
     snapshot: Arc<parking_lot::Mutex<Option<Stored>>>,
+    /// Where it stopped, set when openraft drops it (its group shut down).
+    stopped_at: StoppedAt,
+}
+
+/// Where a state machine stopped: set when its group drops it.
+pub(crate) type StoppedAt = Arc<parking_lot::Mutex<Option<Position>>>;
+
+impl Drop for StateMachine {
+    fn drop(&mut self) {
+        *self.stopped_at.lock() = Some(self.position.clone());
+    }
 }
 
 type Stored = (SnapshotMeta<NodeId, Member>, SnapshotData);
@@ -49,13 +60,25 @@ impl StateMachine {
         Self::at(broker, waiters, Position::default())
     }
 
-    fn at(broker: Arc<Broker>, waiters: Arc<Waiters>, position: Position) -> StateMachine {
+    /// A state machine that has applied up to `position` (the group restarts on other
+    /// storage).
+    pub(crate) fn at(
+        broker: Arc<Broker>,
+        waiters: Arc<Waiters>,
+        position: Position,
+    ) -> StateMachine {
         StateMachine {
             broker,
             waiters,
             position,
             snapshot: Arc::default(),
+            stopped_at: Arc::default(),
         }
+    }
+
+    /// Where the state machine will have stopped, once its group shuts down and drops it.
+    pub(crate) fn stopped_at(&self) -> StoppedAt {
+        self.stopped_at.clone()
     }
 
     fn stored_position(&self) -> Vec<Change> {

@@ -63,6 +63,11 @@ pub(super) async fn forget(api: &Api, out: &Output, node: &str) -> CtlResult<()>
     post(api, "forget", json!({"node": node})).await
 }
 
+pub(super) async fn change_node_type(api: &Api, out: &Output, to: &str) -> CtlResult<()> {
+    out.info(&format!("Turning this node into a {to} node"));
+    post(api, "node-type", json!({"type": to})).await
+}
+
 pub(super) async fn set_name(api: &Api, out: &Output, name: &str) -> CtlResult<()> {
     out.info(&format!("Setting cluster name to {name} ..."));
     api.put_json(&Api::path(&["cluster-name"])?, &json!({"name": name}))

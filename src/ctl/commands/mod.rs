@@ -107,6 +107,9 @@ pub(crate) async fn run(api: &mut Api, out: &Output, cmd: Cmd) -> CtlResult<()> 
         Cmd::JoinCluster { node, ram } => cluster::join(api, out, &node, ram).await,
         Cmd::Reset => cluster::reset(api, out).await,
         Cmd::ForgetClusterNode { node } => cluster::forget(api, out, &node).await,
+        Cmd::ChangeClusterNodeType { node_type } => {
+            cluster::change_node_type(api, out, node_type.as_str()).await
+        }
         Cmd::SetClusterName { name } => cluster::set_name(api, out, &name).await,
         Cmd::AwaitStartup { timeout } => node::await_startup(api, out, timeout).await,
     }

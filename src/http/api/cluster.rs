@@ -1,7 +1,8 @@
 //! Warren's own cluster endpoints (administrators), which `warren ctl` drives as
 //! `rabbitmqctl` drives a RabbitMQ node: `GET /api/cluster` (cluster_status),
 //! `POST /api/cluster/join` (`{"node": "host:port", "ram": false}`), `POST
-//! /api/cluster/reset`, `POST /api/cluster/forget` (`{"node": "name"}`).
+//! /api/cluster/reset`, `POST /api/cluster/forget` (`{"node": "name"}`), `POST
+//! /api/cluster/node-type` (`{"type": "disc"}` or `"ram"`).
 
 use super::Ctx;
 use crate::cluster::Cluster;
@@ -62,5 +63,18 @@ pub(crate) async fn forget(ctx: &Ctx) -> ApiResult<Reply> {
         ));
     }
     c.forget(&node).await.map_err(ApiError::bad_request)?;
+    Ok(Reply::no_content())
+}
+
+pub(crate) async fn node_type(ctx: &Ctx) -> ApiResult<Reply> {
+    let c = cluster(ctx)?;
+    let body = ctx.req.object()?;
+    let given = Fields(&body).required_string("type")?;
+    let to = crate::config::NodeType::parse(&given).ok_or_else(|| {
+        ApiError::bad_request(format!("type: '{given}' is not a node type (disc or ram)"))
+    })?;
+    c.change_node_type(to)
+        .await
+        .map_err(ApiError::bad_request)?;
     Ok(Reply::no_content())
 }
