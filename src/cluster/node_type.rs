@@ -136,13 +136,24 @@ impl Cluster {
         let moved = tokio::task::spawn_blocking(move || -> anyhow::Result<LogStore> {
             let dir = data_dir.join("cluster");
             std::fs::create_dir_all(&dir)?;
-            let log = match to {
+            // The marker is written when the new storage is whole: after the files of a
+            // disc node, before those of a RAM node go (a crash in between restarts the node
+            // on storage that is complete).
+            let mark = || -> std::io::Result<()> {
+                let file = crate::config::node_type_file(&data_dir);
+                let mut f = std::fs::File::create(&file)?;
+                std::io::Write::write_all(&mut f, to.as_str().as_bytes())?;
+                f.sync_all()?;
+                crate::store::segment::sync_dir(&dir)
+            };
+            match to {
                 NodeType::Ram => {
                     let log = LogStore::memory_from(&from);
+                    mark()?;
                     broker.metadata.to_memory(&data_dir)?;
                     match std::fs::remove_dir_all(dir.join("raft-log")) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-                        _ => log,
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                        _ => Ok(log),
                     }
                 }
                 NodeType::Disc => {
@@ -150,13 +161,10 @@ impl Cluster {
                     let mut defs = broker.export_definitions();
                     defs.cluster = serde_json::to_value(&at).ok();
                     broker.metadata.to_disk(&data_dir, defs)?;
-                    log
+                    mark()?;
+                    Ok(log)
                 }
-            };
-            let file = crate::config::node_type_file(&data_dir);
-            std::fs::write(&file, to.as_str())?;
-            crate::store::segment::sync_dir(&dir)?;
-            Ok(log)
+            }
         })
         .await
         .map_err(|e| e.to_string())?;
