@@ -195,33 +195,18 @@ impl MetaLog {
 
     /// Stops writing to disk and deletes the files in `dir` (the node became a RAM node).
     /// Blocking: call it off the async workers.
-    pub fn to_memory(&self, dir: &Path) -> io::Result<()> {
+    pub fn to_memory(&self, dir: &Path) -> Result<(), OpenError> {
         let mut w = self.writer.write();
         w.stop();
         *w = Writer::Memory;
         drop(w);
-        for f in ["definitions.json", "definitions.log"] {
-            match std::fs::remove_file(dir.join(f)) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        }
-        Ok(())
+        remove_files(dir)
     }
 
     /// Starts writing to disk in `dir`, from `defs` as the first snapshot (the node became a
     /// disc node). Blocking: call it off the async workers.
     pub fn to_disk(&self, dir: &Path, defs: Definitions) -> Result<(), OpenError> {
-        for f in ["definitions.json", "definitions.log"] {
-            let gone = match std::fs::remove_file(dir.join(f)) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            };
-            gone.map_err(|source| OpenError::Io {
-                path: dir.join(f),
-                source,
-            })?;
-        }
+        remove_files(dir)?;
         let (opened, _) = MetaLog::open(dir, || Ok(defs))?;
         let new = std::mem::replace(&mut *opened.writer.write(), Writer::Memory);
         let mut w = self.writer.write();
@@ -263,6 +248,20 @@ impl MetaLog {
     pub fn close(&self) {
         self.writer.write().stop();
     }
+}
+
+/// Deletes the snapshot and the log in `dir`, if there.
+fn remove_files(dir: &Path) -> Result<(), OpenError> {
+    for f in ["definitions.json", "definitions.log"] {
+        let path = dir.join(f);
+        match std::fs::remove_file(&path) {
+            Err(source) if source.kind() != io::ErrorKind::NotFound => {
+                return Err(OpenError::Io { path, source });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl Writer {

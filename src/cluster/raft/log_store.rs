@@ -265,6 +265,11 @@ impl LogStore {
             }
             return Ok(());
         };
+        let filling = disk
+            .wal
+            .lock()
+            .as_ref()
+            .is_some_and(|w| w.stat().open_chunk.records_count + records + 1 >= CHUNK_RECORDS);
         let run = move || -> io::Result<()> {
             let mut wal = disk.wal.lock();
             let wal = wal
@@ -272,13 +277,6 @@ impl LogStore {
                 .ok_or_else(|| io::Error::other("the metadata log is being reset"))?;
             write(wal)?;
             wal.flush(sync, done)
-        };
-        let filling = {
-            let wal = self.disk.as_ref().map(|d| d.wal.lock());
-            let open = wal
-                .as_ref()
-                .and_then(|w| w.as_ref().map(|w| w.stat().open_chunk));
-            open.is_some_and(|c| c.records_count + records + 1 >= CHUNK_RECORDS)
         };
         if filling {
             tokio::task::spawn_blocking(run)
