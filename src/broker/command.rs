@@ -111,6 +111,13 @@ pub enum Command {
     ClearGlobalParameter {
         name: String,
     },
+    /// Places a queue's mirrors (in a cluster, as its `ha-mode` policy asks): the nodes
+    /// holding them, oldest first.
+    SetMirrors {
+        vhost: String,
+        name: String,
+        nodes: Vec<String>,
+    },
 }
 
 /// `exchange.declare` (not passive: a passive declare changes nothing and is a lookup).

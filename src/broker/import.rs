@@ -140,6 +140,18 @@ pub(crate) fn steps(defs: &Definitions) -> Vec<Step> {
             home: q.home.clone(),
         });
         push(cmd, format!("queue '{}' in '{}'", q.name, q.vhost), false);
+        if !q.mirrors.is_empty() {
+            let cmd = Command::SetMirrors {
+                vhost: q.vhost.clone(),
+                name: q.name.clone(),
+                nodes: q.mirrors.clone(),
+            };
+            push(
+                cmd,
+                format!("mirrors of queue '{}' in '{}'", q.name, q.vhost),
+                false,
+            );
+        }
     }
     for b in &defs.bindings {
         let cmd = Command::Bind(binding_spec(b));

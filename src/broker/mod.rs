@@ -10,6 +10,7 @@ mod equivalence;
 pub(crate) mod exchange;
 pub(crate) mod headers;
 pub(crate) mod import;
+pub(crate) mod mirror_plan;
 pub mod node_figures;
 pub(crate) mod parameters;
 pub(crate) mod policy;

@@ -39,6 +39,7 @@ pub(crate) fn definition(vhost: &str, q: &Queue) -> QueueDefinition {
         auto_delete: q.auto_delete,
         arguments: field_table_to_json(&q.arguments),
         home: q.home_node.clone(),
+        mirrors: q.mirrors(),
     }
 }
 

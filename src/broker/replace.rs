@@ -7,7 +7,7 @@ use super::import::{binding_spec, steps};
 use super::Broker;
 use crate::store::definitions::{
     Definitions, GlobalParameterDefinition, ParameterDefinition, PermissionDefinition,
-    PolicyDefinition, TopicPermissionDefinition,
+    PolicyDefinition, QueueDefinition, TopicPermissionDefinition,
 };
 use crate::store::meta_model::Change;
 use std::collections::HashSet;
@@ -30,6 +30,15 @@ impl Broker {
                 tracing::warn!("metadata snapshot: {}: {e}", step.what);
             }
         }
+        // The steps place mirrors; queues that have none lose those they had.
+        for q in target.queues.iter().filter(|q| q.mirrors.is_empty()) {
+            let clear = Command::SetMirrors {
+                vhost: q.vhost.clone(),
+                name: q.name.clone(),
+                nodes: Vec::new(),
+            };
+            let _ = self.apply(&Actor::BROKER, clear, &mut changes);
+        }
         changes.extend(extra);
         self.persist(changes);
         Ok(())
@@ -44,7 +53,14 @@ fn removals(current: &Definitions, target: &Definitions) -> Vec<Command> {
     for b in missing(&current.bindings, &target.bindings, key) {
         out.push(Command::Unbind(binding_spec(b)));
     }
-    for q in missing(&current.queues, &target.queues, key) {
+    // A queue whose mirrors moved is the same queue: the steps place them.
+    let queue_key = |q: &QueueDefinition| {
+        key(&QueueDefinition {
+            mirrors: Vec::new(),
+            ..q.clone()
+        })
+    };
+    for q in missing(&current.queues, &target.queues, queue_key) {
         out.push(Command::DeleteQueue {
             vhost: q.vhost.clone(),
             name: q.name.clone(),
@@ -145,6 +161,7 @@ mod tests {
             auto_delete: false,
             arguments: Default::default(),
             home: None,
+            mirrors: Vec::new(),
         }
     }
 

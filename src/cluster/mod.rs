@@ -10,6 +10,7 @@
 mod handshake;
 mod links;
 mod membership;
+mod mirrors;
 pub mod node;
 mod node_type;
 mod propose;
@@ -145,6 +146,7 @@ impl Cluster {
         cluster.clone().form_or_join().await?;
         tokio::spawn(cluster.clone().watch_members());
         tokio::spawn(cluster.clone().watch_partition());
+        tokio::spawn(cluster.clone().place_mirrors());
         Ok(cluster)
     }
 

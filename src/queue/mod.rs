@@ -58,6 +58,8 @@ pub struct Queue {
     pub home_node: Option<String>,
     /// When that node is another one: the way to it. The state here then stays empty.
     remote: Option<Arc<dyn Home>>,
+    /// In a cluster: the nodes holding its mirrors, oldest first.
+    mirrors: Mutex<Vec<String>>,
     store: Arc<MessageStore>,
     /// The broker holding the queue: dead letters and `x-expires` go to it.
     owner: Weak<dyn QueueOwner>,
@@ -127,6 +129,7 @@ impl Queue {
             owner,
             home_node: spec.home_node,
             remote,
+            mirrors: Mutex::new(Vec::new()),
             name: spec.name,
             vhost: vhost.to_string(),
             durable: spec.durable,
@@ -335,6 +338,16 @@ impl Queue {
     /// The store key under which this queue's messages must survive a restart.
     pub fn durable_key(&self) -> Option<u64> {
         self.durable.then_some(self.key)
+    }
+
+    /// The nodes holding the queue's mirrors, oldest first.
+    pub fn mirrors(&self) -> Vec<String> {
+        self.mirrors.lock().clone()
+    }
+
+    /// Places the mirrors (the replicated metadata says where).
+    pub(crate) fn set_mirrors(&self, nodes: Vec<String>) {
+        *self.mirrors.lock() = nodes;
     }
 
     /// Records a use (declare, get, consumer change) for `x-expires`.

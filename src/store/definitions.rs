@@ -247,6 +247,14 @@ pub struct QueueDefinition {
         skip_serializing_if = "Option::is_none"
     )]
     pub home: Option<String>,
+    /// In a cluster: the nodes holding mirrors of the queue, oldest first (not in
+    /// RabbitMQ's format either).
+    #[serde(
+        default,
+        rename = "warren_mirrors",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub mirrors: Vec<String>,
 }
 
 /// What a binding points at.

@@ -411,6 +411,7 @@ mod tests {
             auto_delete: false,
             arguments: Default::default(),
             home: None,
+            mirrors: Vec::new(),
         })
     }
 

@@ -369,6 +369,7 @@ mod tests {
             auto_delete: false,
             arguments: Map::new(),
             home: None,
+            mirrors: Vec::new(),
         }
     }
 

@@ -94,6 +94,10 @@ impl Broker {
                 let s = self.scope(actor, &vhost)?;
                 queues::delete(self, &s, &name, if_unused, if_empty, changes)
             }
+            Command::SetMirrors { vhost, name, nodes } => {
+                let s = self.scope(actor, &vhost)?;
+                queues::set_mirrors(&s, &name, nodes, changes)
+            }
             Command::PurgeQueue { vhost, name } => {
                 let q = queues::purge_target(&self.scope(actor, &vhost)?, &name)?;
                 match q.remote() {

@@ -353,6 +353,12 @@ fn json_of(broker: &Broker, q: &Queue, r: &Report) -> Value {
         "operator_policy": operator,
         "effective_policy_definition": effective,
     });
+    let mirrors = q.mirrors();
+    if !mirrors.is_empty() {
+        v["slave_nodes"] = json!(mirrors);
+        // Mirrors are placed but do not hold the queue's messages yet: none is in sync.
+        v["synchronised_slave_nodes"] = json!([]);
+    }
     for name in FIGURES {
         v[name] = figure(f, name).into();
     }
