@@ -165,3 +165,231 @@ async fn policies_place_mirrors_and_a_stopped_nodes_mirror_is_placed_again() {
     assert_eq!(r.status, 204, "{}", r.text());
     await_mirrors(&left, "ha.all.q", "none", |m| m.is_empty()).await;
 }
+
+/// The queue's `synchronised_slave_nodes` as `node` shows them.
+async fn synchronised(node: &Node, queue: &str) -> Vec<String> {
+    let (code, q) = node.get(&format!("/api/queues/%2F/{queue}")).await;
+    assert_eq!(code, 200, "{q}");
+    let names = q["synchronised_slave_nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    names
+        .iter()
+        .filter_map(|n| n.as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn await_synchronised(node: &Node, queue: &str, want: &[String]) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut got = synchronised(node, queue).await;
+        got.sort();
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{queue}: synchronised {got:?}, expected {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn publish(ch: &lapin::Channel, queue: &str, body: &[u8]) -> lapin::PublisherConfirm {
+    let persistent = lapin::BasicProperties::default().with_delivery_mode(2);
+    ch.basic_publish(
+        "".into(),
+        queue.into(),
+        Default::default(),
+        body,
+        persistent,
+    )
+    .await
+    .expect("publishes")
+}
+
+/// A channel in confirm mode on `node`, with durable `queue` declared.
+async fn confirming(node: &Node, queue: &str) -> (lapin::Connection, lapin::Channel) {
+    let conn = lapin::Connection::connect(&node.broker.url(), Default::default())
+        .await
+        .expect("connects");
+    let ch = conn.create_channel().await.expect("channel");
+    (ch.confirm_select(Default::default()).await).expect("confirm.select");
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    (ch.queue_declare(queue.into(), durable, FieldTable::default())
+        .await)
+        .expect("declares");
+    (conn, ch)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirms_wait_for_every_mirror_and_a_new_mirror_syncs_as_old_messages_go() {
+    let nodes = cluster::start(3).await;
+    let (n1, n2) = (nodes[1].spec.name.clone(), nodes[2].spec.name.clone());
+    let (_conn, ch) = confirming(&nodes[0], "ha.q").await;
+    // Five messages before there are mirrors.
+    for i in 0..5u8 {
+        assert!(publish(&ch, "ha.q", &[i])
+            .await
+            .await
+            .expect("confirm")
+            .is_ack());
+    }
+    put_policy(&nodes[0], "ha", "^ha\\.", json!({"ha-mode": "all"})).await;
+    let all: Vec<&Node> = nodes.iter().collect();
+    await_mirrors(&all, "ha.q", "two mirrors", |m| m.len() == 2).await;
+    // The mirrors hold what came after them, not the five before: not in sync.
+    for i in 5..50u8 {
+        assert!(publish(&ch, "ha.q", &[i])
+            .await
+            .await
+            .expect("confirm")
+            .is_ack());
+    }
+    assert!(synchronised(&nodes[1], "ha.q").await.is_empty());
+    // Once the five older messages are gone, both mirrors hold all the master holds.
+    for i in 0..5u8 {
+        let got = ch
+            .basic_get("ha.q".into(), Default::default())
+            .await
+            .expect("get");
+        let got = got.expect("a message");
+        assert_eq!(got.delivery.data, [i]);
+        got.delivery.ack(Default::default()).await.expect("ack");
+    }
+    let mut both = vec![n1.clone(), n2.clone()];
+    both.sort();
+    await_synchronised(&nodes[2], "ha.q", &both).await;
+
+    // A frozen mirror holds up confirms until its node is found dead (net_ticktime 3 s).
+    nodes[2].broker.signal("STOP");
+    let confirm = publish(&ch, "ha.q", b"held").await;
+    let early = tokio::time::timeout(Duration::from_millis(1500), confirm).await;
+    assert!(
+        early.is_err(),
+        "confirmed before the frozen mirror held the message"
+    );
+    let confirm = publish(&ch, "ha.q", b"later").await;
+    let late = tokio::time::timeout(WAIT, confirm)
+        .await
+        .expect("confirmed once the mirror is gone");
+    assert!(late.expect("confirm").is_ack());
+    nodes[2].broker.signal("CONT");
+}
+
+/// The queue's `node` as `node` shows it.
+async fn master(node: &Node, queue: &str) -> String {
+    let (code, q) = node.get(&format!("/api/queues/%2F/{queue}")).await;
+    assert_eq!(code, 200, "{q}");
+    q["node"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oldest_synchronised_mirror_takes_over_when_the_master_is_killed() {
+    let mut nodes = cluster::start(3).await;
+    put_policy(&nodes[0], "ha", "^ha\\.", json!({"ha-mode": "all"})).await;
+    let (_conn, ch) = confirming(&nodes[0], "ha.k").await;
+    let all: Vec<&Node> = nodes.iter().collect();
+    let order = await_mirrors(&all, "ha.k", "two mirrors", |m| m.len() == 2).await;
+    let mut both = order.clone();
+    both.sort();
+    await_synchronised(&nodes[1], "ha.k", &both).await;
+    for i in 0..100u8 {
+        assert!(publish(&ch, "ha.k", &[i])
+            .await
+            .await
+            .expect("confirm")
+            .is_ack());
+    }
+    // 0..10 acknowledged; 10..15 delivered and never settled.
+    for i in 0..15u8 {
+        let got = ch
+            .basic_get("ha.k".into(), Default::default())
+            .await
+            .expect("get");
+        let got = got.expect("a message");
+        assert_eq!(got.delivery.data, [i]);
+        if i < 10 {
+            got.delivery.ack(Default::default()).await.expect("ack");
+        }
+    }
+    // The acks reach the mirrors before the master dies.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let old = nodes.remove(0);
+    let old_spec = old.spec.clone();
+    let old_dir = old.broker.kill();
+    await_master(&nodes[1], "ha.k", &order[0]).await;
+    let survivor = nodes
+        .iter()
+        .find(|n| n.spec.name != order[0])
+        .expect("a node");
+    let (_c, ch) = confirming(survivor, "ha.k").await;
+    let want: Vec<(u8, bool)> = (10..100u8).map(|i| (i, i < 15)).collect();
+    assert_eq!(
+        get_all(&ch).await,
+        want,
+        "every confirmed message not acknowledged, in order"
+    );
+
+    // The old master comes back: it steps down and becomes a mirror again; none of its old
+    // messages come back.
+    nodes.push(Node::start_in(old_dir, old_spec.clone()));
+    let all: Vec<&Node> = nodes.iter().collect();
+    let mirrors = await_mirrors(&all, "ha.k", "the old master among the mirrors", |m| {
+        m.len() == 2 && m.contains(&old_spec.name)
+    })
+    .await;
+    assert_eq!(master(&nodes[2], "ha.k").await, order[0]);
+    let mut sorted = mirrors.clone();
+    sorted.sort();
+    await_synchronised(&nodes[2], "ha.k", &sorted).await;
+    for i in 100..110u8 {
+        assert!(publish(&ch, "ha.k", &[i])
+            .await
+            .await
+            .expect("confirm")
+            .is_ack());
+    }
+
+    // A second failover: the new master is killed in turn.
+    let at = nodes
+        .iter()
+        .position(|n| n.spec.name == order[0])
+        .expect("the master");
+    let _ = nodes.remove(at).broker.kill();
+    await_master(&nodes[0], "ha.k", &mirrors[0]).await;
+    let (_c, ch) = confirming(&nodes[0], "ha.k").await;
+    let want: Vec<(u8, bool)> = (100..110u8).map(|i| (i, false)).collect();
+    assert_eq!(
+        get_all(&ch).await,
+        want,
+        "the messages confirmed after the first failover"
+    );
+}
+
+async fn await_master(node: &Node, queue: &str, want: &str) {
+    let deadline = Instant::now() + WAIT;
+    while master(node, queue).await != want {
+        assert!(Instant::now() < deadline, "{queue}: no promotion of {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Gets and acks every message of `ha.k`: (first body byte, redelivered).
+async fn get_all(ch: &lapin::Channel) -> Vec<(u8, bool)> {
+    let mut got = Vec::new();
+    while let Some(m) = ch
+        .basic_get("ha.k".into(), Default::default())
+        .await
+        .expect("get")
+    {
+        got.push((m.delivery.data[0], m.delivery.redelivered));
+        m.delivery.ack(Default::default()).await.expect("ack");
+    }
+    got
+}

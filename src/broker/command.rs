@@ -118,6 +118,18 @@ pub enum Command {
         name: String,
         nodes: Vec<String>,
     },
+    /// The mirrors that hold everything their master holds (the master says so).
+    SetSynchronised {
+        vhost: String,
+        name: String,
+        nodes: Vec<String>,
+    },
+    /// Makes mirror `node` the queue's master (the old master's node is down).
+    PromoteMirror {
+        vhost: String,
+        name: String,
+        node: String,
+    },
 }
 
 /// `exchange.declare` (not passive: a passive declare changes nothing and is a lookup).

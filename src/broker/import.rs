@@ -152,6 +152,18 @@ pub(crate) fn steps(defs: &Definitions) -> Vec<Step> {
                 false,
             );
         }
+        if !q.synchronised.is_empty() {
+            let cmd = Command::SetSynchronised {
+                vhost: q.vhost.clone(),
+                name: q.name.clone(),
+                nodes: q.synchronised.clone(),
+            };
+            let what = format!(
+                "synchronised mirrors of queue '{}' in '{}'",
+                q.name, q.vhost
+            );
+            push(cmd, what, false);
+        }
     }
     for b in &defs.bindings {
         let cmd = Command::Bind(binding_spec(b));

@@ -31,11 +31,11 @@ pub(crate) fn enqueue(
     queues: &[Arc<Queue>],
     on_synced: Option<OnSynced>,
 ) -> Confirm {
-    if queues.iter().all(|q| q.remote().is_none()) {
+    if queues.iter().all(|q| !q.is_remote()) {
         return enqueue_here(broker, msg, queues, on_synced);
     }
     let (remote, local): (Vec<Arc<Queue>>, Vec<Arc<Queue>>) =
-        queues.iter().cloned().partition(|q| q.remote().is_some());
+        queues.iter().cloned().partition(|q| q.is_remote());
     let Some(done) = on_synced else {
         for q in &remote {
             q.publish(msg.clone(), true, None);
@@ -91,7 +91,8 @@ impl Joint {
     }
 }
 
-/// Enqueues `msg` in queues of this node.
+/// Enqueues `msg` in queues of this node. The confirm of a message for mirrored queues
+/// also waits for their mirrors to hold it.
 fn enqueue_here(
     broker: &Broker,
     msg: Message,
@@ -100,6 +101,17 @@ fn enqueue_here(
 ) -> Confirm {
     let size = msg.body().len();
     let (accepting, refusing): (Targets, Targets) = queues.iter().partition(|q| q.admits(size));
+    // Read once: the parts of the confirm must match the queues that wait for mirrors.
+    let mirrored: SmallVec<[bool; 4]> = accepting.iter().map(|q| q.is_mirrored()).collect();
+    let parts = mirrored.iter().filter(|m| **m).count();
+    let (joint, on_synced) = match on_synced {
+        Some(done) if parts > 0 => {
+            let joint = Joint::new(parts + 1, done);
+            let store_part = joint.part();
+            (Some(joint), Some(store_part))
+        }
+        other => (None, other),
+    };
     for q in &refusing {
         if q.settings().overflow == Some(Overflow::RejectPublishDlx) {
             q.dead_letter_refused(msg.clone());
@@ -137,8 +149,24 @@ fn enqueue_here(
         }
     }
     let keep_in_ram = stored.is_none() || !page;
-    for q in accepting {
-        q.publish(msg.clone(), keep_in_ram, stored);
+    let Some(joint) = joint else {
+        for q in accepting {
+            q.publish(msg.clone(), keep_in_ram, stored);
+        }
+        return confirm;
+    };
+    for (q, mirrored) in accepting.into_iter().zip(mirrored) {
+        if mirrored {
+            q.publish_mirrored(msg.clone(), keep_in_ram, stored, joint.part());
+        } else {
+            q.publish(msg.clone(), keep_in_ram, stored);
+        }
     }
-    confirm
+    // The store's part, when it had none to call back.
+    match confirm {
+        Confirm::AckNow => joint.settle(true),
+        Confirm::NackNow => joint.settle(false),
+        Confirm::Deferred => {}
+    }
+    Confirm::Deferred
 }

@@ -35,6 +35,14 @@ impl QueueOwner for Broker {
         }
     }
 
+    fn synchronised(&self, queue: &Arc<Queue>, nodes: Vec<String>) {
+        self.run_as_broker(crate::broker::command::Command::SetSynchronised {
+            vhost: queue.vhost.clone(),
+            name: queue.name.clone(),
+            nodes,
+        });
+    }
+
     fn expired(&self, queue: &Arc<Queue>) {
         if queue.is_deleted() {
             return;

@@ -38,8 +38,9 @@ pub(crate) fn definition(vhost: &str, q: &Queue) -> QueueDefinition {
         durable: q.durable,
         auto_delete: q.auto_delete,
         arguments: field_table_to_json(&q.arguments),
-        home: q.home_node.clone(),
+        home: q.home_node(),
         mirrors: q.mirrors(),
+        synchronised: q.synchronised(),
     }
 }
 

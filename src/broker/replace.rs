@@ -57,6 +57,7 @@ fn removals(current: &Definitions, target: &Definitions) -> Vec<Command> {
     let queue_key = |q: &QueueDefinition| {
         key(&QueueDefinition {
             mirrors: Vec::new(),
+            synchronised: Vec::new(),
             ..q.clone()
         })
     };
@@ -162,6 +163,7 @@ mod tests {
             arguments: Default::default(),
             home: None,
             mirrors: Vec::new(),
+            synchronised: Vec::new(),
         }
     }
 

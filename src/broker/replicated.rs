@@ -59,6 +59,9 @@ pub(crate) trait Replicator: Send + Sync {
 
     /// The members running now (this node included).
     fn running_nodes(&self) -> Vec<String>;
+
+    /// The way from this node's mirrored queues to their mirrors.
+    fn mirror_links(&self) -> std::sync::Arc<dyn crate::queue::mirror::MirrorLinks>;
 }
 
 impl Broker {
@@ -250,8 +253,8 @@ impl Broker {
                     nodes.iter().map(|n| (n.as_str(), 0)).collect();
                 let queues = self.vhosts().into_iter().flat_map(|v| v.queues());
                 for q in queues {
-                    let home = q.home_node.as_deref().unwrap_or(&me);
-                    if let Some(n) = homes.get_mut(home) {
+                    let home = q.home_node().unwrap_or_else(|| me.clone());
+                    if let Some(n) = homes.get_mut(home.as_str()) {
                         *n += 1;
                     }
                 }

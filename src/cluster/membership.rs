@@ -21,6 +21,9 @@ impl Cluster {
     /// the cluster.
     pub(super) async fn form_or_join(self: Arc<Self>) -> anyhow::Result<()> {
         if self.raft().is_initialized().await? {
+            // Messages this node kept for queues homed elsewhere (mirrors' copies, which
+            // start over) are released once it has caught up.
+            tokio::spawn(async move { self.caught_up().await });
             return Ok(());
         }
         if self.peers().is_empty() {
@@ -47,9 +50,9 @@ impl Cluster {
         Ok(())
     }
 
-    /// After joining: once this node has applied all the leader had applied, the messages
-    /// it recovered for queues the cluster no longer has (a RAM node's) are released. If
-    /// that cannot be known, they are kept.
+    /// After joining or restarting: once this node has applied all the leader had applied,
+    /// the messages it recovered for queues the cluster no longer has here (a RAM node's, or
+    /// a mirror's copy) are released. If that cannot be known, they are kept.
     pub(super) async fn caught_up(&self) {
         let deadline = std::time::Instant::now() + ASK_TIMEOUT;
         while std::time::Instant::now() < deadline {

@@ -1,6 +1,7 @@
 //! On the leader: every queue's mirrors placed where its `ha-mode` policy wants them, as
-//! nodes start and stop and policies change, through the replicated log (so every node
-//! agrees on them and on their order, oldest first).
+//! nodes start and stop and policies change, and a mirror promoted when its master's node
+//! is down, through the replicated log (so every node agrees on them, on their order, oldest
+//! first, and on the one master).
 
 use super::Cluster;
 use crate::broker::command::Command;
@@ -42,14 +43,27 @@ impl Cluster {
                 if q.exclusive_owner.is_some() {
                     continue;
                 }
-                let mode = {
+                let (mode, always) = {
                     let policies = self.broker.policies.read();
                     let (user, _) = policies.for_queue(&vhost.name, &q.name);
-                    user.and_then(|p| HaMode::of(&p.definition))
+                    let definition = user.map(|p| &p.definition);
+                    let promote = definition.and_then(|d| d.get("ha-promote-on-failure"));
+                    let always = promote.and_then(|v| v.as_str()) == Some("always");
+                    (definition.and_then(HaMode::of), always)
                 };
-                let master = q.home_node.as_deref().unwrap_or(&self.me.name);
+                let master = q.home_node().unwrap_or_else(|| self.me.name.clone());
                 let current = q.mirrors();
-                let nodes = plan(mode.as_ref(), &q.name, master, &current, running);
+                if !running.contains(&master) {
+                    if let Some(node) = successor(&q, &current, running, always) {
+                        out.push(Command::PromoteMirror {
+                            vhost: vhost.name.clone(),
+                            name: q.name.clone(),
+                            node,
+                        });
+                    }
+                    continue;
+                }
+                let nodes = plan(mode.as_ref(), &q.name, &master, &current, running);
                 if nodes != current {
                     out.push(Command::SetMirrors {
                         vhost: vhost.name.clone(),
@@ -61,4 +75,21 @@ impl Cluster {
         }
         out
     }
+}
+
+/// The mirror to promote: the oldest running one that holds everything the master held.
+/// None holding it all, the queue waits for its master (no confirmed message is lost),
+/// unless its policy says `ha-promote-on-failure: always`.
+fn successor(
+    q: &crate::queue::Queue,
+    mirrors: &[String],
+    running: &[String],
+    always: bool,
+) -> Option<String> {
+    let synchronised = q.synchronised();
+    let up = || mirrors.iter().filter(|n| running.contains(n));
+    if let Some(n) = up().find(|n| synchronised.contains(n)) {
+        return Some(n.clone());
+    }
+    up().next().filter(|_| always).cloned()
 }

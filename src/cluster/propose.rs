@@ -133,6 +133,10 @@ impl Replicator for Cluster {
         (node != self.me.name).then(|| self.remotes.home(node) as _)
     }
 
+    fn mirror_links(&self) -> Arc<dyn crate::queue::mirror::MirrorLinks> {
+        self.remotes.clone()
+    }
+
     fn running_nodes(&self) -> Vec<String> {
         self.status()
             .members

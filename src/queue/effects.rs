@@ -24,6 +24,18 @@ pub(crate) struct Effects {
     pub timer: Option<Deadline>,
     /// Subscriptions ended by the queue (it was deleted): their consumers are told.
     pub cancelled: Vec<Subscription>,
+    /// The queue has mirrors: what the operation did to its messages is noted for them.
+    pub track: bool,
+    /// Messages that came in (noted with `track`).
+    pub enqueued: Vec<(u64, crate::message::Message)>,
+    /// Messages handed out to be settled later (noted with `track`).
+    pub delivered: Vec<u64>,
+    /// Messages that left, other than dead-lettered ones (noted with `track`).
+    pub gone: Vec<u64>,
+    /// Publisher confirms now due (every mirror holds their message).
+    pub confirmed: Vec<crate::store::messages::OnSynced>,
+    /// The synchronised mirrors changed: the cluster is told.
+    pub synchronised: Option<Vec<String>>,
 }
 
 /// A paged-out message to read back: its position and where the store holds it.
@@ -41,12 +53,36 @@ impl Effects {
             && self.released.is_empty()
             && self.load.is_empty()
             && self.timer.is_none()
-            && self.cancelled.is_empty())
+            && self.cancelled.is_empty()
+            && self.confirmed.is_empty()
+            && self.synchronised.is_none())
     }
 
+    /// A message leaves the queue (not to the dead-letter exchange).
     pub(super) fn release(&mut self, e: &Entry) {
         if let Some(r) = e.stored {
             self.released.push(r);
         }
+        if self.track {
+            self.gone.push(e.seq);
+        }
+    }
+
+    /// What the operation did to the messages, for the mirrors.
+    pub(super) fn mirror_ops(&mut self) -> Vec<super::mirror::MirrorOp> {
+        use super::mirror::MirrorOp;
+        let mut ops: Vec<MirrorOp> = (self.enqueued.drain(..))
+            .map(|(seq, msg)| MirrorOp::Enqueue { seq, msg })
+            .collect();
+        if !self.delivered.is_empty() {
+            let seqs = std::mem::take(&mut self.delivered);
+            ops.push(MirrorOp::Delivered { seqs });
+        }
+        let mut gone = std::mem::take(&mut self.gone);
+        gone.extend(self.dead.iter().map(|(e, _)| e.seq));
+        if !gone.is_empty() {
+            ops.push(MirrorOp::Gone { seqs: gone });
+        }
+        ops
     }
 }

@@ -35,6 +35,9 @@ pub(crate) struct QueueDetails {
     pub(crate) consumer_utilisation: Option<f64>,
     /// Since when no operation came (unix ms), if none came since the last stats sample.
     pub(crate) idle_since_ms: Option<u64>,
+    /// The mirrors that hold everything the master holds.
+    #[serde(default)]
+    pub(crate) synchronised_mirrors: Vec<String>,
 }
 
 /// Counts the operations applied to a queue (an add each); the stats sampler notes when
@@ -110,6 +113,9 @@ impl QueueState {
                 .map(|c| c.tag.clone()),
             consumer_utilisation: first.map(|_| if self.messages.is_empty() { 1.0 } else { 0.0 }),
             idle_since_ms: self.activity.idle_since_ms(),
+            synchronised_mirrors: (self.mirroring.as_ref())
+                .map(|m| m.synchronised(self.oldest_seq()))
+                .unwrap_or_default(),
         }
     }
 }

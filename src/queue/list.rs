@@ -104,6 +104,15 @@ impl MessageList {
     }
 
     /// Every entry in delivery order.
+    /// The lowest position held (each level is in `seq` order: a look at each front).
+    pub(super) fn oldest_seq(&self) -> Option<u64> {
+        self.levels
+            .iter()
+            .filter_map(|l| l.front())
+            .map(|e| e.seq)
+            .min()
+    }
+
     pub(super) fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.levels.iter().rev().flat_map(|l| l.iter())
     }

@@ -16,6 +16,7 @@ mod expiry;
 mod figures;
 mod in_flight;
 mod list;
+pub(crate) mod mirror;
 mod owner;
 mod remote;
 mod state;
@@ -54,12 +55,19 @@ pub struct Queue {
     pub args: QueueArgs,
     /// The queue's name in store records.
     pub key: u64,
-    /// In a cluster: the node the queue lives on.
-    pub home_node: Option<String>,
-    /// When that node is another one: the way to it. The state here then stays empty.
-    remote: Option<Arc<dyn Home>>,
+    /// Where the queue lives; it moves when a mirror is promoted.
+    placement: parking_lot::RwLock<Placement>,
+    /// Whether the home is another node (read first, so a local queue's operations take
+    /// no lock for it).
+    is_remote: AtomicBool,
     /// In a cluster: the nodes holding its mirrors, oldest first.
     mirrors: Mutex<Vec<String>>,
+    /// At the master: it has mirrors (publishes wait for them to confirm).
+    mirrored: AtomicBool,
+    /// The mirrors that hold everything the master holds, as the cluster knows them.
+    synchronised: Mutex<Vec<String>>,
+    /// On a mirror's node: the copy of the master's messages.
+    copy: Mutex<Option<mirror::MirrorCopy>>,
     store: Arc<MessageStore>,
     /// The broker holding the queue: dead letters and `x-expires` go to it.
     owner: Weak<dyn QueueOwner>,
@@ -98,6 +106,13 @@ pub struct QueueCounts {
     pub consumers: u32,
 }
 
+/// Where a queue lives: its home node (in a cluster) and, when that is another node, the
+/// way to it (the state here then stays empty).
+struct Placement {
+    node: Option<String>,
+    remote: Option<Arc<dyn Home>>,
+}
+
 /// How a queue was declared.
 pub(crate) struct QueueSpec {
     pub name: String,
@@ -127,9 +142,15 @@ impl Queue {
             key: crate::store::record::queue_key(vhost, &spec.name),
             store,
             owner,
-            home_node: spec.home_node,
-            remote,
+            is_remote: AtomicBool::new(remote.is_some()),
+            placement: parking_lot::RwLock::new(Placement {
+                node: spec.home_node,
+                remote,
+            }),
             mirrors: Mutex::new(Vec::new()),
+            mirrored: AtomicBool::new(false),
+            synchronised: Mutex::new(Vec::new()),
+            copy: Mutex::new(None),
             name: spec.name,
             vhost: vhost.to_string(),
             durable: spec.durable,
@@ -151,20 +172,44 @@ impl Queue {
             rates: Rates::default(),
             lengths: Gauges::default(),
         });
-        if q.remote.is_none() {
+        if !q.is_remote() {
             expiry::watch_unused(&q);
         }
         q
     }
 
     /// The queue's home, when it is another node.
-    pub(crate) fn remote(&self) -> Option<&Arc<dyn Home>> {
-        self.remote.as_ref()
+    pub(crate) fn remote(&self) -> Option<Arc<dyn Home>> {
+        if !self.is_remote() {
+            return None;
+        }
+        self.placement.read().remote.clone()
+    }
+
+    /// Whether the queue's home is another node.
+    pub(crate) fn is_remote(&self) -> bool {
+        self.is_remote.load(Ordering::Acquire)
+    }
+
+    /// In a cluster: the node the queue lives on.
+    pub fn home_node(&self) -> Option<String> {
+        self.placement.read().node.clone()
+    }
+
+    /// Moves the queue's home (a mirror was promoted): `remote` is the way to it, `None`
+    /// when it is this node.
+    pub(crate) fn set_home(&self, node: String, remote: Option<Arc<dyn Home>>) {
+        let mut p = self.placement.write();
+        self.is_remote.store(remote.is_some(), Ordering::Release);
+        *p = Placement {
+            node: Some(node),
+            remote,
+        };
     }
 
     /// Why the queue cannot be used now: its home node is down (RabbitMQ's text).
     pub(crate) fn home_down(&self) -> Option<String> {
-        let home = self.remote.as_ref().filter(|h| !h.is_up())?;
+        let home = self.remote().filter(|h| !h.is_up())?;
         Some(format!(
             "home node '{}' of {} queue '{}' in vhost '{}' is down or inaccessible",
             home.node(),
@@ -181,8 +226,9 @@ impl Queue {
         let r = {
             let mut st = self.state.lock();
             st.activity.note();
+            fx.track = st.mirroring.is_some();
             let r = op(&mut st, &mut fx);
-            for (consumer, d) in fx.deliveries.drain(..) {
+            for (consumer, d) in std::mem::take(&mut fx.deliveries) {
                 count_delivery(
                     &mut st.stats,
                     d.no_ack,
@@ -190,7 +236,16 @@ impl Queue {
                     Stat::Deliver,
                     Stat::DeliverNoAck,
                 );
+                if fx.track && !d.no_ack {
+                    fx.delivered.push(d.seq);
+                }
                 consumer.deliver(self, d);
+            }
+            // In order: the mirrors hear of operations as the state applied them.
+            if let Some(mut m) = st.mirroring.take() {
+                m.send(self, fx.mirror_ops());
+                fx.synchronised = m.report(|| st.oldest_seq());
+                st.mirroring = Some(m);
             }
             self.update_flow(&st);
             r
@@ -208,6 +263,12 @@ impl Queue {
 
     /// Carries out what an operation asked for once the lock is released.
     fn finish(self: &Arc<Self>, fx: &mut Effects) {
+        for done in fx.confirmed.drain(..) {
+            done(true);
+        }
+        if let (Some(nodes), Some(owner)) = (fx.synchronised.take(), self.owner.upgrade()) {
+            owner.synchronised(self, nodes);
+        }
         let durable = self.durable_key();
         for r in fx.released.drain(..) {
             self.store.release(r, durable);
@@ -280,7 +341,7 @@ impl Queue {
 
     /// True while publishers should pause (see `congested`).
     pub fn is_congested(&self) -> bool {
-        if let Some(home) = &self.remote {
+        if let Some(home) = self.remote() {
             return self.congested.load(Ordering::Acquire) || home.is_congested();
         }
         self.congested.load(Ordering::Acquire)
@@ -288,7 +349,7 @@ impl Queue {
 
     /// Waits until the queue is no longer congested.
     pub async fn uncongested(&self) {
-        if let Some(home) = &self.remote {
+        if let Some(home) = self.remote() {
             home.uncongested().await;
         }
         loop {
@@ -329,7 +390,7 @@ impl Queue {
     }
 
     pub fn counts(&self) -> QueueCounts {
-        if let Some(home) = &self.remote {
+        if let Some(home) = self.remote() {
             return home.counts(self);
         }
         self.state.lock().counts()
@@ -345,11 +406,6 @@ impl Queue {
         self.mirrors.lock().clone()
     }
 
-    /// Places the mirrors (the replicated metadata says where).
-    pub(crate) fn set_mirrors(&self, nodes: Vec<String>) {
-        *self.mirrors.lock() = nodes;
-    }
-
     /// Records a use (declare, get, consumer change) for `x-expires`.
     pub fn touch(&self) {
         self.state.lock().touch();
@@ -362,7 +418,7 @@ impl Queue {
 
     /// Enqueues a message (in memory, stored, or both) and delivers what can be delivered.
     pub fn publish(self: &Arc<Self>, msg: Message, keep_in_ram: bool, stored: Option<RecordRef>) {
-        if let Some(home) = &self.remote {
+        if let Some(home) = self.remote() {
             return home.publish(self, msg, None);
         }
         self.apply(|st, fx| {
@@ -401,7 +457,7 @@ impl Queue {
 
     /// `get` wherever the queue lives, waiting for a paged-out head or the home's answer.
     pub(crate) async fn fetch(self: &Arc<Self>, holder: Option<Holder>) -> Result<Got, String> {
-        if let Some(home) = &self.remote {
+        if let Some(home) = self.remote() {
             return home.get(self, holder).await;
         }
         loop {
@@ -414,7 +470,7 @@ impl Queue {
 
     /// `purge` wherever the queue lives.
     pub(crate) async fn purge_anywhere(self: &Arc<Self>) -> Result<u32, String> {
-        match &self.remote {
+        match self.remote() {
             Some(home) => home.purge(self).await,
             None => Ok(self.purge()),
         }
@@ -423,7 +479,7 @@ impl Queue {
     /// Settles deliveries held by `holder`: acked, rejected (dead-lettered if the queue
     /// has a dead-letter exchange) or requeued.
     pub fn settle(self: &Arc<Self>, holder: Holder, seqs: &[u64], how: Settle) {
-        if let Some(home) = &self.remote {
+        if let Some(home) = self.remote() {
             return home.settle(self, holder, seqs, how);
         }
         self.apply(|st, fx| {
@@ -436,7 +492,7 @@ impl Queue {
 
     /// `holder` went away: what it held goes back to the queue.
     pub fn holder_gone(self: &Arc<Self>, holder: Holder) {
-        if let Some(home) = &self.remote {
+        if let Some(home) = self.remote() {
             return home.holder_gone(self, holder);
         }
         self.apply(|st, fx| st.holder_gone(fx, holder))
@@ -449,7 +505,7 @@ impl Queue {
 
     /// Delivers to consumers with room; called when room may have appeared.
     pub fn dispatch(self: &Arc<Self>) {
-        if let Some(home) = &self.remote {
+        if let Some(home) = self.remote() {
             return home.dispatch(self);
         }
         self.apply(|st, fx| st.dispatch(fx))
@@ -481,7 +537,7 @@ impl Queue {
 
     /// Removes a consumer. Returns true when an auto-delete queue has just lost its last one.
     pub fn remove_consumer(self: &Arc<Self>, holder: Holder, tag: &str) -> bool {
-        if let Some(home) = &self.remote {
+        if let Some(home) = self.remote() {
             // The home deletes an auto-delete queue that lost its last consumer.
             drop(home.cancel(self, holder, tag));
             return false;
@@ -491,7 +547,7 @@ impl Queue {
     }
 
     pub fn consumer_count(&self) -> usize {
-        if let Some(home) = &self.remote {
+        if let Some(home) = self.remote() {
             return home.counts(self).consumers as usize;
         }
         self.state.lock().consumer_count()
@@ -505,11 +561,18 @@ impl Queue {
     /// many messages were ready.
     pub fn mark_deleted(self: &Arc<Self>) -> u32 {
         self.deleted.store(true, Ordering::Release);
-        if let Some(home) = &self.remote {
+        if let Some(home) = self.remote() {
+            self.drop_copy();
             home.deleted(self);
             return home.counts(self).ready;
         }
-        self.apply(|st, fx| st.delete(fx))
+        self.apply(|st, fx| {
+            // Publishes waiting for mirrors are confirmed: they reached the queue.
+            if let Some(mut m) = st.mirroring.take() {
+                fx.confirmed.extend(m.set_nodes(&[], 0));
+            }
+            st.delete(fx)
+        })
     }
 
     /// Writes in-memory ready messages to the store, newest first, and drops their bodies

@@ -17,6 +17,9 @@ pub(crate) trait QueueOwner: Send + Sync {
 
     /// `queue` went unused for its `x-expires`: delete it (unless it is in use again).
     fn expired(&self, queue: &Arc<Queue>);
+
+    /// At a mirrored queue's master: the mirrors holding everything it holds changed.
+    fn synchronised(&self, queue: &Arc<Queue>, nodes: Vec<String>);
 }
 
 /// A message leaving a queue for its dead-letter exchange.

@@ -52,6 +52,8 @@ pub(crate) struct QueueState {
     /// Message statistics (publish, deliveries, gets, acks), counted under the lock the
     /// operation holds anyway: plain numbers, no extra shared cache line per message.
     pub(super) stats: crate::stats::Counts,
+    /// At the master of a mirrored queue: its mirrors.
+    pub(super) mirroring: Option<super::mirror::Mirroring>,
 }
 
 /// What `get` found.
@@ -120,6 +122,7 @@ impl QueueState {
             loading: false,
             clock,
             stats: [0; crate::stats::N],
+            mirroring: None,
         }
     }
 
@@ -174,6 +177,18 @@ impl QueueState {
         count_ok && bytes_ok
     }
 
+    /// The position the next message will take.
+    pub(super) fn peek_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The oldest position the queue still holds, ready or unsettled.
+    pub(super) fn oldest_seq(&self) -> Option<u64> {
+        let ready = self.messages.oldest_seq();
+        let held = self.in_flight.oldest().map(|e| e.seq);
+        ready.into_iter().chain(held).min()
+    }
+
     fn next_seq(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -191,16 +206,10 @@ impl QueueState {
         stored: Option<RecordRef>,
     ) {
         let seq = self.next_seq();
-        let mut entry = Entry {
-            seq,
-            priority: self.priority(msg.priority()),
-            size: msg.body().len() as u32,
-            expires_at: expiry::expires_at(&self.settings, msg.published_ms(), msg.ttl_ms()),
-            persistent: self.durable && msg.persistent(),
-            msg: Some(msg),
-            stored,
-            redelivered: false,
-        };
+        if fx.track {
+            fx.enqueued.push((seq, msg.clone()));
+        }
+        let mut entry = self.entry(seq, msg, stored, false);
         dispatch::run(self, fx);
         if self.messages.is_empty() && !self.consumers.is_empty() && !self.loading {
             match dispatch::offer_one(self, entry, fx) {
@@ -218,6 +227,20 @@ impl QueueState {
         self.expire_head(fx);
         self.enforce_limits(fx);
         self.finish(fx);
+    }
+
+    /// The queue's entry for a message at position `seq`.
+    fn entry(&self, seq: u64, msg: Message, stored: Option<RecordRef>, redelivered: bool) -> Entry {
+        Entry {
+            seq,
+            priority: self.priority(msg.priority()),
+            size: msg.body().len() as u32,
+            expires_at: expiry::expires_at(&self.settings, msg.published_ms(), msg.ttl_ms()),
+            persistent: self.durable && msg.persistent(),
+            msg: Some(msg),
+            stored,
+            redelivered,
+        }
     }
 
     /// Loads messages recovered from the store (paged out, marked redelivered: they may
@@ -242,6 +265,20 @@ impl QueueState {
         self.finish(fx);
     }
 
+    /// Takes a promoted mirror's copy as the queue's messages, in their positions; those
+    /// delivered before come back marked redelivered.
+    pub(crate) fn adopt(&mut self, fx: &mut Effects, copied: Vec<(u64, super::mirror::Copied)>) {
+        for (seq, c) in copied {
+            self.next_seq = self.next_seq.max(seq + 1);
+            let entry = self.entry(seq, c.msg, c.stored, c.delivered);
+            self.messages.push_back(entry);
+        }
+        dispatch::run(self, fx);
+        self.expire_head(fx);
+        self.enforce_limits(fx);
+        self.finish(fx);
+    }
+
     /// `basic.get`: takes the head message, unsettled under `holder` (or settled at once
     /// without one, `no_ack`).
     pub(crate) fn get(&mut self, fx: &mut Effects, holder: Option<Holder>) -> Got {
@@ -258,7 +295,12 @@ impl QueueState {
                 Some(msg) => {
                     let (redelivered, seq) = (entry.redelivered, entry.seq);
                     match holder {
-                        Some(h) => self.in_flight.insert(h, entry.unpinned()),
+                        Some(h) => {
+                            if fx.track {
+                                fx.delivered.push(seq);
+                            }
+                            self.in_flight.insert(h, entry.unpinned())
+                        }
                         None => fx.release(&entry),
                     }
                     Got::Message {

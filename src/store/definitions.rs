@@ -255,6 +255,13 @@ pub struct QueueDefinition {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub mirrors: Vec<String>,
+    /// Those of the mirrors that hold everything the master holds.
+    #[serde(
+        default,
+        rename = "warren_synchronised",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub synchronised: Vec<String>,
 }
 
 /// What a binding points at.

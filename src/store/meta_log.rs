@@ -412,6 +412,7 @@ mod tests {
             arguments: Default::default(),
             home: None,
             mirrors: Vec::new(),
+            synchronised: Vec::new(),
         })
     }
 

@@ -370,6 +370,7 @@ mod tests {
             arguments: Map::new(),
             home: None,
             mirrors: Vec::new(),
+            synchronised: Vec::new(),
         }
     }
 

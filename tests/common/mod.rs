@@ -113,11 +113,19 @@ impl ChildBroker {
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawns warren");
         let stdout = child.stdout.take().expect("stdout");
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        // What it says on stderr (a start-up error) joins the log.
+        let stderr = child.stderr.take().expect("stderr");
+        let errors = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                errors.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+            }
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         let lines = log.clone();
         std::thread::spawn(move || {

@@ -6,6 +6,7 @@
 mod access;
 mod bindings;
 mod exchanges;
+mod mirrors;
 mod parameters;
 mod policies;
 mod queues;
@@ -96,7 +97,15 @@ impl Broker {
             }
             Command::SetMirrors { vhost, name, nodes } => {
                 let s = self.scope(actor, &vhost)?;
-                queues::set_mirrors(&s, &name, nodes, changes)
+                mirrors::set_mirrors(self, &s, &name, nodes, changes)
+            }
+            Command::SetSynchronised { vhost, name, nodes } => {
+                let s = self.scope(actor, &vhost)?;
+                mirrors::set_synchronised(&s, &name, nodes, changes)
+            }
+            Command::PromoteMirror { vhost, name, node } => {
+                let s = self.scope(actor, &vhost)?;
+                mirrors::promote(self, &s, &name, node, changes)
             }
             Command::PurgeQueue { vhost, name } => {
                 let q = queues::purge_target(&self.scope(actor, &vhost)?, &name)?;

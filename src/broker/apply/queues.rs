@@ -91,30 +91,6 @@ pub(super) fn declare(
     Ok(Outcome::Queue { queue, created })
 }
 
-/// Places a queue's mirrors. Exclusive queues are never mirrored.
-pub(super) fn set_mirrors(
-    s: &Scope,
-    name: &str,
-    nodes: Vec<String>,
-    changes: &mut Vec<Change>,
-) -> CommandResult {
-    s.check(Access::Configure, "queue", name)?;
-    let q = s.vhost.queue(name).ok_or_else(|| s.no_queue(name))?;
-    if q.exclusive_owner.is_some() && !nodes.is_empty() {
-        return Err(CommandError::PreconditionFailed(format!(
-            "exclusive queue '{name}' in vhost '{}' cannot be mirrored",
-            s.vhost.name
-        )));
-    }
-    if q.mirrors() != nodes {
-        q.set_mirrors(nodes);
-        if let Some(r) = records::queue(&s.vhost.name, &q) {
-            changes.push(Change::PutQueue(r));
-        }
-    }
-    Ok(Outcome::Done)
-}
-
 /// Only the owning connection may use an exclusive queue.
 pub(crate) fn check_exclusive(s: &Scope, q: &Queue) -> CommandResult<()> {
     match q.exclusive_owner {

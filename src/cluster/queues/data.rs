@@ -96,11 +96,58 @@ pub(crate) enum Data {
         id: u64,
         ok: bool,
     },
+    /// From a mirrored queue's master to a mirror: what operations did to its messages.
+    Mirror {
+        q: QueueId,
+        ops: Vec<MirrorOp>,
+    },
+    /// From a mirror to its master: it holds the messages at these positions.
+    MirrorHas {
+        q: QueueId,
+        seqs: Vec<u64>,
+    },
+}
+
+/// A mirrored queue's operation as it travels (see `queue::mirror::MirrorOp`).
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub(crate) enum MirrorOp {
+    Enqueue { seq: u64, msg: Carried },
+    Delivered { seqs: Vec<u64> },
+    Gone { seqs: Vec<u64> },
+    Reset,
+}
+
+impl MirrorOp {
+    pub(crate) fn of(op: &crate::queue::mirror::MirrorOp) -> Self {
+        use crate::queue::mirror::MirrorOp as Op;
+        match op {
+            Op::Enqueue { seq, msg } => MirrorOp::Enqueue {
+                seq: *seq,
+                msg: Carried::of(msg),
+            },
+            Op::Delivered { seqs } => MirrorOp::Delivered { seqs: seqs.clone() },
+            Op::Gone { seqs } => MirrorOp::Gone { seqs: seqs.clone() },
+            Op::Reset => MirrorOp::Reset,
+        }
+    }
+
+    pub(crate) fn into_op(self) -> crate::queue::mirror::MirrorOp {
+        use crate::queue::mirror::MirrorOp as Op;
+        match self {
+            MirrorOp::Enqueue { seq, msg } => Op::Enqueue {
+                seq,
+                msg: msg.into_message(),
+            },
+            MirrorOp::Delivered { seqs } => Op::Delivered { seqs },
+            MirrorOp::Gone { seqs } => Op::Gone { seqs },
+            MirrorOp::Reset => Op::Reset,
+        }
+    }
 }
 
 /// A message as it travels: routing, properties as published, body, and when it was
 /// first published (for TTL).
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub(crate) struct Carried {
     exchange: String,
     routing_key: String,

@@ -7,6 +7,7 @@
 
 pub(crate) mod data;
 mod home;
+mod mirrors;
 mod served;
 
 use super::links::Links;
@@ -68,6 +69,8 @@ impl Remotes {
                     queue.set_home_congested(on);
                 }
             }
+            Data::Mirror { q, ops } => self.serve_mirror(from, q, ops),
+            Data::MirrorHas { q, seqs } => self.mirror_has(from, q, &seqs),
             other => self.serve_data(from, other),
         }
     }
@@ -77,6 +80,7 @@ impl Remotes {
     /// waiting for its confirms are refused.
     pub(crate) fn node_down(&self, id: NodeId) {
         self.served_node_down(id);
+        self.mirrors_down(id);
         for vhost in self.broker.vhosts() {
             for q in vhost.queues() {
                 if q.remote()
@@ -145,7 +149,11 @@ impl super::Cluster {
     fn drop_transient_queues_of(&self, nodes: &[&String]) {
         for vhost in self.broker.vhosts() {
             for q in vhost.queues() {
-                let dead = (q.home_node.as_ref()).is_some_and(|h| nodes.contains(&h));
+                let dead = q
+                    .home_node()
+                    .is_some_and(|h| nodes.iter().any(|n| **n == h));
+                // A mirrored queue gets a new master instead.
+                let dead = dead && q.mirrors().is_empty();
                 if dead && !q.is_deleted() && !crate::broker::records::stored(&q) {
                     self.broker
                         .run_as_broker(crate::broker::command::Command::DeleteQueue {

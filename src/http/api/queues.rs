@@ -346,7 +346,7 @@ fn json_of(broker: &Broker, q: &Queue, r: &Report) -> Value {
         "auto_delete": q.auto_delete,
         "exclusive": q.exclusive_owner.is_some(),
         "arguments": field_table_to_json(&q.arguments),
-        "node": q.home_node.as_deref().unwrap_or(&broker.config.node_name),
+        "node": q.home_node().unwrap_or_else(|| broker.config.node_name.clone()),
         "type": "classic",
         "state": "running",
         "policy": policy,
@@ -356,8 +356,7 @@ fn json_of(broker: &Broker, q: &Queue, r: &Report) -> Value {
     let mirrors = q.mirrors();
     if !mirrors.is_empty() {
         v["slave_nodes"] = json!(mirrors);
-        // Mirrors are placed but do not hold the queue's messages yet: none is in sync.
-        v["synchronised_slave_nodes"] = json!([]);
+        v["synchronised_slave_nodes"] = json!(r.details.synchronised_mirrors);
     }
     for name in FIGURES {
         v[name] = figure(f, name).into();
