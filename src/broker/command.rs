@@ -118,10 +118,13 @@ pub enum Command {
         name: String,
         nodes: Vec<String>,
     },
-    /// The mirrors that hold everything their master holds (the master says so).
+    /// The mirrors that hold everything their master holds (the master says so; from a
+    /// node no longer the master, it changes nothing).
     SetSynchronised {
         vhost: String,
         name: String,
+        #[serde(default)]
+        master: Option<String>,
         nodes: Vec<String>,
     },
     /// Makes mirror `node` the queue's master (the old master's node is down).

@@ -156,6 +156,7 @@ pub(crate) fn steps(defs: &Definitions) -> Vec<Step> {
             let cmd = Command::SetSynchronised {
                 vhost: q.vhost.clone(),
                 name: q.name.clone(),
+                master: None,
                 nodes: q.synchronised.clone(),
             };
             let what = format!(

@@ -36,9 +36,11 @@ impl QueueOwner for Broker {
     }
 
     fn synchronised(&self, queue: &Arc<Queue>, nodes: Vec<String>) {
+        let master = self.replicator.get().map(|r| r.node().to_string());
         self.run_as_broker(crate::broker::command::Command::SetSynchronised {
             vhost: queue.vhost.clone(),
             name: queue.name.clone(),
+            master,
             nodes,
         });
     }

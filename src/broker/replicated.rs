@@ -316,7 +316,17 @@ impl Broker {
         let base = (rand::random::<u64>() & 0xF_FFFF) << 32;
         self.next_conn_id
             .fetch_add(base, std::sync::atomic::Ordering::Relaxed);
-        let _ = self.replicator.set(r);
+        let _ = self.replicator.set(r.clone());
+        // Queues loaded before the cluster started reach their mirrors from now on.
+        let links = r.mirror_links();
+        for vhost in self.vhosts() {
+            for q in vhost.queues() {
+                let mirrors = q.mirrors();
+                if !mirrors.is_empty() {
+                    q.set_mirrors(mirrors, r.node(), Some(links.clone()));
+                }
+            }
+        }
     }
 
     /// True when commands go through a cluster's replicated log.

@@ -22,7 +22,8 @@ impl Cluster {
     pub(super) async fn form_or_join(self: Arc<Self>) -> anyhow::Result<()> {
         if self.raft().is_initialized().await? {
             // Messages this node kept for queues homed elsewhere (mirrors' copies, which
-            // start over) are released once it has caught up.
+            // start over) are released once it has caught up. Until then a queue it
+            // mastered may have a new master already (see `Remotes::mirror_refused`).
             tokio::spawn(async move { self.caught_up().await });
             return Ok(());
         }
@@ -58,7 +59,9 @@ impl Cluster {
         while std::time::Instant::now() < deadline {
             if let Ok(leader) = self.leader() {
                 let index = if leader.name == self.me.name {
-                    Ok(Response::Index(0))
+                    // A node that led before it restarted may believe it still does: a
+                    // quorum confirms it (and the index it had committed) first.
+                    self.committed_here().await
                 } else {
                     self.links
                         .request(&leader, Request::LastApplied, ASK_TIMEOUT)
@@ -67,6 +70,7 @@ impl Cluster {
                 if let Ok(Response::Index(i)) = index {
                     if self.wait_applied(i).await.is_ok() {
                         self.broker.release_unclaimed();
+                        self.remotes.set_caught_up(true);
                         return;
                     }
                 }
@@ -76,6 +80,14 @@ impl Cluster {
         tracing::warn!(
             "not caught up with the cluster: recovered messages of unknown queues are kept"
         );
+    }
+
+    /// As the leader: the index committed, once a quorum confirmed this node still leads.
+    pub(super) async fn committed_here(&self) -> Result<Response, super::links::LinkError> {
+        match self.raft().ensure_linearizable().await {
+            Ok(read) => Ok(Response::Index(read.map_or(0, |l| l.index))),
+            Err(e) => Err(super::links::LinkError::Remote(e.to_string())),
+        }
     }
 
     /// Whether this node forms the cluster: no peer with a smaller address is a disc node
@@ -119,6 +131,7 @@ impl Cluster {
             .await
             .map_err(|e| anyhow::anyhow!("cannot form the cluster: {e}"))?;
         tracing::info!("formed a cluster of {}", self.me.name);
+        self.remotes.set_caught_up(true);
         let defs = self.broker.export_definitions();
         let steps = crate::broker::import::steps(&defs);
         let cmds = steps.into_iter().map(|s| s.cmd);

@@ -11,9 +11,13 @@ use std::time::Duration;
 
 /// How often the leader looks.
 const EVERY: Duration = Duration::from_secs(1);
+/// How long a master's node must have been down before a mirror takes over (a link that
+/// drops and comes back is not a dead node).
+const DOWN_FOR: Duration = Duration::from_secs(2);
 
 impl Cluster {
     pub(super) async fn place_mirrors(self: Arc<Self>) {
+        let mut down_since = super::status::DownSince::default();
         loop {
             tokio::time::sleep(EVERY).await;
             if *self.broker.shutdown.borrow() {
@@ -29,14 +33,15 @@ impl Cluster {
             let running: Vec<String> = (status.running_nodes().into_iter())
                 .map(str::to_owned)
                 .collect();
-            for cmd in self.misplaced(&running) {
+            let dead = down_since.update(&status, DOWN_FOR);
+            for cmd in self.misplaced(&running, &dead) {
                 self.broker.run_as_broker(cmd);
             }
         }
     }
 
     /// The changes that put every queue's mirrors where they belong now.
-    fn misplaced(&self, running: &[String]) -> Vec<Command> {
+    fn misplaced(&self, running: &[String], dead: &[String]) -> Vec<Command> {
         let mut out = Vec::new();
         for vhost in self.broker.vhosts() {
             for q in vhost.queues() {
@@ -54,13 +59,22 @@ impl Cluster {
                 let master = q.home_node().unwrap_or_else(|| self.me.name.clone());
                 let current = q.mirrors();
                 if !running.contains(&master) {
-                    if let Some(node) = successor(&q, &current, running, always) {
-                        out.push(Command::PromoteMirror {
-                            vhost: vhost.name.clone(),
-                            name: q.name.clone(),
-                            node,
-                        });
-                    }
+                    let Some(node) = (dead.contains(&master))
+                        .then(|| successor(&q, &current, running, always))
+                        .flatten()
+                    else {
+                        continue;
+                    };
+                    tracing::info!(
+                        "queue '{}': master {master} down, promoting {node} (mirrors {current:?}, synchronised {:?})",
+                        q.name,
+                        q.synchronised()
+                    );
+                    out.push(Command::PromoteMirror {
+                        vhost: vhost.name.clone(),
+                        name: q.name.clone(),
+                        node,
+                    });
                     continue;
                 }
                 let nodes = plan(mode.as_ref(), &q.name, &master, &current, running);

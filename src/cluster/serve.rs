@@ -51,10 +51,8 @@ impl Cluster {
                 let waited = self.wait_applied(index).await;
                 waited.map(|()| Response::Done).map_err(|e| e.to_string())
             }
-            Request::LastApplied => {
-                let m = self.raft().metrics().borrow().clone();
-                Ok(Response::Index(m.last_applied.map_or(0, |l| l.index)))
-            }
+            // What the leader had committed, once a quorum confirmed it leads.
+            Request::LastApplied => self.committed_here().await.map_err(|e| e.to_string()),
             Request::Figures => Ok(Response::Figures(
                 crate::broker::node_figures::node_figures(&self.broker).await,
             )),

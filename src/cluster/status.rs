@@ -131,3 +131,31 @@ impl Cluster {
         }
     }
 }
+
+/// Since when each member has been seen down, for decisions that wait until a node is
+/// really gone rather than its link blinking.
+#[derive(Default)]
+pub(crate) struct DownSince(std::collections::HashMap<String, std::time::Instant>);
+
+impl DownSince {
+    /// Notes who runs now; returns the members down for at least `down_for`.
+    pub(crate) fn update(&mut self, status: &Status, down_for: std::time::Duration) -> Vec<String> {
+        for m in &status.members {
+            if m.running {
+                self.0.remove(&m.name);
+            } else {
+                self.0
+                    .entry(m.name.clone())
+                    .or_insert_with(std::time::Instant::now);
+            }
+        }
+        (self.0.iter())
+            .filter(|(_, since)| since.elapsed() >= down_for)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+}

@@ -79,7 +79,7 @@ impl Mirroring {
         }
         self.dirty = true;
         let placed: Vec<String> = self.nodes.iter().map(|(n, _)| n.clone()).collect();
-        self.settle(|n| !placed.contains(n))
+        self.settle(.., |n| !placed.contains(n))
     }
 
     /// The mirrors that hold everything the master holds, given its oldest position.
@@ -101,8 +101,24 @@ impl Mirroring {
         None
     }
 
-    /// Mirror `node` holds the messages at `seqs`: the confirms now due.
+    /// Mirror `node` holds the messages at `seqs`: the confirms now due. Holding one sent
+    /// since it last started over proves it takes this node as the master: what was sent
+    /// before no longer waits for it.
     pub(crate) fn holds(&mut self, node: &str, seqs: &[u64]) -> Vec<OnSynced> {
+        let since = self.nodes.iter().find(|(n, _)| n == node).map(|(_, s)| *s);
+        if let Some(since) = since.filter(|s| seqs.iter().any(|q| q >= s)) {
+            let mut due = self.settle_before(node, since);
+            due.extend(self.holds_only(node, seqs));
+            return due;
+        }
+        self.holds_only(node, seqs)
+    }
+
+    fn settle_before(&mut self, node: &str, since: u64) -> Vec<OnSynced> {
+        self.settle(..since, |n| n == node)
+    }
+
+    fn holds_only(&mut self, node: &str, seqs: &[u64]) -> Vec<OnSynced> {
         let mut due = Vec::new();
         for seq in seqs {
             let Some(w) = self.waiting.get_mut(seq) else {
@@ -118,10 +134,11 @@ impl Mirroring {
         due
     }
 
-    /// Mirror `node` is unreachable: what was sent meanwhile is lost, so it starts over
-    /// (out of sync) when it is back, and confirms stop waiting for it. The confirms now
-    /// due.
-    pub(crate) fn lost(&mut self, node: &str, next_seq: u64) -> Vec<OnSynced> {
+    /// Mirror `node` is unreachable, or refused operations: it starts over, and what waits
+    /// for it keeps waiting until it takes operations from here again or is no longer a
+    /// mirror.
+    pub(crate) fn suspect(&mut self, node: &str, next_seq: u64) {
+        tracing::info!("mirror on {node} starts over from {next_seq}");
         for (n, since) in &mut self.nodes {
             if n == node {
                 *since = next_seq;
@@ -131,7 +148,6 @@ impl Mirroring {
             }
         }
         self.dirty = true;
-        self.settle(|n| n == node)
     }
 
     /// The synchronised mirrors, when they changed since last reported.
@@ -141,16 +157,27 @@ impl Mirroring {
         }
         let now = self.synchronised(oldest());
         self.dirty = false;
+        if now != self.reported {
+            tracing::info!(
+                "synchronised mirrors now {now:?} (were {:?})",
+                self.reported
+            );
+        }
         (now != self.reported).then(|| {
             self.reported = now.clone();
             now
         })
     }
 
-    /// Stops waiting for the nodes `gone` picks: the confirms now due.
-    fn settle(&mut self, gone: impl Fn(&String) -> bool) -> Vec<OnSynced> {
+    /// Stops waiting for the nodes `gone` picks, for the positions in `seqs`: the confirms
+    /// now due.
+    fn settle(
+        &mut self,
+        seqs: impl std::ops::RangeBounds<u64>,
+        gone: impl Fn(&String) -> bool,
+    ) -> Vec<OnSynced> {
         let mut emptied = Vec::new();
-        for (seq, w) in self.waiting.iter_mut() {
+        for (seq, w) in self.waiting.range_mut(seqs) {
             w.nodes.retain(|n| !gone(n));
             if w.nodes.is_empty() {
                 emptied.push(*seq);
@@ -267,10 +294,12 @@ impl Queue {
     ) {
         let copied = self.copy.lock().take().unwrap_or_default().take_all();
         tracing::info!(
-            "queue '{}' in vhost '{}': promoted here with {} messages",
+            "queue '{}' in vhost '{}': promoted here with {} messages ({:?} to {:?})",
             self.name,
             self.vhost,
-            copied.len()
+            copied.len(),
+            copied.first().map(|c| c.0),
+            copied.last().map(|c| c.0)
         );
         self.set_home(node.to_string(), None);
         *self.mirrors.lock() = rest.clone();
@@ -310,6 +339,13 @@ impl Queue {
                 st.delete(&mut fx);
                 refused.unwrap_or_default()
             };
+            tracing::info!(
+                "queue '{}' in vhost '{}': master now on {node}; {} publishes refused, {} messages dropped here",
+                self.name,
+                self.vhost,
+                refused.len(),
+                fx.released.len()
+            );
             for done in refused {
                 done(false);
             }
@@ -323,6 +359,16 @@ impl Queue {
         }
         // A copy here missed what the old master sent last: the new master resets it.
         self.drop_copy();
+    }
+
+    /// At the master: mirror `node` is unreachable, or refused operations.
+    pub(crate) fn mirror_suspect(self: &Arc<Self>, node: &str) {
+        self.apply(|st, _| {
+            let next = st.peek_seq();
+            if let Some(m) = &mut st.mirroring {
+                m.suspect(node, next);
+            }
+        })
     }
 
     /// At the master: whether publishes wait for mirrors.
@@ -359,21 +405,15 @@ impl Queue {
         })
     }
 
-    /// At the master: mirror `node` is unreachable; confirms stop waiting for it, and it
-    /// starts over when back.
-    pub(crate) fn mirror_down(self: &Arc<Self>, node: &str) {
-        self.apply(|st, fx| {
-            let next = st.peek_seq();
-            if let Some(m) = &mut st.mirroring {
-                fx.confirmed.extend(m.lost(node, next));
-            }
-        })
-    }
-
     /// On a mirror's node: applies the master's operations to the copy. `held` gets the
     /// positions of the messages that came in, once they are held (on disk, for persistent
-    /// messages of a durable queue).
-    pub(crate) fn mirror_apply(&self, ops: Vec<MirrorOp>, held: Box<dyn FnOnce(Vec<u64>) + Send>) {
+    /// messages of a durable queue), or an error when one could not be stored (the copy
+    /// is then incomplete: the master must reset it).
+    pub(crate) fn mirror_apply(
+        &self,
+        ops: Vec<MirrorOp>,
+        held: Box<dyn FnOnce(Result<Vec<u64>, ()>) + Send>,
+    ) {
         let durable = self.durable_key();
         // Stored first, outside the copy's lock.
         let mut stored = Vec::with_capacity(ops.len());
@@ -395,6 +435,12 @@ impl Queue {
                 _ => None,
             };
             stored.push(at);
+        }
+        if stored.iter().any(|s| matches!(s, Some(Err(())))) {
+            for r in stored.into_iter().flatten().flatten() {
+                self.store.release(r, durable);
+            }
+            return held(Err(()));
         }
         let mut positions = Vec::new();
         let mut released = Vec::new();
@@ -431,12 +477,10 @@ impl Queue {
         }
         if stored.iter().any(|s| matches!(s, Some(Ok(_)))) {
             self.store.after_sync(Box::new(move |ok| {
-                if ok {
-                    held(positions);
-                }
+                held(if ok { Ok(positions) } else { Err(()) })
             }));
         } else {
-            held(positions);
+            held(Ok(positions));
         }
     }
 

@@ -54,14 +54,19 @@ pub(super) fn set_mirrors(
     Ok(Outcome::Done)
 }
 
-/// Records which mirrors hold everything the master holds (of those placed).
+/// Records which mirrors hold everything the master holds (of those placed), as the
+/// master says; what a node that is no longer the master says is ignored.
 pub(super) fn set_synchronised(
     s: &Scope,
     name: &str,
+    master: Option<String>,
     nodes: Vec<String>,
     changes: &mut Vec<Change>,
 ) -> CommandResult {
     let q = find(s, name)?;
+    if master.is_some_and(|m| q.home_node().is_some_and(|h| h != m)) {
+        return Ok(Outcome::Done);
+    }
     let placed = q.mirrors();
     let nodes: Vec<String> = nodes.into_iter().filter(|n| placed.contains(n)).collect();
     if q.synchronised() != nodes {

@@ -99,9 +99,14 @@ impl Broker {
                 let s = self.scope(actor, &vhost)?;
                 mirrors::set_mirrors(self, &s, &name, nodes, changes)
             }
-            Command::SetSynchronised { vhost, name, nodes } => {
+            Command::SetSynchronised {
+                vhost,
+                name,
+                master,
+                nodes,
+            } => {
                 let s = self.scope(actor, &vhost)?;
-                mirrors::set_synchronised(&s, &name, nodes, changes)
+                mirrors::set_synchronised(&s, &name, master, nodes, changes)
             }
             Command::PromoteMirror { vhost, name, node } => {
                 let s = self.scope(actor, &vhost)?;

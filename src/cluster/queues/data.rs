@@ -106,6 +106,13 @@ pub(crate) enum Data {
         q: QueueId,
         seqs: Vec<u64>,
     },
+    /// From a mirror's node to the master: it did not take operations. `home` is the
+    /// master it knows, when it knows the queue: the sender may have been deposed.
+    MirrorRefused {
+        q: QueueId,
+        #[serde(default)]
+        home: Option<String>,
+    },
 }
 
 /// A mirrored queue's operation as it travels (see `queue::mirror::MirrorOp`).

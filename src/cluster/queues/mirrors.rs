@@ -33,12 +33,20 @@ impl Remotes {
         // Only from the queue's master: an old master back after a promotion is not one.
         let master =
             |x: &Arc<Queue>| x.is_remote() && x.home_node().is_some_and(|h| node_id(&h) == from);
-        let Some(queue) = self.any_queue(&q).filter(master) else {
+        let known = self.any_queue(&q);
+        let Some(queue) = known.clone().filter(master) else {
+            // This node knows another master, or not the queue yet.
+            let home = known.and_then(|x| x.home_node());
+            self.links.send_data(from, Data::MirrorRefused { q, home });
             return;
         };
         let links = self.links.clone();
-        let held = Box::new(move |seqs| {
-            links.send_data(from, Data::MirrorHas { q, seqs });
+        let held = Box::new(move |held: Result<Vec<u64>, ()>| {
+            let d = match held {
+                Ok(seqs) => Data::MirrorHas { q, seqs },
+                Err(()) => Data::MirrorRefused { q, home: None },
+            };
+            links.send_data(from, d);
         });
         queue.mirror_apply(ops.into_iter().map(MirrorOp::into_op).collect(), held);
     }
@@ -51,13 +59,35 @@ impl Remotes {
         queue.mirror_holds(&member.name, seqs);
     }
 
-    /// The link to node `id` went down: confirms at masters here stop waiting for the
-    /// mirrors there.
+    /// At the master: a mirror did not take operations; it starts over. Not before this
+    /// node has caught up with the log: a restarted node may be a master no longer, and
+    /// its mirrors refuse it for that; what waits for them is then refused when the
+    /// promotion is applied here, never confirmed.
+    ///
+    /// A mirror that knows another master is behind, or this node was deposed: what
+    /// waits for it keeps waiting until it takes operations from here again (it was
+    /// behind), or the promotion reaches this node (which refuses it all).
+    pub(super) fn mirror_refused(&self, from: NodeId, q: QueueId, home: Option<String>) {
+        if !self.caught_up.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        let (Some(queue), Some(member)) = (self.any_queue(&q), self.links.member(from)) else {
+            return;
+        };
+        let _ = home;
+        queue.mirror_suspect(&member.name);
+    }
+
+    /// The link to node `id` went down: its mirrors of queues mastered here start over.
+    /// What waits for them keeps waiting until the leader removes them from the mirrors
+    /// (this node is then still the master, on the majority's side), or they take
+    /// operations from here again; a master cut off from the majority never confirms
+    /// what only it holds.
     pub(super) fn mirrors_down(&self, id: NodeId) {
         for vhost in self.broker.vhosts() {
             for q in vhost.queues().into_iter().filter(|q| q.is_mirrored()) {
                 for node in q.mirrors().iter().filter(|n| node_id(n) == id) {
-                    q.mirror_down(node);
+                    q.mirror_suspect(node);
                 }
             }
         }

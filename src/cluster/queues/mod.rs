@@ -26,6 +26,9 @@ pub(crate) struct Remotes {
     homes: Mutex<HashMap<NodeId, Arc<PeerHome>>>,
     /// Consumers on other nodes of this node's queues, and their holders.
     served: Arc<served::Served>,
+    /// Whether this node has applied what the leader had when it started (a node that
+    /// restarts may hold queues whose mastership moved meanwhile).
+    caught_up: std::sync::atomic::AtomicBool,
 }
 
 impl Remotes {
@@ -35,7 +38,14 @@ impl Remotes {
             links,
             broker,
             homes: Mutex::new(HashMap::new()),
+            // Until it has applied what the leader had when it started.
+            caught_up: false.into(),
         })
+    }
+
+    pub(crate) fn set_caught_up(&self, yes: bool) {
+        self.caught_up
+            .store(yes, std::sync::atomic::Ordering::Release);
     }
 
     /// The home of queues on node `name` (another node).
@@ -71,6 +81,7 @@ impl Remotes {
             }
             Data::Mirror { q, ops } => self.serve_mirror(from, q, ops),
             Data::MirrorHas { q, seqs } => self.mirror_has(from, q, &seqs),
+            Data::MirrorRefused { q, home } => self.mirror_refused(from, q, home),
             other => self.serve_data(from, other),
         }
     }
@@ -115,7 +126,7 @@ impl super::Cluster {
     /// elected after the node went down does it too.
     pub(crate) async fn sweep_dead_homes(self: Arc<Self>) {
         const DOWN_FOR: std::time::Duration = std::time::Duration::from_secs(2);
-        let mut down_since: HashMap<String, std::time::Instant> = HashMap::new();
+        let mut down_since = super::status::DownSince::default();
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             let status = self.status();
@@ -123,35 +134,21 @@ impl super::Cluster {
                 down_since.clear();
                 continue;
             }
-            for m in &status.members {
-                if m.running {
-                    down_since.remove(&m.name);
-                } else {
-                    down_since
-                        .entry(m.name.clone())
-                        .or_insert_with(std::time::Instant::now);
-                }
-            }
+            let dead = down_since.update(&status, DOWN_FOR);
             // Links to members come up in the first moments of a start.
             if self.broker.started.elapsed() < self.links.tick() {
                 continue;
             }
-            let dead: Vec<&String> = (down_since.iter())
-                .filter(|(_, since)| since.elapsed() >= DOWN_FOR)
-                .map(|(name, _)| name)
-                .collect();
             if !dead.is_empty() {
                 self.drop_transient_queues_of(&dead);
             }
         }
     }
 
-    fn drop_transient_queues_of(&self, nodes: &[&String]) {
+    fn drop_transient_queues_of(&self, nodes: &[String]) {
         for vhost in self.broker.vhosts() {
             for q in vhost.queues() {
-                let dead = q
-                    .home_node()
-                    .is_some_and(|h| nodes.iter().any(|n| **n == h));
+                let dead = q.home_node().is_some_and(|h| nodes.contains(&h));
                 // A mirrored queue gets a new master instead.
                 let dead = dead && q.mirrors().is_empty();
                 if dead && !q.is_deleted() && !crate::broker::records::stored(&q) {

@@ -1,0 +1,347 @@
+//! A mirrored queue (`ha-mode: all`, 3 nodes as separate processes) under load while its
+//! master's node is killed with -9 and brought back, again and again. Publishers with
+//! confirms and consumers with manual acks run on every node and move to another node when
+//! theirs dies. Afterwards: every confirmed message was consumed, a message seen twice was
+//! marked redelivered the second time, and each publisher's messages came in order apart
+//! from redeliveries.
+
+mod common;
+
+use common::cluster::{self, Node};
+use futures_lite::StreamExt;
+use lapin::options::{BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection};
+use parking_lot::Mutex;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const KILLS: usize = 20;
+const QUEUE: &str = "ha.failover";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// What the clients share: where the nodes are, and what they saw.
+#[derive(Default)]
+struct Run {
+    /// Each node's AMQP URL while it runs.
+    urls: Mutex<Vec<Option<String>>>,
+    stop_publishing: AtomicBool,
+    stop_consuming: AtomicBool,
+    /// Per publisher: the numbers confirmed.
+    confirmed: Mutex<HashMap<u32, HashSet<u32>>>,
+    /// Every delivery: (consumer session, publisher, number, redelivered).
+    got: Mutex<Vec<(u64, u32, u32, bool)>>,
+    sessions: AtomicU64,
+    /// Publishes whose confirm never came on a live connection.
+    unanswered: AtomicU64,
+}
+
+impl Run {
+    /// A connection and channel to a running node, trying `prefer` first (after a pause,
+    /// `None` when none answers).
+    async fn connect(&self, prefer: usize) -> Option<(Connection, lapin::Channel)> {
+        let url = self.url(prefer);
+        let conn = match url {
+            Some(url) => Connection::connect(&url, Default::default()).await.ok(),
+            None => None,
+        };
+        let Some(conn) = conn else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return None;
+        };
+        let ch = conn.create_channel().await.ok()?;
+        Some((conn, ch))
+    }
+
+    /// A running node's URL, trying `prefer` first.
+    fn url(&self, prefer: usize) -> Option<String> {
+        let urls = self.urls.lock();
+        let n = urls.len();
+        (0..n).find_map(|i| urls[(prefer + i) % n].clone())
+    }
+}
+
+async fn publisher(run: Arc<Run>, p: u32) {
+    let mut n = 0u32;
+    while !run.stop_publishing.load(Ordering::Acquire) {
+        let Some((conn, ch)) = run.connect(p as usize).await else {
+            continue;
+        };
+        if ch.confirm_select(Default::default()).await.is_err() {
+            continue;
+        }
+        let persistent = BasicProperties::default().with_delivery_mode(2);
+        'publishing: while !run.stop_publishing.load(Ordering::Acquire) {
+            let mut pending = Vec::new();
+            for _ in 0..20 {
+                let body = format!("{p}:{n}");
+                let sent = ch
+                    .basic_publish(
+                        "".into(),
+                        QUEUE.into(),
+                        Default::default(),
+                        body.as_bytes(),
+                        persistent.clone(),
+                    )
+                    .await;
+                match sent {
+                    Ok(c) => pending.push((n, c)),
+                    Err(_) => break 'publishing,
+                }
+                // A number is never published twice, whatever became of it.
+                n += 1;
+            }
+            for (m, c) in pending {
+                match tokio::time::timeout(2 * WAIT, c).await {
+                    Ok(Ok(c)) if c.is_ack() => {
+                        run.confirmed.lock().entry(p).or_default().insert(m);
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(_)) => break 'publishing,
+                    Err(_) => {
+                        run.unanswered.fetch_add(1, Ordering::Relaxed);
+                        break 'publishing;
+                    }
+                }
+            }
+        }
+        // A connection whose node died may never answer a close.
+        let _ = tokio::time::timeout(Duration::from_secs(1), conn.close(200, "bye".into())).await;
+    }
+}
+
+async fn consumer(run: Arc<Run>, c: usize) {
+    while !run.stop_consuming.load(Ordering::Acquire) {
+        let Some((conn, ch)) = run.connect(c).await else {
+            continue;
+        };
+        let _ = ch.basic_qos(50, BasicQosOptions::default()).await;
+        let session = run.sessions.fetch_add(1, Ordering::Relaxed);
+        let consumed = ch
+            .basic_consume(
+                QUEUE.into(),
+                format!("c{c}-{session}").as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await;
+        let Ok(mut deliveries) = consumed else {
+            // The master's node is down and no mirror promoted yet.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        loop {
+            let next = tokio::time::timeout(Duration::from_millis(500), deliveries.next()).await;
+            let d = match next {
+                Err(_) if run.stop_consuming.load(Ordering::Acquire) => break,
+                Err(_) => continue,
+                // Cancelled (the master's node died) or the connection is gone.
+                Ok(None) | Ok(Some(Err(_))) => break,
+                Ok(Some(Ok(d))) => d,
+            };
+            let body = String::from_utf8_lossy(&d.data).to_string();
+            let (p, n) = body.split_once(':').expect("p:n");
+            let (p, n) = (p.parse().expect("p"), n.parse().expect("n"));
+            run.got.lock().push((session, p, n, d.redelivered));
+            if d.acker.ack(Default::default()).await.is_err() {
+                break;
+            }
+        }
+        // A connection whose node died may never answer a close.
+        let _ = tokio::time::timeout(Duration::from_secs(1), conn.close(200, "bye".into())).await;
+    }
+}
+
+async fn queue_json(node: &Node) -> Option<serde_json::Value> {
+    let (code, q) = node.get(&format!("/api/queues/%2F/{QUEUE}")).await;
+    (code == 200).then_some(q)
+}
+
+// Not yet passing: the last runs lost 2 to 7 of about 130,000 confirmed messages, every
+// time from a publisher on one node while another node's master was killed (issue 17
+// notes). Run with `cargo test --test cluster_mirror_failover -- --ignored --nocapture`:
+// on a failure it prints the kills and the mirroring lines of every node's log.
+#[ignore = "issue 17: a few confirmed messages are still lost; see the comment above"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmed_messages_survive_the_master_killed_twenty_times() {
+    let nodes: Vec<Node> = cluster::start(3).await;
+    let body = json!({"pattern": "^ha\\.", "definition": {"ha-mode": "all"}, "apply-to": "queues"});
+    let r = nodes[0]
+        .api()
+        .put("/api/policies/%2F/ha", &body)
+        .await
+        .expect("answers");
+    assert!(r.status == 201 || r.status == 204, "{}", r.text());
+    let conn = Connection::connect(&nodes[0].broker.url(), Default::default())
+        .await
+        .expect("connects");
+    let ch = conn.create_channel().await.expect("channel");
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    (ch.queue_declare(QUEUE.into(), durable, FieldTable::default())
+        .await)
+        .expect("declares");
+    drop(conn);
+
+    let run = Arc::new(Run::default());
+    *run.urls.lock() = nodes.iter().map(|n| Some(n.broker.url())).collect();
+    let mut publishers = Vec::new();
+    let mut consumers = Vec::new();
+    for i in 0..3 {
+        publishers.push(tokio::spawn(publisher(run.clone(), i)));
+        consumers.push(tokio::spawn(consumer(run.clone(), i as usize)));
+    }
+
+    let mut nodes: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    let mut failovers = Vec::new();
+    // For a failure's report: each kill's time, the node, and the publishers' numbers then;
+    // the mirroring lines of the logs of nodes killed.
+    let mut history = Vec::new();
+    let mut dead_logs = Vec::new();
+    let started = Instant::now();
+    for kill in 0..KILLS {
+        // Every node up, both mirrors in sync: a promotion can lose nothing.
+        let first = nodes[0].as_ref().expect("every node runs");
+        await_in_sync(first).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let q = queue_json(first).await.expect("the queue");
+        let master = q["node"].as_str().expect("a node").to_string();
+        let at = (nodes.iter())
+            .position(|n| n.as_ref().is_some_and(|n| n.spec.name == master))
+            .expect("the master's node");
+        run.urls.lock()[at] = None;
+        let dead = nodes[at].take().expect("running");
+        let spec = dead.spec.clone();
+        let highest: Vec<(u32, u32)> = (run.confirmed.lock().iter())
+            .map(|(p, ns)| (*p, ns.iter().max().copied().unwrap_or(0)))
+            .collect();
+        history.push(format!(
+            "{:?} kill {kill} of {master}, confirmed up to {highest:?}",
+            started.elapsed()
+        ));
+        dead_logs.extend(mirroring_lines(&dead, started));
+        let killed_at = Instant::now();
+        let dir = dead.broker.kill();
+        let other = nodes[(at + 1) % nodes.len()].as_ref().expect("running");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let q = queue_json(other).await;
+            if q.is_some_and(|q| q["node"].as_str() != Some(master.as_str())) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "kill {kill}: no mirror promoted");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        failovers.push(killed_at.elapsed());
+        let back = Node::start_in(dir, spec);
+        run.urls.lock()[at] = Some(back.broker.url());
+        nodes[at] = Some(back);
+        for node in nodes.iter().flatten() {
+            node.await_members(3, 0, WAIT).await;
+        }
+    }
+
+    run.stop_publishing.store(true, Ordering::Release);
+    for p in publishers {
+        p.await.expect("publisher");
+    }
+    let confirmed: HashMap<u32, HashSet<u32>> = run.confirmed.lock().clone();
+    let total: usize = confirmed.values().map(HashSet::len).sum();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen: HashSet<(u32, u32)> = run.got.lock().iter().map(|g| (g.1, g.2)).collect();
+        let mut missing: Vec<(u32, u32)> = confirmed
+            .iter()
+            .flat_map(|(p, ns)| ns.iter().map(move |n| (*p, *n)))
+            .filter(|k| !seen.contains(k))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        missing.sort();
+        if Instant::now() >= deadline {
+            for line in &history {
+                eprintln!("{line}");
+            }
+            for line in dead_logs.iter().cloned().chain(
+                nodes
+                    .iter()
+                    .flatten()
+                    .flat_map(|n| mirroring_lines(n, started)),
+            ) {
+                eprintln!("{line}");
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {total} confirmed messages never consumed, first {:?}",
+            missing.len(),
+            &missing[..missing.len().min(10)]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    run.stop_consuming.store(true, Ordering::Release);
+    for c in consumers {
+        c.await.expect("consumer");
+    }
+
+    let unanswered = run.unanswered.load(Ordering::Relaxed);
+    assert_eq!(unanswered, 0, "publishes never confirmed nor refused");
+    let got = run.got.lock().clone();
+    // A message delivered again is marked redelivered.
+    let mut seen = HashSet::new();
+    for (_, p, n, redelivered) in &got {
+        if !seen.insert((*p, *n)) {
+            assert!(
+                redelivered,
+                "{p}:{n} delivered twice, the second time not as a redelivery"
+            );
+        }
+    }
+    // Each consumer session gets each publisher's messages in order, redeliveries aside.
+    let mut last: HashMap<(u64, u32), u32> = HashMap::new();
+    for (s, p, n, redelivered) in &got {
+        if *redelivered {
+            continue;
+        }
+        if let Some(before) = last.insert((*s, *p), *n) {
+            assert!(before < *n, "session {s}: {p}:{n} after {p}:{before}");
+        }
+    }
+    failovers.sort();
+    println!(
+        "{KILLS} kills: {total} confirmed messages, {} deliveries; failover p50 {:?}, max {:?}",
+        got.len(),
+        failovers[failovers.len() / 2],
+        failovers[failovers.len() - 1]
+    );
+}
+
+/// Both mirrors synchronised, as the master reports.
+async fn await_in_sync(node: &Node) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(q) = queue_json(node).await {
+            let n = |k: &str| q[k].as_array().map_or(0, Vec::len);
+            if n("slave_nodes") == 2 && n("synchronised_slave_nodes") == 2 {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "the mirrors never got in sync");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The node's log lines about mirroring, named after the node.
+fn mirroring_lines(node: &Node, _since: Instant) -> Vec<String> {
+    let words = ["mirror", "promot", "master now", "synchronised"];
+    (node.broker.log_lines().into_iter())
+        .filter(|l| words.iter().any(|w| l.contains(w)))
+        .map(|l| format!("{}: {l}", node.spec.name))
+        .collect()
+}
