@@ -160,9 +160,8 @@ async fn queue_json(node: &Node) -> Option<serde_json::Value> {
     (code == 200).then_some(q)
 }
 
-// Not yet passing: the last runs lost 2 to 7 of about 130,000 confirmed messages, every
-// time from a publisher on one node while another node's master was killed (issue 17
-// notes). Run with `cargo test --test cluster_mirror_failover -- --ignored --nocapture`:
+// Not yet passing: each run so far lost a few (2 to 38) of about 130,000 confirmed
+// messages, each time confirmed shortly before a master was killed (issue 17 notes). Run with `cargo test --test cluster_mirror_failover -- --ignored --nocapture`:
 // on a failure it prints the kills and the mirroring lines of every node's log.
 #[ignore = "issue 17: a few confirmed messages are still lost; see the comment above"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,6 +41,8 @@ pub(crate) struct Mirroring {
     nodes: Vec<(String, u64)>,
     /// Mirrors to tell to start over before anything else.
     to_reset: Vec<String>,
+    /// Mirrors that took operations since they started over, while older ones still wait.
+    proven: Vec<String>,
     /// Confirms waiting for mirrors to hold their message, by position.
     waiting: BTreeMap<u64, Waiting>,
     /// The synchronised mirrors as last reported to the cluster, and whether that may
@@ -60,6 +62,7 @@ impl Mirroring {
             links,
             nodes: Vec::new(),
             to_reset: Vec::new(),
+            proven: Vec::new(),
             waiting: BTreeMap::new(),
             reported: Vec::new(),
             dirty: true,
@@ -103,19 +106,40 @@ impl Mirroring {
 
     /// Mirror `node` holds the messages at `seqs`: the confirms now due. Holding one sent
     /// since it last started over proves it takes this node as the master: what was sent
-    /// before no longer waits for it.
-    pub(crate) fn holds(&mut self, node: &str, seqs: &[u64]) -> Vec<OnSynced> {
+    /// before no longer waits for it, once the cluster no longer counts it synchronised
+    /// (`synchronised`, as committed), so no promotion can pick it for what it lacks.
+    pub(crate) fn holds(
+        &mut self,
+        node: &str,
+        seqs: &[u64],
+        synchronised: &[String],
+    ) -> Vec<OnSynced> {
         let since = self.nodes.iter().find(|(n, _)| n == node).map(|(_, s)| *s);
-        if let Some(since) = since.filter(|s| seqs.iter().any(|q| q >= s)) {
-            let mut due = self.settle_before(node, since);
-            due.extend(self.holds_only(node, seqs));
-            return due;
+        let proof = since.is_some_and(|s| seqs.iter().any(|q| *q >= s));
+        if proof && !self.proven.iter().any(|n| n == node) {
+            self.proven.push(node.to_string());
         }
-        self.holds_only(node, seqs)
+        let mut due = self.release_proven(synchronised);
+        due.extend(self.holds_only(node, seqs));
+        due
     }
 
-    fn settle_before(&mut self, node: &str, since: u64) -> Vec<OnSynced> {
-        self.settle(..since, |n| n == node)
+    /// What waits for mirrors that proved they take this node as master, and that the
+    /// cluster does not count synchronised, stops waiting for them.
+    pub(crate) fn release_proven(&mut self, synchronised: &[String]) -> Vec<OnSynced> {
+        let mut due = Vec::new();
+        let proven = std::mem::take(&mut self.proven);
+        for node in proven {
+            let since = self.nodes.iter().find(|(n, _)| *n == node).map(|(_, s)| *s);
+            match since {
+                Some(since) if !synchronised.contains(&node) => {
+                    due.extend(self.settle(..since, |n| *n == node));
+                }
+                Some(_) => self.proven.push(node),
+                None => {}
+            }
+        }
+        due
     }
 
     fn holds_only(&mut self, node: &str, seqs: &[u64]) -> Vec<OnSynced> {
@@ -139,6 +163,7 @@ impl Mirroring {
     /// mirror.
     pub(crate) fn suspect(&mut self, node: &str, next_seq: u64) {
         tracing::info!("mirror on {node} starts over from {next_seq}");
+        self.proven.retain(|n| n != node);
         for (n, since) in &mut self.nodes {
             if n == node {
                 *since = next_seq;
@@ -279,8 +304,17 @@ impl Queue {
         self.synchronised.lock().clone()
     }
 
-    pub(crate) fn set_synchronised(&self, nodes: Vec<String>) {
-        *self.synchronised.lock() = nodes;
+    /// The cluster's word on which mirrors are synchronised; at the master, what waited for
+    /// mirrors it no longer counts may go.
+    pub(crate) fn set_synchronised(self: &Arc<Self>, nodes: Vec<String>) {
+        *self.synchronised.lock() = nodes.clone();
+        if !self.is_remote() {
+            self.apply(|st, fx| {
+                if let Some(m) = &mut st.mirroring {
+                    fx.confirmed.extend(m.release_proven(&nodes));
+                }
+            })
+        }
     }
 
     /// This node's mirror becomes the master (the old master's node is down): its copy
@@ -398,9 +432,10 @@ impl Queue {
 
     /// At the master: mirror `node` holds the messages at `seqs`.
     pub(crate) fn mirror_holds(self: &Arc<Self>, node: &str, seqs: &[u64]) {
+        let synchronised = self.synchronised();
         self.apply(|st, fx| {
             if let Some(m) = &mut st.mirroring {
-                fx.confirmed.extend(m.holds(node, seqs));
+                fx.confirmed.extend(m.holds(node, seqs, &synchronised));
             }
         })
     }
