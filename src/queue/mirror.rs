@@ -145,15 +145,7 @@ impl Mirroring {
     fn holds_only(&mut self, node: &str, seqs: &[u64]) -> Vec<OnSynced> {
         let mut due = Vec::new();
         for seq in seqs {
-            let Some(w) = self.waiting.get_mut(seq) else {
-                continue;
-            };
-            w.nodes.retain(|n| n != node);
-            if w.nodes.is_empty() {
-                if let Some(w) = self.waiting.remove(seq) {
-                    due.push(w.done);
-                }
-            }
+            due.extend(self.settle(*seq..=*seq, |n| n == node));
         }
         due
     }
@@ -182,16 +174,15 @@ impl Mirroring {
         }
         let now = self.synchronised(oldest());
         self.dirty = false;
-        if now != self.reported {
-            tracing::info!(
-                "synchronised mirrors now {now:?} (were {:?})",
-                self.reported
-            );
+        if now == self.reported {
+            return None;
         }
-        (now != self.reported).then(|| {
-            self.reported = now.clone();
-            now
-        })
+        tracing::info!(
+            "synchronised mirrors now {now:?} (were {:?})",
+            self.reported
+        );
+        self.reported = now.clone();
+        Some(now)
     }
 
     /// Stops waiting for the nodes `gone` picks, for the positions in `seqs`: the confirms
@@ -355,7 +346,7 @@ impl Queue {
     /// steps down: its consumers are cancelled and its messages dropped (the new master has
     /// its own copies), and publishes waiting for its mirrors are refused.
     pub(crate) fn rehome(
-        &self,
+        self: &Arc<Self>,
         node: &str,
         remote: Option<Arc<dyn super::Home>>,
         rest: Vec<String>,
@@ -366,29 +357,22 @@ impl Queue {
         self.synchronised.lock().clear();
         self.mirrored.store(false, Ordering::Release);
         if was_master {
-            let mut fx = super::Effects::default();
-            let refused = {
-                let mut st = self.state.lock();
-                let refused = st.mirroring.take().map(|mut m| m.set_nodes(&[], 0));
-                st.delete(&mut fx);
-                refused.unwrap_or_default()
-            };
+            // Its state goes as a deleted queue's does (consumers told, copies released).
+            let mut refused = Vec::new();
+            let dropped = self.apply(|st, fx| {
+                refused = (st.mirroring.take())
+                    .map(|mut m| m.set_nodes(&[], 0))
+                    .unwrap_or_default();
+                st.delete(fx)
+            });
             tracing::info!(
-                "queue '{}' in vhost '{}': master now on {node}; {} publishes refused, {} messages dropped here",
+                "queue '{}' in vhost '{}': master now on {node}; {} publishes refused, {dropped} ready messages dropped here",
                 self.name,
                 self.vhost,
-                refused.len(),
-                fx.released.len()
+                refused.len()
             );
             for done in refused {
                 done(false);
-            }
-            let durable = self.durable_key();
-            for r in fx.released.drain(..) {
-                self.store.release(r, durable);
-            }
-            for sub in fx.cancelled.drain(..) {
-                sub.consumer.cancelled(&sub.tag);
             }
         }
         // A copy here missed what the old master sent last: the new master resets it.

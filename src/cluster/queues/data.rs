@@ -106,12 +106,10 @@ pub(crate) enum Data {
         q: QueueId,
         seqs: Vec<u64>,
     },
-    /// From a mirror's node to the master: it did not take operations. `home` is the
-    /// master it knows, when it knows the queue: the sender may have been deposed.
+    /// From a mirror's node to the master: it did not take operations (it knows another
+    /// master, or not the queue yet, or could not store them).
     MirrorRefused {
         q: QueueId,
-        #[serde(default)]
-        home: Option<String>,
     },
 }
 

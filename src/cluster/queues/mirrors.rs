@@ -33,18 +33,16 @@ impl Remotes {
         // Only from the queue's master: an old master back after a promotion is not one.
         let master =
             |x: &Arc<Queue>| x.is_remote() && x.home_node().is_some_and(|h| node_id(&h) == from);
-        let known = self.any_queue(&q);
-        let Some(queue) = known.clone().filter(master) else {
+        let Some(queue) = self.any_queue(&q).filter(master) else {
             // This node knows another master, or not the queue yet.
-            let home = known.and_then(|x| x.home_node());
-            self.links.send_data(from, Data::MirrorRefused { q, home });
+            self.links.send_data(from, Data::MirrorRefused { q });
             return;
         };
         let links = self.links.clone();
         let held = Box::new(move |held: Result<Vec<u64>, ()>| {
             let d = match held {
                 Ok(seqs) => Data::MirrorHas { q, seqs },
-                Err(()) => Data::MirrorRefused { q, home: None },
+                Err(()) => Data::MirrorRefused { q },
             };
             links.send_data(from, d);
         });
@@ -67,14 +65,13 @@ impl Remotes {
     /// A mirror that knows another master is behind, or this node was deposed: what
     /// waits for it keeps waiting until it takes operations from here again (it was
     /// behind), or the promotion reaches this node (which refuses it all).
-    pub(super) fn mirror_refused(&self, from: NodeId, q: QueueId, home: Option<String>) {
+    pub(super) fn mirror_refused(&self, from: NodeId, q: QueueId) {
         if !self.caught_up.load(std::sync::atomic::Ordering::Acquire) {
             return;
         }
         let (Some(queue), Some(member)) = (self.any_queue(&q), self.links.member(from)) else {
             return;
         };
-        let _ = home;
         queue.mirror_suspect(&member.name);
     }
 

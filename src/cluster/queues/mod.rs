@@ -81,7 +81,7 @@ impl Remotes {
             }
             Data::Mirror { q, ops } => self.serve_mirror(from, q, ops),
             Data::MirrorHas { q, seqs } => self.mirror_has(from, q, &seqs),
-            Data::MirrorRefused { q, home } => self.mirror_refused(from, q, home),
+            Data::MirrorRefused { q } => self.mirror_refused(from, q),
             other => self.serve_data(from, other),
         }
     }
