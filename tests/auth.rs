@@ -4,7 +4,7 @@
 //! Run with `WARREN_TEST_REFERENCE=127.0.0.1:5682` to check the expectations against a
 //! reference RabbitMQ (the test that adds a user runs against Warren only).
 
-mod common;
+use crate::common;
 use common::raw::{Login, Mechanism, RawClient, WAIT};
 use common::{Target, TestBroker};
 

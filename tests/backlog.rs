@@ -4,7 +4,7 @@
 //! publisher is never stuck behind the memory alarm for good), deliver every one of them
 //! intact and in order afterwards, and never use much more memory than the watermark.
 
-mod common;
+use crate::common;
 use common::ChildBroker;
 use futures_lite::StreamExt;
 use lapin::{options::*, types::FieldTable, BasicProperties, Connection, Event};

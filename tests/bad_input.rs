@@ -5,7 +5,7 @@
 //! Run with `WARREN_TEST_REFERENCE=127.0.0.1:5682` to check the expectations against a
 //! reference RabbitMQ instead of Warren.
 
-mod common;
+use crate::common;
 use common::raw::*;
 use common::{assert_broker_works, broker_panics, watch_panics, Target};
 use lapin::protocol::{basic, channel, queue, AMQPClass};

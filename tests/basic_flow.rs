@@ -1,6 +1,6 @@
 //! Publish, consume, get, ack, confirms, mandatory returns through lapin.
 
-mod common;
+use crate::common;
 use common::TestBroker;
 use futures_lite::StreamExt;
 use lapin::{options::*, types::FieldTable, BasicProperties};

@@ -2,7 +2,7 @@
 //! typed errors, the actor's rights, effects on live objects, and persistence across a
 //! restart. (What AMQP clients see of the same commands is in the conformance suite.)
 
-mod common;
+use crate::common;
 use common::TestBroker;
 use lapin::options::*;
 use lapin::types::FieldTable;

@@ -2,7 +2,7 @@
 //! a node killed with SIGKILL while the others carry on, and `pause_minority` when a node
 //! sees only a minority of the cluster (the others stopped with SIGSTOP).
 
-mod common;
+use crate::common;
 
 use common::cluster::{self, Node};
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! Cluster membership with real processes: forming from peer lists, metadata replicated
 //! to every node, RAM nodes, joining, forgetting, and refusing to lose the last disc node.
 
-mod common;
+use crate::common;
 
 use common::cluster::{self, free_port, Node, Spec};
 use serde_json::json;

@@ -5,7 +5,7 @@
 //! marked redelivered the second time, and each publisher's messages came in order apart
 //! from redeliveries.
 
-mod common;
+use crate::common;
 
 use common::cluster::{self, Node};
 use futures_lite::StreamExt;
@@ -161,7 +161,7 @@ async fn queue_json(node: &Node) -> Option<serde_json::Value> {
 }
 
 // Not yet passing: each run so far lost a few (2 to 38) of about 130,000 confirmed
-// messages, each time confirmed shortly before a master was killed (issue 17 notes). Run with `cargo test --test cluster_mirror_failover -- --ignored --nocapture`:
+// messages, each time confirmed shortly before a master was killed (issue 17 notes). Run with `cargo test --test integration cluster_mirror_failover -- --ignored --nocapture`:
 // on a failure it prints the kills and the mirroring lines of every node's log.
 #[ignore = "issue 17: a few confirmed messages are still lost; see the comment above"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

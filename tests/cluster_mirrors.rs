@@ -2,7 +2,7 @@
 //! (`ha-mode` all, exactly and nodes), changed at runtime, a stopped node's mirror placed
 //! again elsewhere, and every node showing the same placement.
 
-mod common;
+use crate::common;
 
 use common::cluster::{self, Node};
 use lapin::options::QueueDeclareOptions;

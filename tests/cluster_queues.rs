@@ -2,7 +2,7 @@
 //! processes: published to from one node, consumed on another, got, purged and deleted from
 //! a third; a home node killed and brought back.
 
-mod common;
+use crate::common;
 
 use common::cluster::{self, Node};
 use futures_lite::StreamExt;

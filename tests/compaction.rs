@@ -1,7 +1,7 @@
 //! Compaction: live messages move out of a mostly-acked segment, the segment is deleted,
 //! and the moved messages come back in their original order after a restart.
 
-mod common;
+use crate::common;
 use common::TestBroker;
 use lapin::{options::*, types::FieldTable, BasicProperties};
 

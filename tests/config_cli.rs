@@ -1,7 +1,7 @@
 //! The `warren` command line and configuration file: `--print-config`, rejected keys and
 //! values (naming the culprit), and `[[users]]`/`[[vhosts]]`/`[[permissions]]` seeding.
 
-mod common;
+use crate::common;
 use common::raw::RawClient;
 use common::{amqp_code, ChildBroker};
 use std::io::Write;

@@ -1,7 +1,7 @@
 //! The whole conformance suite, in-process against a fresh Warren (AMQP and management API),
 //! with Warren's checked-in expected skips (where it still differs, each with its reason).
 
-mod common;
+use crate::common;
 use common::TestBroker;
 use std::time::Duration;
 use warren_conformance::{ExpectedSkips, Options, Status};

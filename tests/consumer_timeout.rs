@@ -1,7 +1,7 @@
 //! `consumer_timeout`: a delivery left unacked too long closes its channel with 406, and the
 //! message goes back to the queue.
 
-mod common;
+use crate::common;
 use common::TestBroker;
 use futures_lite::StreamExt;
 use lapin::{options::*, types::FieldTable, BasicProperties};

@@ -6,7 +6,7 @@
 //! there. Each round's kill time comes from a small PRNG seeded from the round, printed, so
 //! a failure can be replayed with `WARREN_CRASH_SEED=<base seed>`.
 
-mod common;
+use crate::common;
 use common::ChildBroker;
 use futures_lite::StreamExt;
 use lapin::{options::*, types::FieldTable, BasicProperties, Connection, ExchangeKind};

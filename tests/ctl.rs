@@ -1,7 +1,7 @@
 //! `warren ctl` as a person runs it: the real binary against a real broker (in-process,
 //! on its own ports), each command's effect checked through the API or over AMQP.
 
-mod common;
+use crate::common;
 use common::TestBroker;
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,

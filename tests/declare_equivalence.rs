@@ -4,7 +4,7 @@
 //! Run with `WARREN_TEST_REFERENCE=127.0.0.1:5682` to check the expectations against a
 //! reference RabbitMQ.
 
-mod common;
+use crate::common;
 use common::{amqp_code, unique, Target};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{options::*, Channel};

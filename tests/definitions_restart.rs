@@ -1,7 +1,7 @@
 //! Durable exchanges, queues and bindings survive a restart on the same data dir;
 //! non-durable ones do not.
 
-mod common;
+use crate::common;
 use common::{amqp_code, TestBroker};
 use lapin::{options::*, types::FieldTable, BasicProperties, ExchangeKind};
 

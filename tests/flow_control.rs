@@ -2,7 +2,7 @@
 //! the queue drains, so the backlog stays bounded; a consumer that stopped acking slows
 //! publishers but never stops them.
 
-mod common;
+use crate::common;
 use common::{unique, TestBroker};
 use futures_lite::StreamExt;
 use lapin::{options::*, types::FieldTable, BasicProperties, Connection, Consumer};

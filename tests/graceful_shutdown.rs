@@ -1,7 +1,7 @@
 //! SIGTERM: the real binary closes every open connection with 320 CONNECTION_FORCED and
 //! exits with status 0 promptly.
 
-mod common;
+use crate::common;
 use common::raw::{RawClient, WAIT};
 use common::{amqp_code, ChildBroker};
 use futures_lite::StreamExt;

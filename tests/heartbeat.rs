@@ -2,7 +2,7 @@
 //! nothing else to say, drops a client that stays silent for two intervals, and keeps one
 //! that sends its own heartbeats.
 
-mod common;
+use crate::common;
 use common::raw::{Login, Next, RawClient, RawFrame, HEARTBEAT};
 use common::Target;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! What the broker accepts (nesting up to its limit, in a durable queue's arguments and a
 //! durable binding's) it reads back after a restart.
 
-mod common;
+use crate::common;
 use common::raw::*;
 use common::{assert_broker_works, ChildBroker};
 use lapin::options::{ExchangeDeclareOptions, QueueDeclareOptions};

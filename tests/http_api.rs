@@ -3,7 +3,7 @@
 //! through the API, policies applied at once, list conventions, definitions round trips,
 //! health checks, and bad input answered with a 4xx.
 
-mod common;
+use crate::common;
 use common::TestBroker;
 use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;

@@ -1,7 +1,7 @@
 //! Connections, channels and consumers in the management API, from real clients: what
 //! they report, who may see them, and closing a connection with a reason.
 
-mod common;
+use crate::common;
 use common::raw::RawClient;
 use common::TestBroker;
 use lapin::options::QueueDeclareOptions;

@@ -2,7 +2,7 @@
 //! page, its modules have a JavaScript type, a file that is not there is 404, anything but
 //! GET/HEAD is 405, and an unchanged file revalidates with 304. The API keeps its paths.
 
-mod common;
+use crate::common;
 use common::TestBroker;
 use hyper::Method;
 use warren::ctl::client::{Client, Response};

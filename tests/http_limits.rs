@@ -1,7 +1,7 @@
 //! Vhost and user limits set through the management API, enforced on real clients with
 //! RabbitMQ's reply codes and texts, kept across a restart.
 
-mod common;
+use crate::common;
 use common::raw::{Login, RawClient};
 use common::TestBroker;
 use lapin::options::QueueDeclareOptions;

@@ -2,7 +2,7 @@
 //! `messages_persistent`, `memory`, `head_message_timestamp`, `idle_since`), counted from
 //! messages of known sizes published by a real client, and lists sorted by them.
 
-mod common;
+use crate::common;
 use common::TestBroker;
 use lapin::options::*;
 use lapin::types::{AMQPValue, FieldTable};

@@ -2,7 +2,7 @@
 //! publishes to topic exchanges (write) and bindings from them (read), changed at runtime,
 //! kept across a restart.
 
-mod common;
+use crate::common;
 use common::TestBroker;
 use lapin::options::*;
 use lapin::types::FieldTable;

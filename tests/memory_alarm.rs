@@ -2,7 +2,7 @@
 //! `connection.blocked` if it advertised the capability), its publish is held, not routed,
 //! until the alarm clears; consumers keep receiving meanwhile.
 
-mod common;
+use crate::common;
 use common::raw::{Login, Next, RawClient, WAIT};
 use common::TestBroker;
 use futures_lite::StreamExt;

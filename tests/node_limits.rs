@@ -1,7 +1,7 @@
 //! Node-wide limits from the configuration: `amqp.max_connections` (530 at connection.open,
 //! as RabbitMQ's node connection limit) and `amqp.max_message_size` (406 on the channel).
 
-mod common;
+use crate::common;
 use common::{amqp_code, TestBroker};
 use lapin::options::BasicPublishOptions;
 use lapin::BasicProperties;

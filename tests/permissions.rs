@@ -1,7 +1,7 @@
 //! Vhost permissions (configure/write/read regular expressions) on every operation, with
 //! RabbitMQ 3.10's 403 texts (checked against the reference broker with the same user).
 
-mod common;
+use crate::common;
 use common::TestBroker;
 use lapin::{options::*, types::FieldTable, BasicProperties, Channel, Connection};
 use warren::auth::hash_password;
@@ -50,6 +50,23 @@ async fn refused(
     );
 }
 
+/// Publishes in confirm mode and waits for the confirm: a refused publish closes the channel,
+/// and lapin fails the pending confirm with the close's reason (a later method on the channel
+/// could instead see it already closing and lose the reason).
+async fn publish_confirmed(ch: &Channel, exchange: &str, key: &str) -> lapin::Result<()> {
+    ch.confirm_select(ConfirmSelectOptions::default()).await?;
+    ch.basic_publish(
+        exchange.into(),
+        key.into(),
+        BasicPublishOptions::default(),
+        b"x",
+        BasicProperties::default(),
+    )
+    .await?
+    .await
+    .map(|_| ())
+}
+
 #[tokio::test]
 async fn every_operation_checks_the_matching_permission() {
     let b = TestBroker::start().await;
@@ -82,39 +99,11 @@ async fn every_operation_checks_the_matching_permission() {
     .await
     .expect("configure matches");
     refused(&conn, "exchange 'amq.direct'", async |ch| {
-        ch.basic_publish(
-            "amq.direct".into(),
-            "k".into(),
-            BasicPublishOptions::default(),
-            b"x",
-            BasicProperties::default(),
-        )
-        .await?;
-        ch.queue_declare(
-            "lim-q".into(),
-            QueueDeclareOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map(|_| ())
+        publish_confirmed(ch, "amq.direct", "k").await
     })
     .await;
     refused(&conn, "exchange 'amq.default'", async |ch| {
-        ch.basic_publish(
-            "".into(),
-            "lim-q".into(),
-            BasicPublishOptions::default(),
-            b"x",
-            BasicProperties::default(),
-        )
-        .await?;
-        ch.queue_declare(
-            "lim-q".into(),
-            QueueDeclareOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map(|_| ())
+        publish_confirmed(ch, "", "lim-q").await
     })
     .await;
     refused(&conn, "exchange 'amq.direct'", async |ch| {

@@ -2,7 +2,7 @@
 //! policy precedence (RabbitMQ 3.10: the lowest numeric limit wins), and alternate
 //! exchanges by policy.
 
-mod common;
+use crate::common;
 use common::TestBroker;
 use lapin::{options::*, types::AMQPValue, types::FieldTable, BasicProperties, Channel};
 use warren::config::{Config, PolicyDef};

@@ -4,7 +4,7 @@
 //! and the publisher hears `connection.unblocked` and gets its confirms. A disk limit larger
 //! than the free space blocks publishers ("low on disk") but not consumers.
 
-mod common;
+use crate::common;
 use common::raw::{Login, Next, RawClient, RawFrame};
 use common::ChildBroker;
 use futures_lite::StreamExt;

@@ -5,8 +5,8 @@
 //! Run with `WARREN_TEST_REFERENCE=127.0.0.1:5682` to check the expectations against a
 //! reference RabbitMQ.
 
-mod common;
-mod queue_features;
+use crate::common;
+use crate::queue_features;
 
 use common::{unique, Target};
 use lapin::types::{AMQPValue, FieldTable};

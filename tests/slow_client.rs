@@ -1,7 +1,7 @@
 //! A client that stops reading: its deliveries stop at a bounded write backlog (the rest stay
 //! in the queue, where memory accounting and paging see them), and other clients carry on.
 
-mod common;
+use crate::common;
 use common::raw::RawClient;
 use common::TestBroker;
 use lapin::protocol::{basic, AMQPClass};

@@ -4,7 +4,7 @@
 //! durable metadata of every kind, with stored definitions winning over the config file;
 //! fully-acked segment files deleted.
 
-mod common;
+use crate::common;
 use common::{amqp_code, ChildBroker};
 use lapin::{options::*, types::AMQPValue, types::FieldTable, BasicProperties, Connection};
 use lapin::{Channel, ExchangeKind};

@@ -3,7 +3,7 @@
 //! EXTERNAL login, connection details, reload while a connection stays open, hostile
 //! clients on the TLS port.
 
-mod common;
+use crate::common;
 use common::certs::{rustls_client, Ca, Pem};
 use common::{round_trip, TestBroker};
 use std::net::SocketAddr;

@@ -4,7 +4,7 @@
 //! script's exit status. pika is a test requirement: without it the test fails and says
 //! how to install it (`.ci/run` installs it).
 
-mod common;
+use crate::common;
 use common::certs::Ca;
 use common::TestBroker;
 use std::time::Duration;

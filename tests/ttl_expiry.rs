@@ -4,8 +4,8 @@
 //! Run with `WARREN_TEST_REFERENCE=127.0.0.1:5682` to check the protocol expectations
 //! against a reference RabbitMQ (the restart test always runs on an in-process Warren).
 
-mod common;
-mod queue_features;
+use crate::common;
+use crate::queue_features;
 
 use common::{unique, Target, TestBroker};
 use lapin::types::FieldTable;

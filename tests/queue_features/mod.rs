@@ -1,6 +1,5 @@
 //! Shared helpers for the queue-feature tests (TTL, dead lettering, length limits,
-//! priorities, single active consumer, direct reply-to). Not a test crate itself: each of
-//! those files says `mod queue_features;`.
+//! priorities, single active consumer, direct reply-to).
 #![allow(dead_code)]
 
 use futures_lite::StreamExt;
