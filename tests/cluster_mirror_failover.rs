@@ -23,6 +23,9 @@ const KILLS: usize = 20;
 const QUEUE: &str = "ha.failover";
 const WAIT: Duration = Duration::from_secs(30);
 
+/// A consumer session: its node, when it subscribed, when it got its first delivery.
+type Session = (usize, Instant, Option<Instant>);
+
 /// What the clients share: where the nodes are, and what they saw.
 #[derive(Default)]
 struct Run {
@@ -35,42 +38,51 @@ struct Run {
     /// Every delivery: (consumer session, publisher, number, redelivered).
     got: Mutex<Vec<(u64, u32, u32, bool)>>,
     sessions: AtomicU64,
+    /// Each consumer session's node, when it subscribed, and when it got its first
+    /// delivery.
+    subscribed: Mutex<HashMap<u64, Session>>,
     /// Publishes whose confirm never came on a live connection.
     unanswered: AtomicU64,
 }
 
 impl Run {
-    /// A connection and channel to a running node, trying `prefer` first (after a pause,
-    /// `None` when none answers).
-    async fn connect(&self, prefer: usize) -> Option<(Connection, lapin::Channel)> {
+    /// A connection and channel to a running node (and its index), trying `prefer` first
+    /// (after a pause, `None` when none answers).
+    async fn connect(&self, prefer: usize) -> Option<(Connection, lapin::Channel, usize)> {
         let url = self.url(prefer);
-        let conn = match url {
-            Some(url) => Connection::connect(&url, Default::default()).await.ok(),
+        let conn = match &url {
+            Some((_, url)) => within(Connection::connect(url, Default::default())).await,
             None => None,
         };
-        let Some(conn) = conn else {
+        let (Some(conn), Some((node, _))) = (conn, url) else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             return None;
         };
-        let ch = conn.create_channel().await.ok()?;
-        Some((conn, ch))
+        let ch = within(conn.create_channel()).await?;
+        Some((conn, ch, node))
     }
 
-    /// A running node's URL, trying `prefer` first.
-    fn url(&self, prefer: usize) -> Option<String> {
+    /// A running node's index and URL, trying `prefer` first.
+    fn url(&self, prefer: usize) -> Option<(usize, String)> {
         let urls = self.urls.lock();
         let n = urls.len();
-        (0..n).find_map(|i| urls[(prefer + i) % n].clone())
+        (0..n).find_map(|i| {
+            let at = (prefer + i) % n;
+            urls[at].clone().map(|u| (at, u))
+        })
     }
 }
 
 async fn publisher(run: Arc<Run>, p: u32) {
     let mut n = 0u32;
     while !run.stop_publishing.load(Ordering::Acquire) {
-        let Some((conn, ch)) = run.connect(p as usize).await else {
+        let Some((conn, ch, _)) = run.connect(p as usize).await else {
             continue;
         };
-        if ch.confirm_select(Default::default()).await.is_err() {
+        if within(ch.confirm_select(Default::default()))
+            .await
+            .is_none()
+        {
             continue;
         }
         let persistent = BasicProperties::default().with_delivery_mode(2);
@@ -78,18 +90,17 @@ async fn publisher(run: Arc<Run>, p: u32) {
             let mut pending = Vec::new();
             for _ in 0..20 {
                 let body = format!("{p}:{n}");
-                let sent = ch
-                    .basic_publish(
-                        "".into(),
-                        QUEUE.into(),
-                        Default::default(),
-                        body.as_bytes(),
-                        persistent.clone(),
-                    )
-                    .await;
+                let sent = within(ch.basic_publish(
+                    "".into(),
+                    QUEUE.into(),
+                    Default::default(),
+                    body.as_bytes(),
+                    persistent.clone(),
+                ))
+                .await;
                 match sent {
-                    Ok(c) => pending.push((n, c)),
-                    Err(_) => break 'publishing,
+                    Some(c) => pending.push((n, c)),
+                    None => break 'publishing,
                 }
                 // A number is never published twice, whatever became of it.
                 n += 1;
@@ -115,24 +126,24 @@ async fn publisher(run: Arc<Run>, p: u32) {
 
 async fn consumer(run: Arc<Run>, c: usize) {
     while !run.stop_consuming.load(Ordering::Acquire) {
-        let Some((conn, ch)) = run.connect(c).await else {
+        let Some((conn, ch, node)) = run.connect(c).await else {
             continue;
         };
-        let _ = ch.basic_qos(50, BasicQosOptions::default()).await;
+        let _ = within(ch.basic_qos(50, BasicQosOptions::default())).await;
         let session = run.sessions.fetch_add(1, Ordering::Relaxed);
-        let consumed = ch
-            .basic_consume(
-                QUEUE.into(),
-                format!("c{c}-{session}").as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await;
-        let Ok(mut deliveries) = consumed else {
+        let consumed = within(ch.basic_consume(
+            QUEUE.into(),
+            format!("c{c}-{session}").as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        ))
+        .await;
+        let Some(mut deliveries) = consumed else {
             // The master's node is down and no mirror promoted yet.
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
+        (run.subscribed.lock()).insert(session, (node, Instant::now(), None));
         loop {
             let next = tokio::time::timeout(Duration::from_millis(500), deliveries.next()).await;
             let d = match next {
@@ -146,13 +157,22 @@ async fn consumer(run: Arc<Run>, c: usize) {
             let (p, n) = body.split_once(':').expect("p:n");
             let (p, n) = (p.parse().expect("p"), n.parse().expect("n"));
             run.got.lock().push((session, p, n, d.redelivered));
-            if d.acker.ack(Default::default()).await.is_err() {
+            if let Some((_, _, first @ None)) = run.subscribed.lock().get_mut(&session) {
+                *first = Some(Instant::now());
+            }
+            if within(d.acker.ack(Default::default())).await.is_none() {
                 break;
             }
         }
         // A connection whose node died may never answer a close.
         let _ = tokio::time::timeout(Duration::from_secs(1), conn.close(200, "bye".into())).await;
     }
+}
+
+/// A client operation's result, `None` when it failed or took longer than `WAIT` (a
+/// connection to a killed node may never answer).
+async fn within<T>(f: impl std::future::Future<Output = lapin::Result<T>>) -> Option<T> {
+    tokio::time::timeout(WAIT, f).await.ok()?.ok()
 }
 
 async fn queue_json(node: &Node) -> Option<serde_json::Value> {
@@ -197,7 +217,8 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
     }
 
     let mut nodes: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
-    let mut failovers = Vec::new();
+    // Each kill: when, of which node, and how long until another node showed a new master.
+    let mut kills = Vec::new();
     // For a failure's report: each kill's time, the node, and the publishers' numbers then;
     // the mirroring lines of the logs of nodes killed.
     let mut history = Vec::new();
@@ -223,9 +244,13 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
             "{:?} kill {kill} of {master}, confirmed up to {highest:?}",
             started.elapsed()
         ));
-        dead_logs.extend(mirroring_lines(&dead, started));
+        let log = dead.broker.log.clone();
         let killed_at = Instant::now();
         let dir = dead.broker.kill();
+        // What it wrote last reaches the log once its pipe is read to the end.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let lines = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        dead_logs.extend(mirroring_lines(&master, lines));
         let other = nodes[(at + 1) % nodes.len()].as_ref().expect("running");
         let deadline = Instant::now() + WAIT;
         loop {
@@ -236,7 +261,7 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
             assert!(Instant::now() < deadline, "kill {kill}: no mirror promoted");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        failovers.push(killed_at.elapsed());
+        kills.push((killed_at, at, killed_at.elapsed()));
         let back = Node::start_in(dir, spec);
         run.urls.lock()[at] = Some(back.broker.url());
         nodes[at] = Some(back);
@@ -247,7 +272,8 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
 
     run.stop_publishing.store(true, Ordering::Release);
     for p in publishers {
-        p.await.expect("publisher");
+        let done = tokio::time::timeout(3 * WAIT, p).await;
+        done.expect("a publisher stops").expect("publisher");
     }
     let confirmed: HashMap<u32, HashSet<u32>> = run.confirmed.lock().clone();
     let total: usize = confirmed.values().map(HashSet::len).sum();
@@ -271,7 +297,7 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
                 nodes
                     .iter()
                     .flatten()
-                    .flat_map(|n| mirroring_lines(n, started)),
+                    .flat_map(|n| mirroring_lines(&n.spec.name, n.broker.log_lines())),
             ) {
                 eprintln!("{line}");
             }
@@ -280,13 +306,14 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
             Instant::now() < deadline,
             "{} of {total} confirmed messages never consumed, first {:?}",
             missing.len(),
-            &missing[..missing.len().min(10)]
+            &missing[..missing.len().min(100)]
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     run.stop_consuming.store(true, Ordering::Release);
     for c in consumers {
-        c.await.expect("consumer");
+        let done = tokio::time::timeout(3 * WAIT, c).await;
+        done.expect("a consumer stops").expect("consumer");
     }
 
     let unanswered = run.unanswered.load(Ordering::Relaxed);
@@ -312,12 +339,29 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
             assert!(before < *n, "session {s}: {p}:{n} after {p}:{before}");
         }
     }
+    // Failover: from a kill to the first delivery to a consumer that subscribed after it
+    // on another node (so from the new master).
+    let subscribed = run.subscribed.lock().clone();
+    let mut failovers: Vec<Duration> = (kills.iter())
+        .filter_map(|(at, node, _)| {
+            (subscribed.values())
+                .filter(|(n, since, _)| n != node && since > at)
+                .filter_map(|(_, _, first)| *first)
+                .min()
+                .map(|first| first - *at)
+        })
+        .collect();
     failovers.sort();
+    let mut promotions: Vec<Duration> = kills.iter().map(|k| k.2).collect();
+    promotions.sort();
     println!(
-        "{KILLS} kills: {total} confirmed messages, {} deliveries; failover p50 {:?}, max {:?}",
+        "{KILLS} kills: {total} confirmed messages, {} deliveries; failover to the first delivery p50 {:?}, max {:?} (of {}); to the promotion p50 {:?}, max {:?}",
         got.len(),
         failovers[failovers.len() / 2],
-        failovers[failovers.len() - 1]
+        failovers[failovers.len() - 1],
+        failovers.len(),
+        promotions[promotions.len() / 2],
+        promotions[promotions.len() - 1]
     );
 }
 
@@ -336,11 +380,11 @@ async fn await_in_sync(node: &Node) {
     }
 }
 
-/// The node's log lines about mirroring, named after the node.
-fn mirroring_lines(node: &Node, _since: Instant) -> Vec<String> {
+/// A node's log lines about mirroring, named after the node.
+fn mirroring_lines(node: &str, lines: Vec<String>) -> Vec<String> {
     let words = ["mirror", "promot", "master now", "synchronised"];
-    (node.broker.log_lines().into_iter())
+    (lines.into_iter())
         .filter(|l| words.iter().any(|w| l.contains(w)))
-        .map(|l| format!("{}: {l}", node.spec.name))
+        .map(|l| format!("{node}: {l}"))
         .collect()
 }

@@ -9,31 +9,45 @@ use crate::broker::mirror_plan::{plan, HaMode};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often the leader looks.
-const EVERY: Duration = Duration::from_secs(1);
+/// How often every node notes who runs, and the leader looks again when that changed.
+const EVERY: Duration = Duration::from_millis(200);
+/// How often the leader looks at every queue anyway (policies change too).
+const FULL_PASS: Duration = Duration::from_secs(1);
 /// How long a master's node must have been down before a mirror takes over (a link that
-/// drops and comes back is not a dead node).
-const DOWN_FOR: Duration = Duration::from_secs(2);
+/// drops and comes back at once is not a dead node). A promotion of a master still alive
+/// loses nothing: what it confirmed, every mirror held.
+const DOWN_FOR: Duration = Duration::from_secs(1);
 
 impl Cluster {
     pub(super) async fn place_mirrors(self: Arc<Self>) {
+        // Kept on every node, so a leader elected after the old one died with a master
+        // knows how long that master has been down.
         let mut down_since = super::status::DownSince::default();
+        let mut last: Option<(Vec<String>, Vec<String>)> = None;
+        let mut full_pass = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(EVERY).await;
             if *self.broker.shutdown.borrow() {
                 return;
             }
             let status = self.status();
+            let dead = down_since.update(&status, DOWN_FOR);
             // Links to members come up in the first moments of a start.
             if status.leader.as_deref() != Some(self.me.name.as_str())
                 || self.broker.started.elapsed() < self.links.tick()
             {
+                last = None;
                 continue;
             }
             let running: Vec<String> = (status.running_nodes().into_iter())
                 .map(str::to_owned)
                 .collect();
-            let dead = down_since.update(&status, DOWN_FOR);
+            let seen = Some((running.clone(), dead.clone()));
+            if seen == last && full_pass.elapsed() < FULL_PASS {
+                continue;
+            }
+            last = seen;
+            full_pass = tokio::time::Instant::now();
             for cmd in self.misplaced(&running, &dead) {
                 self.broker.run_as_broker(cmd);
             }

@@ -3,6 +3,12 @@
 //! were delivered, which left. A mirror keeps a copy of the messages the master holds,
 //! with whether each was delivered, and never delivers itself. Publisher confirms wait
 //! until every mirror holds the message (on disk, when persistent in a durable queue).
+//!
+//! A mirror that may have missed operations (its link dropped, or it refused some) is
+//! resumed, not wiped: it keeps what it holds, marked delivered (it may have left the
+//! master meanwhile, so a promotion hands it out again as a redelivery), until the master
+//! has nothing older left and trims it. While the cluster still counts it synchronised it
+//! may be promoted, and its copy then still holds every message it ever confirmed.
 
 use super::Queue;
 use crate::message::Message;
@@ -23,8 +29,11 @@ pub(crate) enum MirrorOp {
     Delivered { seqs: Vec<u64> },
     /// Messages left the queue (acknowledged, dropped, expired, dead-lettered, purged).
     Gone { seqs: Vec<u64> },
-    /// The mirror starts over: what it holds may have missed operations.
-    Reset,
+    /// The mirror may have missed operations: what it holds stays, marked delivered. It
+    /// answers with the number `id`.
+    Resume { id: u64 },
+    /// Nothing before position `below` is left at the master.
+    Trim { below: u64 },
 }
 
 /// The way from a master to its mirrors (the cluster provides it).
@@ -36,13 +45,16 @@ pub(crate) trait MirrorLinks: Send + Sync {
 /// The master's side: its mirrors and the confirms that wait for them.
 pub(crate) struct Mirroring {
     links: std::sync::Arc<dyn MirrorLinks>,
-    /// Each mirror's node and the first position it was sent: it holds everything the
-    /// master holds once no older message is left.
-    nodes: Vec<(String, u64)>,
-    /// Mirrors to tell to start over before anything else.
-    to_reset: Vec<String>,
-    /// Mirrors that took operations since they started over, while older ones still wait.
-    proven: Vec<String>,
+    /// Oldest first.
+    nodes: Vec<Mirror>,
+    /// Mirrors to tell they may have missed operations, before anything else; sent at
+    /// once after a placement, else with the next operations.
+    to_resume: Vec<String>,
+    resume_now: bool,
+    /// Mirrors whose resume is to be sent again until they follow (`retrying` set).
+    to_retry: Vec<String>,
+    /// The last resume's number.
+    resumes: u64,
     /// Confirms waiting for mirrors to hold their message, by position.
     waiting: BTreeMap<u64, Waiting>,
     /// The synchronised mirrors as last reported to the cluster, and whether that may
@@ -50,6 +62,25 @@ pub(crate) struct Mirroring {
     reported: Vec<String>,
     dirty: bool,
 }
+
+/// A mirror as its master sees it.
+struct Mirror {
+    node: String,
+    /// The first position it was sent since it was last resumed: it holds everything the
+    /// master holds once no older message is left (and it follows).
+    since: u64,
+    /// The number of its last resume.
+    resume: u64,
+    /// It took that resume or a message sent since: it takes this node as master.
+    following: bool,
+    /// What was sent before `since` stopped waiting for it.
+    released: bool,
+    /// Its resume is sent again every so often until it follows.
+    retrying: bool,
+}
+
+/// How often a resume goes again to a mirror that does not follow yet.
+const RESUME_AGAIN: std::time::Duration = std::time::Duration::from_millis(500);
 
 struct Waiting {
     nodes: SmallVec<[String; 2]>,
@@ -61,42 +92,60 @@ impl Mirroring {
         Mirroring {
             links,
             nodes: Vec::new(),
-            to_reset: Vec::new(),
-            proven: Vec::new(),
+            to_resume: Vec::new(),
+            resume_now: false,
+            to_retry: Vec::new(),
+            resumes: 0,
             waiting: BTreeMap::new(),
             reported: Vec::new(),
             dirty: true,
         }
     }
 
-    /// Places the mirrors on `nodes`: a new one is sent what comes from `next_seq` on; a
-    /// confirm no longer waits for one that went. Returns the confirms now due.
+    fn mirror(&mut self, node: &str) -> Option<&mut Mirror> {
+        self.nodes.iter_mut().find(|m| m.node == node)
+    }
+
+    /// Places the mirrors on `nodes`: a new one is resumed from `next_seq` on; a confirm
+    /// no longer waits for one that went. Returns the confirms now due.
     pub(crate) fn set_nodes(&mut self, nodes: &[String], next_seq: u64) -> Vec<OnSynced> {
-        self.nodes.retain(|(n, _)| nodes.contains(n));
-        self.to_reset.retain(|n| nodes.contains(n));
+        self.nodes.retain(|m| nodes.contains(&m.node));
+        self.to_resume.retain(|n| nodes.contains(n));
         for n in nodes {
-            if !self.nodes.iter().any(|(m, _)| m == n) {
-                self.nodes.push((n.clone(), next_seq));
-                self.to_reset.push(n.clone());
+            if self.mirror(n).is_none() {
+                self.resumes += 1;
+                self.nodes.push(Mirror {
+                    node: n.clone(),
+                    since: next_seq,
+                    resume: self.resumes,
+                    following: false,
+                    released: false,
+                    retrying: true,
+                });
+                self.to_retry.push(n.clone());
+                self.to_resume.push(n.clone());
+                self.resume_now = true;
             }
         }
         self.dirty = true;
-        let placed: Vec<String> = self.nodes.iter().map(|(n, _)| n.clone()).collect();
-        self.settle(.., |n| !placed.contains(n))
+        let placed: Vec<String> = self.nodes.iter().map(|m| m.node.clone()).collect();
+        let due = self.settle(.., |n| !placed.contains(n));
+        tracing::debug!(target: "warren::mirror_trace", "mirrors set to {placed:?} from {next_seq}: {} confirms due", due.len());
+        due
     }
 
     /// The mirrors that hold everything the master holds, given its oldest position.
     pub(crate) fn synchronised(&self, oldest: Option<u64>) -> Vec<String> {
         (self.nodes.iter())
-            .filter(|(_, since)| oldest.is_none_or(|o| o >= *since))
-            .map(|(n, _)| n.clone())
+            .filter(|m| m.following && oldest.is_none_or(|o| o >= m.since))
+            .map(|m| m.node.clone())
             .collect()
     }
 
     /// Holds `done` until every mirror has the message at `seq` (given back when there
     /// is none to wait for).
     pub(crate) fn wait(&mut self, seq: u64, done: OnSynced) -> Option<OnSynced> {
-        let nodes: SmallVec<[String; 2]> = self.nodes.iter().map(|(n, _)| n.clone()).collect();
+        let nodes: SmallVec<[String; 2]> = self.nodes.iter().map(|m| m.node.clone()).collect();
         if nodes.is_empty() {
             return Some(done);
         }
@@ -105,70 +154,111 @@ impl Mirroring {
     }
 
     /// Mirror `node` holds the messages at `seqs`: the confirms now due. Holding one sent
-    /// since it last started over proves it takes this node as the master: what was sent
-    /// before no longer waits for it, once the cluster no longer counts it synchronised
-    /// (`synchronised`, as committed), so no promotion can pick it for what it lacks.
+    /// since it was last resumed shows it follows this node as master.
     pub(crate) fn holds(
         &mut self,
         node: &str,
         seqs: &[u64],
         synchronised: &[String],
     ) -> Vec<OnSynced> {
-        let since = self.nodes.iter().find(|(n, _)| n == node).map(|(_, s)| *s);
-        let proof = since.is_some_and(|s| seqs.iter().any(|q| *q >= s));
-        if proof && !self.proven.iter().any(|n| n == node) {
-            self.proven.push(node.to_string());
-        }
-        let mut due = self.release_proven(synchronised);
-        due.extend(self.holds_only(node, seqs));
-        due
-    }
-
-    /// What waits for mirrors that proved they take this node as master, and that the
-    /// cluster does not count synchronised, stops waiting for them.
-    pub(crate) fn release_proven(&mut self, synchronised: &[String]) -> Vec<OnSynced> {
-        let mut due = Vec::new();
-        let proven = std::mem::take(&mut self.proven);
-        for node in proven {
-            let since = self.nodes.iter().find(|(n, _)| *n == node).map(|(_, s)| *s);
-            match since {
-                Some(since) if !synchronised.contains(&node) => {
-                    due.extend(self.settle(..since, |n| *n == node));
-                }
-                Some(_) => self.proven.push(node),
-                None => {}
+        if let Some(m) = self.mirror(node) {
+            if !m.following && seqs.iter().any(|q| *q >= m.since) {
+                m.following = true;
+                self.dirty = true;
             }
         }
-        due
-    }
-
-    fn holds_only(&mut self, node: &str, seqs: &[u64]) -> Vec<OnSynced> {
-        let mut due = Vec::new();
+        let mut due = self.release_proven(synchronised);
         for seq in seqs {
             due.extend(self.settle(*seq..=*seq, |n| n == node));
         }
         due
     }
 
-    /// Mirror `node` is unreachable, or refused operations: it starts over, and what waits
-    /// for it keeps waiting until it takes operations from here again or is no longer a
-    /// mirror.
-    pub(crate) fn suspect(&mut self, node: &str, next_seq: u64) {
-        tracing::info!("mirror on {node} starts over from {next_seq}");
-        self.proven.retain(|n| n != node);
-        for (n, since) in &mut self.nodes {
-            if n == node {
-                *since = next_seq;
-                if !self.to_reset.iter().any(|r| r == node) {
-                    self.to_reset.push(n.clone());
-                }
+    /// Mirror `node` took its resume number `resume`: if that is its last, it follows this
+    /// node as master. Returns the confirms now due.
+    pub(crate) fn resumed(
+        &mut self,
+        node: &str,
+        resume: u64,
+        synchronised: &[String],
+    ) -> Vec<OnSynced> {
+        if let Some(m) = self.mirror(node) {
+            if m.resume == resume && !m.following {
+                m.following = true;
+                self.dirty = true;
             }
+        }
+        self.release_proven(synchronised)
+    }
+
+    /// What waits for mirrors that follow this node as master, and that the cluster
+    /// (`synchronised`, as committed) does not count synchronised, stops waiting for them
+    /// for what was sent before they were resumed: no promotion can pick them for what
+    /// they may lack.
+    pub(crate) fn release_proven(&mut self, synchronised: &[String]) -> Vec<OnSynced> {
+        let mut due = Vec::new();
+        for i in 0..self.nodes.len() {
+            let m = &self.nodes[i];
+            if !m.following || m.released || synchronised.contains(&m.node) {
+                continue;
+            }
+            let (node, since) = (m.node.clone(), m.since);
+            self.nodes[i].released = true;
+            let n = due.len();
+            due.extend(self.settle(..since, |n| *n == node));
+            tracing::debug!(target: "warren::mirror_trace", "mirror on {node} follows from {since}: {} confirms due", due.len() - n);
+        }
+        due
+    }
+
+    /// Mirror `node` is unreachable, or refused operations: it is resumed, and what waits
+    /// for it keeps waiting until it follows this node again, or is no longer a mirror.
+    pub(crate) fn suspect(&mut self, node: &str, next_seq: u64) {
+        self.resumes += 1;
+        let resume = self.resumes;
+        let Some(m) = self.mirror(node) else {
+            return;
+        };
+        if m.following {
+            tracing::info!("mirror on {node} resumes from {next_seq}");
+        }
+        m.since = next_seq;
+        m.resume = resume;
+        m.following = false;
+        m.released = false;
+        if !std::mem::replace(&mut m.retrying, true) {
+            self.to_retry.push(node.to_string());
+        }
+        if !self.to_resume.iter().any(|r| r == node) {
+            self.to_resume.push(node.to_string());
         }
         self.dirty = true;
     }
 
-    /// The synchronised mirrors, when they changed since last reported.
-    pub(crate) fn report(&mut self, oldest: impl FnOnce() -> Option<u64>) -> Option<Vec<String>> {
+    /// Sends mirror `node` its last resume again, unless it follows (or went): whether
+    /// to try again later.
+    pub(crate) fn resume_again(&mut self, node: &str) -> bool {
+        let Some(m) = self.mirror(node) else {
+            return false;
+        };
+        if m.following {
+            m.retrying = false;
+            return false;
+        }
+        if !self.to_resume.iter().any(|r| r == node) {
+            self.to_resume.push(node.to_string());
+        }
+        self.resume_now = true;
+        true
+    }
+
+    /// The synchronised mirrors, when they changed since last reported. A mirror newly
+    /// synchronised is trimmed of what it kept from before it was last resumed.
+    pub(crate) fn report(
+        &mut self,
+        q: &Queue,
+        oldest: impl FnOnce() -> Option<u64>,
+    ) -> Option<Vec<String>> {
         if !self.dirty && self.reported.len() == self.nodes.len() {
             return None;
         }
@@ -176,6 +266,12 @@ impl Mirroring {
         self.dirty = false;
         if now == self.reported {
             return None;
+        }
+        for m in &self.nodes {
+            if now.contains(&m.node) && !self.reported.contains(&m.node) {
+                let trim = vec![MirrorOp::Trim { below: m.since }];
+                self.links.send(q, std::slice::from_ref(&m.node), trim);
+            }
         }
         tracing::info!(
             "synchronised mirrors now {now:?} (were {:?})",
@@ -205,16 +301,21 @@ impl Mirroring {
             .collect()
     }
 
-    /// Sends `ops` to every mirror (after a reset, to those that start over).
+    /// Sends `ops` to every mirror, after a resume to those that may have missed some.
     pub(crate) fn send(&mut self, q: &Queue, ops: Vec<MirrorOp>) {
+        if ops.is_empty() && !self.resume_now {
+            return;
+        }
+        self.resume_now = false;
+        for node in std::mem::take(&mut self.to_resume) {
+            let resume = self.mirror(&node).map_or(0, |m| m.resume);
+            let op = vec![MirrorOp::Resume { id: resume }];
+            self.links.send(q, std::slice::from_ref(&node), op);
+        }
         if ops.is_empty() {
             return;
         }
-        if !self.to_reset.is_empty() {
-            let reset = std::mem::take(&mut self.to_reset);
-            self.links.send(q, &reset, vec![MirrorOp::Reset]);
-        }
-        let nodes: Vec<String> = self.nodes.iter().map(|(n, _)| n.clone()).collect();
+        let nodes: Vec<String> = self.nodes.iter().map(|m| m.node.clone()).collect();
         self.links.send(q, &nodes, ops);
     }
 }
@@ -233,8 +334,23 @@ pub(crate) struct Copied {
 }
 
 impl MirrorCopy {
-    pub(crate) fn insert(&mut self, seq: u64, c: Copied) {
-        self.entries.insert(seq, c);
+    /// Keeps `c` at `seq`; returns the stored copy of what was there to release.
+    pub(crate) fn insert(&mut self, seq: u64, c: Copied) -> Option<RecordRef> {
+        self.entries.insert(seq, c).and_then(|old| old.stored)
+    }
+
+    /// Everything held may have left the master meanwhile.
+    pub(crate) fn resume(&mut self) {
+        for c in self.entries.values_mut() {
+            c.delivered = true;
+        }
+    }
+
+    /// Removes what is held from before `below`; returns the stored copies to release.
+    pub(crate) fn trim(&mut self, below: u64) -> Vec<RecordRef> {
+        let kept = self.entries.split_off(&below);
+        let old = std::mem::replace(&mut self.entries, kept);
+        old.into_values().filter_map(|c| c.stored).collect()
     }
 
     pub(crate) fn delivered(&mut self, seqs: &[u64]) {
@@ -288,6 +404,7 @@ impl Queue {
                 fx.confirmed.extend(m.set_nodes(&nodes, next));
             }
         });
+        self.resume_until_followed();
     }
 
     /// The mirrors that hold everything the master holds, as the cluster knows them.
@@ -310,7 +427,7 @@ impl Queue {
 
     /// This node's mirror becomes the master (the old master's node is down): its copy
     /// becomes the queue, what was delivered coming back as redelivered; `rest` are the
-    /// mirrors left, which start over.
+    /// mirrors left, which are resumed.
     pub(crate) fn become_master(
         self: &Arc<Self>,
         node: &str,
@@ -326,6 +443,15 @@ impl Queue {
             copied.first().map(|c| c.0),
             copied.last().map(|c| c.0)
         );
+        if tracing::enabled!(target: "warren::mirror_trace", tracing::Level::DEBUG) {
+            let bodies: Vec<String> = (copied.iter())
+                .map(|(seq, c)| {
+                    let b = c.msg.body();
+                    format!("{seq}={}", String::from_utf8_lossy(&b[..b.len().min(24)]))
+                })
+                .collect();
+            tracing::debug!(target: "warren::mirror_trace", "promoted mirror copy: {}", bodies.join(" "));
+        }
         self.set_home(node.to_string(), None);
         *self.mirrors.lock() = rest.clone();
         self.synchronised.lock().clear();
@@ -339,6 +465,7 @@ impl Queue {
                 m
             });
         });
+        self.resume_until_followed();
         super::expiry::watch_unused(self);
     }
 
@@ -375,18 +502,45 @@ impl Queue {
                 done(false);
             }
         }
-        // A copy here missed what the old master sent last: the new master resets it.
+        // A copy here may lack what the old master sent last: it goes, and the new master
+        // resumes this mirror from nothing.
         self.drop_copy();
     }
 
     /// At the master: mirror `node` is unreachable, or refused operations.
+    /// Its resume goes with the next operations, and again every so often until it
+    /// follows (an idle queue sends none).
     pub(crate) fn mirror_suspect(self: &Arc<Self>, node: &str) {
         self.apply(|st, _| {
             let next = st.peek_seq();
             if let Some(m) = &mut st.mirroring {
                 m.suspect(node, next);
             }
-        })
+        });
+        self.resume_until_followed();
+    }
+
+    /// Sends their resume again, every so often, to the mirrors resumed since last called,
+    /// until each follows.
+    fn resume_until_followed(self: &Arc<Self>) {
+        let nodes = (self.state.lock().mirroring.as_mut())
+            .map(|m| std::mem::take(&mut m.to_retry))
+            .unwrap_or_default();
+        for node in nodes {
+            let q = Arc::downgrade(self);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(RESUME_AGAIN).await;
+                    let Some(q) = q.upgrade() else { return };
+                    let again = q.apply(|st, _| {
+                        (st.mirroring.as_mut()).is_some_and(|m| m.resume_again(&node))
+                    });
+                    if !again {
+                        return;
+                    }
+                }
+            });
+        }
     }
 
     /// At the master: whether publishes wait for mirrors.
@@ -424,15 +578,26 @@ impl Queue {
         })
     }
 
+    /// At the master: mirror `node` took its resume number `resume`.
+    pub(crate) fn mirror_resumed(self: &Arc<Self>, node: &str, resume: u64) {
+        let synchronised = self.synchronised();
+        self.apply(|st, fx| {
+            if let Some(m) = &mut st.mirroring {
+                fx.confirmed.extend(m.resumed(node, resume, &synchronised));
+            }
+        })
+    }
+
     /// On a mirror's node: applies the master's operations to the copy. `held` gets the
     /// positions of the messages that came in, once they are held (on disk, for persistent
     /// messages of a durable queue), or an error when one could not be stored (the copy
-    /// is then incomplete: the master must reset it).
+    /// is then incomplete: the master must resume it). Returns the number of the last
+    /// resume applied.
     pub(crate) fn mirror_apply(
         &self,
         ops: Vec<MirrorOp>,
         held: Box<dyn FnOnce(Result<Vec<u64>, ()>) + Send>,
-    ) {
+    ) -> Option<u64> {
         let durable = self.durable_key();
         // Stored first, outside the copy's lock.
         let mut stored = Vec::with_capacity(ops.len());
@@ -459,10 +624,12 @@ impl Queue {
             for r in stored.into_iter().flatten().flatten() {
                 self.store.release(r, durable);
             }
-            return held(Err(()));
+            held(Err(()));
+            return None;
         }
         let mut positions = Vec::new();
         let mut released = Vec::new();
+        let mut resumed = None;
         {
             let mut copy = self.copy.lock();
             let copy = copy.get_or_insert_with(MirrorCopy::default);
@@ -478,13 +645,15 @@ impl Queue {
                             delivered: false,
                             stored,
                         };
-                        copy.insert(seq, c);
+                        released.extend(copy.insert(seq, c));
                     }
                     MirrorOp::Delivered { seqs } => copy.delivered(&seqs),
                     MirrorOp::Gone { seqs } => released.extend(copy.gone(&seqs)),
-                    MirrorOp::Reset => {
-                        released.extend(copy.take_all().into_iter().filter_map(|(_, c)| c.stored));
+                    MirrorOp::Resume { id } => {
+                        copy.resume();
+                        resumed = Some(id);
                     }
+                    MirrorOp::Trim { below } => released.extend(copy.trim(below)),
                 }
             }
         }
@@ -492,7 +661,7 @@ impl Queue {
             self.store.release(r, durable);
         }
         if positions.is_empty() {
-            return;
+            return resumed;
         }
         if stored.iter().any(|s| matches!(s, Some(Ok(_)))) {
             self.store.after_sync(Box::new(move |ok| {
@@ -501,6 +670,7 @@ impl Queue {
         } else {
             held(Ok(positions));
         }
+        resumed
     }
 
     /// Drops this node's copy (it no longer holds a mirror, or the queue is gone).

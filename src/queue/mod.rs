@@ -244,7 +244,7 @@ impl Queue {
             // In order: the mirrors hear of operations as the state applied them.
             if let Some(mut m) = st.mirroring.take() {
                 m.send(self, fx.mirror_ops());
-                fx.synchronised = m.report(|| st.oldest_seq());
+                fx.synchronised = m.report(self, || st.oldest_seq());
                 st.mirroring = Some(m);
             }
             self.update_flow(&st);

@@ -736,3 +736,33 @@ fn consumer_tags_and_utilisation_are_reported() {
     assert!(op(|fx| st.add_consumer(fx, sub)).0.is_ok());
     assert_eq!(st.details().exclusive_consumer_tag.as_deref(), Some("only"));
 }
+
+/// A resumed mirror keeps its copy, marked delivered; a trim drops what is older.
+#[test]
+fn a_resumed_mirror_copy_keeps_its_messages_until_trimmed() {
+    use super::mirror::{Copied, MirrorCopy};
+    let mut copy = MirrorCopy::default();
+    for (seq, b) in [(3, "a"), (4, "b"), (7, "c")] {
+        let c = Copied {
+            msg: msg(b),
+            delivered: false,
+            stored: None,
+        };
+        assert!(copy.insert(seq, c).is_none());
+    }
+    copy.resume();
+    let c = Copied {
+        msg: msg("d"),
+        delivered: false,
+        stored: None,
+    };
+    assert!(copy.insert(8, c).is_none());
+    assert!(copy.trim(5).is_empty());
+    let left: Vec<(u64, String, bool)> = (copy.take_all().into_iter())
+        .map(|(seq, c)| (seq, body(&c.msg), c.delivered))
+        .collect();
+    assert_eq!(
+        left,
+        vec![(7, "c".to_string(), true), (8, "d".to_string(), false)]
+    );
+}

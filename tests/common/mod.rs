@@ -110,7 +110,11 @@ impl ChildBroker {
             .arg("--data-dir")
             .arg(dir.path())
             .args(extra)
-            .env("RUST_LOG", "info")
+            // WARREN_TEST_LOG sets the brokers' log filter (RUST_LOG's syntax).
+            .env(
+                "RUST_LOG",
+                std::env::var("WARREN_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

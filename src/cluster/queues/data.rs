@@ -106,6 +106,11 @@ pub(crate) enum Data {
         q: QueueId,
         seqs: Vec<u64>,
     },
+    /// From a mirror to its master: it took the resume numbered `id`.
+    MirrorResumed {
+        q: QueueId,
+        id: u64,
+    },
     /// From a mirror's node to the master: it did not take operations (it knows another
     /// master, or not the queue yet, or could not store them).
     MirrorRefused {
@@ -119,7 +124,8 @@ pub(crate) enum MirrorOp {
     Enqueue { seq: u64, msg: Carried },
     Delivered { seqs: Vec<u64> },
     Gone { seqs: Vec<u64> },
-    Reset,
+    Resume { id: u64 },
+    Trim { below: u64 },
 }
 
 impl MirrorOp {
@@ -132,7 +138,8 @@ impl MirrorOp {
             },
             Op::Delivered { seqs } => MirrorOp::Delivered { seqs: seqs.clone() },
             Op::Gone { seqs } => MirrorOp::Gone { seqs: seqs.clone() },
-            Op::Reset => MirrorOp::Reset,
+            Op::Resume { id } => MirrorOp::Resume { id: *id },
+            Op::Trim { below } => MirrorOp::Trim { below: *below },
         }
     }
 
@@ -145,7 +152,8 @@ impl MirrorOp {
             },
             MirrorOp::Delivered { seqs } => Op::Delivered { seqs },
             MirrorOp::Gone { seqs } => Op::Gone { seqs },
-            MirrorOp::Reset => Op::Reset,
+            MirrorOp::Resume { id } => Op::Resume { id },
+            MirrorOp::Trim { below } => Op::Trim { below },
         }
     }
 }

@@ -24,21 +24,18 @@ impl MirrorLinks for Remotes {
 }
 
 impl Remotes {
-    fn any_queue(&self, q: &QueueId) -> Option<Arc<Queue>> {
-        self.broker.vhost(&q.vhost)?.queue(&q.name)
-    }
-
     /// At a mirror's node: the master's operations.
     pub(super) fn serve_mirror(&self, from: NodeId, q: QueueId, ops: Vec<MirrorOp>) {
         // Only from the queue's master: an old master back after a promotion is not one.
         let master =
             |x: &Arc<Queue>| x.is_remote() && x.home_node().is_some_and(|h| node_id(&h) == from);
-        let Some(queue) = self.any_queue(&q).filter(master) else {
+        let Some(queue) = self.known_queue(&q).filter(master) else {
             // This node knows another master, or not the queue yet.
             self.links.send_data(from, Data::MirrorRefused { q });
             return;
         };
         let links = self.links.clone();
+        let id_back = q.clone();
         let held = Box::new(move |held: Result<Vec<u64>, ()>| {
             let d = match held {
                 Ok(seqs) => Data::MirrorHas { q, seqs },
@@ -46,18 +43,30 @@ impl Remotes {
             };
             links.send_data(from, d);
         });
-        queue.mirror_apply(ops.into_iter().map(MirrorOp::into_op).collect(), held);
+        let ops = ops.into_iter().map(MirrorOp::into_op).collect();
+        if let Some(id) = queue.mirror_apply(ops, held) {
+            let q = id_back;
+            self.links.send_data(from, Data::MirrorResumed { q, id });
+        }
     }
 
     /// At the master: a mirror holds these messages.
     pub(super) fn mirror_has(&self, from: NodeId, q: QueueId, seqs: &[u64]) {
-        let (Some(queue), Some(member)) = (self.any_queue(&q), self.links.member(from)) else {
+        let (Some(queue), Some(member)) = (self.known_queue(&q), self.links.member(from)) else {
             return;
         };
         queue.mirror_holds(&member.name, seqs);
     }
 
-    /// At the master: a mirror did not take operations; it starts over. Not before this
+    /// At the master: a mirror took a resume.
+    pub(super) fn mirror_resumed(&self, from: NodeId, q: QueueId, id: u64) {
+        let (Some(queue), Some(member)) = (self.known_queue(&q), self.links.member(from)) else {
+            return;
+        };
+        queue.mirror_resumed(&member.name, id);
+    }
+
+    /// At the master: a mirror did not take operations; it is resumed. Not before this
     /// node has caught up with the log: a restarted node may be a master no longer, and
     /// its mirrors refuse it for that; what waits for them is then refused when the
     /// promotion is applied here, never confirmed.
@@ -69,13 +78,13 @@ impl Remotes {
         if !self.caught_up.load(std::sync::atomic::Ordering::Acquire) {
             return;
         }
-        let (Some(queue), Some(member)) = (self.any_queue(&q), self.links.member(from)) else {
+        let (Some(queue), Some(member)) = (self.known_queue(&q), self.links.member(from)) else {
             return;
         };
         queue.mirror_suspect(&member.name);
     }
 
-    /// The link to node `id` went down: its mirrors of queues mastered here start over.
+    /// The link to node `id` went down: its mirrors of queues mastered here are resumed.
     /// What waits for them keeps waiting until the leader removes them from the mirrors
     /// (this node is then still the master, on the majority's side), or they take
     /// operations from here again; a master cut off from the majority never confirms

@@ -82,6 +82,7 @@ impl Remotes {
             Data::Mirror { q, ops } => self.serve_mirror(from, q, ops),
             Data::MirrorHas { q, seqs } => self.mirror_has(from, q, &seqs),
             Data::MirrorRefused { q } => self.mirror_refused(from, q),
+            Data::MirrorResumed { q, id } => self.mirror_resumed(from, q, id),
             other => self.serve_data(from, other),
         }
     }

@@ -99,8 +99,12 @@ impl Consumer for RemoteConsumer {
 impl Remotes {
     /// A queue whose home is this node.
     fn local_queue(&self, q: &QueueId) -> Option<Arc<Queue>> {
-        let vhost = self.broker.vhost(&q.vhost)?;
-        vhost.queue(&q.name).filter(|q| q.remote().is_none())
+        self.known_queue(q).filter(|q| q.remote().is_none())
+    }
+
+    /// A queue this node knows, whatever its home.
+    pub(super) fn known_queue(&self, q: &QueueId) -> Option<Arc<Queue>> {
+        self.broker.vhost(&q.vhost)?.queue(&q.name)
     }
 
     fn confirm(&self, to: NodeId, id: u64, ok: bool) {
@@ -114,8 +118,11 @@ impl Remotes {
         match d {
             Data::Publish { q, msg, confirm } => {
                 let Some(queue) = self.local_queue(&q) else {
-                    // Gone meanwhile: dropped, as a message routed nowhere.
-                    return self.confirm(from, confirm, true);
+                    // Gone meanwhile: dropped, as a message routed nowhere. Homed
+                    // elsewhere as this node knows it (the sender applied a promotion
+                    // here first, or this node's was undone): refused, never confirmed.
+                    let known = self.known_queue(&q).is_some();
+                    return self.confirm(from, confirm, !known);
                 };
                 let links = self.links.clone();
                 let later = (confirm != 0).then(|| {
