@@ -227,7 +227,17 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
     for kill in 0..KILLS {
         // Every node up, both mirrors in sync: a promotion can lose nothing.
         let first = nodes[0].as_ref().expect("every node runs");
-        await_in_sync(first).await;
+        if let Err(q) = await_in_sync(first).await {
+            for line in history.iter().chain(&dead_logs) {
+                eprintln!("{line}");
+            }
+            for n in nodes.iter().flatten() {
+                for line in mirroring_lines(&n.spec.name, n.broker.log_lines()) {
+                    eprintln!("{line}");
+                }
+            }
+            panic!("kill {kill}: the mirrors never got in sync: {q:?}");
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let q = queue_json(first).await.expect("the queue");
         let master = q["node"].as_str().expect("a node").to_string();
@@ -365,17 +375,20 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
     );
 }
 
-/// Both mirrors synchronised, as the master reports.
-async fn await_in_sync(node: &Node) {
+/// Both mirrors synchronised, as the master reports; else the queue as last seen.
+async fn await_in_sync(node: &Node) -> Result<(), Option<serde_json::Value>> {
     let deadline = Instant::now() + WAIT;
     loop {
-        if let Some(q) = queue_json(node).await {
+        let q = queue_json(node).await;
+        if let Some(q) = &q {
             let n = |k: &str| q[k].as_array().map_or(0, Vec::len);
             if n("slave_nodes") == 2 && n("synchronised_slave_nodes") == 2 {
-                return;
+                return Ok(());
             }
         }
-        assert!(Instant::now() < deadline, "the mirrors never got in sync");
+        if Instant::now() >= deadline {
+            return Err(q);
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
