@@ -393,9 +393,18 @@ async fn await_in_sync(node: &Node) -> Result<(), Option<serde_json::Value>> {
     }
 }
 
-/// A node's log lines about mirroring, named after the node.
+/// A node's log lines about mirroring and the cluster, and its warnings, named after the
+/// node.
 fn mirroring_lines(node: &str, lines: Vec<String>) -> Vec<String> {
-    let words = ["mirror", "promot", "master now", "synchronised"];
+    let words = [
+        "mirror",
+        "promot",
+        "master now",
+        "synchronised",
+        "cluster",
+        "WARN",
+        "ERROR",
+    ];
     (lines.into_iter())
         .filter(|l| words.iter().any(|w| l.contains(w)))
         .map(|l| format!("{node}: {l}"))

@@ -98,6 +98,8 @@ pub(crate) struct Links {
     cookie: Vec<u8>,
     tick: Duration,
     peers: parking_lot::RwLock<HashMap<NodeId, Arc<Link>>>,
+    /// Taken while dialing an address (see `link_to`).
+    dialing: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     server: OnceLock<Weak<dyn Serve>>,
     /// The peers with a live link.
     pub(crate) up: watch::Sender<BTreeSet<NodeId>>,
@@ -111,6 +113,7 @@ impl Links {
             cookie: cookie.as_bytes().to_vec(),
             tick,
             peers: parking_lot::RwLock::new(HashMap::new()),
+            dialing: parking_lot::Mutex::new(HashMap::new()),
             server: OnceLock::new(),
             up: watch::channel(BTreeSet::new()).0,
         })
@@ -152,8 +155,19 @@ impl Links {
     }
 
     /// The live link to a peer, dialing it if there is none. `peer.name` may be empty when
-    /// only the address is known (joining a cluster by address).
+    /// only the address is known (joining a cluster by address). One dial at a time per
+    /// address: two connections dialed by the same node could each be kept by one end (the
+    /// tie-break in `register` only tells apart who dialed), leaving requests unanswered.
     async fn link_to(self: &Arc<Self>, peer: &Member) -> Result<Arc<Link>, LinkError> {
+        if !peer.name.is_empty() {
+            if let Some(l) = self.live(peer.id()) {
+                return Ok(l);
+            }
+        }
+        let turn = (self.dialing.lock().entry(peer.addr.clone()))
+            .or_default()
+            .clone();
+        let _turn = turn.lock().await;
         if !peer.name.is_empty() {
             if let Some(l) = self.live(peer.id()) {
                 return Ok(l);

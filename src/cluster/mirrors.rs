@@ -5,10 +5,15 @@
 
 use super::Cluster;
 use crate::broker::command::Command;
+use super::node::node_id;
+use super::queues::data::QueueId;
+use super::wire::{Request, Response};
 use crate::broker::mirror_plan::{plan, HaMode};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a mirror's node may take to say whether it is in sync.
+const ASK: Duration = Duration::from_secs(1);
 /// How often every node notes who runs, and the leader looks again when that changed.
 const EVERY: Duration = Duration::from_millis(200);
 /// How often the leader looks at every queue anyway (policies change too).
@@ -48,15 +53,65 @@ impl Cluster {
             }
             last = seen;
             full_pass = tokio::time::Instant::now();
-            for cmd in self.misplaced(&running, &dead) {
+            let (moves, failovers) = self.misplaced(&running, &dead);
+            for cmd in moves {
                 self.broker.run_as_broker(cmd);
+            }
+            for f in failovers {
+                if let Some(cmd) = self.promotion(f).await {
+                    self.broker.run_as_broker(cmd);
+                }
             }
         }
     }
 
-    /// The changes that put every queue's mirrors where they belong now.
-    fn misplaced(&self, running: &[String], dead: &[String]) -> Vec<Command> {
+    /// The promotion for a queue whose master is down: its oldest running mirror that the
+    /// log counts synchronised and that says it holds what that was counted for (it has
+    /// not restarted or been resumed since). None such, the queue waits for its master
+    /// (no confirmed message is lost), unless its policy says `ha-promote-on-failure:
+    /// always`.
+    async fn promotion(&self, f: Failover) -> Option<Command> {
+        let id = QueueId {
+            vhost: f.vhost.clone(),
+            name: f.queue.name.clone(),
+        };
+        let mut chosen = None;
+        for node in &f.synchronised {
+            let in_sync = if *node == self.me.name {
+                f.queue.mirror_in_sync()
+            } else {
+                let Some(member) = self.links.member(node_id(node)) else {
+                    continue;
+                };
+                let ask = Request::MirrorInSync(id.clone());
+                let answer = self.links.request(&member, ask, ASK).await;
+                matches!(answer, Ok(Response::Index(1)))
+            };
+            if in_sync {
+                chosen = Some(node.clone());
+                break;
+            }
+        }
+        let node = chosen.or(f.otherwise)?;
+        tracing::info!(
+            "queue '{}': master {} down, promoting {node} (mirrors {:?}, synchronised {:?})",
+            f.queue.name,
+            f.master,
+            f.queue.mirrors(),
+            f.synchronised
+        );
+        Some(Command::PromoteMirror {
+            vhost: f.vhost,
+            name: f.queue.name.clone(),
+            node,
+        })
+    }
+
+    /// The changes that put every queue's mirrors where they belong now, and the queues
+    /// whose master is down.
+    fn misplaced(&self, running: &[String], dead: &[String]) -> (Vec<Command>, Vec<Failover>) {
         let mut out = Vec::new();
+        let mut failovers = Vec::new();
         for vhost in self.broker.vhosts() {
             for q in vhost.queues() {
                 if q.exclusive_owner.is_some() {
@@ -73,22 +128,17 @@ impl Cluster {
                 let master = q.home_node().unwrap_or_else(|| self.me.name.clone());
                 let current = q.mirrors();
                 if !running.contains(&master) {
-                    let Some(node) = (dead.contains(&master))
-                        .then(|| successor(&q, &current, running, always))
-                        .flatten()
-                    else {
-                        continue;
-                    };
-                    tracing::info!(
-                        "queue '{}': master {master} down, promoting {node} (mirrors {current:?}, synchronised {:?})",
-                        q.name,
-                        q.synchronised()
-                    );
-                    out.push(Command::PromoteMirror {
-                        vhost: vhost.name.clone(),
-                        name: q.name.clone(),
-                        node,
-                    });
+                    if dead.contains(&master) && !current.is_empty() {
+                        let synchronised = q.synchronised();
+                        let up = || current.iter().filter(|n| running.contains(n));
+                        failovers.push(Failover {
+                            vhost: vhost.name.clone(),
+                            synchronised: up().filter(|n| synchronised.contains(n)).cloned().collect(),
+                            otherwise: up().next().filter(|_| always).cloned(),
+                            queue: q,
+                            master,
+                        });
+                    }
                     continue;
                 }
                 let nodes = plan(mode.as_ref(), &q.name, &master, &current, running);
@@ -101,23 +151,17 @@ impl Cluster {
                 }
             }
         }
-        out
+        (out, failovers)
     }
 }
 
-/// The mirror to promote: the oldest running one that holds everything the master held.
-/// None holding it all, the queue waits for its master (no confirmed message is lost),
-/// unless its policy says `ha-promote-on-failure: always`.
-fn successor(
-    q: &crate::queue::Queue,
-    mirrors: &[String],
-    running: &[String],
-    always: bool,
-) -> Option<String> {
-    let synchronised = q.synchronised();
-    let up = || mirrors.iter().filter(|n| running.contains(n));
-    if let Some(n) = up().find(|n| synchronised.contains(n)) {
-        return Some(n.clone());
-    }
-    up().next().filter(|_| always).cloned()
+/// A queue whose master's node is down.
+struct Failover {
+    vhost: String,
+    queue: Arc<crate::queue::Queue>,
+    master: String,
+    /// Its running mirrors the log counts synchronised, oldest first.
+    synchronised: Vec<String>,
+    /// The oldest running mirror, when its policy says `ha-promote-on-failure: always`.
+    otherwise: Option<String>,
 }

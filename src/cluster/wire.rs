@@ -74,6 +74,10 @@ pub(crate) enum Request {
     Purge(QueueId),
     /// What the management API shows of queues homed at the receiving node.
     Reports(Vec<QueueId>),
+    /// Whether the receiving node's mirror of the queue holds what its master counted it
+    /// synchronised for (`Response::Index` 1) or not (0): a node that restarted since, or
+    /// was resumed, does not.
+    MirrorInSync(QueueId),
 }
 
 #[derive(Serialize, Deserialize, Debug)]

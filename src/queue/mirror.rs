@@ -324,6 +324,9 @@ impl Mirroring {
 #[derive(Default)]
 pub(crate) struct MirrorCopy {
     entries: BTreeMap<u64, Copied>,
+    /// The master counted it synchronised since it was last resumed (it sent a trim):
+    /// only then may it be promoted. A node that restarts has no copy at all.
+    in_sync: bool,
 }
 
 pub(crate) struct Copied {
@@ -341,13 +344,16 @@ impl MirrorCopy {
 
     /// Everything held may have left the master meanwhile.
     pub(crate) fn resume(&mut self) {
+        self.in_sync = false;
         for c in self.entries.values_mut() {
             c.delivered = true;
         }
     }
 
-    /// Removes what is held from before `below`; returns the stored copies to release.
+    /// Removes what is held from before `below` (the master counts this mirror
+    /// synchronised); returns the stored copies to release.
     pub(crate) fn trim(&mut self, below: u64) -> Vec<RecordRef> {
+        self.in_sync = true;
         let kept = self.entries.split_off(&below);
         let old = std::mem::replace(&mut self.entries, kept);
         old.into_values().filter_map(|c| c.stored).collect()
@@ -671,6 +677,11 @@ impl Queue {
             held(Ok(positions));
         }
         resumed
+    }
+
+    /// Whether this node's copy holds what the master counted it synchronised for.
+    pub(crate) fn mirror_in_sync(&self) -> bool {
+        self.copy.lock().as_ref().is_some_and(|c| c.in_sync)
     }
 
     /// Drops this node's copy (it no longer holds a mirror, or the queue is gone).

@@ -58,6 +58,11 @@ impl Remotes {
         queue.mirror_holds(&member.name, seqs);
     }
 
+    /// Whether this node's mirror of `q` holds what its master counted it synchronised for.
+    pub(crate) fn mirror_in_sync(&self, q: &QueueId) -> bool {
+        self.known_queue(q).is_some_and(|q| q.mirror_in_sync())
+    }
+
     /// At the master: a mirror took a resume.
     pub(super) fn mirror_resumed(&self, from: NodeId, q: QueueId, id: u64) {
         let (Some(queue), Some(member)) = (self.known_queue(&q), self.links.member(from)) else {
