@@ -3,11 +3,11 @@
 //! is down, through the replicated log (so every node agrees on them, on their order, oldest
 //! first, and on the one master).
 
-use super::Cluster;
-use crate::broker::command::Command;
 use super::node::node_id;
 use super::queues::data::QueueId;
 use super::wire::{Request, Response};
+use super::Cluster;
+use crate::broker::command::Command;
 use crate::broker::mirror_plan::{plan, HaMode};
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,7 +133,10 @@ impl Cluster {
                         let up = || current.iter().filter(|n| running.contains(n));
                         failovers.push(Failover {
                             vhost: vhost.name.clone(),
-                            synchronised: up().filter(|n| synchronised.contains(n)).cloned().collect(),
+                            synchronised: up()
+                                .filter(|n| synchronised.contains(n))
+                                .cloned()
+                                .collect(),
                             otherwise: up().next().filter(|_| always).cloned(),
                             queue: q,
                             master,
