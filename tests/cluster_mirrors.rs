@@ -331,7 +331,7 @@ async fn the_oldest_synchronised_mirror_takes_over_when_the_master_is_killed() {
     let (_c, ch) = confirming(survivor, "ha.k").await;
     let want: Vec<(u8, bool)> = (10..100u8).map(|i| (i, i < 15)).collect();
     assert_eq!(
-        get_all(&ch).await,
+        get_all(&ch, "ha.k").await,
         want,
         "every confirmed message not acknowledged, in order"
     );
@@ -366,7 +366,7 @@ async fn the_oldest_synchronised_mirror_takes_over_when_the_master_is_killed() {
     let (_c, ch) = confirming(&nodes[0], "ha.k").await;
     let want: Vec<(u8, bool)> = (100..110u8).map(|i| (i, false)).collect();
     assert_eq!(
-        get_all(&ch).await,
+        get_all(&ch, "ha.k").await,
         want,
         "the messages confirmed after the first failover"
     );
@@ -380,11 +380,11 @@ async fn await_master(node: &Node, queue: &str, want: &str) {
     }
 }
 
-/// Gets and acks every message of `ha.k`: (first body byte, redelivered).
-async fn get_all(ch: &lapin::Channel) -> Vec<(u8, bool)> {
+/// Gets and acks every message of `queue`: (first body byte, redelivered).
+async fn get_all(ch: &lapin::Channel, queue: &str) -> Vec<(u8, bool)> {
     let mut got = Vec::new();
     while let Some(m) = ch
-        .basic_get("ha.k".into(), Default::default())
+        .basic_get(queue.into(), Default::default())
         .await
         .expect("get")
     {
@@ -392,4 +392,68 @@ async fn get_all(ch: &lapin::Channel) -> Vec<(u8, bool)> {
         m.delivery.ack(Default::default()).await.expect("ack");
     }
     got
+}
+
+/// Every node stops; the master's stays down while the other two come back. Their mirrors'
+/// copies did not survive the restart, so although the log still counts them synchronised
+/// neither is promoted: the queue waits for its master, which comes back with every
+/// message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirrors_restarted_since_they_were_synchronised_are_not_promoted() {
+    let nodes = cluster::start(3).await;
+    put_policy(&nodes[0], "ha", "^ha\\.", json!({"ha-mode": "all"})).await;
+    let (conn, ch) = confirming(&nodes[0], "ha.r").await;
+    let all: Vec<&Node> = nodes.iter().collect();
+    let mut both = await_mirrors(&all, "ha.r", "two mirrors", |m| m.len() == 2).await;
+    both.sort();
+    await_synchronised(&nodes[0], "ha.r", &both).await;
+    for i in 0..50u8 {
+        assert!(publish(&ch, "ha.r", &[i])
+            .await
+            .await
+            .expect("confirm")
+            .is_ack());
+    }
+    drop(conn);
+    let stopped: Vec<_> = (nodes.into_iter())
+        .map(|n| (n.spec.clone(), n.broker.kill()))
+        .collect();
+    let mut stopped = stopped.into_iter();
+    let (master_spec, master_dir) = stopped.next().expect("the master's node");
+    let back: Vec<Node> = stopped.map(|(s, d)| Node::start_in(d, s)).collect();
+    let deadline = Instant::now() + WAIT;
+    for n in &back {
+        loop {
+            let s = n.status().await;
+            let running = s["running_nodes"].as_array().map_or(0, Vec::len);
+            if running == 2 && s["leader"].is_string() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "two nodes with a leader: {s}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Long past the moment a promotion would happen (net_ticktime, then 1 s down).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    for n in &back {
+        assert_eq!(master(n, "ha.r").await, master_spec.name, "no promotion");
+    }
+    let master = Node::start_in(master_dir, master_spec);
+    master.await_members(3, 0, WAIT).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_, q) = back[0].get("/api/queues/%2F/ha.r").await;
+        if q["messages"] == 50 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the master is back: {q}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_c, ch) = confirming(&back[0], "ha.r").await;
+    let want: Vec<(u8, bool)> = (0..50u8).map(|i| (i, true)).collect();
+    assert_eq!(
+        get_all(&ch, "ha.r").await,
+        want,
+        "every confirmed message, marked redelivered"
+    );
 }
