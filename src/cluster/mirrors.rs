@@ -12,6 +12,9 @@ use crate::broker::mirror_plan::{plan, HaMode};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long after this node starts it leaves mirrors alone, while its links come up (at
+/// most `net_ticktime`, which is 60 s by default: mirrors are placed sooner than that).
+const START_GRACE: Duration = Duration::from_secs(5);
 /// How long a mirror's node may take to say whether it is in sync.
 const ASK: Duration = Duration::from_secs(1);
 /// How often every node notes who runs, and the leader looks again when that changed.
@@ -39,7 +42,7 @@ impl Cluster {
             let dead = down_since.update(&status, DOWN_FOR);
             // Links to members come up in the first moments of a start.
             if status.leader.as_deref() != Some(self.me.name.as_str())
-                || self.broker.started.elapsed() < self.links.tick()
+                || self.broker.started.elapsed() < self.links.tick().min(START_GRACE)
             {
                 last = None;
                 continue;
