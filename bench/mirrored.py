@@ -810,9 +810,10 @@ def write_report(results, path_md):
     lines = [
         "# Mirrored queues (ha-mode all): Warren cluster vs RabbitMQ 3.10 cluster, side by side", "",
         f"Run {run.get('finished', '?')} on {compare.machine()}, by `{run.get('command', 'bench/mirrored.py')}` "
-        f"({run.get('runs', '?')} runs of {run.get('seconds', '?')} s per traffic scenario and broker, alternating "
-        f"Warren, RabbitMQ, Warren, RabbitMQ ...; medians with (min–max); {run.get('kills', '?')} kills per broker "
-        "for F).", "",
+        + (f"({run.get('runs', '?')} runs of {run.get('seconds', '?')} s per traffic scenario and broker, "
+           "alternating Warren, RabbitMQ, Warren, RabbitMQ ...; medians with (min–max); "
+           if any(k in results for k in ("M3", "M4")) else "(")
+        + f"{run.get('kills', '?')} kills per broker for F).", "",
         f"- Warren: 3 nodes ({', '.join(w.get('nodes', []))}), one process each, all disc nodes, fresh data "
         f"directories; AMQP ports {', '.join(map(str, w.get('amqp', [])))}; the metadata (Raft) leader was "
         f"{w.get('leader', '?')} at the start.",
