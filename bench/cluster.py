@@ -125,8 +125,18 @@ class WarrenCluster(Cluster):
         self.nodes = [f"warren-{i + 1}@localhost" for i in range(3)]
         self.cookie = cookie
 
+    def spawn(self, i, mode):
+        """Runs node i on its folder (config and data there), logging to its `log` (opened
+        with `mode`: "w" to start afresh, "a" for a restart)."""
+        d = self.dirs[i]
+        with open(os.path.join(d, "log"), mode) as log:
+            return subprocess.Popen([os.path.join(RELEASE, "warren"), "--config", os.path.join(d, "warren.toml"),
+                                     "--data-dir", os.path.join(d, "data"),
+                                     "--amqp-listen", f"127.0.0.1:{self.amqp[i]}",
+                                     "--http-listen", f"127.0.0.1:{self.http[i]}"],
+                                    stdout=log, stderr=subprocess.STDOUT, preexec_fn=compare.raise_nofile)
+
     def start(self, timeout=60):
-        exe = os.path.join(RELEASE, "warren")
         peers = ", ".join(f'"127.0.0.1:{p}"' for p in self.link)
         for i in range(3):
             d = tempfile.mkdtemp(prefix=f"warren-cluster-bench-{i + 1}-")
@@ -134,13 +144,9 @@ class WarrenCluster(Cluster):
             with open(conf, "w") as f:
                 f.write(f'node_name = "{self.nodes[i]}"\n[cluster]\nlisten = "127.0.0.1:{self.link[i]}"\n'
                         f'cookie = "{self.cookie}"\npeers = [{peers}]\nnode_type = "disc"\n')
-            log = open(os.path.join(d, "log"), "w")
-            p = subprocess.Popen([exe, "--config", conf, "--data-dir", os.path.join(d, "data"),
-                                  "--amqp-listen", f"127.0.0.1:{self.amqp[i]}",
-                                  "--http-listen", f"127.0.0.1:{self.http[i]}"],
-                                 stdout=log, stderr=subprocess.STDOUT, preexec_fn=compare.raise_nofile)
-            self.procs.append(p)
             self.dirs.append(d)
+            p = self.spawn(i, "w")
+            self.procs.append(p)
             self.pids.append(p.pid)
         deadline = time.time() + timeout
         last = None

@@ -585,15 +585,7 @@ def restart_node(cl, i, timeout=120):
     """Starts killed node i again on its data; returns when the cluster has its 3 nodes."""
     t0 = time.monotonic()
     if cl.name == "warren":
-        # The command line of WarrenCluster.start, on the node's own folder (config and data kept).
-        d = cl.dirs[i]
-        log = open(os.path.join(d, "log"), "a")
-        p = subprocess.Popen([os.path.join(RELEASE, "warren"), "--config", os.path.join(d, "warren.toml"),
-                              "--data-dir", os.path.join(d, "data"),
-                              "--amqp-listen", f"127.0.0.1:{cl.amqp[i]}",
-                              "--http-listen", f"127.0.0.1:{cl.http[i]}"],
-                             stdout=log, stderr=subprocess.STDOUT, preexec_fn=compare.raise_nofile)
-        log.close()
+        p = cl.spawn(i, "a")
         cl.procs[i], cl.pids[i] = p, p.pid
         last = None
         while True:
