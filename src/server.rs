@@ -124,6 +124,7 @@ impl Server {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }
         if let Some(c) = &self.cluster {
+            c.hand_over().await;
             c.shutdown().await;
         }
         let broker = self.broker.clone();

@@ -5,59 +5,11 @@
 use crate::common;
 
 use common::cluster::{self, Node};
+use common::mirrored::*;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::{Duration, Instant};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-async fn put_policy(node: &Node, name: &str, pattern: &str, definition: Value) {
-    let body = json!({"pattern": pattern, "definition": definition, "apply-to": "queues"});
-    let r = (node.api())
-        .put(&format!("/api/policies/%2F/{name}"), &body)
-        .await
-        .expect("the API answers");
-    assert!(r.status == 201 || r.status == 204, "{}", r.text());
-}
-
-/// The queue's `slave_nodes` as `node` shows them (empty when it has none).
-async fn mirrors(node: &Node, queue: &str) -> Vec<String> {
-    let (code, q) = node.get(&format!("/api/queues/%2F/{queue}")).await;
-    assert_eq!(code, 200, "{q}");
-    let names = q["slave_nodes"].as_array().cloned().unwrap_or_default();
-    names
-        .iter()
-        .filter_map(|n| n.as_str().map(str::to_owned))
-        .collect()
-}
-
-/// Waits until `ok` holds for the queue's mirrors on every node given; returns them.
-async fn await_mirrors(
-    nodes: &[&Node],
-    queue: &str,
-    what: &str,
-    ok: impl Fn(&[String]) -> bool,
-) -> Vec<String> {
-    let deadline = Instant::now() + WAIT;
-    'again: loop {
-        let mut seen = Vec::new();
-        for node in nodes {
-            let m = mirrors(node, queue).await;
-            if !ok(&m) || (!seen.is_empty() && seen != m) {
-                assert!(
-                    Instant::now() < deadline,
-                    "{queue} on {}: {m:?}, expected {what}",
-                    node.spec.name
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue 'again;
-            }
-            seen = m;
-        }
-        return seen;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policies_place_mirrors_and_a_stopped_nodes_mirror_is_placed_again() {
@@ -166,66 +118,6 @@ async fn policies_place_mirrors_and_a_stopped_nodes_mirror_is_placed_again() {
     await_mirrors(&left, "ha.all.q", "none", |m| m.is_empty()).await;
 }
 
-/// The queue's `synchronised_slave_nodes` as `node` shows them.
-async fn synchronised(node: &Node, queue: &str) -> Vec<String> {
-    let (code, q) = node.get(&format!("/api/queues/%2F/{queue}")).await;
-    assert_eq!(code, 200, "{q}");
-    let names = q["synchronised_slave_nodes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    names
-        .iter()
-        .filter_map(|n| n.as_str().map(str::to_owned))
-        .collect()
-}
-
-async fn await_synchronised(node: &Node, queue: &str, want: &[String]) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let mut got = synchronised(node, queue).await;
-        got.sort();
-        if got == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{queue}: synchronised {got:?}, expected {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn publish(ch: &lapin::Channel, queue: &str, body: &[u8]) -> lapin::PublisherConfirm {
-    let persistent = lapin::BasicProperties::default().with_delivery_mode(2);
-    ch.basic_publish(
-        "".into(),
-        queue.into(),
-        Default::default(),
-        body,
-        persistent,
-    )
-    .await
-    .expect("publishes")
-}
-
-/// A channel in confirm mode on `node`, with durable `queue` declared.
-async fn confirming(node: &Node, queue: &str) -> (lapin::Connection, lapin::Channel) {
-    let conn = lapin::Connection::connect(&node.broker.url(), Default::default())
-        .await
-        .expect("connects");
-    let ch = conn.create_channel().await.expect("channel");
-    (ch.confirm_select(Default::default()).await).expect("confirm.select");
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    (ch.queue_declare(queue.into(), durable, FieldTable::default())
-        .await)
-        .expect("declares");
-    (conn, ch)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirms_wait_for_every_mirror_and_a_new_mirror_syncs_as_old_messages_go() {
     let nodes = cluster::start(3).await;
@@ -279,13 +171,6 @@ async fn confirms_wait_for_every_mirror_and_a_new_mirror_syncs_as_old_messages_g
         .expect("confirmed once the mirror is gone");
     assert!(late.expect("confirm").is_ack());
     nodes[2].broker.signal("CONT");
-}
-
-/// The queue's `node` as `node` shows it.
-async fn master(node: &Node, queue: &str) -> String {
-    let (code, q) = node.get(&format!("/api/queues/%2F/{queue}")).await;
-    assert_eq!(code, 200, "{q}");
-    q["node"].as_str().unwrap_or_default().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -370,28 +255,6 @@ async fn the_oldest_synchronised_mirror_takes_over_when_the_master_is_killed() {
         want,
         "the messages confirmed after the first failover"
     );
-}
-
-async fn await_master(node: &Node, queue: &str, want: &str) {
-    let deadline = Instant::now() + WAIT;
-    while master(node, queue).await != want {
-        assert!(Instant::now() < deadline, "{queue}: no promotion of {want}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Gets and acks every message of `queue`: (first body byte, redelivered).
-async fn get_all(ch: &lapin::Channel, queue: &str) -> Vec<(u8, bool)> {
-    let mut got = Vec::new();
-    while let Some(m) = ch
-        .basic_get(queue.into(), Default::default())
-        .await
-        .expect("get")
-    {
-        got.push((m.delivery.data[0], m.delivery.redelivered));
-        m.delivery.ack(Default::default()).await.expect("ack");
-    }
-    got
 }
 
 /// Every node stops; the master's stays down while the other two come back. Their mirrors'

@@ -14,6 +14,7 @@ mod broker_commands;
 mod cluster_failures;
 mod cluster_membership;
 mod cluster_mirror_failover;
+mod cluster_mirror_shutdown;
 mod cluster_mirrors;
 mod cluster_queues;
 mod compaction;

@@ -73,7 +73,7 @@ impl Cluster {
     /// not restarted or been resumed since). None such, the queue waits for its master
     /// (no confirmed message is lost), unless its policy says `ha-promote-on-failure:
     /// always`.
-    async fn promotion(&self, f: Failover) -> Option<Command> {
+    pub(super) async fn promotion(&self, f: Failover) -> Option<Command> {
         let id = QueueId {
             vhost: f.vhost.clone(),
             name: f.queue.name.clone(),
@@ -120,14 +120,13 @@ impl Cluster {
                 if q.exclusive_owner.is_some() {
                     continue;
                 }
-                let (mode, always) = {
+                let mode = {
                     let policies = self.broker.policies.read();
                     let (user, _) = policies.for_queue(&vhost.name, &q.name);
-                    let definition = user.map(|p| &p.definition);
-                    let promote = definition.and_then(|d| d.get("ha-promote-on-failure"));
-                    let always = promote.and_then(|v| v.as_str()) == Some("always");
-                    (definition.and_then(HaMode::of), always)
+                    user.and_then(|p| HaMode::of(&p.definition))
                 };
+                let always = self.ha_setting(&vhost.name, &q.name, "ha-promote-on-failure")
+                    == Some("always".into());
                 let master = q.home_node().unwrap_or_else(|| self.me.name.clone());
                 let current = q.mirrors();
                 if !running.contains(&master) {
@@ -159,15 +158,24 @@ impl Cluster {
         }
         (out, failovers)
     }
+
+    /// A string setting of the policy that applies to queue `name` (`ha-promote-on-failure`,
+    /// say).
+    pub(super) fn ha_setting(&self, vhost: &str, name: &str, key: &str) -> Option<String> {
+        let policies = self.broker.policies.read();
+        let (user, _) = policies.for_queue(vhost, name);
+        let value = user.and_then(|p| p.definition.get(key))?;
+        value.as_str().map(str::to_owned)
+    }
 }
 
-/// A queue whose master's node is down.
-struct Failover {
-    vhost: String,
-    queue: Arc<crate::queue::Queue>,
-    master: String,
+/// A queue whose master's node is down, or stops.
+pub(super) struct Failover {
+    pub(super) vhost: String,
+    pub(super) queue: Arc<crate::queue::Queue>,
+    pub(super) master: String,
     /// Its running mirrors the log counts synchronised, oldest first.
-    synchronised: Vec<String>,
-    /// The oldest running mirror, when its policy says `ha-promote-on-failure: always`.
-    otherwise: Option<String>,
+    pub(super) synchronised: Vec<String>,
+    /// The oldest running mirror, when its policy says to promote one unsynchronised.
+    pub(super) otherwise: Option<String>,
 }

@@ -7,6 +7,7 @@
 //! vote (a node that forgets what it voted for cannot vote safely). A cluster always keeps
 //! at least one disc node.
 
+mod hand_over;
 mod handshake;
 mod links;
 mod membership;

@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod cluster;
+pub mod mirrored;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};
