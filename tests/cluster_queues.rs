@@ -497,3 +497,33 @@ async fn a_slow_remote_consumer_is_sent_only_its_window() {
         d.ack(Default::default()).await.expect("acks");
     }
 }
+
+/// A node restarted after its peers declared queues reaches them at their homes: what it
+/// is given goes to the home, what it takes comes from there (it once took its stored
+/// records of them for queues of its own, and kept what was published through it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_reaches_queues_homed_on_others() {
+    let mut nodes = cluster::start(3).await;
+    let (_c0, ch0) = connect(&nodes[0]).await;
+    declare_durable(&ch0, "homed.on.0").await;
+    ch0.confirm_select(Default::default())
+        .await
+        .expect("confirm");
+    publish_confirmed(&ch0, "homed.on.0", 0..3).await;
+
+    let node = nodes.remove(1);
+    let spec = node.spec.clone();
+    let back = Node::start_in(node.broker.stop(), spec);
+    back.await_members(3, 0, WAIT).await;
+    let (_c1, ch1) = connect(&back).await;
+    ch1.confirm_select(Default::default())
+        .await
+        .expect("confirm");
+    publish_confirmed(&ch1, "homed.on.0", 3..6).await;
+    await_ready(&nodes[0], "homed.on.0", 6).await;
+    assert_eq!(
+        get_all(&ch1, "homed.on.0", 6).await,
+        (0..6).collect::<Vec<u32>>()
+    );
+    await_ready(&nodes[0], "homed.on.0", 0).await;
+}

@@ -15,6 +15,7 @@ mod cluster_failures;
 mod cluster_membership;
 mod cluster_mirror_failover;
 mod cluster_mirror_shutdown;
+mod cluster_mirror_sync;
 mod cluster_mirrors;
 mod cluster_queues;
 mod compaction;

@@ -34,6 +34,11 @@ pub(crate) fn queue_settings(
         lazy: v.queue_mode.as_deref() == Some("lazy"),
         max_priority: args.max_priority,
         single_active_consumer: args.single_active_consumer,
+        ha_sync_automatic: user.and_then(|p| p.definition.get("ha-sync-mode"))
+            == Some(&Value::from("automatic")),
+        ha_sync_batch_size: user
+            .and_then(|p| p.definition.get("ha-sync-batch-size"))
+            .and_then(Value::as_u64),
     }
 }
 

@@ -317,10 +317,18 @@ impl Broker {
         self.next_conn_id
             .fetch_add(base, std::sync::atomic::Ordering::Relaxed);
         let _ = self.replicator.set(r.clone());
-        // Queues loaded before the cluster started reach their mirrors from now on.
+        // Queues loaded before the cluster started: those homed on other nodes are reached
+        // there from now on (their records came back from this node's metadata, without a
+        // way to their home), and those mastered here reach their mirrors.
         let links = r.mirror_links();
         for vhost in self.vhosts() {
             for q in vhost.queues() {
+                if let Some(home) = q.home_node().filter(|h| h != r.node()) {
+                    if !q.is_remote() {
+                        let remote = r.home(&home);
+                        q.set_home(home, remote);
+                    }
+                }
                 let mirrors = q.mirrors();
                 if !mirrors.is_empty() {
                     q.set_mirrors(mirrors, r.node(), Some(links.clone()));

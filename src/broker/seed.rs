@@ -125,8 +125,12 @@ pub(super) fn restore_messages(
     broker: &Broker,
     mut recovered: crate::store::messages::Recovered,
 ) -> std::collections::HashMap<u64, Vec<crate::store::messages::Restored>> {
+    let here = &broker.config.node_name;
     for vh in broker.vhosts() {
-        for q in vh.queues() {
+        // A queue homed on another cluster node holds nothing here: what this node stored
+        // for it (a mirror's copy, which starts over) is released once it caught up.
+        let homed_here = |q: &Arc<crate::queue::Queue>| q.home_node().is_none_or(|h| h == *here);
+        for q in vh.queues().into_iter().filter(homed_here) {
             if let Some(refs) = recovered.queues.remove(&q.key) {
                 q.restore(refs);
             }

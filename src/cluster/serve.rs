@@ -58,6 +58,7 @@ impl Cluster {
             )),
             Request::Get { q, holder } => self.remotes.serve_get(from.id(), q, holder).await,
             Request::Purge(q) => self.remotes.serve_purge(q).await,
+            Request::Sync { q, start } => self.remotes.serve_sync(q, start).await,
             Request::Reports(qs) => Ok(self.remotes.serve_reports(&qs)),
             Request::MirrorInSync(q) => Ok(Response::Index(self.remotes.mirror_in_sync(&q) as u64)),
         }

@@ -72,6 +72,12 @@ pub(crate) enum Request {
         holder: Option<u64>,
     },
     Purge(QueueId),
+    /// Starts (`start`) or cancels the sync of the mirrors of a queue mastered at the
+    /// receiving node: `Response::Index` with how many.
+    Sync {
+        q: QueueId,
+        start: bool,
+    },
     /// What the management API shows of queues homed at the receiving node.
     Reports(Vec<QueueId>),
     /// Whether the receiving node's mirror of the queue holds what its master counted it

@@ -222,6 +222,18 @@ pub(crate) enum Cmd {
         vhost: Vhost,
         name: String,
     },
+    /// Synchronises a mirrored queue's unsynchronised mirrors with its master.
+    SyncQueue {
+        #[command(flatten)]
+        vhost: Vhost,
+        name: String,
+    },
+    /// Stops the synchronisation of a mirrored queue's mirrors.
+    CancelSyncQueue {
+        #[command(flatten)]
+        vhost: Vhost,
+        name: String,
+    },
     /// Deletes a queue.
     DeleteQueue {
         #[command(flatten)]

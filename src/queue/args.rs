@@ -36,6 +36,10 @@ pub struct QueueArgs {
     pub max_priority: Option<u8>,
     pub single_active_consumer: bool,
     pub lazy: bool,
+    /// Mirroring, from the queue's policy only: `ha-sync-mode: automatic`.
+    pub ha_sync_automatic: bool,
+    /// `ha-sync-batch-size`: messages per batch when a mirror is synchronised.
+    pub ha_sync_batch_size: Option<u64>,
 }
 
 /// Parses and validates; the error is the text after `invalid arg 'K' for queue ... : `

@@ -92,7 +92,9 @@ pub(super) fn watch_unused(queue: &Arc<Queue>) {
         loop {
             let deadline = {
                 let Some(q) = weak.upgrade() else { return };
-                if q.is_deleted() {
+                // A queue homed on another node expires there.
+                if q.is_deleted() || q.is_remote() {
+                    q.expiry_watched.store(false, Ordering::Release);
                     return;
                 }
                 let st = q.state.lock();

@@ -43,6 +43,14 @@ impl InFlight {
             .min_by_key(|e| e.seq)
     }
 
+    /// The deliveries at positions `from..to`, each holder's in position order.
+    pub(super) fn between(&self, from: u64, to: u64) -> impl Iterator<Item = &Entry> {
+        self.by_holder.values().flat_map(move |held| {
+            let i = held.partition_point(|e| e.seq < from);
+            held.range(i..).take_while(move |e| e.seq < to)
+        })
+    }
+
     pub(super) fn insert(&mut self, holder: Holder, e: Entry) {
         let held = self.by_holder.entry(holder).or_default();
         match held.back() {

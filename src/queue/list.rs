@@ -117,6 +117,14 @@ impl MessageList {
         self.levels.iter().rev().flat_map(|l| l.iter())
     }
 
+    /// The entries at positions `from..to`, each level's in position order.
+    pub(super) fn between(&self, from: u64, to: u64) -> impl Iterator<Item = &Entry> {
+        self.levels.iter().flat_map(move |l| {
+            let i = l.partition_point(|e| e.seq < from);
+            l.range(i..).take_while(move |e| e.seq < to)
+        })
+    }
+
     /// The position of `seq` in its level (entries of a level are in `seq` order).
     fn position(&self, priority: u8, seq: u64) -> Option<(usize, usize)> {
         let l = (priority as usize).min(self.levels.len() - 1);

@@ -383,9 +383,27 @@ impl Queue {
     /// Applies new effective settings (a policy changed); limits take effect at once.
     pub fn set_settings(self: &Arc<Self>, settings: QueueArgs) {
         let watch = settings.expires.is_some();
-        self.apply(|st, fx| st.set_settings(fx, settings));
+        let sync = mirror::SyncSettings::of(&settings);
+        self.apply(|st, fx| {
+            st.set_settings(fx, settings);
+            let oldest = st.oldest_seq();
+            if let Some(m) = &mut st.mirroring {
+                m.configure(sync, oldest);
+            }
+        });
+        self.start_syncs();
         if watch {
             expiry::watch_unused(self);
+        }
+    }
+
+    /// `sync` (`start`) or `cancel_sync` at the queue's master, wherever it is: how many
+    /// mirrors it concerned.
+    pub(crate) async fn sync_anywhere(self: &Arc<Self>, start: bool) -> Result<usize, String> {
+        match self.remote() {
+            Some(home) => home.sync(self, start).await,
+            None if start => Ok(self.sync_mirrors()),
+            None => Ok(self.cancel_sync()),
         }
     }
 

@@ -50,6 +50,9 @@ pub(crate) trait Home: Send + Sync {
 
     fn purge(&self, q: &Queue) -> Answer<u32>;
 
+    /// Starts (`start`) or cancels the sync of the queue's mirrors at the home: how many.
+    fn sync(&self, q: &Queue, start: bool) -> Answer<usize>;
+
     /// The queue's state as the management API shows it.
     fn report(&self, q: &Queue) -> Answer<super::Report>;
 

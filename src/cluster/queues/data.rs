@@ -121,11 +121,27 @@ pub(crate) enum Data {
 /// A mirrored queue's operation as it travels (see `queue::mirror::MirrorOp`).
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub(crate) enum MirrorOp {
-    Enqueue { seq: u64, msg: Carried },
-    Delivered { seqs: Vec<u64> },
-    Gone { seqs: Vec<u64> },
-    Resume { id: u64 },
-    Trim { below: u64 },
+    Enqueue {
+        seq: u64,
+        msg: Carried,
+    },
+    Delivered {
+        seqs: Vec<u64>,
+    },
+    Gone {
+        seqs: Vec<u64>,
+    },
+    Resume {
+        id: u64,
+    },
+    Trim {
+        below: u64,
+    },
+    Fill {
+        from: u64,
+        to: u64,
+        msgs: Vec<(u64, Carried, bool)>,
+    },
 }
 
 impl MirrorOp {
@@ -140,6 +156,13 @@ impl MirrorOp {
             Op::Gone { seqs } => MirrorOp::Gone { seqs: seqs.clone() },
             Op::Resume { id } => MirrorOp::Resume { id: *id },
             Op::Trim { below } => MirrorOp::Trim { below: *below },
+            Op::Fill { from, to, msgs } => MirrorOp::Fill {
+                from: *from,
+                to: *to,
+                msgs: (msgs.iter())
+                    .map(|(seq, m, delivered)| (*seq, Carried::of(m), *delivered))
+                    .collect(),
+            },
         }
     }
 
@@ -154,6 +177,13 @@ impl MirrorOp {
             MirrorOp::Gone { seqs } => Op::Gone { seqs },
             MirrorOp::Resume { id } => Op::Resume { id },
             MirrorOp::Trim { below } => Op::Trim { below },
+            MirrorOp::Fill { from, to, msgs } => Op::Fill {
+                from,
+                to,
+                msgs: (msgs.into_iter())
+                    .map(|(seq, m, delivered)| (seq, m.into_message(), delivered))
+                    .collect(),
+            },
         }
     }
 }

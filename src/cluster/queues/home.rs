@@ -417,6 +417,19 @@ impl Home for PeerHome {
         })
     }
 
+    fn sync(&self, q: &Queue, start: bool) -> Answer<usize> {
+        let answer = self.request(Request::Sync {
+            q: QueueId::of(q),
+            start,
+        });
+        Box::pin(async move {
+            match answer.await? {
+                Response::Index(n) => Ok(n as usize),
+                other => Err(format!("unexpected answer to a sync: {other:?}")),
+            }
+        })
+    }
+
     fn report(&self, q: &Queue) -> Answer<Report> {
         let answer = self.request(Request::Reports(vec![QueueId::of(q)]));
         Box::pin(async move {

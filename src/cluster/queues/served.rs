@@ -350,6 +350,11 @@ impl Remotes {
         )
     }
 
+    pub(crate) async fn serve_sync(&self, q: QueueId, start: bool) -> Result<Response, String> {
+        let queue = self.local_queue(&q).ok_or_else(|| no_queue(&q))?;
+        Ok(Response::Index(queue.sync_anywhere(start).await? as u64))
+    }
+
     pub(crate) async fn serve_purge(&self, q: QueueId) -> Result<Response, String> {
         let queue = self.local_queue(&q).ok_or_else(|| no_queue(&q))?;
         Ok(Response::Purged(queue.purge_anywhere().await?))

@@ -92,6 +92,12 @@ pub(crate) async fn run(api: &mut Api, out: &Output, cmd: Cmd) -> CtlResult<()> 
         Cmd::PurgeQueue { vhost, name } => {
             objects::purge_queue(api, out, &vhost.vhost, &name).await
         }
+        Cmd::SyncQueue { vhost, name } => {
+            objects::sync_queue(api, out, &vhost.vhost, &name, true).await
+        }
+        Cmd::CancelSyncQueue { vhost, name } => {
+            objects::sync_queue(api, out, &vhost.vhost, &name, false).await
+        }
         Cmd::DeleteQueue {
             vhost,
             if_unused,

@@ -108,6 +108,27 @@ pub(super) async fn purge_queue(api: &Api, out: &Output, vhost: &str, name: &str
         .await
 }
 
+/// `sync_queue` (`start`) and `cancel_sync_queue`, worded as rabbitmqctl words them.
+pub(super) async fn sync_queue(
+    api: &Api,
+    out: &Output,
+    vhost: &str,
+    name: &str,
+    start: bool,
+) -> CtlResult<()> {
+    let (what, action) = match start {
+        true => ("Synchronising", "sync"),
+        false => ("Stopping synchronising", "cancel_sync"),
+    };
+    out.info(&format!("{what} queue '{name}' in vhost '{vhost}' ..."));
+    let body = serde_json::json!({ "action": action }).to_string();
+    api.post_raw(
+        &Api::path(&["queues", vhost, name, "actions"])?,
+        body.into(),
+    )
+    .await
+}
+
 pub(super) async fn delete_queue(
     api: &Api,
     out: &Output,

@@ -311,16 +311,21 @@ pub(crate) async fn get_messages(ctx: &Ctx, vhost: &str, name: &str) -> ApiResul
 }
 
 /// `{"action": "sync" | "cancel_sync"}`: for mirrored queues, which Warren has not yet.
+/// `sync` and `cancel_sync` (administrators, as RabbitMQ): at the queue's master, wherever
+/// it is; a queue that is not mirrored has nothing to do, and answers 204 all the same.
 pub(crate) async fn action(ctx: &Ctx, vhost: &str, name: &str) -> ApiResult<Reply> {
+    ctx.session.require_admin()?;
     let vh = ctx.session.vhost(&ctx.broker, vhost)?;
-    vh.queue(name).ok_or_else(ApiError::not_found)?;
+    let q = vh.queue(name).ok_or_else(ApiError::not_found)?;
     let body = ctx.req.object()?;
-    match Fields(&body).string("action")?.as_deref() {
-        Some("sync") | Some("cancel_sync") => Err(ApiError::bad_request(format!(
-            "queue '{name}' in vhost '{vhost}' is not mirrored"
-        ))),
-        _ => Err(ApiError::bad_request("action must be sync or cancel_sync")),
-    }
+    let start = match Fields(&body).string("action")?.as_deref() {
+        Some("sync") => true,
+        Some("cancel_sync") => false,
+        _ => return Err(ApiError::bad_request("action must be sync or cancel_sync")),
+    };
+    let done = q.sync_anywhere(start).await;
+    done.map_err(|e| ApiError::from(crate::broker::command::CommandError::NotFound(e)))?;
+    Ok(Reply::no_content())
 }
 
 fn json_of(broker: &Broker, q: &Queue, r: &Report) -> Value {

@@ -10,6 +10,12 @@
 //! has nothing older left and trims it. While the cluster still counts it synchronised it
 //! may be promoted, and its copy then still holds every message it ever confirmed.
 
+mod copy;
+mod sync;
+
+pub(crate) use copy::{Copied, MirrorCopy};
+pub(crate) use sync::SyncSettings;
+
 use super::Queue;
 use crate::message::Message;
 use crate::stats::Stat;
@@ -34,6 +40,13 @@ pub(crate) enum MirrorOp {
     Resume { id: u64 },
     /// Nothing before position `below` is left at the master.
     Trim { below: u64 },
+    /// What the master holds at positions `from..to`, in place of what the mirror holds
+    /// there (a sync): position, message, and whether it may have been delivered.
+    Fill {
+        from: u64,
+        to: u64,
+        msgs: Vec<(u64, Message, bool)>,
+    },
 }
 
 /// The way from a master to its mirrors (the cluster provides it).
@@ -61,6 +74,10 @@ pub(crate) struct Mirroring {
     /// have changed other than by messages leaving.
     reported: Vec<String>,
     dirty: bool,
+    sync_settings: SyncSettings,
+    /// Mirrors to sync, not yet under way.
+    to_sync: Vec<String>,
+    syncs: Vec<sync::Syncing>,
 }
 
 /// A mirror as its master sees it.
@@ -88,7 +105,7 @@ struct Waiting {
 }
 
 impl Mirroring {
-    pub(crate) fn new(links: std::sync::Arc<dyn MirrorLinks>) -> Self {
+    pub(crate) fn new(links: std::sync::Arc<dyn MirrorLinks>, sync_settings: SyncSettings) -> Self {
         Mirroring {
             links,
             nodes: Vec::new(),
@@ -99,6 +116,9 @@ impl Mirroring {
             waiting: BTreeMap::new(),
             reported: Vec::new(),
             dirty: true,
+            sync_settings,
+            to_sync: Vec::new(),
+            syncs: Vec::new(),
         }
     }
 
@@ -111,6 +131,7 @@ impl Mirroring {
     pub(crate) fn set_nodes(&mut self, nodes: &[String], next_seq: u64) -> Vec<OnSynced> {
         self.nodes.retain(|m| nodes.contains(&m.node));
         self.to_resume.retain(|n| nodes.contains(n));
+        self.stop_syncs(|n| !nodes.iter().any(|m| m == n));
         for n in nodes {
             if self.mirror(n).is_none() {
                 self.resumes += 1;
@@ -125,6 +146,7 @@ impl Mirroring {
                 self.to_retry.push(n.clone());
                 self.to_resume.push(n.clone());
                 self.resume_now = true;
+                self.lagging(n);
             }
         }
         self.dirty = true;
@@ -161,6 +183,7 @@ impl Mirroring {
         seqs: &[u64],
         synchronised: &[String],
     ) -> Vec<OnSynced> {
+        self.sync_held(node, seqs);
         if let Some(m) = self.mirror(node) {
             if !m.following && seqs.iter().any(|q| *q >= m.since) {
                 m.following = true;
@@ -229,10 +252,12 @@ impl Mirroring {
         if !std::mem::replace(&mut m.retrying, true) {
             self.to_retry.push(node.to_string());
         }
+        self.stop_syncs(|n| n == node);
         if !self.to_resume.iter().any(|r| r == node) {
             self.to_resume.push(node.to_string());
         }
         self.dirty = true;
+        self.lagging(node);
     }
 
     /// Sends mirror `node` its last resume again, unless it follows (or went): whether
@@ -320,65 +345,6 @@ impl Mirroring {
     }
 }
 
-/// What a mirror holds: the master's messages by position.
-#[derive(Default)]
-pub(crate) struct MirrorCopy {
-    entries: BTreeMap<u64, Copied>,
-    /// The master counted it synchronised since it was last resumed (it sent a trim):
-    /// only then may it be promoted. A node that restarts has no copy at all.
-    in_sync: bool,
-}
-
-pub(crate) struct Copied {
-    pub msg: Message,
-    pub delivered: bool,
-    /// Where this node's store holds it (persistent messages of durable queues).
-    pub stored: Option<RecordRef>,
-}
-
-impl MirrorCopy {
-    /// Keeps `c` at `seq`; returns the stored copy of what was there to release.
-    pub(crate) fn insert(&mut self, seq: u64, c: Copied) -> Option<RecordRef> {
-        self.entries.insert(seq, c).and_then(|old| old.stored)
-    }
-
-    /// Everything held may have left the master meanwhile.
-    pub(crate) fn resume(&mut self) {
-        self.in_sync = false;
-        for c in self.entries.values_mut() {
-            c.delivered = true;
-        }
-    }
-
-    /// Removes what is held from before `below` (the master counts this mirror
-    /// synchronised); returns the stored copies to release.
-    pub(crate) fn trim(&mut self, below: u64) -> Vec<RecordRef> {
-        self.in_sync = true;
-        let kept = self.entries.split_off(&below);
-        let old = std::mem::replace(&mut self.entries, kept);
-        old.into_values().filter_map(|c| c.stored).collect()
-    }
-
-    pub(crate) fn delivered(&mut self, seqs: &[u64]) {
-        for s in seqs {
-            if let Some(c) = self.entries.get_mut(s) {
-                c.delivered = true;
-            }
-        }
-    }
-
-    /// Removes the messages at `seqs`; returns the stored copies to release.
-    pub(crate) fn gone(&mut self, seqs: &[u64]) -> Vec<RecordRef> {
-        let removed = seqs.iter().filter_map(|s| self.entries.remove(s));
-        removed.filter_map(|c| c.stored).collect()
-    }
-
-    /// Everything, oldest first (for a promotion, or to release it all).
-    pub(crate) fn take_all(&mut self) -> Vec<(u64, Copied)> {
-        std::mem::take(&mut self.entries).into_iter().collect()
-    }
-}
-
 impl Queue {
     /// Places the mirrors (the replicated metadata says where), `here` being this node. At
     /// the master, `links` reach them; a node that no longer holds a mirror drops its copy.
@@ -406,11 +372,15 @@ impl Queue {
             }
             Some(links) => {
                 let next = st.peek_seq();
-                let m = st.mirroring.get_or_insert_with(|| Mirroring::new(links));
+                let settings = SyncSettings::of(st.settings());
+                let m = st
+                    .mirroring
+                    .get_or_insert_with(|| Mirroring::new(links, settings));
                 fx.confirmed.extend(m.set_nodes(&nodes, next));
             }
         });
         self.resume_until_followed();
+        self.start_syncs();
     }
 
     /// The mirrors that hold everything the master holds, as the cluster knows them.
@@ -465,13 +435,15 @@ impl Queue {
         self.mirrored.store(links.is_some(), Ordering::Release);
         self.apply(|st, fx| {
             st.adopt(fx, copied);
+            let settings = SyncSettings::of(st.settings());
             st.mirroring = links.map(|l| {
-                let mut m = Mirroring::new(l);
+                let mut m = Mirroring::new(l, settings);
                 let _ = m.set_nodes(&rest, st.peek_seq());
                 m
             });
         });
         self.resume_until_followed();
+        self.start_syncs();
         super::expiry::watch_unused(self);
     }
 
@@ -524,6 +496,7 @@ impl Queue {
             }
         });
         self.resume_until_followed();
+        self.start_syncs();
     }
 
     /// Sends their resume again, every so often, to the mirrors resumed since last called,
@@ -592,108 +565,5 @@ impl Queue {
                 fx.confirmed.extend(m.resumed(node, resume, &synchronised));
             }
         })
-    }
-
-    /// On a mirror's node: applies the master's operations to the copy. `held` gets the
-    /// positions of the messages that came in, once they are held (on disk, for persistent
-    /// messages of a durable queue), or an error when one could not be stored (the copy
-    /// is then incomplete: the master must resume it). Returns the number of the last
-    /// resume applied.
-    pub(crate) fn mirror_apply(
-        &self,
-        ops: Vec<MirrorOp>,
-        held: Box<dyn FnOnce(Result<Vec<u64>, ()>) + Send>,
-    ) -> Option<u64> {
-        let durable = self.durable_key();
-        // Stored first, outside the copy's lock.
-        let mut stored = Vec::with_capacity(ops.len());
-        for op in &ops {
-            let at = match op {
-                MirrorOp::Enqueue { msg, .. } => match durable.filter(|_| msg.persistent()) {
-                    Some(key) => match self.store.append(msg, &[key], 1, None) {
-                        Ok(r) => Some(Ok(r)),
-                        Err(e) => {
-                            tracing::error!(
-                                "queue '{}': cannot store a mirrored message: {e}",
-                                self.name
-                            );
-                            Some(Err(()))
-                        }
-                    },
-                    None => None,
-                },
-                _ => None,
-            };
-            stored.push(at);
-        }
-        if stored.iter().any(|s| matches!(s, Some(Err(())))) {
-            for r in stored.into_iter().flatten().flatten() {
-                self.store.release(r, durable);
-            }
-            held(Err(()));
-            return None;
-        }
-        let mut positions = Vec::new();
-        let mut released = Vec::new();
-        let mut resumed = None;
-        {
-            let mut copy = self.copy.lock();
-            let copy = copy.get_or_insert_with(MirrorCopy::default);
-            for (op, at) in ops.into_iter().zip(stored.iter().copied()) {
-                match op {
-                    MirrorOp::Enqueue { seq, msg } => {
-                        let Ok(stored) = at.transpose() else {
-                            continue;
-                        };
-                        positions.push(seq);
-                        let c = Copied {
-                            msg,
-                            delivered: false,
-                            stored,
-                        };
-                        released.extend(copy.insert(seq, c));
-                    }
-                    MirrorOp::Delivered { seqs } => copy.delivered(&seqs),
-                    MirrorOp::Gone { seqs } => released.extend(copy.gone(&seqs)),
-                    MirrorOp::Resume { id } => {
-                        copy.resume();
-                        resumed = Some(id);
-                    }
-                    MirrorOp::Trim { below } => released.extend(copy.trim(below)),
-                }
-            }
-        }
-        for r in released {
-            self.store.release(r, durable);
-        }
-        if positions.is_empty() {
-            return resumed;
-        }
-        if stored.iter().any(|s| matches!(s, Some(Ok(_)))) {
-            self.store.after_sync(Box::new(move |ok| {
-                held(if ok { Ok(positions) } else { Err(()) })
-            }));
-        } else {
-            held(Ok(positions));
-        }
-        resumed
-    }
-
-    /// Whether this node's copy holds what the master counted it synchronised for.
-    pub(crate) fn mirror_in_sync(&self) -> bool {
-        self.copy.lock().as_ref().is_some_and(|c| c.in_sync)
-    }
-
-    /// Drops this node's copy (it no longer holds a mirror, or the queue is gone).
-    pub(crate) fn drop_copy(&self) {
-        let Some(mut copy) = self.copy.lock().take() else {
-            return;
-        };
-        let durable = self.durable_key();
-        for (_, c) in copy.take_all() {
-            if let Some(r) = c.stored {
-                self.store.release(r, durable);
-            }
-        }
     }
 }
