@@ -29,13 +29,7 @@ async fn drain(node: &Node, queue: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_synced_hands_over_to_a_synchronised_mirror_at_once() {
     let mut nodes = cluster::start(3).await;
-    put_policy(&nodes[0], "ha", "^ha\\.", json!({"ha-mode": "all"})).await;
-    let (conn, ch) = confirming(&nodes[0], "ha.s").await;
-    let all: Vec<&Node> = nodes.iter().collect();
-    let order = await_mirrors(&all, "ha.s", "two mirrors", |m| m.len() == 2).await;
-    let mut both = order.clone();
-    both.sort();
-    await_synchronised(&nodes[1], "ha.s", &both).await;
+    let (conn, ch, order) = mirrored_everywhere(&nodes, "ha.s").await;
     publish_all(&ch, "ha.s", 0..40).await;
     // Two delivered and never settled: the stop closes the connection, so they go back.
     for i in 0..2u8 {

@@ -176,13 +176,7 @@ async fn confirms_wait_for_every_mirror_and_a_new_mirror_syncs_as_old_messages_g
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_oldest_synchronised_mirror_takes_over_when_the_master_is_killed() {
     let mut nodes = cluster::start(3).await;
-    put_policy(&nodes[0], "ha", "^ha\\.", json!({"ha-mode": "all"})).await;
-    let (_conn, ch) = confirming(&nodes[0], "ha.k").await;
-    let all: Vec<&Node> = nodes.iter().collect();
-    let order = await_mirrors(&all, "ha.k", "two mirrors", |m| m.len() == 2).await;
-    let mut both = order.clone();
-    both.sort();
-    await_synchronised(&nodes[1], "ha.k", &both).await;
+    let (_conn, ch, order) = mirrored_everywhere(&nodes, "ha.k").await;
     for i in 0..100u8 {
         assert!(publish(&ch, "ha.k", &[i])
             .await

@@ -13,6 +13,7 @@ mod basic_flow;
 mod broker_commands;
 mod cluster_failures;
 mod cluster_membership;
+mod cluster_mirror_consumers;
 mod cluster_mirror_failover;
 mod cluster_mirror_shutdown;
 mod cluster_mirror_sync;

@@ -321,6 +321,11 @@ impl Consumer for ChannelShared {
 
     /// The queue was deleted: the consumer is forgotten, and the client told with
     /// `basic.cancel` if it announced `consumer_cancel_notify`.
+    fn subscribed(&self, tag: &str) -> bool {
+        let st = self.state.lock();
+        !st.closed && st.consumers.contains_key(tag)
+    }
+
     fn cancelled(&self, tag: &str) {
         self.state.lock().consumers.remove(tag);
         if self.conn.capabilities.consumer_cancel_notify {

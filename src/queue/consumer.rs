@@ -40,6 +40,12 @@ pub trait Consumer: Send + Sync {
 
     /// A message for this consumer that no queue holds (direct reply-to).
     fn deliver_direct(&self, msg: &Message);
+
+    /// Whether subscription `tag` is still on at the consumer's end (its channel open, not
+    /// cancelled): a consumer waiting for a new master follows only then.
+    fn subscribed(&self, _tag: &str) -> bool {
+        true
+    }
 }
 
 /// A message handed to a consumer.
@@ -55,12 +61,16 @@ pub struct Delivery {
 }
 
 /// A consumer subscribed to a queue, as the queue sees it.
+#[derive(Clone)]
 pub struct Subscription {
     pub tag: Arc<str>,
     pub consumer: Arc<dyn Consumer>,
     pub no_ack: bool,
     pub exclusive: bool,
     pub priority: i32,
+    /// `x-cancel-on-ha-failover`: cancelled when its mirrored queue fails over, rather
+    /// than following the queue to its new master.
+    pub cancel_on_failover: bool,
 }
 
 impl Subscription {

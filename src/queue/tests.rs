@@ -45,6 +45,7 @@ impl TestConsumer {
             no_ack: false,
             exclusive: false,
             priority,
+            cancel_on_failover: false,
         }
     }
 }

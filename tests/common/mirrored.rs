@@ -144,3 +144,20 @@ pub async fn get_all(ch: &lapin::Channel, queue: &str) -> Vec<(u8, bool)> {
     }
     got
 }
+
+/// Durable `queue` declared through `nodes[0]` (its master) under an `ha-mode: all` policy,
+/// once both mirrors are synchronised: a confirming channel on the master's node, and the
+/// mirrors oldest first.
+pub async fn mirrored_everywhere(
+    nodes: &[Node],
+    queue: &str,
+) -> (lapin::Connection, lapin::Channel, Vec<String>) {
+    put_policy(&nodes[0], "ha", "^ha\\.", json!({"ha-mode": "all"})).await;
+    let (conn, ch) = confirming(&nodes[0], queue).await;
+    let all: Vec<&Node> = nodes.iter().collect();
+    let order = await_mirrors(&all, queue, "two mirrors", |m| m.len() == 2).await;
+    let mut both = order.clone();
+    both.sort();
+    await_synchronised(&nodes[1], queue, &both).await;
+    (conn, ch, order)
+}

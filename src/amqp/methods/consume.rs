@@ -54,6 +54,10 @@ impl Connection {
             no_ack: c.no_ack,
             exclusive: c.exclusive,
             priority,
+            cancel_on_failover: matches!(
+                c.arguments.inner().get("x-cancel-on-ha-failover"),
+                Some(amq_protocol::types::AMQPValue::Boolean(true))
+            ),
         };
         let ok = (!c.nowait).then(|| {
             let ok = basic::ConsumeOk {

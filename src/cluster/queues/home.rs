@@ -34,6 +34,8 @@ pub(crate) struct PeerHome {
     confirms: Mutex<HashMap<u64, OnSynced>>,
     /// Consumers here of the home's queues, by the id the home knows them by.
     subs: Mutex<HashMap<u64, Arc<RemoteSub>>>,
+    /// Where consumers go whose mirrored queue left this home.
+    followers: Arc<super::follow::Followers>,
 }
 
 /// A local consumer of a queue on the home.
@@ -72,7 +74,11 @@ struct SubState {
 }
 
 impl PeerHome {
-    pub(super) fn new(node: &str, links: Arc<Links>) -> Arc<PeerHome> {
+    pub(super) fn new(
+        node: &str,
+        links: Arc<Links>,
+        followers: Arc<super::follow::Followers>,
+    ) -> Arc<PeerHome> {
         Arc::new(PeerHome {
             node: node.to_string(),
             id: node_id(node),
@@ -80,7 +86,17 @@ impl PeerHome {
             next: AtomicU64::new(1),
             confirms: Mutex::new(HashMap::new()),
             subs: Mutex::new(HashMap::new()),
+            followers,
         })
+    }
+
+    /// Subscription `sub` ended at the home without being cancelled here: it follows its
+    /// queue to a new master, or is cancelled.
+    fn lost(&self, sub: &RemoteSub) {
+        match sub.queue.upgrade() {
+            Some(q) => (self.followers).lost(q, sub.sub.clone(), sub.window, &self.node),
+            None => sub.sub.consumer.cancelled(&sub.sub.tag),
+        }
     }
 
     fn send(&self, d: Data) -> bool {
@@ -165,7 +181,7 @@ impl PeerHome {
             Data::Cancelled { id } => {
                 let sub = self.subs.lock().remove(&id);
                 if let Some(sub) = sub {
-                    sub.sub.consumer.cancelled(&sub.sub.tag);
+                    self.lost(&sub);
                 }
             }
             Data::Confirmed { id, ok } => {
@@ -237,7 +253,7 @@ impl PeerHome {
             match (answer, cancelling) {
                 (Some(tx), _) => drop(tx.send(Err(self.down_text()))),
                 (None, Some(tx)) => drop(tx.send(())),
-                (None, None) => sub.sub.consumer.cancelled(&sub.sub.tag),
+                (None, None) => self.lost(&sub),
             }
         }
     }

@@ -3,9 +3,11 @@
 //! reaches the others' through a [`PeerHome`] per node (`home.rs`: publishes, gets, acks,
 //! and its own consumers of those queues, fed with credit). A node whose link goes down
 //! takes its consumers and unsettled deliveries with it: the home requeues what they held,
-//! and the consumers here are cancelled.
+//! and the consumers here are cancelled, or follow a mirrored queue to its new master
+//! (`follow.rs`).
 
 pub(crate) mod data;
+mod follow;
 mod home;
 mod mirrors;
 mod served;
@@ -29,6 +31,8 @@ pub(crate) struct Remotes {
     /// Whether this node has applied what the leader had when it started (a node that
     /// restarts may hold queues whose mastership moved meanwhile).
     caught_up: std::sync::atomic::AtomicBool,
+    /// Consumers here waiting for their mirrored queue's new master.
+    followers: Arc<follow::Followers>,
 }
 
 impl Remotes {
@@ -40,6 +44,7 @@ impl Remotes {
             homes: Mutex::new(HashMap::new()),
             // Until it has applied what the leader had when it started.
             caught_up: false.into(),
+            followers: Arc::default(),
         })
     }
 
@@ -53,7 +58,7 @@ impl Remotes {
         self.homes
             .lock()
             .entry(super::node::node_id(name))
-            .or_insert_with(|| PeerHome::new(name, self.links.clone()))
+            .or_insert_with(|| PeerHome::new(name, self.links.clone(), self.followers.clone()))
             .clone()
     }
 

@@ -266,6 +266,7 @@ impl Remotes {
             no_ack,
             exclusive,
             priority,
+            cancel_on_failover: false,
         };
         let links = self.links.clone();
         let added = queue.add_consumer(sub, move || {
