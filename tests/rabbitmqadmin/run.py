@@ -314,6 +314,7 @@ class Run:
             self.permission_declare_list,
             self.exchange_declare_list,
             self.queue_declare_list,
+            self.queue_mirror_columns,
             self.binding_declare_list,
             self.publish_and_get,
             self.purge_queue,
@@ -429,6 +430,23 @@ class Run:
         rows = b.run_json("list", "queues", vhost=self.vhost)
         check_eq(sorted(r["name"] for r in rows), ["q", "q.classic", "q.transient"],
                  "list queues --vhost")
+
+    def queue_mirror_columns(self):
+        # Mirrors as rabbitmqadmin lists them (it has no sync command): the master's node, and
+        # slave_nodes / synchronised_slave_nodes empty for queues that are not mirrored.
+        b = self.b
+        cols = ["name", "node", "slave_nodes", "synchronised_slave_nodes"]
+        node = b.get(f"queues/{q(self.vhost)}/q")["node"]
+        check(node, "the API's node of a queue")
+        header, rows = b.run_tsv("list", "queues", *cols, vhost=self.vhost)
+        check_eq(header, cols, "list queues with mirror columns -f tsv header")
+        check_eq(sorted(rows), [[n, node, "", ""] for n in ("q", "q.classic", "q.transient")],
+                 "list queues with mirror columns -f tsv rows")
+        for r in b.run_json("list", "queues", *cols, vhost=self.vhost):
+            check(not r.get("slave_nodes") and not r.get("synchronised_slave_nodes"),
+                  f"list queues: mirrors of a queue that is not mirrored: {r}")
+        table_out = b.run("list", "queues", *cols, vhost=self.vhost)
+        check("| synchronised_slave_nodes |" in table_out, f"table with mirror columns: {table_out!r}")
 
     def binding_declare_list(self):
         b = self.b

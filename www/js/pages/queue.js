@@ -1,5 +1,5 @@
-// One queue: its figures, consumers, bindings (add and remove), publish to it through the
-// default exchange, get messages, purge and delete.
+// One queue: its figures, its mirrors (synchronise them), consumers, bindings (add and
+// remove), publish to it through the default exchange, get messages, purge and delete.
 
 import { api, p } from '../api.js';
 import { facts, h, replace, section } from '../dom.js';
@@ -35,7 +35,8 @@ export default async function queue(ctx) {
       ['Policy', q.policy || null],
       ['Effective policy definition', q.effective_policy_definition && Object.keys(q.effective_policy_definition).length ? h('span', { class: 'pre' }, table(q.effective_policy_definition)) : null],
       ['Arguments', Object.keys(q.arguments || {}).length ? h('span', { class: 'pre' }, table(q.arguments)) : null],
-      ['Node', q.node],
+      ['Node', h('span', { testid: 'queue-node' }, q.node)],
+      ['Mirrors', mirrors(q, path, load)],
     ]));
     replace(consumers, staticTable({
       testid: 'consumers-table',
@@ -72,6 +73,28 @@ export default async function queue(ctx) {
         },
         success: `Queue ${name} deleted`,
       }))));
+}
+
+/**
+ * The mirrors of a mirrored queue as RabbitMQ's UI shows them: one a line, those not yet
+ * synchronised marked, and while any is not, the sync actions (Warren does not report a sync
+ * under way, so "Cancel synchronisation" shows beside "Synchronise"). Null when not mirrored.
+ */
+function mirrors(q, path, reload) {
+  const nodes = q.slave_nodes || [];
+  if (!nodes.length) return null;
+  const synced = new Set(q.synchronised_slave_nodes || []);
+  const action = (verb, label, testid, success) => actionButton({
+    label, testid, small: true, success,
+    run: async () => { await api('POST', `${path}/actions`, { body: { action: verb } }); await reload(); },
+  });
+  return h('div', { testid: 'mirrors' },
+    nodes.map((n) => h('div', { testid: `mirror-${n}` }, n, synced.has(n) ? null : h('b', {}, ' (unsynchronised)'))),
+    nodes.some((n) => !synced.has(n)) || q.state === 'syncing'
+      ? h('div', { class: 'actions' },
+        action('sync', 'Synchronise', 'sync', `Synchronising ${q.name}`),
+        action('cancel_sync', 'Cancel synchronisation', 'cancel-sync', `Synchronisation of ${q.name} cancelled`))
+      : null);
 }
 
 /** Get messages: count, ack mode, encoding; the messages shown below the form. */
