@@ -1,9 +1,11 @@
 //! A mirrored queue (`ha-mode: all`, 3 nodes as separate processes) under load while its
-//! master's node is killed with -9 and brought back, again and again. Publishers with
-//! confirms and consumers with manual acks run on every node and move to another node when
-//! theirs dies. Afterwards: every confirmed message was consumed, a message seen twice was
-//! marked redelivered the second time, and each publisher's messages came in order apart
-//! from redeliveries.
+//! master's node is killed with -9 and brought back, again and again; or cut off from the
+//! others (frozen with SIGSTOP past `net_ticktime`, so the majority promotes a mirror) and let
+//! go again, when it must step down: never two masters confirming. Publishers with confirms
+//! and consumers with manual acks run on every node and move to another node when theirs
+//! dies. Afterwards: every confirmed message was consumed, a message seen twice was marked
+//! redelivered the second time, and each publisher's messages came in order apart from
+//! redeliveries.
 
 use crate::common;
 
@@ -19,7 +21,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const KILLS: usize = 20;
+/// How the master's node is taken out.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Outage {
+    /// kill -9, then a restart.
+    Kill,
+    /// SIGSTOP until a mirror is promoted, then SIGCONT: a partition from the node's side.
+    Freeze,
+}
 const QUEUE: &str = "ha.failover";
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -185,14 +194,69 @@ async fn queue_json(node: &Node) -> Option<serde_json::Value> {
 // node's mirroring, cluster and warning log lines.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirmed_messages_survive_the_master_killed_twenty_times() {
+    outages(Outage::Kill, 20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmed_messages_survive_the_master_cut_off_five_times() {
+    outages(Outage::Freeze, 5).await;
+}
+
+/// The policy goes from `ha-mode: all` to `exactly 2` and back, again and again, through
+/// each node in turn: a mirror leaves, a new one is placed and synchronised as the backlog
+/// drains (`ha-sync-mode: manual`), and no confirmed message is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmed_messages_survive_policy_changes_under_load() {
     let nodes: Vec<Node> = cluster::start(3).await;
-    let body = json!({"pattern": "^ha\\.", "definition": {"ha-mode": "all"}, "apply-to": "queues"});
-    let r = nodes[0]
+    let load = start_load(&nodes).await;
+    let started = Instant::now();
+    let mut history = Vec::new();
+    for round in 0..5 {
+        for (definition, mirrors) in [
+            (json!({"ha-mode": "exactly", "ha-params": 2}), 1),
+            (json!({"ha-mode": "all"}), 2),
+        ] {
+            set_policy(&nodes[round % 3], definition.clone()).await;
+            let placed = await_in_sync(&nodes[(round + 1) % 3], mirrors).await;
+            history.push(format!("{:?} {definition}: {placed:?}", started.elapsed()));
+            if let Err(q) = placed {
+                panic!("round {round}: {definition} never took effect: {q:?}\n{history:#?}");
+            }
+        }
+    }
+    let report = || {
+        let lines = nodes
+            .iter()
+            .flat_map(|n| mirroring_lines(&n.spec.name, n.broker.log_lines()));
+        history.iter().cloned().chain(lines).collect()
+    };
+    let (total, got) = check(load, report).await;
+    println!(
+        "5 rounds of policy changes: {total} confirmed messages, {} deliveries",
+        got.len()
+    );
+}
+
+/// The publishers and consumers running on every node.
+struct Load {
+    run: Arc<Run>,
+    publishers: Vec<tokio::task::JoinHandle<()>>,
+    consumers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+async fn set_policy(node: &Node, definition: serde_json::Value) {
+    let body = json!({"pattern": "^ha\\.", "definition": definition, "apply-to": "queues"});
+    let r = node
         .api()
         .put("/api/policies/%2F/ha", &body)
         .await
         .expect("answers");
     assert!(r.status == 201 || r.status == 204, "{}", r.text());
+}
+
+/// The queue mirrored everywhere, declared, and the clients running.
+async fn start_load(nodes: &[Node]) -> Load {
+    set_policy(&nodes[0], json!({"ha-mode": "all"})).await;
     let conn = Connection::connect(&nodes[0].broker.url(), Default::default())
         .await
         .expect("connects");
@@ -205,7 +269,6 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
         .await)
         .expect("declares");
     drop(conn);
-
     let run = Arc::new(Run::default());
     *run.urls.lock() = nodes.iter().map(|n| Some(n.broker.url())).collect();
     let mut publishers = Vec::new();
@@ -214,7 +277,17 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
         publishers.push(tokio::spawn(publisher(run.clone(), i)));
         consumers.push(tokio::spawn(consumer(run.clone(), i as usize)));
     }
+    Load {
+        run,
+        publishers,
+        consumers,
+    }
+}
 
+async fn outages(how: Outage, times: usize) {
+    let nodes: Vec<Node> = cluster::start(3).await;
+    let load = start_load(&nodes).await;
+    let run = load.run.clone();
     let mut nodes: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
     // Each kill: when, of which node, and how long until another node showed a new master.
     let mut kills = Vec::new();
@@ -223,10 +296,10 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
     let mut history = Vec::new();
     let mut dead_logs = Vec::new();
     let started = Instant::now();
-    for kill in 0..KILLS {
+    for kill in 0..times {
         // Every node up, both mirrors in sync: a promotion can lose nothing.
         let first = nodes[0].as_ref().expect("every node runs");
-        if let Err(q) = await_in_sync(first).await {
+        if let Err(q) = await_in_sync(first, 2).await {
             for line in history.iter().chain(&dead_logs) {
                 eprintln!("{line}");
             }
@@ -245,21 +318,29 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
             .expect("the master's node");
         run.urls.lock()[at] = None;
         let dead = nodes[at].take().expect("running");
-        let spec = dead.spec.clone();
+        let (spec, url) = (dead.spec.clone(), dead.broker.url());
         let highest: Vec<(u32, u32)> = (run.confirmed.lock().iter())
             .map(|(p, ns)| (*p, ns.iter().max().copied().unwrap_or(0)))
             .collect();
         history.push(format!(
-            "{:?} kill {kill} of {master}, confirmed up to {highest:?}",
+            "{:?} {how:?} {kill} of {master}, confirmed up to {highest:?}",
             started.elapsed()
         ));
         let log = dead.broker.log.clone();
         let killed_at = Instant::now();
-        let dir = dead.broker.kill();
-        // What it wrote last reaches the log once its pipe is read to the end.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let lines = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        dead_logs.extend(mirroring_lines(&master, lines));
+        let (dir, frozen) = match how {
+            Outage::Kill => (Some(dead.broker.kill()), None),
+            Outage::Freeze => {
+                dead.broker.signal("STOP");
+                (None, Some(dead))
+            }
+        };
+        if how == Outage::Kill {
+            // What it wrote last reaches the log once its pipe is read to the end.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let lines = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            dead_logs.extend(mirroring_lines(&master, lines));
+        }
         let other = nodes[(at + 1) % nodes.len()].as_ref().expect("running");
         let deadline = Instant::now() + WAIT;
         loop {
@@ -271,14 +352,75 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         kills.push((killed_at, at, killed_at.elapsed()));
-        let back = Node::start_in(dir, spec);
-        run.urls.lock()[at] = Some(back.broker.url());
+        let back = match (dir, frozen) {
+            (Some(dir), _) => Node::start_in(dir, spec),
+            (None, Some(frozen)) => {
+                // The old master wakes up believing it still is one, until it hears.
+                frozen.broker.signal("CONT");
+                frozen
+            }
+            (None, None) => unreachable!("a node killed or frozen"),
+        };
+        run.urls.lock()[at] = Some(if how == Outage::Kill {
+            back.broker.url()
+        } else {
+            url
+        });
         nodes[at] = Some(back);
         for node in nodes.iter().flatten() {
             node.await_members(3, 0, WAIT).await;
         }
     }
 
+    let report = || {
+        let running = nodes.iter().flatten();
+        let lines = running.flat_map(|n| mirroring_lines(&n.spec.name, n.broker.log_lines()));
+        history
+            .iter()
+            .chain(&dead_logs)
+            .cloned()
+            .chain(lines)
+            .collect()
+    };
+    let (total, got) = check(load, report).await;
+    // Failover: from a kill to the first delivery to a consumer that subscribed after it
+    // on another node (so from the new master).
+    let subscribed = run.subscribed.lock().clone();
+    let mut failovers: Vec<Duration> = (kills.iter())
+        .filter_map(|(at, node, _)| {
+            (subscribed.values())
+                .filter(|(n, since, _)| n != node && since > at)
+                .filter_map(|(_, _, first)| *first)
+                .min()
+                .map(|first| first - *at)
+        })
+        .collect();
+    failovers.sort();
+    let mut promotions: Vec<Duration> = kills.iter().map(|k| k.2).collect();
+    promotions.sort();
+    println!(
+        "{times} {how:?}s: {total} confirmed messages, {} deliveries; failover to the first delivery p50 {:?}, max {:?} (of {}); to the promotion p50 {:?}, max {:?}",
+        got.len(),
+        failovers[failovers.len() / 2],
+        failovers[failovers.len() - 1],
+        failovers.len(),
+        promotions[promotions.len() / 2],
+        promotions[promotions.len() - 1]
+    );
+}
+
+/// Stops the publishers, waits until every confirmed message was consumed, stops the
+/// consumers and checks what they got (`report` says what happened, on a failure): the
+/// number of messages confirmed, and every delivery.
+async fn check(
+    load: Load,
+    report: impl Fn() -> Vec<String>,
+) -> (usize, Vec<(u64, u32, u32, bool)>) {
+    let Load {
+        run,
+        publishers,
+        consumers,
+    } = load;
     run.stop_publishing.store(true, Ordering::Release);
     for p in publishers {
         let done = tokio::time::timeout(3 * WAIT, p).await;
@@ -299,15 +441,7 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
         }
         missing.sort();
         if Instant::now() >= deadline {
-            for line in &history {
-                eprintln!("{line}");
-            }
-            for line in dead_logs.iter().cloned().chain(
-                nodes
-                    .iter()
-                    .flatten()
-                    .flat_map(|n| mirroring_lines(&n.spec.name, n.broker.log_lines())),
-            ) {
+            for line in report() {
                 eprintln!("{line}");
             }
         }
@@ -348,40 +482,17 @@ async fn confirmed_messages_survive_the_master_killed_twenty_times() {
             assert!(before < *n, "session {s}: {p}:{n} after {p}:{before}");
         }
     }
-    // Failover: from a kill to the first delivery to a consumer that subscribed after it
-    // on another node (so from the new master).
-    let subscribed = run.subscribed.lock().clone();
-    let mut failovers: Vec<Duration> = (kills.iter())
-        .filter_map(|(at, node, _)| {
-            (subscribed.values())
-                .filter(|(n, since, _)| n != node && since > at)
-                .filter_map(|(_, _, first)| *first)
-                .min()
-                .map(|first| first - *at)
-        })
-        .collect();
-    failovers.sort();
-    let mut promotions: Vec<Duration> = kills.iter().map(|k| k.2).collect();
-    promotions.sort();
-    println!(
-        "{KILLS} kills: {total} confirmed messages, {} deliveries; failover to the first delivery p50 {:?}, max {:?} (of {}); to the promotion p50 {:?}, max {:?}",
-        got.len(),
-        failovers[failovers.len() / 2],
-        failovers[failovers.len() - 1],
-        failovers.len(),
-        promotions[promotions.len() / 2],
-        promotions[promotions.len() - 1]
-    );
+    (total, got)
 }
 
-/// Both mirrors synchronised, as the master reports; else the queue as last seen.
-async fn await_in_sync(node: &Node) -> Result<(), Option<serde_json::Value>> {
+/// `n` mirrors, all synchronised, as the master reports; else the queue as last seen.
+async fn await_in_sync(node: &Node, n: usize) -> Result<(), Option<serde_json::Value>> {
     let deadline = Instant::now() + WAIT;
     loop {
         let q = queue_json(node).await;
         if let Some(q) = &q {
-            let n = |k: &str| q[k].as_array().map_or(0, Vec::len);
-            if n("slave_nodes") == 2 && n("synchronised_slave_nodes") == 2 {
+            let count = |k: &str| q[k].as_array().map_or(0, Vec::len);
+            if count("slave_nodes") == n && count("synchronised_slave_nodes") == n {
                 return Ok(());
             }
         }
