@@ -213,20 +213,22 @@ def probe(cl, timeout):
 
 class MirrorWatch(threading.Thread):
     """Polls node A's API during a warren-perf run: finds the run's queue, then its mirrors
-    until both are synchronised (every 0.25 s), then once more near the window's end."""
+    until both are synchronised (every 0.25 s), then once more near the window's end. (The
+    queue's name is `queue`: a Thread's `name` is a string property, so `None` set there
+    reads back as "None".)"""
 
     def __init__(self, cl, prefix, seconds):
         super().__init__(daemon=True)
         self.cl, self.prefix, self.seconds = cl, prefix, seconds
         self.done = threading.Event()
-        self.name = self.appeared = self.synced_at = None
+        self.queue = self.appeared = self.synced_at = None
         self.first = self.at_sync = self.end = self.last = None
         self.end_at = None
         self.samples = 0
 
     def sample(self):
         try:
-            q = http_get(self.cl.http[0], queue_path(self.name), timeout=3)
+            q = http_get(self.cl.http[0], queue_path(self.queue), timeout=3)
         except (urllib.error.URLError, OSError, ValueError):
             return None
         self.samples += 1
@@ -238,15 +240,15 @@ class MirrorWatch(threading.Thread):
     def run(self):
         t0 = time.monotonic()
         while not self.done.is_set() and self.synced_at is None:
-            if self.name is None:
+            if self.queue is None:
                 try:
                     for q in http_get(self.cl.http[0], "/api/queues/%2F", timeout=3):
                         if q.get("name", "").startswith(self.prefix + "-"):
-                            self.name, self.appeared = q["name"], time.monotonic() - t0
+                            self.queue, self.appeared = q["name"], time.monotonic() - t0
                             break
                 except (urllib.error.URLError, OSError, ValueError):
                     pass
-            if self.name is not None:
+            if self.queue is not None:
                 q = self.sample()
                 if in_sync(q):
                     self.synced_at, self.at_sync = time.monotonic() - t0, q
@@ -263,7 +265,7 @@ class MirrorWatch(threading.Thread):
         slaves, synced = mirrors(self.at_sync or self.last)
         end_slaves, end_synced = mirrors(self.end)
         return {
-            "queue": self.name,
+            "queue": self.queue,
             "queue_seen_after_s": self.appeared,
             "master": (self.first or {}).get("node"),
             "policy": (self.first or {}).get("policy"),

@@ -314,3 +314,17 @@ async fn mirrors_restarted_since_they_were_synchronised_are_not_promoted() {
         "every confirmed message, marked redelivered"
     );
 }
+
+/// A queue declared under an `ha-mode` policy has its mirrors when its declare is
+/// answered, so its first message is mirrored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_declared_under_a_policy_is_mirrored_from_its_declare() {
+    let nodes = cluster::start(3).await;
+    put_policy(&nodes[1], "ha", "^ha\\.", json!({"ha-mode": "all"})).await;
+    let (_conn, _ch) = confirming(&nodes[0], "ha.new").await;
+    let mut got = mirrors(&nodes[0], "ha.new").await;
+    got.sort();
+    let mut want = vec![nodes[1].spec.name.clone(), nodes[2].spec.name.clone()];
+    want.sort();
+    assert_eq!(got, want);
+}

@@ -135,6 +135,9 @@ impl Broker {
                     .vhost(&vhost)
                     .and_then(|v| v.queue(&name))
                     .ok_or_else(|| CommandError::no_queue(&vhost, &name))?;
+                if created {
+                    self.mirror_from_the_start(r.as_ref(), &queue).await;
+                }
                 Ok(Outcome::Queue { queue, created })
             }
         }
@@ -218,6 +221,39 @@ impl Broker {
         let result = self.apply(&actor, entry.command, &mut changes);
         changes.extend(extra);
         (result.map(|o| Reply::of(&o)), self.persist(changes))
+    }
+
+    /// A new queue that an `ha-mode` policy mirrors gets its mirrors before its declare is
+    /// answered, so its first message is mirrored (the leader's planner would place them
+    /// within a second or so, as it does when a policy changes).
+    async fn mirror_from_the_start(&self, r: &dyn Replicator, q: &crate::queue::Queue) {
+        if q.exclusive_owner.is_some() || !q.mirrors().is_empty() {
+            return;
+        }
+        let mode = {
+            let policies = self.policies.read();
+            let (user, _) = policies.for_queue(&q.vhost, &q.name);
+            user.and_then(|p| super::mirror_plan::HaMode::of(&p.definition))
+        };
+        let master = q.home_node().unwrap_or_else(|| r.node().to_string());
+        let running = r.running_nodes();
+        let nodes = super::mirror_plan::plan(mode.as_ref(), &q.name, &master, &[], &running);
+        if nodes.is_empty() {
+            return;
+        }
+        let entry = Logged {
+            user: None,
+            connection: None,
+            command: Command::SetMirrors {
+                vhost: q.vhost.clone(),
+                name: q.name.clone(),
+                nodes,
+            },
+            origin: None,
+        };
+        if let Err(e) = r.propose(entry).await {
+            tracing::debug!("queue '{}': mirrors left to the planner: {e}", q.name);
+        }
     }
 
     /// The node a new queue lives on: the declaring client's (RabbitMQ's `client-local`),
