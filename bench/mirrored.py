@@ -805,9 +805,10 @@ def write_report(results, path_md):
         "# Mirrored queues (ha-mode all): Warren cluster vs RabbitMQ 3.10 cluster, side by side", "",
         f"Run {run.get('finished', '?')} on {compare.machine()}, by `{run.get('command', 'bench/mirrored.py')}` "
         + (f"({run.get('runs', '?')} runs of {run.get('seconds', '?')} s per traffic scenario and broker, "
-           "alternating Warren, RabbitMQ, Warren, RabbitMQ ...; medians with (min–max); "
+           "alternating Warren, RabbitMQ, Warren, RabbitMQ ...; medians with (min–max)"
            if any(k in results for k in ("M3", "M4")) else "(")
-        + f"{run.get('kills', '?')} kills per broker for F).", "",
+        + (("; " if any(k in results for k in ("M3", "M4")) else "")
+           + f"{run.get('kills', '?')} kills per broker for F" if "F" in results else "") + ").", "",
         f"- Warren: 3 nodes ({', '.join(w.get('nodes', []))}), one process each, all disc nodes, fresh data "
         f"directories; AMQP ports {', '.join(map(str, w.get('amqp', [])))}; the metadata (Raft) leader was "
         f"{w.get('leader', '?')} at the start.",
@@ -837,8 +838,8 @@ def write_report(results, path_md):
         "queue's declaration until it showed 2 `slave_nodes`, both in `synchronised_slave_nodes`, then once "
         "0.5 s before the window's end. RabbitMQ's API shows a queue's mirrors from the statistics the queue "
         "emits every 5 s (`collect_statistics_interval`), so its \"first seen\" time is late by up to 5 s; "
-        "Warren places a new queue's mirrors through its replicated log (the leader checks once a second), so "
-        "the first part of a Warren run may go to an unmirrored queue. The queue's `node` (its master) was "
+        "Warren places a queue's mirrors through its replicated log before it answers the queue's declare, "
+        "so every message of a run goes through a mirrored queue. The queue's `node` (its master) was "
         "node A in every run. Those few API requests are in node A's CPU.", "",
     ]
     for name, desc, flags in SCENARIOS:
