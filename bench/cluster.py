@@ -10,6 +10,7 @@ cluster (nodes A, B, C of each), with warren-perf and perf/examples/declare_rate
   X4  as X1 with persistent 1 KiB messages to a durable queue.
   D1  metadata rate: one client on node A declares COUNT durable queues and binds each to
       amq.direct, one round trip per method; queues (each a declare and a bind) per second.
+      `--clients N`: N connections share the queues, each one round trip at a time.
 
 Each scenario runs against each broker in turn (Warren, RabbitMQ, Warren, RabbitMQ ...),
 `--runs` times each; medians with min and max. Nothing is pinned: the six broker processes
@@ -341,12 +342,12 @@ def measure_remote(cluster, other, name, flags, seconds, run):
     return r
 
 
-def measure_declare(cluster, other, count):
-    """D1 on one cluster: perf/examples/declare_rate.rs against node A."""
+def measure_declare(cluster, other, count, clients=1):
+    """D1 on one cluster: perf/examples/declare_rate.rs against node A (`clients` connections)."""
     exe = os.path.join(RELEASE, "examples", "declare_rate")
     cpu0, idle0, sys0, busy0, t0 = cluster.cpu(), other.cpu(), cluster.stime(), machine_busy(), time.time()
-    p = subprocess.Popen([exe, cluster.uri(0), str(count), str(min(1000, count))], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([exe, cluster.uri(0), str(count), str(min(1000, count)), str(clients)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     blocks, total, cpu, seen_on_c = [], None, None, None
     for line in p.stdout:
         line = line.strip()
@@ -458,8 +459,11 @@ def write_report(results, path_md):
             count = run.get("count", "?")
             wm, rm = med(wr, "rate")[0], med(rr, "rate")[0]
             wc, rc = med(wr, "cpu_us")[0], med(rr, "cpu_us")[0]
-            lines += [f"## D1: {count:,} {DECLARE[1]}", "",
-                      f"`target/release/examples/declare_rate amqp://...@A {count} 1000` (perf/examples/declare_rate.rs; "
+            clients = run.get("clients", 1)
+            by = "" if clients == 1 else f", {clients} clients (connections) sharing them"
+            lines += [f"## D1: {count:,} {DECLARE[1]}{by}", "",
+                      f"`target/release/examples/declare_rate amqp://...@A {count} 1000"
+                      + ("" if clients == 1 else f" {clients}") + "` (perf/examples/declare_rate.rs; "
                       "one queue = a queue.declare (durable) and a queue.bind, each waiting for its reply)", "",
                       "| | Warren | RabbitMQ | Warren's advantage |", "|---|---|---|---|",
                       f"| queues declared+bound per second | {cell(wr, 'rate', lambda v: f'{v:,.0f}', '/s')} | "
@@ -523,6 +527,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10, help="warren-perf's window in X1 and X4")
     ap.add_argument("--count", type=int, default=10000, help="queues declared in D1")
+    ap.add_argument("--clients", type=int, default=1, help="D1's connections, sharing the queues")
     ap.add_argument("--only", help="comma-separated scenario names (X1,X4,D1)")
     ap.add_argument("--warren-port", type=int, default=5711,
                     help="node A's AMQP port; B and C use the next ones, HTTP +10000, cluster links +20000")
@@ -566,7 +571,7 @@ def main():
         say(f"Warren: {', '.join(warren.nodes)} (pids {warren.pids}), metadata leader "
             f"{http_get(warren.http[0], '/api/cluster').get('leader')}")
         results["_run"] = {
-            "runs": args.runs, "seconds": args.seconds, "count": args.count,
+            "runs": args.runs, "seconds": args.seconds, "count": args.count, "clients": args.clients,
             "quiet_below": args.quiet_below, "quiet_wait": args.quiet_wait,
             "command": "python3 bench/cluster.py " + " ".join(sys.argv[1:]),
             "warren": {"nodes": warren.nodes, "amqp": warren.amqp,
@@ -591,7 +596,7 @@ def main():
             for i in range(args.runs):
                 for b in BROKERS:
                     before = wait_quiet(list(clusters.values()), args.quiet_below, args.quiet_wait)
-                    r = measure_declare(clusters[b], other[b], args.count)
+                    r = measure_declare(clusters[b], other[b], args.count, args.clients)
                     r["others_before_cores"] = before
                     results["D1"][b].append(r)
                     say(f"D1 run {i + 1} {b:8}: {r['rate']:6.0f} queues/s (first block: {r['first_block_rate']:.0f}/s, "

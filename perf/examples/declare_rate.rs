@@ -1,37 +1,48 @@
-//! Declare rate: one client declares durable queues and binds each one, one round trip per
+//! Declare rate: clients declare durable queues and bind each one, one round trip per
 //! method (no pipelining), as an application setting up its topology does. Prints the rate
 //! (queues per second, each a declare and a bind) over each block of `block` queues, so the
-//! rate at 1,000 existing queues can be compared with the rate at 10,000. The queues are
-//! deleted afterwards (not timed).
+//! rate at 1,000 existing queues can be compared with the rate at 10,000. With `clients` > 1,
+//! that many connections share the queues (queue `i` goes to client `i % clients`), each
+//! still one round trip at a time. The queues are deleted afterwards (not timed).
 //!
-//!     cargo run --release -p warren-perf --example declare_rate -- URL [COUNT] [BLOCK]
+//!     cargo run --release -p warren-perf --example declare_rate -- URL [COUNT] [BLOCK] [CLIENTS]
 //!
 //! Output: one line per block, `queues=N rate=R/s`, then `total=... rate=R/s`.
 
 use lapin::options::{QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
+use lapin::{Channel, Connection, ConnectionProperties};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let url = args
-        .next()
-        .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
-    let count: usize = args.next().map_or(Ok(10_000), |s| s.parse())?;
-    let block: usize = args.next().map_or(Ok(1_000), |s| s.parse())?;
-    let conn = Connection::connect(&url, ConnectionProperties::default()).await?;
-    let ch = conn.create_channel().await?;
-    let prefix = format!("declare-rate-{}", std::process::id());
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Progress shared by the clients: queues done, and when the current block began.
+struct Progress {
+    done: AtomicUsize,
+    block: usize,
+    block_start: Mutex<Instant>,
+}
+
+impl Progress {
+    fn one_more(&self) {
+        let n = self.done.fetch_add(1, Ordering::AcqRel) + 1;
+        if n.is_multiple_of(self.block) {
+            let mut start = self.block_start.lock().unwrap_or_else(|e| e.into_inner());
+            let secs = start.elapsed().as_secs_f64();
+            println!("queues={n} rate={:.0}/s", self.block as f64 / secs);
+            *start = Instant::now();
+        }
+    }
+}
+
+async fn declare_share(ch: Channel, names: Vec<String>, progress: Arc<Progress>) -> Res<()> {
     let durable = QueueDeclareOptions {
         durable: true,
         ..Default::default()
     };
-    let start = Instant::now();
-    let mut block_start = Instant::now();
-    for i in 0..count {
-        let name = format!("{prefix}-{i:06}");
+    for name in names {
         ch.queue_declare(name.as_str().into(), durable, FieldTable::default())
             .await?;
         ch.queue_bind(
@@ -42,19 +53,57 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             FieldTable::default(),
         )
         .await?;
-        if (i + 1) % block == 0 {
-            let secs = block_start.elapsed().as_secs_f64();
-            println!("queues={} rate={:.0}/s", i + 1, block as f64 / secs);
-            block_start = Instant::now();
-        }
+        progress.one_more();
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Res<()> {
+    let mut args = std::env::args().skip(1);
+    let url = args
+        .next()
+        .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let count: usize = args.next().map_or(Ok(10_000), |s| s.parse())?;
+    let block: usize = args.next().map_or(Ok(1_000), |s| s.parse())?;
+    let clients: usize = args.next().map_or(Ok(1), |s| s.parse())?;
+    let clients = clients.max(1);
+    let prefix = format!("declare-rate-{}", std::process::id());
+    let names: Vec<String> = (0..count).map(|i| format!("{prefix}-{i:06}")).collect();
+    let mut conns = Vec::new();
+    let mut channels = Vec::new();
+    for _ in 0..clients {
+        let conn = Connection::connect(&url, ConnectionProperties::default()).await?;
+        channels.push(conn.create_channel().await?);
+        conns.push(conn);
+    }
+    let progress = Arc::new(Progress {
+        done: AtomicUsize::new(0),
+        block: block.max(1),
+        block_start: Mutex::new(Instant::now()),
+    });
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, ch) in channels.iter().enumerate() {
+        let share = (names.iter().skip(c).step_by(clients)).cloned().collect();
+        tasks.push(tokio::spawn(declare_share(
+            ch.clone(),
+            share,
+            progress.clone(),
+        )));
+    }
+    for t in tasks {
+        t.await??;
     }
     let secs = start.elapsed().as_secs_f64();
     println!("total={count} rate={:.0}/s", count as f64 / secs);
-    for i in 0..count {
-        let name = format!("{prefix}-{i:06}");
-        ch.queue_delete(name.as_str().into(), QueueDeleteOptions::default())
+    for name in &names {
+        channels[0]
+            .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
             .await?;
     }
-    conn.close(200, "done".into()).await?;
+    for conn in conns {
+        conn.close(200, "done".into()).await?;
+    }
     Ok(())
 }

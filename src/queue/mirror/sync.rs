@@ -24,6 +24,9 @@ use tokio::sync::Notify;
 
 /// RabbitMQ's default `ha-sync-batch-size`.
 const DEFAULT_BATCH: u64 = 4096;
+/// A batch also ends once its bodies pass this many bytes (at least one message goes), so
+/// a batch of large messages stays a bounded buffer.
+const BATCH_BYTES: u64 = 16 << 20;
 /// How long a batch may go unacknowledged before the sync is given up (the mirror is
 /// resumed or removed meanwhile, in all likelihood).
 const HELD_WAIT: Duration = Duration::from_secs(30);
@@ -223,7 +226,16 @@ impl QueueState {
         if !m.following {
             return Step::Wait(s.woken.clone(), false);
         }
-        let held = self.held_between(s.next, s.upto, batch);
+        let mut held = self.held_between(s.next, s.upto, batch);
+        let mut bytes = 0;
+        let full = held.len() == batch;
+        let within = held.iter().take_while(|(e, _)| {
+            bytes += u64::from(e.size);
+            bytes <= BATCH_BYTES
+        });
+        let fits = within.count().max(1);
+        let cut = fits < held.len();
+        held.truncate(fits);
         if held.is_empty() {
             // It holds everything the master holds from the start.
             tracing::info!("mirror on {node} synchronised up to {}", s.upto);
@@ -233,7 +245,7 @@ impl QueueState {
             return Step::Over;
         }
         let to = match held.last() {
-            Some((last, _)) if held.len() == batch => last.seq + 1,
+            Some((last, _)) if full || cut => last.seq + 1,
             _ => s.upto,
         };
         let read = (held.iter())
