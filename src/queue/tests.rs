@@ -751,7 +751,7 @@ fn a_resumed_mirror_copy_keeps_its_messages_until_trimmed() {
         };
         assert!(copy.insert(seq, c).is_none());
     }
-    copy.resume();
+    copy.resume(1);
     let c = Copied {
         msg: msg("d"),
         delivered: false,
@@ -759,6 +759,10 @@ fn a_resumed_mirror_copy_keeps_its_messages_until_trimmed() {
     };
     assert!(copy.insert(8, c).is_none());
     assert!(copy.trim(5).is_empty());
+    assert!(copy.in_sync());
+    // The same resume again (the master repeats it until it hears back) changes nothing.
+    copy.resume(1);
+    assert!(copy.in_sync());
     let left: Vec<(u64, String, bool)> = (copy.take_all().into_iter())
         .map(|(seq, c)| (seq, body(&c.msg), c.delivered))
         .collect();
@@ -766,4 +770,31 @@ fn a_resumed_mirror_copy_keeps_its_messages_until_trimmed() {
         left,
         vec![(7, "c".to_string(), true), (8, "d".to_string(), false)]
     );
+}
+
+/// A sync's batch replaces what the copy holds in its range, stale copies included, and
+/// keeps what is outside it.
+#[test]
+fn a_fill_replaces_the_copy_in_its_range() {
+    use super::mirror::{Copied, MirrorCopy};
+    let copied = |b: &str, delivered: bool| Copied {
+        msg: msg(b),
+        delivered,
+        stored: None,
+    };
+    let mut copy = MirrorCopy::default();
+    for (seq, b) in [(1, "stale"), (2, "b"), (5, "c"), (9, "later")] {
+        assert!(copy.insert(seq, copied(b, false)).is_none());
+    }
+    copy.resume(1);
+    let batch = vec![(2, copied("b", false)), (4, copied("new", true))];
+    assert!(copy.fill(0, 6, batch).is_empty());
+    let left: Vec<(u64, String, bool)> = (copy.take_all().into_iter())
+        .map(|(seq, c)| (seq, body(&c.msg), c.delivered))
+        .collect();
+    let want = [(2, "b", false), (4, "new", true), (9, "later", true)];
+    let want: Vec<(u64, String, bool)> = (want.iter())
+        .map(|(s, b, d)| (*s, b.to_string(), *d))
+        .collect();
+    assert_eq!(left, want);
 }

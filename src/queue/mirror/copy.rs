@@ -16,6 +16,11 @@ pub(crate) struct MirrorCopy {
     /// The master counted it synchronised since it was last resumed (it sent a trim):
     /// only then may it be promoted. A node that restarts has no copy at all.
     in_sync: bool,
+    /// The number of the last resume applied: the same resume again (the master repeats
+    /// it until it hears back) changes nothing, even after the trim that followed the
+    /// first. A copy lives under one master (a promotion drops the others' copies), whose
+    /// resume numbers only grow.
+    last_resume: Option<u64>,
 }
 
 pub(crate) struct Copied {
@@ -31,12 +36,21 @@ impl MirrorCopy {
         self.entries.insert(seq, c).and_then(|old| old.stored)
     }
 
-    /// Everything held may have left the master meanwhile.
-    pub(crate) fn resume(&mut self) {
+    /// Resume `id`: everything held may have left the master meanwhile (unless this
+    /// resume was applied already).
+    pub(crate) fn resume(&mut self, id: u64) {
+        if self.last_resume.replace(id) == Some(id) {
+            return;
+        }
         self.in_sync = false;
         for c in self.entries.values_mut() {
             c.delivered = true;
         }
+    }
+
+    /// Whether the master counted it synchronised since its last resume.
+    pub(crate) fn in_sync(&self) -> bool {
+        self.in_sync
     }
 
     /// Removes what is held from before `below` (the master counts this mirror
@@ -160,7 +174,7 @@ impl Queue {
                     MirrorOp::Delivered { seqs } => copy.delivered(&seqs),
                     MirrorOp::Gone { seqs } => released.extend(copy.gone(&seqs)),
                     MirrorOp::Resume { id } => {
-                        copy.resume();
+                        copy.resume(id);
                         resumed = Some(id);
                     }
                     MirrorOp::Trim { below } => released.extend(copy.trim(below)),
@@ -185,7 +199,7 @@ impl Queue {
 
     /// Whether this node's copy holds what the master counted it synchronised for.
     pub(crate) fn mirror_in_sync(&self) -> bool {
-        self.copy.lock().as_ref().is_some_and(|c| c.in_sync)
+        self.copy.lock().as_ref().is_some_and(MirrorCopy::in_sync)
     }
 
     /// Drops this node's copy (it no longer holds a mirror, or the queue is gone).

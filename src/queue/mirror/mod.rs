@@ -333,8 +333,12 @@ impl Mirroring {
         }
         self.resume_now = false;
         for node in std::mem::take(&mut self.to_resume) {
-            let resume = self.mirror(&node).map_or(0, |m| m.resume);
-            let op = vec![MirrorOp::Resume { id: resume }];
+            // One that follows took its resume meanwhile: sent again, it would land after
+            // the trim that made it synchronised.
+            let Some(m) = self.mirror(&node).filter(|m| !m.following) else {
+                continue;
+            };
+            let op = vec![MirrorOp::Resume { id: m.resume }];
             self.links.send(q, std::slice::from_ref(&node), op);
         }
         if ops.is_empty() {
