@@ -15,8 +15,9 @@ use std::time::Duration;
 /// How long after this node starts it leaves mirrors alone, while its links come up (at
 /// most `net_ticktime`, which is 60 s by default: mirrors are placed sooner than that).
 const START_GRACE: Duration = Duration::from_secs(5);
-/// How long a mirror's node may take to say whether it is in sync.
-const ASK: Duration = Duration::from_secs(1);
+/// How long a mirror's node may take to say whether it is in sync (before it is asked
+/// again).
+const ASK: Duration = Duration::from_secs(2);
 /// How often every node notes who runs, and the leader looks again when that changed.
 const EVERY: Duration = Duration::from_millis(200);
 /// How often the leader looks at every queue anyway (policies change too).
@@ -87,8 +88,20 @@ impl Cluster {
                     continue;
                 };
                 let ask = Request::MirrorInSync(id.clone());
-                let answer = self.links.request(&member, ask, ASK).await;
-                matches!(answer, Ok(Response::Index(1)))
+                match self.links.request(&member, ask, ASK).await {
+                    Ok(Response::Index(1)) => true,
+                    Ok(_) => false,
+                    // A mirror slow to answer is not passed over for a younger one: the
+                    // leader asks again on its next pass (a node that stays silent is
+                    // found down after net_ticktime, and is no candidate then).
+                    Err(e) => {
+                        tracing::info!(
+                            "queue '{}': mirror on {node} did not say whether it is in sync ({e}); asking again",
+                            f.queue.name
+                        );
+                        return None;
+                    }
+                }
             };
             if in_sync {
                 chosen = Some(node.clone());

@@ -126,7 +126,21 @@ pub async fn master(node: &Node, queue: &str) -> String {
 pub async fn await_master(node: &Node, queue: &str, want: &str) {
     let deadline = Instant::now() + WAIT;
     while master(node, queue).await != want {
-        assert!(Instant::now() < deadline, "{queue}: no promotion of {want}");
+        if Instant::now() >= deadline {
+            let (_, q) = node.get(&format!("/api/queues/%2F/{queue}")).await;
+            let lines: Vec<String> = (node.broker.log_lines().into_iter())
+                .filter(|l| {
+                    ["promot", "mirror", "master", "WARN"]
+                        .iter()
+                        .any(|w| l.contains(w))
+                })
+                .collect();
+            panic!(
+                "{queue}: no promotion of {want}; the queue as {} sees it: {q}\n{}",
+                node.spec.name,
+                lines.join("\n")
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
