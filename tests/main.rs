@@ -11,6 +11,7 @@ mod backlog;
 mod bad_input;
 mod basic_flow;
 mod broker_commands;
+mod cluster_concurrent_commands;
 mod cluster_failures;
 mod cluster_membership;
 mod cluster_mirror_consumers;

@@ -58,8 +58,24 @@ async fn declare_share(ch: Channel, names: Vec<String>, progress: Arc<Progress>)
     Ok(())
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Res<()> {
+fn main() -> Res<()> {
+    let clients: usize = std::env::args().nth(4).map_or(Ok(1), |s| s.parse())?;
+    // One client: one thread, the fewest wake-ups between the client's steps. Several: a
+    // thread per core, or lapin handles their connections one at a time (four clients on
+    // one thread declared no faster than one).
+    let runtime = if clients > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(run())
+}
+
+async fn run() -> Res<()> {
     let mut args = std::env::args().skip(1);
     let url = args
         .next()

@@ -195,19 +195,15 @@ impl Broker {
         Ok(())
     }
 
-    /// Applies a command from the replicated log, with `extra` changes (the state machine's
-    /// position) written in the same batch.
-    pub fn apply_logged(
-        &self,
-        entry: Logged,
-        extra: Vec<Change>,
-    ) -> (CommandResult<Reply>, Option<Ticket>) {
+    /// Applies a command from the replicated log, adding its durable changes to `changes`
+    /// (the caller writes them with the state machine's position).
+    pub fn apply_logged(&self, entry: Logged, changes: &mut Vec<Change>) -> CommandResult<Reply> {
         let user = match &entry.user {
             Some(name) => match self.user(name) {
                 Some(u) => Some(u),
                 None => {
                     let e = CommandError::AccessRefused(format!("user '{name}' is gone"));
-                    return (Err(e), self.persist(extra));
+                    return Err(e);
                 }
             },
             None => None,
@@ -217,10 +213,8 @@ impl Broker {
             permission: None,
             connection: entry.connection,
         };
-        let mut changes = Vec::new();
-        let result = self.apply(&actor, entry.command, &mut changes);
-        changes.extend(extra);
-        (result.map(|o| Reply::of(&o)), self.persist(changes))
+        let result = self.apply(&actor, entry.command, changes);
+        result.map(|o| Reply::of(&o))
     }
 
     /// A new queue that an `ha-mode` policy mirrors gets its mirrors before its declare is

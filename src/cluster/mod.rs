@@ -7,6 +7,7 @@
 //! vote (a node that forgets what it voted for cannot vote safely). A cluster always keeps
 //! at least one disc node.
 
+mod batch;
 mod hand_over;
 mod handshake;
 mod links;
@@ -49,6 +50,8 @@ pub struct Cluster {
     config: ClusterConfig,
     /// The inter-node listener's address.
     pub listen_addr: SocketAddr,
+    /// Commands waiting for the leader's next write, when this node leads.
+    batcher: batch::Batcher,
     /// Proposals of this node waiting for their outcome here.
     waiters: Arc<waiters::Waiters>,
     /// Queues homed on other nodes, and other nodes' use of queues here.
@@ -128,6 +131,7 @@ impl Cluster {
             this: std::sync::OnceLock::new(),
             stopped_at,
             changing_type: tokio::sync::Mutex::new(()),
+            batcher: batch::Batcher::default(),
             waiters,
             remotes: queues::Remotes::new(links.clone(), broker.clone()),
         });

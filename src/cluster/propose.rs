@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 const NO_LEADER_AFTER: Duration = Duration::from_secs(10);
 
 /// Why a command could not be appended now.
+#[derive(Clone)]
 pub(super) enum Retry {
     /// The leader is elsewhere (and known, or not yet).
     Forward(Option<super::node::Member>),
@@ -25,22 +26,25 @@ pub(super) enum Retry {
 const APPLY_EVERYWHERE_WAIT: Duration = Duration::from_secs(2);
 
 impl Cluster {
-    /// Appends on this node, if it leads: the entry's index and outcome, once every
-    /// running member applied it (as RabbitMQ's metadata changes are done on every node
-    /// when the client hears of them; a member that does not answer in time is not
-    /// waited for).
-    pub(super) async fn on_leader(
+    /// Appends commands as one entry on this node, if it leads: the entry's index and each
+    /// command's outcome.
+    pub(super) async fn append(
         &self,
-        entry: Logged,
-    ) -> Result<(u64, CommandResult<Reply>), Retry> {
-        let raft = self.raft();
-        let (index, reply) = match raft.client_write(entry).await {
-            Ok(r) => (r.log_id.index, r.data),
+        entry: Vec<Logged>,
+    ) -> Result<(u64, Vec<CommandResult<Reply>>), Retry> {
+        match self.raft().client_write(entry).await {
+            Ok(r) => Ok((r.log_id.index, r.data)),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                return Err(Retry::Forward(f.leader_node))
+                Err(Retry::Forward(f.leader_node))
             }
-            Err(e) => return Err(Retry::Fatal(e.to_string())),
-        };
+            Err(e) => Err(Retry::Fatal(e.to_string())),
+        }
+    }
+
+    /// Waits until every running member applied the log up to `index` (as RabbitMQ's
+    /// metadata changes are done on every node when the client hears of them); a member
+    /// that does not answer in time is not waited for.
+    pub(super) async fn applied_everywhere(&self, index: u64) {
         // Openraft sends followers the new commit point as soon as it is committed.
         let status = self.status();
         let waits = (status.members.iter())
@@ -59,7 +63,6 @@ impl Cluster {
                 }
             });
         futures_util::future::join_all(waits).await;
-        Ok((index, reply))
     }
 
     /// Proposes an entry and answers with this node's outcome of applying it (the

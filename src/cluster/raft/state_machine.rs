@@ -111,31 +111,36 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((self.position.applied, self.position.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResult<Reply>>, StorageError>
+    /// Applies entries in order; their metadata changes and the position reached are
+    /// written as one batch.
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<CommandResult<Reply>>>, StorageError>
     where
         I: IntoIterator<Item = super::types::Entry> + Send,
     {
         let mut replies = Vec::new();
+        let mut changes = Vec::new();
         for entry in entries {
             self.position.applied = Some(entry.log_id);
             match entry.payload {
-                EntryPayload::Blank => {
-                    self.broker.persist(self.stored_position());
-                    replies.push(Ok(Reply::Done));
-                }
+                EntryPayload::Blank => replies.push(vec![Ok(Reply::Done)]),
                 EntryPayload::Membership(m) => {
                     self.position.membership = Membership::new(Some(entry.log_id), m);
-                    self.broker.persist(self.stored_position());
-                    replies.push(Ok(Reply::Done));
+                    replies.push(vec![Ok(Reply::Done)]);
                 }
-                EntryPayload::Normal(logged) => {
-                    let origin = logged.origin;
-                    let (reply, _) = self.broker.apply_logged(logged, self.stored_position());
-                    self.waiters.applied(origin, &reply);
-                    replies.push(reply);
+                EntryPayload::Normal(commands) => {
+                    let mut outcomes = Vec::with_capacity(commands.len());
+                    for logged in commands {
+                        let origin = logged.origin;
+                        let reply = self.broker.apply_logged(logged, &mut changes);
+                        self.waiters.applied(origin, &reply);
+                        outcomes.push(reply);
+                    }
+                    replies.push(outcomes);
                 }
             }
         }
+        changes.extend(self.stored_position());
+        self.broker.persist(changes);
         Ok(replies)
     }
 

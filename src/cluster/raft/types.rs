@@ -1,4 +1,5 @@
-//! The Raft group's types: entries are logged broker commands, each applied into a reply;
+//! The Raft group's types: an entry is one or more logged broker commands (those proposed
+//! together), applied into one reply each;
 //! nodes are [`Member`]s; a snapshot is the broker's definitions.
 
 use crate::broker::command::CommandError;
@@ -10,8 +11,8 @@ pub(crate) type SnapshotData = crate::store::definitions::Definitions;
 
 openraft::declare_raft_types!(
     pub TypeConfig:
-        D = Logged,
-        R = Result<Reply, CommandError>,
+        D = Vec<Logged>,
+        R = Vec<Result<Reply, CommandError>>,
         NodeId = NodeId,
         Node = Member,
         SnapshotData = SnapshotData,
