@@ -27,10 +27,7 @@ async fn client(node_url: String, i: usize) -> bool {
         .await
         .expect("connects");
     let ch = conn.create_channel().await.expect("channel");
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
+    let durable = crate::common::DURABLE;
     let won = match ch
         .queue_declare("contested".into(), durable, max_length(i))
         .await

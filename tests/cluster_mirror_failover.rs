@@ -11,7 +11,7 @@ use crate::common;
 
 use common::cluster::{self, Node};
 use futures_lite::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection};
 use parking_lot::Mutex;
@@ -261,10 +261,7 @@ async fn start_load(nodes: &[Node]) -> Load {
         .await
         .expect("connects");
     let ch = conn.create_channel().await.expect("channel");
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
+    let durable = crate::common::DURABLE;
     (ch.queue_declare(QUEUE.into(), durable, FieldTable::default())
         .await)
         .expect("declares");

@@ -2,7 +2,6 @@
 //! mirrors are as the management API shows them, confirmed publishes and draining a queue.
 
 use super::cluster::Node;
-use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -106,10 +105,7 @@ pub async fn confirming(node: &Node, queue: &str) -> (lapin::Connection, lapin::
         .expect("connects");
     let ch = conn.create_channel().await.expect("channel");
     (ch.confirm_select(Default::default()).await).expect("confirm.select");
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
+    let durable = super::DURABLE;
     (ch.queue_declare(queue.into(), durable, FieldTable::default())
         .await)
         .expect("declares");

@@ -421,6 +421,15 @@ pub fn amqp_code(e: &lapin::Error) -> Option<u16> {
     }
 }
 
+/// queue.declare options for a durable queue.
+pub const DURABLE: lapin::options::QueueDeclareOptions = lapin::options::QueueDeclareOptions {
+    passive: false,
+    durable: true,
+    exclusive: false,
+    auto_delete: false,
+    nowait: false,
+};
+
 /// Declares a plain (non-durable, not exclusive) queue.
 pub async fn declare_queue(ch: &lapin::Channel, q: &str) {
     ch.queue_declare(
