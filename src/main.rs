@@ -4,6 +4,9 @@
 use clap::Parser;
 use warren::config::{Cli, Config};
 
+/// Without `RUST_LOG`: info, but not raft-log's line for every flush of the metadata log.
+const DEFAULT_LOG_FILTER: &str = "info,raft_log::raft_log::state_machine::payload_cache=warn";
+
 fn main() -> std::process::ExitCode {
     if std::env::args_os().nth(1).is_some_and(|a| a == "ctl") {
         return warren::ctl::main(std::env::args_os().skip(1));
@@ -23,7 +26,7 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
