@@ -3,7 +3,8 @@
 //! mirror lacks, unsettled deliveries included, and a mirror promoted after it has it all;
 //! `ha-sync-mode: automatic` syncs in `ha-sync-batch-size` batches while the queue serves;
 //! `cancel_sync` stops a sync; a mirror killed during a sync is synced again when its node
-//! returns, and the queue goes on without it meanwhile.
+//! returns, and the queue goes on without it meanwhile; a mirror cut off and back is sent
+//! only what it lacks, and what it kept is the master's.
 
 use crate::common;
 
@@ -184,4 +185,72 @@ async fn a_mirror_killed_during_a_sync_is_synced_again_when_it_returns() {
     await_synchronised(&nodes[1], "ha.k", &both).await;
     let want: Vec<(u16, bool)> = (0..3001).map(|i| (i, false)).collect();
     assert_eq!(drain(&nodes[0], "ha.k").await, want);
+}
+
+/// The master's log lines that end a sync of the mirror on `node`.
+fn sync_ends(master: &Node, node: &str) -> Vec<String> {
+    let prefix = format!("mirror on {node} synchronised up to");
+    let lines = master.broker.log_lines();
+    lines.into_iter().filter(|l| l.contains(&prefix)).collect()
+}
+
+/// Waits for the master to end a sync of the mirror on `node` after the `before` it had
+/// ended already; returns the line.
+async fn await_sync_end(master: &Node, node: &str, before: usize) -> String {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let ends = sync_ends(master, node);
+        if let Some(l) = ends.get(before) {
+            return l.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new sync of {node} ended: {ends:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_mirror_is_sent_only_what_it_lacks() {
+    let mut nodes = cluster::start(3).await;
+    let policy = json!({"ha-mode": "all", "ha-sync-mode": "automatic"});
+    put_policy(&nodes[0], "ha", "^ha\\.", policy).await;
+    let (_conn, ch) = confirming(&nodes[0], "ha.r").await;
+    let all: Vec<&Node> = nodes.iter().collect();
+    let order = await_mirrors(&all, "ha.r", "two mirrors", |m| m.len() == 2).await;
+    publish_many(&ch, "ha.r", 0..1000).await;
+    let mut both = order.clone();
+    both.sort();
+    await_synchronised(&nodes[0], "ha.r", &both).await;
+
+    // Node 3 cut off past net_ticktime: it leaves the mirrors, and misses 100 messages.
+    let away = nodes[2].spec.name.clone();
+    let stayed = nodes[1].spec.name.clone();
+    // A new mirror's first sync (of nothing) ends first.
+    await_sync_end(&nodes[0], &away, 0).await;
+    let synced_before = sync_ends(&nodes[0], &away).len();
+    nodes[2].broker.signal("STOP");
+    let rest = std::slice::from_ref(&stayed);
+    await_mirrors(&[&nodes[0]], "ha.r", "node 3 out", |m| m == rest).await;
+    publish_many(&ch, "ha.r", 1000..1100).await;
+    nodes[2].broker.signal("CONT");
+    let line = await_sync_end(&nodes[0], &away, synced_before).await;
+    await_synchronised(&nodes[0], "ha.r", &both).await;
+    assert!(
+        line.contains("100 messages sent, 1000 it held kept"),
+        "{line}"
+    );
+
+    // What it kept is the master's: with the other mirror taken out, node 3's copy is
+    // promoted, and holds every message once, in order, none delivered.
+    let only_away = json!({"ha-mode": "nodes", "ha-params": [nodes[0].spec.name, away]});
+    put_policy(&nodes[0], "ha", "^ha\\.", only_away).await;
+    let just_away = std::slice::from_ref(&away);
+    await_mirrors(&[&nodes[0]], "ha.r", "node 3 alone", |m| m == just_away).await;
+    await_synchronised(&nodes[0], "ha.r", just_away).await;
+    drop(ch);
+    fail_over(&mut nodes, "ha.r", &away).await;
+    let want: Vec<(u16, bool)> = (0..1100).map(|i| (i, false)).collect();
+    assert_eq!(drain(&nodes[1], "ha.r").await, want);
 }

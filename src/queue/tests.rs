@@ -788,7 +788,7 @@ fn a_fill_replaces_the_copy_in_its_range() {
     }
     copy.resume(1);
     let batch = vec![(2, copied("b", false)), (4, copied("new", true))];
-    assert!(copy.fill(0, 6, batch).is_empty());
+    assert_eq!(copy.fill((0, 6), batch, &[]), (Vec::new(), true));
     let left: Vec<(u64, String, bool)> = (copy.take_all().into_iter())
         .map(|(seq, c)| (seq, body(&c.msg), c.delivered))
         .collect();
@@ -797,4 +797,48 @@ fn a_fill_replaces_the_copy_in_its_range() {
         .map(|(s, b, d)| (*s, b.to_string(), *d))
         .collect();
     assert_eq!(left, want);
+}
+
+/// A returning mirror keeps the messages of a sync's batch it proves it holds (same
+/// position, same digest), with the master's delivered flags, and takes the rest; a
+/// different message at a position it holds (a position reused by a new master) is
+/// replaced.
+#[test]
+fn a_fill_keeps_what_the_mirror_proved_it_holds() {
+    use super::mirror::{digest, Copied, MirrorCopy};
+    let copied = |b: &str| Copied {
+        msg: msg(b),
+        delivered: false,
+        stored: None,
+    };
+    let mut copy = MirrorCopy::default();
+    for (seq, b) in [(1, "a"), (2, "b"), (3, "c"), (9, "later")] {
+        assert!(copy.insert(seq, copied(b)).is_none());
+    }
+    copy.resume(1);
+    let master = [(1, "a"), (2, "reused"), (3, "c"), (4, "d")];
+    let offered: Vec<_> = (master.iter())
+        .map(|(seq, b)| (*seq, digest(&msg(b))))
+        .collect();
+    assert_eq!(copy.matching(&offered), vec![1, 3]);
+    let batch = vec![(2, copied("reused")), (4, copied("d"))];
+    let kept = [(1, false), (3, true)];
+    assert_eq!(copy.fill((0, 5), batch, &kept), (Vec::new(), true));
+    let left: Vec<(u64, String, bool)> = (copy.take_all().into_iter())
+        .map(|(seq, c)| (seq, body(&c.msg), c.delivered))
+        .collect();
+    let want = [
+        (1, "a", false),
+        (2, "reused", false),
+        (3, "c", true),
+        (4, "d", false),
+        (9, "later", true),
+    ];
+    let want: Vec<(u64, String, bool)> = (want.iter())
+        .map(|(s, b, d)| (*s, b.to_string(), *d))
+        .collect();
+    assert_eq!(left, want);
+    // A kept position the copy does not hold leaves it incomplete.
+    let (_, complete) = copy.fill((0, 5), Vec::new(), &[(2, false)]);
+    assert!(!complete);
 }

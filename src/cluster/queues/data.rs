@@ -106,6 +106,13 @@ pub(crate) enum Data {
         q: QueueId,
         seqs: Vec<u64>,
     },
+    /// From a mirror to its master: of the batch offered from position `from`, it holds
+    /// these identically.
+    MirrorMatches {
+        q: QueueId,
+        from: u64,
+        seqs: Vec<u64>,
+    },
     /// From a mirror to its master: it took the resume numbered `id`.
     MirrorResumed {
         q: QueueId,
@@ -137,10 +144,17 @@ pub(crate) enum MirrorOp {
     Trim {
         below: u64,
     },
+    Offer {
+        from: u64,
+        to: u64,
+        digests: Vec<(u64, crate::queue::mirror::Digest)>,
+    },
     Fill {
         from: u64,
         to: u64,
         msgs: Vec<(u64, Carried, bool)>,
+        #[serde(default)]
+        kept: Vec<(u64, bool)>,
     },
 }
 
@@ -156,12 +170,23 @@ impl MirrorOp {
             Op::Gone { seqs } => MirrorOp::Gone { seqs: seqs.clone() },
             Op::Resume { id } => MirrorOp::Resume { id: *id },
             Op::Trim { below } => MirrorOp::Trim { below: *below },
-            Op::Fill { from, to, msgs } => MirrorOp::Fill {
+            Op::Offer { from, to, digests } => MirrorOp::Offer {
+                from: *from,
+                to: *to,
+                digests: digests.clone(),
+            },
+            Op::Fill {
+                from,
+                to,
+                msgs,
+                kept,
+            } => MirrorOp::Fill {
                 from: *from,
                 to: *to,
                 msgs: (msgs.iter())
                     .map(|(seq, m, delivered)| (*seq, Carried::of(m), *delivered))
                     .collect(),
+                kept: kept.clone(),
             },
         }
     }
@@ -177,12 +202,19 @@ impl MirrorOp {
             MirrorOp::Gone { seqs } => Op::Gone { seqs },
             MirrorOp::Resume { id } => Op::Resume { id },
             MirrorOp::Trim { below } => Op::Trim { below },
-            MirrorOp::Fill { from, to, msgs } => Op::Fill {
+            MirrorOp::Offer { from, to, digests } => Op::Offer { from, to, digests },
+            MirrorOp::Fill {
+                from,
+                to,
+                msgs,
+                kept,
+            } => Op::Fill {
                 from,
                 to,
                 msgs: (msgs.into_iter())
                     .map(|(seq, m, delivered)| (seq, m.into_message(), delivered))
                     .collect(),
+                kept,
             },
         }
     }

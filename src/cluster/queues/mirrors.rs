@@ -44,10 +44,29 @@ impl Remotes {
             links.send_data(from, d);
         });
         let ops = ops.into_iter().map(MirrorOp::into_op).collect();
-        if let Some(id) = queue.mirror_apply(ops, held) {
+        let answers = queue.mirror_apply(ops, held);
+        for (start, seqs) in answers.matched {
+            let q = id_back.clone();
+            let d = Data::MirrorMatches {
+                q,
+                from: start,
+                seqs,
+            };
+            self.links.send_data(from, d);
+        }
+        if let Some(id) = answers.resumed {
             let q = id_back;
             self.links.send_data(from, Data::MirrorResumed { q, id });
         }
+    }
+
+    /// At the master: a mirror holds identically these messages of the batch offered from
+    /// `start`.
+    pub(super) fn mirror_matches(&self, from: NodeId, q: QueueId, start: u64, seqs: Vec<u64>) {
+        let (Some(queue), Some(member)) = (self.known_queue(&q), self.links.member(from)) else {
+            return;
+        };
+        queue.mirror_matched(&member.name, start, seqs);
     }
 
     /// At the master: a mirror holds these messages.

@@ -88,6 +88,11 @@ impl Remotes {
             Data::MirrorHas { q, seqs } => self.mirror_has(from, q, &seqs),
             Data::MirrorRefused { q } => self.mirror_refused(from, q),
             Data::MirrorResumed { q, id } => self.mirror_resumed(from, q, id),
+            Data::MirrorMatches {
+                q,
+                from: start,
+                seqs,
+            } => self.mirror_matches(from, q, start, seqs),
             other => self.serve_data(from, other),
         }
     }

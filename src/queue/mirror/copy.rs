@@ -3,11 +3,17 @@
 //! operations applied to it (stored first, for persistent messages of a durable queue), and
 //! whether it holds what the master last counted it synchronised for.
 
+use super::digest::{digest, Digest};
 use super::MirrorOp;
 use crate::message::Message;
 use crate::queue::Queue;
 use crate::store::segment::RecordRef;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a copy that is no mirror's is kept for its node's return as a mirror.
+const RETIRED_FOR: Duration = Duration::from_secs(60);
 
 /// What a mirror holds: the master's messages by position.
 #[derive(Default)]
@@ -19,8 +25,12 @@ pub(crate) struct MirrorCopy {
     /// The number of the last resume applied: the same resume again (the master repeats
     /// it until it hears back) changes nothing, even after the trim that followed the
     /// first. A copy lives under one master (a promotion drops the others' copies), whose
-    /// resume numbers only grow.
+    /// resume numbers only grow (a copy kept across a change of master forgets it).
     last_resume: Option<u64>,
+    /// Set while the copy is no mirror's (see `Queue::retire_copy`), until a resume adopts
+    /// it: which retirement this is.
+    retired: Option<u64>,
+    retirements: u64,
 }
 
 pub(crate) struct Copied {
@@ -39,6 +49,7 @@ impl MirrorCopy {
     /// Resume `id`: everything held may have left the master meanwhile (unless this
     /// resume was applied already).
     pub(crate) fn resume(&mut self, id: u64) {
+        self.retired = None;
         if self.last_resume.replace(id) == Some(id) {
             return;
         }
@@ -46,6 +57,24 @@ impl MirrorCopy {
         for c in self.entries.values_mut() {
             c.delivered = true;
         }
+    }
+
+    /// The copy is no mirror's for now: it proves nothing (never promoted, everything
+    /// marked delivered) until a master resumes it. Returns the retirement's number.
+    pub(crate) fn retire(&mut self) -> u64 {
+        self.in_sync = false;
+        self.last_resume = None;
+        for c in self.entries.values_mut() {
+            c.delivered = true;
+        }
+        self.retirements += 1;
+        self.retired = Some(self.retirements);
+        self.retirements
+    }
+
+    /// Still retired by retirement `n` (no resume since)?
+    pub(crate) fn retired_by(&self, n: u64) -> bool {
+        self.retired == Some(n)
     }
 
     /// Whether the master counted it synchronised since its last resume.
@@ -62,14 +91,41 @@ impl MirrorCopy {
         old.into_values().filter_map(|c| c.stored).collect()
     }
 
-    /// Puts `msgs` in place of what is held at positions `from..to`; returns the stored
-    /// copies to release.
-    pub(crate) fn fill(&mut self, from: u64, to: u64, msgs: Vec<(u64, Copied)>) -> Vec<RecordRef> {
-        let mut tail = self.entries.split_off(&from);
-        let mut after = tail.split_off(&to);
+    /// Puts `msgs` in place of what is held at positions `from..to`, keeping the copies
+    /// at the positions of `kept` (with the master's delivered flags); returns the stored
+    /// copies to release, and whether every kept one was there.
+    pub(crate) fn fill(
+        &mut self,
+        (from, to): (u64, u64),
+        msgs: Vec<(u64, Copied)>,
+        kept: &[(u64, bool)],
+    ) -> (Vec<RecordRef>, bool) {
+        let mut range = self.entries.split_off(&from);
+        let mut after = range.split_off(&to);
         self.entries.append(&mut after);
+        let mut complete = true;
+        for (seq, delivered) in kept {
+            match range.remove(seq) {
+                Some(mut c) => {
+                    c.delivered = *delivered;
+                    self.entries.insert(*seq, c);
+                }
+                None => complete = false,
+            }
+        }
         self.entries.extend(msgs);
-        tail.into_values().filter_map(|c| c.stored).collect()
+        (
+            range.into_values().filter_map(|c| c.stored).collect(),
+            complete,
+        )
+    }
+
+    /// The positions among `offered` whose message this copy holds identically.
+    pub(crate) fn matching(&self, offered: &[(u64, Digest)]) -> Vec<u64> {
+        (offered.iter())
+            .filter(|(seq, d)| self.entries.get(seq).is_some_and(|c| digest(&c.msg) == *d))
+            .map(|(seq, _)| *seq)
+            .collect()
     }
 
     pub(crate) fn delivered(&mut self, seqs: &[u64]) {
@@ -92,17 +148,25 @@ impl MirrorCopy {
     }
 }
 
+/// What a mirror answers its master, besides which messages it holds.
+#[derive(Default)]
+pub(crate) struct MirrorAnswers {
+    /// The number of the last resume applied.
+    pub resumed: Option<u64>,
+    /// For each offer (by its first position): the positions held identically.
+    pub matched: Vec<(u64, Vec<u64>)>,
+}
+
 impl Queue {
     /// On a mirror's node: applies the master's operations to the copy. `held` gets the
     /// positions of the messages that came in, once they are held (on disk, for persistent
     /// messages of a durable queue), or an error when one could not be stored (the copy
-    /// is then incomplete: the master must resume it). Returns the number of the last
-    /// resume applied.
+    /// is then incomplete: the master must resume it).
     pub(crate) fn mirror_apply(
         &self,
         ops: Vec<MirrorOp>,
         held: Box<dyn FnOnce(Result<Vec<u64>, ()>) + Send>,
-    ) -> Option<u64> {
+    ) -> MirrorAnswers {
         let durable = self.durable_key();
         // Stored first, outside the copy's lock: a slot for each message an operation brings.
         let mut stored: Vec<Vec<Option<RecordRef>>> = Vec::with_capacity(ops.len());
@@ -137,12 +201,13 @@ impl Queue {
                 self.store.release(r, durable);
             }
             held(Err(()));
-            return None;
+            return MirrorAnswers::default();
         }
         let any_stored = stored.iter().flatten().any(Option::is_some);
         let mut positions = Vec::new();
         let mut released = Vec::new();
-        let mut resumed = None;
+        let mut answers = MirrorAnswers::default();
+        let mut complete = true;
         {
             let mut copy = self.copy.lock();
             let copy = copy.get_or_insert_with(MirrorCopy::default);
@@ -157,7 +222,13 @@ impl Queue {
                         };
                         released.extend(copy.insert(seq, c));
                     }
-                    MirrorOp::Fill { from, to, msgs } => {
+                    MirrorOp::Fill {
+                        from,
+                        to,
+                        msgs,
+                        kept,
+                    } => {
+                        positions.extend(kept.iter().map(|(seq, _)| *seq));
                         let copied = (msgs.into_iter().zip(slots))
                             .map(|((seq, msg, delivered), stored)| {
                                 positions.push(seq);
@@ -169,13 +240,18 @@ impl Queue {
                                 (seq, c)
                             })
                             .collect();
-                        released.extend(copy.fill(from, to, copied));
+                        let (old, all_kept) = copy.fill((from, to), copied, &kept);
+                        released.extend(old);
+                        complete &= all_kept;
+                    }
+                    MirrorOp::Offer { from, digests, .. } => {
+                        answers.matched.push((from, copy.matching(&digests)));
                     }
                     MirrorOp::Delivered { seqs } => copy.delivered(&seqs),
                     MirrorOp::Gone { seqs } => released.extend(copy.gone(&seqs)),
                     MirrorOp::Resume { id } => {
                         copy.resume(id);
-                        resumed = Some(id);
+                        answers.resumed = Some(id);
                     }
                     MirrorOp::Trim { below } => released.extend(copy.trim(below)),
                 }
@@ -184,8 +260,13 @@ impl Queue {
         for r in released {
             self.store.release(r, durable);
         }
+        if !complete {
+            // A kept message was not there: the copy lacks what the master counts on.
+            held(Err(()));
+            return answers;
+        }
         if positions.is_empty() {
-            return resumed;
+            return answers;
         }
         if any_stored {
             self.store.after_sync(Box::new(move |ok| {
@@ -194,7 +275,7 @@ impl Queue {
         } else {
             held(Ok(positions));
         }
-        resumed
+        answers
     }
 
     /// Whether this node's copy holds what the master counted it synchronised for.
@@ -202,16 +283,44 @@ impl Queue {
         self.copy.lock().as_ref().is_some_and(MirrorCopy::in_sync)
     }
 
-    /// Drops this node's copy (it no longer holds a mirror, or the queue is gone).
+    /// Drops this node's copy (the queue is gone).
     pub(crate) fn drop_copy(&self) {
-        let Some(mut copy) = self.copy.lock().take() else {
-            return;
+        self.drop_copy_if(|_| true);
+    }
+
+    /// Drops this node's copy if `drop` says so.
+    fn drop_copy_if(&self, drop: impl FnOnce(&MirrorCopy) -> bool) {
+        let copy = {
+            let mut copy = self.copy.lock();
+            if !copy.as_ref().is_some_and(drop) {
+                return;
+            }
+            copy.take()
         };
+        let Some(mut copy) = copy else { return };
         let durable = self.durable_key();
         for (_, c) in copy.take_all() {
             if let Some(r) = c.stored {
                 self.store.release(r, durable);
             }
         }
+    }
+
+    /// This node's copy is no mirror's for now: its node left the mirrors, or another
+    /// node's mirror became the master. It stays, unproven, for [`RETIRED_FOR`]: should
+    /// this node be a mirror again by then, the master's sync keeps what it proves the copy
+    /// holds (same position, same digest) instead of sending it all again. Otherwise it
+    /// goes.
+    pub(crate) fn retire_copy(self: &Arc<Self>) {
+        let Some(n) = self.copy.lock().as_mut().map(MirrorCopy::retire) else {
+            return;
+        };
+        let q = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(RETIRED_FOR).await;
+            if let Some(q) = q.upgrade() {
+                q.drop_copy_if(|c| c.retired_by(n));
+            }
+        });
     }
 }

@@ -11,9 +11,13 @@
 //! may be promoted, and its copy then still holds every message it ever confirmed.
 
 mod copy;
+mod digest;
 mod sync;
 
 pub(crate) use copy::{Copied, MirrorCopy};
+#[cfg(test)]
+pub(crate) use digest::digest;
+pub(crate) use digest::Digest;
 pub(crate) use sync::SyncSettings;
 
 use super::Queue;
@@ -40,12 +44,22 @@ pub(crate) enum MirrorOp {
     Resume { id: u64 },
     /// Nothing before position `below` is left at the master.
     Trim { below: u64 },
+    /// What the master holds at positions `from..to`, before a sync sends it: position
+    /// and digest. The mirror answers which it holds identically.
+    Offer {
+        from: u64,
+        to: u64,
+        digests: Vec<(u64, Digest)>,
+    },
     /// What the master holds at positions `from..to`, in place of what the mirror holds
-    /// there (a sync): position, message, and whether it may have been delivered.
+    /// there (a sync): position, message, and whether it may have been delivered; and the
+    /// positions of `kept`, which the mirror showed it holds identically (after an
+    /// `Offer`), with whether each may have been delivered.
     Fill {
         from: u64,
         to: u64,
         msgs: Vec<(u64, Message, bool)>,
+        kept: Vec<(u64, bool)>,
     },
 }
 
@@ -362,7 +376,7 @@ impl Queue {
         self.synchronised.lock().retain(|n| nodes.contains(n));
         if self.is_remote() {
             if !nodes.iter().any(|n| n == here) {
-                self.drop_copy();
+                self.retire_copy();
             }
             return;
         }
@@ -484,9 +498,9 @@ impl Queue {
                 done(false);
             }
         }
-        // A copy here may lack what the old master sent last: it goes, and the new master
-        // resumes this mirror from nothing.
-        self.drop_copy();
+        // A copy here may lack what the old master sent last, or hold what the new master
+        // never had: it proves nothing until the new master's sync has compared it.
+        self.retire_copy();
     }
 
     /// At the master: mirror `node` is unreachable, or refused operations.
@@ -557,6 +571,16 @@ impl Queue {
         self.apply(|st, fx| {
             if let Some(m) = &mut st.mirroring {
                 fx.confirmed.extend(m.holds(node, seqs, &synchronised));
+            }
+        })
+    }
+
+    /// At the master: mirror `node` holds identically the positions `seqs` of the sync
+    /// batch offered from `from`.
+    pub(crate) fn mirror_matched(self: &Arc<Self>, node: &str, from: u64, seqs: Vec<u64>) {
+        self.apply(|st, _| {
+            if let Some(m) = &mut st.mirroring {
+                m.sync_matched(node, from, seqs);
             }
         })
     }

@@ -11,13 +11,14 @@
 //! otherwise (`manual`, RabbitMQ's default) a mirror syncs only when asked (the `sync`
 //! action), or as old messages leave. `cancel_sync` stops what is under way.
 
+use super::digest::digest;
 use super::{MirrorOp, Mirroring};
 use crate::message::Message;
 use crate::queue::args::QueueArgs;
 use crate::queue::state::QueueState;
 use crate::queue::Queue;
 use crate::store::segment::RecordRef;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -45,7 +46,19 @@ pub(super) struct Syncing {
     upto: u64,
     /// The last position of the batch sent, until the mirror holds it.
     awaiting: Option<u64>,
+    /// The batch offered, until it goes.
+    offer: Option<Offered>,
+    /// Messages sent, and messages the mirror kept (it held them identically).
+    sent: u64,
+    kept: u64,
     woken: Arc<Notify>,
+}
+
+/// A batch offered to the mirror: where it ends, and once the mirror answered, the
+/// positions it holds identically.
+struct Offered {
+    to: u64,
+    matched: Option<HashSet<u64>>,
 }
 
 /// How a queue's mirrors sync, from its policy.
@@ -136,6 +149,9 @@ impl Mirroring {
                 next: 0,
                 upto,
                 awaiting: None,
+                offer: None,
+                sent: 0,
+                kept: 0,
                 woken: Arc::new(Notify::new()),
             });
             begun.push((node, resume));
@@ -161,6 +177,20 @@ impl Mirroring {
         let s = self.syncs.iter_mut().find(|s| s.node == node);
         if let Some(s) = s.filter(|s| s.awaiting.is_some_and(|a| seqs.contains(&a))) {
             s.awaiting = None;
+            s.woken.notify_one();
+        }
+    }
+
+    /// Mirror `node` holds identically the positions `seqs` of the batch offered from
+    /// `from`: the sync sends it the rest.
+    pub(super) fn sync_matched(&mut self, node: &str, from: u64, seqs: Vec<u64>) {
+        let s = self
+            .syncs
+            .iter_mut()
+            .find(|s| s.node == node && s.next == from);
+        let Some(s) = s else { return };
+        if let Some(o) = s.offer.as_mut().filter(|o| o.matched.is_none()) {
+            o.matched = Some(seqs.into_iter().collect());
             s.woken.notify_one();
         }
     }
@@ -226,6 +256,17 @@ impl QueueState {
         if !m.following {
             return Step::Wait(s.woken.clone(), false);
         }
+        if let Some(o) = &s.offer {
+            let Some(matched) = &o.matched else {
+                return Step::Wait(s.woken.clone(), true);
+            };
+            // The offered batch goes with what the mirror lacks: only that is read.
+            let read = (self.held_between(s.next, o.to, usize::MAX).iter())
+                .filter(|(e, _)| e.msg.is_none() && !matched.contains(&e.seq))
+                .filter_map(|(e, _)| Some((e.seq, e.stored?)))
+                .collect();
+            return Step::Batch { to: o.to, read };
+        }
         let mut held = self.held_between(s.next, s.upto, batch);
         let mut bytes = 0;
         let full = held.len() == batch;
@@ -238,7 +279,12 @@ impl QueueState {
         held.truncate(fits);
         if held.is_empty() {
             // It holds everything the master holds from the start.
-            tracing::info!("mirror on {node} synchronised up to {}", s.upto);
+            tracing::info!(
+                "mirror on {node} synchronised up to {}: {} messages sent, {} it held kept",
+                s.upto,
+                s.sent,
+                s.kept
+            );
             m.since = 0;
             mirroring.dirty = true;
             mirroring.end_sync(node, resume);
@@ -274,6 +320,8 @@ impl QueueState {
         Some((batch?, links))
     }
 
+    /// The next message of the sync: the batch `..to` offered (positions and digests),
+    /// or, once the mirror said which of them it holds, sent without those.
     fn fill(
         &self,
         mirroring: &mut Mirroring,
@@ -283,14 +331,37 @@ impl QueueState {
     ) -> Option<MirrorOp> {
         let (s, _) = mirroring.current_sync(node, resume)?;
         let from = s.next;
-        let mut msgs = Vec::new();
-        for (e, delivered) in self.held_between(from, to, usize::MAX) {
+        let held = self.held_between(from, to, usize::MAX);
+        let Some(offered) = s.offer.take() else {
+            let mut digests = Vec::with_capacity(held.len());
+            for (e, _) in held {
+                let msg = e.msg.as_ref().or_else(|| read.get(&e.seq))?;
+                digests.push((e.seq, digest(msg)));
+            }
+            s.offer = Some(Offered { to, matched: None });
+            return Some(MirrorOp::Offer { from, to, digests });
+        };
+        let matched = offered.matched.unwrap_or_default();
+        let (mut msgs, mut kept) = (Vec::new(), Vec::new());
+        for (e, delivered) in held {
+            if matched.contains(&e.seq) {
+                kept.push((e.seq, delivered));
+                continue;
+            }
             let msg = e.msg.clone().or_else(|| read.get(&e.seq).cloned())?;
             msgs.push((e.seq, msg, delivered));
         }
         s.next = to;
-        s.awaiting = msgs.last().map(|(seq, _, _)| *seq);
-        Some(MirrorOp::Fill { from, to, msgs })
+        s.sent += msgs.len() as u64;
+        s.kept += kept.len() as u64;
+        let last_sent = msgs.last().map(|(seq, _, _)| *seq);
+        s.awaiting = last_sent.max(kept.last().map(|(seq, _)| *seq));
+        Some(MirrorOp::Fill {
+            from,
+            to,
+            msgs,
+            kept,
+        })
     }
 }
 
