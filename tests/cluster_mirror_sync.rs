@@ -211,8 +211,19 @@ async fn await_sync_end(master: &Node, node: &str, before: usize) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_returning_mirror_is_sent_only_what_it_lacks() {
+/// How the third node's mirror goes away for a while.
+#[derive(Clone, Copy)]
+enum Away {
+    /// SIGSTOP past net_ticktime, then SIGCONT: the copy stays in memory.
+    Frozen,
+    /// kill -9, then a restart: what it had stored of the queue is read back.
+    Restarted,
+}
+
+/// The third node's mirror of a durable queue is away while 100 of 1,100 persistent
+/// messages are published: back, its sync sends only those 100, and what it kept is the
+/// master's.
+async fn a_returning_mirror_is_sent_only_what_it_lacks(away_how: Away) {
     let mut nodes = cluster::start(3).await;
     let policy = json!({"ha-mode": "all", "ha-sync-mode": "automatic"});
     put_policy(&nodes[0], "ha", "^ha\\.", policy).await;
@@ -224,17 +235,29 @@ async fn a_returning_mirror_is_sent_only_what_it_lacks() {
     both.sort();
     await_synchronised(&nodes[0], "ha.r", &both).await;
 
-    // Node 3 cut off past net_ticktime: it leaves the mirrors, and misses 100 messages.
+    // Node 3 away: it leaves the mirrors, and misses 100 messages.
     let away = nodes[2].spec.name.clone();
     let stayed = nodes[1].spec.name.clone();
     // A new mirror's first sync (of nothing) ends first.
     await_sync_end(&nodes[0], &away, 0).await;
     let synced_before = sync_ends(&nodes[0], &away).len();
-    nodes[2].broker.signal("STOP");
+    let restart = match away_how {
+        Away::Frozen => {
+            nodes[2].broker.signal("STOP");
+            None
+        }
+        Away::Restarted => {
+            let victim = nodes.remove(2);
+            Some((victim.spec.clone(), victim.broker.kill()))
+        }
+    };
     let rest = std::slice::from_ref(&stayed);
     await_mirrors(&[&nodes[0]], "ha.r", "node 3 out", |m| m == rest).await;
     publish_many(&ch, "ha.r", 1000..1100).await;
-    nodes[2].broker.signal("CONT");
+    match restart {
+        None => nodes[2].broker.signal("CONT"),
+        Some((spec, dir)) => nodes.push(Node::start_in(dir, spec)),
+    }
     let line = await_sync_end(&nodes[0], &away, synced_before).await;
     await_synchronised(&nodes[0], "ha.r", &both).await;
     assert!(
@@ -248,9 +271,22 @@ async fn a_returning_mirror_is_sent_only_what_it_lacks() {
     put_policy(&nodes[0], "ha", "^ha\\.", only_away).await;
     let just_away = std::slice::from_ref(&away);
     await_mirrors(&[&nodes[0]], "ha.r", "node 3 alone", |m| m == just_away).await;
-    await_synchronised(&nodes[0], "ha.r", just_away).await;
+    // As the log has it (another node's view): what the promotion goes by.
+    await_synchronised(&nodes[1], "ha.r", just_away).await;
     drop(ch);
-    fail_over(&mut nodes, "ha.r", &away).await;
+    // Watched from node 3, the candidate: its log says why, should it not take over.
+    let _ = nodes.remove(0).broker.kill();
+    await_master(&nodes[1], "ha.r", &away).await;
     let want: Vec<(u16, bool)> = (0..1100).map(|i| (i, false)).collect();
     assert_eq!(drain(&nodes[1], "ha.r").await, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_cut_off_and_back_is_sent_only_what_it_lacks() {
+    a_returning_mirror_is_sent_only_what_it_lacks(Away::Frozen).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_mirror_keeps_what_it_had_stored() {
+    a_returning_mirror_is_sent_only_what_it_lacks(Away::Restarted).await;
 }

@@ -127,12 +127,17 @@ pub(super) fn restore_messages(
 ) -> std::collections::HashMap<u64, Vec<crate::store::messages::Restored>> {
     let here = &broker.config.node_name;
     for vh in broker.vhosts() {
-        // A queue homed on another cluster node holds nothing here: what this node stored
-        // for it (a mirror's copy, which starts over) is released once it caught up.
-        let homed_here = |q: &Arc<crate::queue::Queue>| q.home_node().is_none_or(|h| h == *here);
-        for q in vh.queues().into_iter().filter(homed_here) {
-            if let Some(refs) = recovered.queues.remove(&q.key) {
+        for q in vh.queues() {
+            let Some(refs) = recovered.queues.remove(&q.key) else {
+                continue;
+            };
+            if q.home_node().is_none_or(|h| h == *here) {
                 q.restore(refs);
+            } else {
+                // Homed on another cluster node, it holds nothing here: what this node
+                // stored for it (its mirror's copy, or its own as the master before a
+                // promotion elsewhere) waits in the copy's pool for the master's sync.
+                q.pool_stored(refs);
             }
         }
     }

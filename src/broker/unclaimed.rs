@@ -32,11 +32,26 @@ impl Broker {
     }
 
     /// Releases the recovered messages no queue claimed (their queues were deleted while
-    /// this node was away): called once the node has applied the cluster's log.
+    /// this node was away), but those of queues homed on other nodes: this node's mirror
+    /// copies before it stopped, which go to the copies' pools for the masters' syncs to
+    /// keep what matches. Called once the node has applied the cluster's log.
     pub fn release_unclaimed(&self) {
         let left = std::mem::take(&mut *self.unclaimed.0.lock());
+        if left.is_empty() {
+            return;
+        }
+        let mut remote: HashMap<u64, Arc<Queue>> = HashMap::new();
+        for vhost in self.vhosts() {
+            for q in vhost.queues().into_iter().filter(|q| q.remote().is_some()) {
+                remote.insert(q.key, q);
+            }
+        }
         let mut n = 0;
         for (key, refs) in left {
+            if let Some(q) = remote.get(&key) {
+                q.pool_stored(refs);
+                continue;
+            }
             for r in refs {
                 self.store.release(r.at, Some(key));
                 n += 1;

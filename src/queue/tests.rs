@@ -820,7 +820,7 @@ fn a_fill_keeps_what_the_mirror_proved_it_holds() {
     let offered: Vec<_> = (master.iter())
         .map(|(seq, b)| (*seq, digest(&msg(b))))
         .collect();
-    assert_eq!(copy.matching(&offered), vec![1, 3]);
+    assert_eq!(copy.matching(&offered), (vec![1, 3], Vec::new()));
     let batch = vec![(2, copied("reused")), (4, copied("d"))];
     let kept = [(1, false), (3, true)];
     assert_eq!(copy.fill((0, 5), batch, &kept), (Vec::new(), true));
@@ -841,4 +841,36 @@ fn a_fill_keeps_what_the_mirror_proved_it_holds() {
     // A kept position the copy does not hold leaves it incomplete.
     let (_, complete) = copy.fill((0, 5), Vec::new(), &[(2, false)]);
     assert!(!complete);
+}
+
+/// What a restarted node had stored (no positions) waits in the pool: an offer places a
+/// pooled message at each position where the master holds an identical one, once per
+/// stored copy; the trim that ends the sync empties the pool.
+#[test]
+fn an_offer_places_pooled_messages_where_the_master_holds_them() {
+    use super::mirror::{digest, Copied, MirrorCopy};
+    let copied = |b: &str| Copied {
+        msg: msg(b),
+        delivered: true,
+        stored: None,
+    };
+    let mut copy = MirrorCopy::default();
+    copy.pool(vec![copied("a"), copied("twice"), copied("gone")]);
+    let master = [(4, "a"), (5, "twice"), (6, "twice"), (7, "new")];
+    let offered: Vec<_> = (master.iter())
+        .map(|(seq, b)| (*seq, digest(&msg(b))))
+        .collect();
+    assert_eq!(copy.matching(&offered), (vec![4, 5], Vec::new()));
+    let batch = vec![(6, copied("twice")), (7, copied("new"))];
+    let (_, complete) = copy.fill((0, 8), batch, &[(4, false), (5, false)]);
+    assert!(complete);
+    assert!(copy.trim(0).is_empty());
+    let left: Vec<(u64, String)> = (copy.take_all().into_iter())
+        .map(|(seq, c)| (seq, body(&c.msg)))
+        .collect();
+    let want: Vec<(u64, String)> = [(4, "a"), (5, "twice"), (6, "twice"), (7, "new")]
+        .iter()
+        .map(|(s, b)| (*s, b.to_string()))
+        .collect();
+    assert_eq!(left, want);
 }

@@ -8,7 +8,7 @@ use super::MirrorOp;
 use crate::message::Message;
 use crate::queue::Queue;
 use crate::store::segment::RecordRef;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +31,10 @@ pub(crate) struct MirrorCopy {
     /// it: which retirement this is.
     retired: Option<u64>,
     retirements: u64,
+    /// What this node had stored for the queue before it restarted, by digest: positions
+    /// are not stored, so a sync's offer places one wherever the master holds an identical
+    /// message. What is left goes with the trim that ends the sync.
+    pool: HashMap<Digest, Vec<Copied>>,
 }
 
 pub(crate) struct Copied {
@@ -88,7 +92,22 @@ impl MirrorCopy {
         self.in_sync = true;
         let kept = self.entries.split_off(&below);
         let old = std::mem::replace(&mut self.entries, kept);
-        old.into_values().filter_map(|c| c.stored).collect()
+        let mut released: Vec<RecordRef> = old.into_values().filter_map(|c| c.stored).collect();
+        released.extend(self.take_pool());
+        released
+    }
+
+    /// Adds messages stored before a restart to the pool.
+    pub(crate) fn pool(&mut self, stored: Vec<Copied>) {
+        for c in stored {
+            self.pool.entry(digest(&c.msg)).or_default().push(c);
+        }
+    }
+
+    /// Empties the pool; returns the stored copies to release.
+    pub(crate) fn take_pool(&mut self) -> Vec<RecordRef> {
+        let pool = std::mem::take(&mut self.pool).into_values().flatten();
+        pool.filter_map(|c| c.stored).collect()
     }
 
     /// Puts `msgs` in place of what is held at positions `from..to`, keeping the copies
@@ -120,12 +139,28 @@ impl MirrorCopy {
         )
     }
 
-    /// The positions among `offered` whose message this copy holds identically.
-    pub(crate) fn matching(&self, offered: &[(u64, Digest)]) -> Vec<u64> {
-        (offered.iter())
-            .filter(|(seq, d)| self.entries.get(seq).is_some_and(|c| digest(&c.msg) == *d))
-            .map(|(seq, _)| *seq)
-            .collect()
+    /// The positions among `offered` whose message this copy holds identically: at that
+    /// position, or in the pool (it is put there). Also returns the stored copies to
+    /// release (stale ones a pooled message replaced).
+    pub(crate) fn matching(&mut self, offered: &[(u64, Digest)]) -> (Vec<u64>, Vec<RecordRef>) {
+        let (mut matched, mut released) = (Vec::new(), Vec::new());
+        for (seq, d) in offered {
+            if (self.entries.get(seq)).is_some_and(|c| digest(&c.msg) == *d) {
+                matched.push(*seq);
+                continue;
+            }
+            let Some(same) = self.pool.get_mut(d) else {
+                continue;
+            };
+            if let Some(c) = same.pop() {
+                released.extend(self.entries.insert(*seq, c).and_then(|old| old.stored));
+                matched.push(*seq);
+            }
+            if same.is_empty() {
+                self.pool.remove(d);
+            }
+        }
+        (matched, released)
     }
 
     pub(crate) fn delivered(&mut self, seqs: &[u64]) {
@@ -245,7 +280,9 @@ impl Queue {
                         complete &= all_kept;
                     }
                     MirrorOp::Offer { from, digests, .. } => {
-                        answers.matched.push((from, copy.matching(&digests)));
+                        let (matched, replaced) = copy.matching(&digests);
+                        released.extend(replaced);
+                        answers.matched.push((from, matched));
                     }
                     MirrorOp::Delivered { seqs } => copy.delivered(&seqs),
                     MirrorOp::Gone { seqs } => released.extend(copy.gone(&seqs)),
@@ -299,10 +336,55 @@ impl Queue {
         };
         let Some(mut copy) = copy else { return };
         let durable = self.durable_key();
+        for r in copy.take_pool() {
+            self.store.release(r, durable);
+        }
         for (_, c) in copy.take_all() {
             if let Some(r) = c.stored {
                 self.store.release(r, durable);
             }
+        }
+    }
+
+    /// On a restarted node: what it had stored for this queue, homed elsewhere (its
+    /// mirror's copy before the restart), read back into the copy's pool, for the master's
+    /// next sync to keep what matches. A copy that no master adopts goes after
+    /// [`RETIRED_FOR`]. Reads from disk on the blocking pool.
+    pub(crate) fn pool_stored(self: &Arc<Self>, refs: Vec<crate::store::messages::Restored>) {
+        let q = self.clone();
+        let job = move || {
+            let durable = q.durable_key();
+            let mut stored = Vec::with_capacity(refs.len());
+            for r in refs {
+                match q.read(r.at) {
+                    Some(msg) => stored.push(Copied {
+                        msg,
+                        delivered: true,
+                        stored: Some(r.at),
+                    }),
+                    None => q.store.release(r.at, durable),
+                }
+            }
+            let n = stored.len();
+            let retired = {
+                let mut copy = q.copy.lock();
+                let copy = copy.get_or_insert_with(MirrorCopy::default);
+                copy.pool(stored);
+                // Under the lock: a resume (and what follows it) may come any time.
+                (copy.last_resume.is_none()).then(|| copy.retire())
+            };
+            tracing::info!(
+                "queue '{}' in vhost '{}': {n} messages stored here before the restart kept for a sync",
+                q.name,
+                q.vhost
+            );
+            if let Some(n) = retired {
+                q.drop_unless_adopted(n);
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(job)),
+            Err(_) => job(),
         }
     }
 
@@ -312,11 +394,18 @@ impl Queue {
     /// holds (same position, same digest) instead of sending it all again. Otherwise it
     /// goes.
     pub(crate) fn retire_copy(self: &Arc<Self>) {
-        let Some(n) = self.copy.lock().as_mut().map(MirrorCopy::retire) else {
+        if let Some(n) = self.copy.lock().as_mut().map(MirrorCopy::retire) {
+            self.drop_unless_adopted(n);
+        }
+    }
+
+    /// Drops the copy after [`RETIRED_FOR`] if it is still retired by retirement `n`.
+    fn drop_unless_adopted(self: &Arc<Self>, n: u64) {
+        let q = Arc::downgrade(self);
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let q = Arc::downgrade(self);
-        tokio::spawn(async move {
+        rt.spawn(async move {
             tokio::time::sleep(RETIRED_FOR).await;
             if let Some(q) = q.upgrade() {
                 q.drop_copy_if(|c| c.retired_by(n));

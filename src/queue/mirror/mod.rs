@@ -428,7 +428,12 @@ impl Queue {
         rest: Vec<String>,
         links: Option<Arc<dyn MirrorLinks>>,
     ) {
-        let copied = self.copy.lock().take().unwrap_or_default().take_all();
+        let mut copy = self.copy.lock().take().unwrap_or_default();
+        let durable = self.durable_key();
+        for r in copy.take_pool() {
+            self.store.release(r, durable);
+        }
+        let copied = copy.take_all();
         tracing::info!(
             "queue '{}' in vhost '{}': promoted here with {} messages ({:?} to {:?})",
             self.name,
