@@ -741,23 +741,13 @@ fn consumer_tags_and_utilisation_are_reported() {
 /// A resumed mirror keeps its copy, marked delivered; a trim drops what is older.
 #[test]
 fn a_resumed_mirror_copy_keeps_its_messages_until_trimmed() {
-    use super::mirror::{Copied, MirrorCopy};
+    use super::mirror::MirrorCopy;
     let mut copy = MirrorCopy::default();
     for (seq, b) in [(3, "a"), (4, "b"), (7, "c")] {
-        let c = Copied {
-            msg: msg(b),
-            delivered: false,
-            stored: None,
-        };
-        assert!(copy.insert(seq, c).is_none());
+        assert!(copy.insert(seq, copied(b, false)).is_none());
     }
     copy.resume(1);
-    let c = Copied {
-        msg: msg("d"),
-        delivered: false,
-        stored: None,
-    };
-    assert!(copy.insert(8, c).is_none());
+    assert!(copy.insert(8, copied("d", false)).is_none());
     assert!(copy.trim(5).is_empty());
     assert!(copy.in_sync());
     // The same resume again (the master repeats it until it hears back) changes nothing.
@@ -772,16 +762,20 @@ fn a_resumed_mirror_copy_keeps_its_messages_until_trimmed() {
     );
 }
 
+/// A mirror's copy of a message, not stored.
+fn copied(body: &str, delivered: bool) -> super::mirror::Copied {
+    super::mirror::Copied {
+        msg: msg(body),
+        delivered,
+        stored: None,
+    }
+}
+
 /// A sync's batch replaces what the copy holds in its range, stale copies included, and
 /// keeps what is outside it.
 #[test]
 fn a_fill_replaces_the_copy_in_its_range() {
-    use super::mirror::{Copied, MirrorCopy};
-    let copied = |b: &str, delivered: bool| Copied {
-        msg: msg(b),
-        delivered,
-        stored: None,
-    };
+    use super::mirror::MirrorCopy;
     let mut copy = MirrorCopy::default();
     for (seq, b) in [(1, "stale"), (2, "b"), (5, "c"), (9, "later")] {
         assert!(copy.insert(seq, copied(b, false)).is_none());
@@ -805,12 +799,8 @@ fn a_fill_replaces_the_copy_in_its_range() {
 /// replaced.
 #[test]
 fn a_fill_keeps_what_the_mirror_proved_it_holds() {
-    use super::mirror::{digest, Copied, MirrorCopy};
-    let copied = |b: &str| Copied {
-        msg: msg(b),
-        delivered: false,
-        stored: None,
-    };
+    use super::mirror::{digest, MirrorCopy};
+    let copied = |b: &str| copied(b, false);
     let mut copy = MirrorCopy::default();
     for (seq, b) in [(1, "a"), (2, "b"), (3, "c"), (9, "later")] {
         assert!(copy.insert(seq, copied(b)).is_none());
@@ -848,12 +838,8 @@ fn a_fill_keeps_what_the_mirror_proved_it_holds() {
 /// stored copy; the trim that ends the sync empties the pool.
 #[test]
 fn an_offer_places_pooled_messages_where_the_master_holds_them() {
-    use super::mirror::{digest, Copied, MirrorCopy};
-    let copied = |b: &str| Copied {
-        msg: msg(b),
-        delivered: true,
-        stored: None,
-    };
+    use super::mirror::{digest, MirrorCopy};
+    let copied = |b: &str| copied(b, true);
     let mut copy = MirrorCopy::default();
     copy.pool(vec![copied("a"), copied("twice"), copied("gone")]);
     let master = [(4, "a"), (5, "twice"), (6, "twice"), (7, "new")];
