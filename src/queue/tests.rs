@@ -771,6 +771,13 @@ fn copied(body: &str, delivered: bool) -> super::mirror::Copied {
     }
 }
 
+/// A sync's offer of the master's messages at these positions.
+fn offer(master: &[(u64, &str)]) -> Vec<(u64, super::mirror::Digest)> {
+    (master.iter())
+        .map(|(seq, b)| (*seq, super::mirror::digest(&msg(b))))
+        .collect()
+}
+
 /// A sync's batch replaces what the copy holds in its range, stale copies included, and
 /// keeps what is outside it.
 #[test]
@@ -799,17 +806,14 @@ fn a_fill_replaces_the_copy_in_its_range() {
 /// replaced.
 #[test]
 fn a_fill_keeps_what_the_mirror_proved_it_holds() {
-    use super::mirror::{digest, MirrorCopy};
+    use super::mirror::MirrorCopy;
     let copied = |b: &str| copied(b, false);
     let mut copy = MirrorCopy::default();
     for (seq, b) in [(1, "a"), (2, "b"), (3, "c"), (9, "later")] {
         assert!(copy.insert(seq, copied(b)).is_none());
     }
     copy.resume(1);
-    let master = [(1, "a"), (2, "reused"), (3, "c"), (4, "d")];
-    let offered: Vec<_> = (master.iter())
-        .map(|(seq, b)| (*seq, digest(&msg(b))))
-        .collect();
+    let offered = offer(&[(1, "a"), (2, "reused"), (3, "c"), (4, "d")]);
     assert_eq!(copy.matching(&offered), (vec![1, 3], Vec::new()));
     let batch = vec![(2, copied("reused")), (4, copied("d"))];
     let kept = [(1, false), (3, true)];
@@ -838,14 +842,11 @@ fn a_fill_keeps_what_the_mirror_proved_it_holds() {
 /// stored copy; the trim that ends the sync empties the pool.
 #[test]
 fn an_offer_places_pooled_messages_where_the_master_holds_them() {
-    use super::mirror::{digest, MirrorCopy};
+    use super::mirror::MirrorCopy;
     let copied = |b: &str| copied(b, true);
     let mut copy = MirrorCopy::default();
     copy.pool(vec![copied("a"), copied("twice"), copied("gone")]);
-    let master = [(4, "a"), (5, "twice"), (6, "twice"), (7, "new")];
-    let offered: Vec<_> = (master.iter())
-        .map(|(seq, b)| (*seq, digest(&msg(b))))
-        .collect();
+    let offered = offer(&[(4, "a"), (5, "twice"), (6, "twice"), (7, "new")]);
     assert_eq!(copy.matching(&offered), (vec![4, 5], Vec::new()));
     let batch = vec![(6, copied("twice")), (7, copied("new"))];
     let (_, complete) = copy.fill((0, 8), batch, &[(4, false), (5, false)]);

@@ -294,9 +294,7 @@ impl Queue {
                 }
             }
         }
-        for r in released {
-            self.store.release(r, durable);
-        }
+        self.release_copies(released);
         if !complete {
             // A kept message was not there: the copy lacks what the master counts on.
             held(Err(()));
@@ -335,14 +333,15 @@ impl Queue {
             copy.take()
         };
         let Some(mut copy) = copy else { return };
+        self.release_copies(copy.take_pool());
+        self.release_copies(copy.take_all().into_iter().filter_map(|(_, c)| c.stored));
+    }
+
+    /// Releases this node's stored records of copies it no longer keeps.
+    pub(super) fn release_copies(&self, stored: impl IntoIterator<Item = RecordRef>) {
         let durable = self.durable_key();
-        for r in copy.take_pool() {
+        for r in stored {
             self.store.release(r, durable);
-        }
-        for (_, c) in copy.take_all() {
-            if let Some(r) = c.stored {
-                self.store.release(r, durable);
-            }
         }
     }
 

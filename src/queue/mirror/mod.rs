@@ -429,10 +429,7 @@ impl Queue {
         links: Option<Arc<dyn MirrorLinks>>,
     ) {
         let mut copy = self.copy.lock().take().unwrap_or_default();
-        let durable = self.durable_key();
-        for r in copy.take_pool() {
-            self.store.release(r, durable);
-        }
+        self.release_copies(copy.take_pool());
         let copied = copy.take_all();
         tracing::info!(
             "queue '{}' in vhost '{}': promoted here with {} messages ({:?} to {:?})",
