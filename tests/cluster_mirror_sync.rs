@@ -286,11 +286,9 @@ async fn a_mirror_cut_off_and_back_is_sent_only_what_it_lacks() {
     a_returning_mirror_is_sent_only_what_it_lacks(Away::Frozen).await;
 }
 
-// Known bug, open on issue 17: a restarting node can take the master's sync before it has
-// applied its own log's older `SetMirrors` without itself, which then retires the synced
-// copy; the mirror is counted synchronised but cannot be promoted. CI saw the promotion at
-// the end of this test fail once (the keep assertion passed).
-#[ignore = "known bug: a late SetMirrors retires a synced copy (issue 17)"]
+// A restarting node can hear the master's resume before it has applied its own log's older
+// `SetMirrors` without itself: it refuses the resume until it has applied as much of the log
+// as the master had (else that late removal would retire the synced copy).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_mirror_keeps_what_it_had_stored() {
     a_returning_mirror_is_sent_only_what_it_lacks(Away::Restarted).await;

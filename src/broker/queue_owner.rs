@@ -4,6 +4,7 @@
 use super::command::Command;
 use super::Broker;
 use crate::queue::{DeadLetter, Queue, QueueOwner};
+use crate::store::meta_log::Ticket;
 use std::sync::Arc;
 
 impl QueueOwner for Broker {
@@ -35,14 +36,14 @@ impl QueueOwner for Broker {
         }
     }
 
-    fn synchronised(&self, queue: &Arc<Queue>, nodes: Vec<String>) {
+    fn synchronised(&self, queue: &Arc<Queue>, nodes: Vec<String>) -> Option<Ticket> {
         let master = self.replicator.get().map(|r| r.node().to_string());
         self.run_as_broker(crate::broker::command::Command::SetSynchronised {
             vhost: queue.vhost.clone(),
             name: queue.name.clone(),
             master,
             nodes,
-        });
+        })
     }
 
     fn expired(&self, queue: &Arc<Queue>) {

@@ -132,8 +132,8 @@ impl Cluster {
             stopped_at,
             changing_type: tokio::sync::Mutex::new(()),
             batcher: batch::Batcher::default(),
-            waiters,
-            remotes: queues::Remotes::new(links.clone(), broker.clone()),
+            waiters: waiters.clone(),
+            remotes: queues::Remotes::new(links.clone(), broker.clone(), waiters.clone()),
         });
         let _ = cluster.this.set(Arc::downgrade(&cluster));
         let serve: Arc<dyn links::Serve> = cluster.clone();

@@ -1,7 +1,9 @@
 //! The outcomes a node waits for: a command proposed here is answered with what applying
 //! it here gave (the leader's outcome can differ where a queue's contents matter). Each
 //! proposal carries this node's id and a number from a random start, so entries of an
-//! earlier run of the node, replayed after a restart, never match a new proposal.
+//! earlier run of the node, replayed after a restart, never match a new proposal. It also
+//! tells how far this node has applied the log (a mirror waits for that, see
+//! `Remotes::serve_mirror`).
 
 use crate::broker::command::CommandResult;
 use crate::broker::replicated::{Logged, Reply};
@@ -14,6 +16,8 @@ pub(crate) struct Waiters {
     node: u64,
     next: AtomicU64,
     waiting: Mutex<HashMap<u64, oneshot::Sender<CommandResult<Reply>>>>,
+    /// The index of the last entry applied here (entirely).
+    last_applied: AtomicU64,
 }
 
 impl Waiters {
@@ -22,7 +26,18 @@ impl Waiters {
             node,
             next: AtomicU64::new(rand::random::<u64>() >> 1),
             waiting: Mutex::new(HashMap::new()),
+            last_applied: AtomicU64::new(0),
         }
+    }
+
+    /// This node has applied the log up to `index`.
+    pub(crate) fn set_last_applied(&self, index: u64) {
+        self.last_applied.store(index, Ordering::Release);
+    }
+
+    /// The index of the last entry applied here.
+    pub(crate) fn last_applied(&self) -> u64 {
+        self.last_applied.load(Ordering::Acquire)
     }
 
     /// Marks an entry as proposed here; the receiver gets this node's outcome.

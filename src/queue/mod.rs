@@ -266,8 +266,8 @@ impl Queue {
         for done in fx.confirmed.drain(..) {
             done(true);
         }
-        if let (Some(nodes), Some(owner)) = (fx.synchronised.take(), self.owner.upgrade()) {
-            owner.synchronised(self, nodes);
+        if let Some(nodes) = fx.synchronised.take() {
+            self.report_synchronised(nodes);
         }
         let durable = self.durable_key();
         for r in fx.released.drain(..) {

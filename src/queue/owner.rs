@@ -3,6 +3,7 @@
 
 use super::Queue;
 use crate::message::Message;
+use crate::store::meta_log::Ticket;
 use amq_protocol::types::FieldTable;
 use std::sync::Arc;
 
@@ -19,7 +20,8 @@ pub(crate) trait QueueOwner: Send + Sync {
     fn expired(&self, queue: &Arc<Queue>);
 
     /// At a mirrored queue's master: the mirrors holding everything it holds changed.
-    fn synchronised(&self, queue: &Arc<Queue>, nodes: Vec<String>);
+    /// Resolves once the cluster has taken it (none when nothing is to wait for).
+    fn synchronised(&self, queue: &Arc<Queue>, nodes: Vec<String>) -> Option<Ticket>;
 }
 
 /// A message leaving a queue for its dead-letter exchange.

@@ -138,8 +138,12 @@ pub(crate) enum MirrorOp {
     Gone {
         seqs: Vec<u64>,
     },
+    /// `at`: the index of the last log entry the master had applied (the mirror takes it
+    /// once it has applied as much).
     Resume {
         id: u64,
+        #[serde(default)]
+        at: u64,
     },
     Trim {
         below: u64,
@@ -159,7 +163,8 @@ pub(crate) enum MirrorOp {
 }
 
 impl MirrorOp {
-    pub(crate) fn of(op: &crate::queue::mirror::MirrorOp) -> Self {
+    /// `op` as it travels, from a master that has applied the log up to `applied`.
+    pub(crate) fn of(op: &crate::queue::mirror::MirrorOp, applied: u64) -> Self {
         use crate::queue::mirror::MirrorOp as Op;
         match op {
             Op::Enqueue { seq, msg } => MirrorOp::Enqueue {
@@ -168,7 +173,10 @@ impl MirrorOp {
             },
             Op::Delivered { seqs } => MirrorOp::Delivered { seqs: seqs.clone() },
             Op::Gone { seqs } => MirrorOp::Gone { seqs: seqs.clone() },
-            Op::Resume { id } => MirrorOp::Resume { id: *id },
+            Op::Resume { id } => MirrorOp::Resume {
+                id: *id,
+                at: applied,
+            },
             Op::Trim { below } => MirrorOp::Trim { below: *below },
             Op::Offer { from, to, digests } => MirrorOp::Offer {
                 from: *from,
@@ -200,7 +208,7 @@ impl MirrorOp {
             },
             MirrorOp::Delivered { seqs } => Op::Delivered { seqs },
             MirrorOp::Gone { seqs } => Op::Gone { seqs },
-            MirrorOp::Resume { id } => Op::Resume { id },
+            MirrorOp::Resume { id, .. } => Op::Resume { id },
             MirrorOp::Trim { below } => Op::Trim { below },
             MirrorOp::Offer { from, to, digests } => Op::Offer { from, to, digests },
             MirrorOp::Fill {

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 impl MirrorLinks for Remotes {
     fn send(&self, q: &Queue, nodes: &[String], ops: Vec<mirror::MirrorOp>) {
-        let wire: Vec<MirrorOp> = ops.iter().map(MirrorOp::of).collect();
+        let applied = self.waiters.last_applied();
+        let wire: Vec<MirrorOp> = ops.iter().map(|op| MirrorOp::of(op, applied)).collect();
         for node in nodes {
             let d = Data::Mirror {
                 q: QueueId::of(q),
@@ -34,6 +35,18 @@ impl Remotes {
             self.links.send_data(from, Data::MirrorRefused { q });
             return;
         };
+        // A resume from a master that had applied more of the log than this node: what
+        // this node has yet to apply may move its mirror (a node that was away can still
+        // have to apply its removal from the mirrors, which would undo the sync that
+        // follows). It takes nothing from the master until it takes a later resume.
+        let applied = self.waiters.last_applied();
+        let ahead = |op: &MirrorOp| matches!(op, MirrorOp::Resume { at, .. } if *at > applied);
+        if ops.iter().any(ahead) {
+            tracing::debug!(target: "warren::mirror_trace", "queue '{}': a resume from a master ahead of this node's log (at {applied}) refused", queue.name);
+            queue.mirror_behind();
+            self.links.send_data(from, Data::MirrorRefused { q });
+            return;
+        }
         let links = self.links.clone();
         let id_back = q.clone();
         let held = Box::new(move |held: Result<Vec<u64>, ()>| {

@@ -14,6 +14,7 @@ mod served;
 
 use super::links::Links;
 use super::node::NodeId;
+use super::waiters::Waiters;
 use crate::broker::Broker;
 use data::Data;
 use home::PeerHome;
@@ -33,10 +34,16 @@ pub(crate) struct Remotes {
     caught_up: std::sync::atomic::AtomicBool,
     /// Consumers here waiting for their mirrored queue's new master.
     followers: Arc<follow::Followers>,
+    /// How far this node has applied the log.
+    waiters: Arc<Waiters>,
 }
 
 impl Remotes {
-    pub(crate) fn new(links: Arc<Links>, broker: Arc<Broker>) -> Arc<Remotes> {
+    pub(crate) fn new(
+        links: Arc<Links>,
+        broker: Arc<Broker>,
+        waiters: Arc<Waiters>,
+    ) -> Arc<Remotes> {
         Arc::new(Remotes {
             served: Arc::default(),
             links,
@@ -45,6 +52,7 @@ impl Remotes {
             // Until it has applied what the leader had when it started.
             caught_up: false.into(),
             followers: Arc::default(),
+            waiters,
         })
     }
 

@@ -67,6 +67,7 @@ impl StateMachine {
         waiters: Arc<Waiters>,
         position: Position,
     ) -> StateMachine {
+        waiters.set_last_applied(position.applied.map_or(0, |l| l.index));
         StateMachine {
             broker,
             waiters,
@@ -138,6 +139,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     replies.push(outcomes);
                 }
             }
+            self.waiters.set_last_applied(entry.log_id.index);
         }
         changes.extend(self.stored_position());
         self.broker.persist(changes);
@@ -180,6 +182,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(|e| StorageIOError::write_state_machine(AnyError::error(e.to_string())))?;
         *self.snapshot.lock() = Some((meta.clone(), *snapshot));
         let at = meta.last_log_id.map_or(0, |l| l.index);
+        self.waiters.set_last_applied(at);
         tracing::info!("installed a metadata snapshot (log index {at})");
         Ok(())
     }

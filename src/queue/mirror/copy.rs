@@ -35,6 +35,9 @@ pub(crate) struct MirrorCopy {
     /// are not stored, so a sync's offer places one wherever the master holds an identical
     /// message. What is left goes with the trim that ends the sync.
     pool: HashMap<Digest, Vec<Copied>>,
+    /// A resume came that this node could not take yet (see `Queue::mirror_behind`):
+    /// nothing is taken until a resume is.
+    behind: bool,
 }
 
 pub(crate) struct Copied {
@@ -54,6 +57,7 @@ impl MirrorCopy {
     /// resume was applied already).
     pub(crate) fn resume(&mut self, id: u64) {
         self.retired = None;
+        self.behind = false;
         if self.last_resume.replace(id) == Some(id) {
             return;
         }
@@ -202,6 +206,13 @@ impl Queue {
         ops: Vec<MirrorOp>,
         held: Box<dyn FnOnce(Result<Vec<u64>, ()>) + Send>,
     ) -> MirrorAnswers {
+        // Operations come from one master in order: none is taken here between a check
+        // and the apply below.
+        let resumes = matches!(ops.first(), Some(MirrorOp::Resume { .. }));
+        if !resumes && self.copy.lock().as_ref().is_some_and(|c| c.behind) {
+            held(Err(()));
+            return MirrorAnswers::default();
+        }
         let durable = self.durable_key();
         // Stored first, outside the copy's lock: a slot for each message an operation brings.
         let mut stored: Vec<Vec<Option<RecordRef>>> = Vec::with_capacity(ops.len());
@@ -311,6 +322,16 @@ impl Queue {
             held(Ok(positions));
         }
         answers
+    }
+
+    /// A resume came before this node had applied the log as far as its master had: the
+    /// copy refuses the master's operations (which resumes it again, soon) until it takes
+    /// a resume.
+    pub(crate) fn mirror_behind(&self) {
+        self.copy
+            .lock()
+            .get_or_insert_with(MirrorCopy::default)
+            .behind = true;
     }
 
     /// Whether this node's copy holds what the master counted it synchronised for.

@@ -88,6 +88,9 @@ pub(crate) struct Mirroring {
     /// have changed other than by messages leaving.
     reported: Vec<String>,
     dirty: bool,
+    /// A report is on its way to the cluster: the next waits for it, so the cluster takes
+    /// them in the order they were made.
+    reporting: bool,
     sync_settings: SyncSettings,
     /// Mirrors to sync, not yet under way.
     to_sync: Vec<String>,
@@ -130,6 +133,7 @@ impl Mirroring {
             waiting: BTreeMap::new(),
             reported: Vec::new(),
             dirty: true,
+            reporting: false,
             sync_settings,
             to_sync: Vec::new(),
             syncs: Vec::new(),
@@ -291,14 +295,15 @@ impl Mirroring {
         true
     }
 
-    /// The synchronised mirrors, when they changed since last reported. A mirror newly
+    /// The synchronised mirrors, when they changed since last reported (and the last
+    /// report has reached the cluster, see [`Mirroring::reported`]). A mirror newly
     /// synchronised is trimmed of what it kept from before it was last resumed.
     pub(crate) fn report(
         &mut self,
         q: &Queue,
         oldest: impl FnOnce() -> Option<u64>,
     ) -> Option<Vec<String>> {
-        if !self.dirty && self.reported.len() == self.nodes.len() {
+        if self.reporting || (!self.dirty && self.reported.len() == self.nodes.len()) {
             return None;
         }
         let now = self.synchronised(oldest());
@@ -317,7 +322,14 @@ impl Mirroring {
             self.reported
         );
         self.reported = now.clone();
+        self.reporting = true;
         Some(now)
+    }
+
+    /// The last report reached the cluster: the next may go.
+    pub(crate) fn reported(&mut self) {
+        self.reporting = false;
+        self.dirty = true;
     }
 
     /// Stops waiting for the nodes `gone` picks, for the positions in `seqs`: the confirms
@@ -399,6 +411,29 @@ impl Queue {
         });
         self.resume_until_followed();
         self.start_syncs();
+    }
+
+    /// At the master: tells the cluster which mirrors hold everything it holds. Reports
+    /// go one at a time (two on their way at once could land in either order), the
+    /// next once this one is applied.
+    pub(crate) fn report_synchronised(self: &Arc<Self>, nodes: Vec<String>) {
+        let ticket = self
+            .owner
+            .upgrade()
+            .and_then(|o| o.synchronised(self, nodes));
+        let q = Arc::downgrade(self);
+        let reported = move || {
+            if let Some(q) = q.upgrade() {
+                q.apply(|st, _| st.mirroring.as_mut().map(Mirroring::reported));
+            }
+        };
+        match (ticket, tokio::runtime::Handle::try_current()) {
+            (Some(t), Ok(rt)) => drop(rt.spawn(async move {
+                let _ = t.written().await;
+                reported();
+            })),
+            _ => reported(),
+        }
     }
 
     /// The mirrors that hold everything the master holds, as the cluster knows them.
