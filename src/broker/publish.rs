@@ -101,8 +101,12 @@ fn enqueue_here(
 ) -> Confirm {
     let size = msg.body().len();
     let (accepting, refusing): (Targets, Targets) = queues.iter().partition(|q| q.admits(size));
-    // Read once: the parts of the confirm must match the queues that wait for mirrors.
-    let mirrored: SmallVec<[bool; 4]> = accepting.iter().map(|q| q.is_mirrored()).collect();
+    // Read once: the parts of the confirm must match the queues that wait for mirrors. A
+    // queue whose master was deposed since it was routed here (marked remote before its
+    // mirroring stops) goes that way too, and refuses the message.
+    let mirrored: SmallVec<[bool; 4]> = (accepting.iter())
+        .map(|q| q.is_mirrored() || q.is_remote())
+        .collect();
     let parts = mirrored.iter().filter(|m| **m).count();
     let (joint, on_synced) = match on_synced {
         Some(done) if parts > 0 => {

@@ -223,6 +223,8 @@ impl ChildBroker {
     pub fn kill(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Its log goes with it: shown now (libtest shows it only if the test fails).
+        self.dump();
         self.take_dir()
     }
 
@@ -265,6 +267,22 @@ impl Drop for ChildBroker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            self.dump();
+        }
+    }
+}
+
+impl ChildBroker {
+    /// With WARREN_TEST_DUMP=word set, prints the log lines holding `word` (a failing test
+    /// then shows each broker's, killed ones included).
+    fn dump(&self) {
+        let Ok(word) = std::env::var("WARREN_TEST_DUMP") else {
+            return;
+        };
+        for line in self.log_lines().iter().filter(|l| l.contains(&word)) {
+            eprintln!("{} {line}", self.addr);
+        }
     }
 }
 

@@ -40,10 +40,16 @@ impl Remotes {
         // have to apply its removal from the mirrors, which would undo the sync that
         // follows). It takes nothing from the master until it takes a later resume.
         let applied = self.waiters.last_applied();
-        let ahead = |op: &MirrorOp| matches!(op, MirrorOp::Resume { at, .. } if *at > applied);
-        if ops.iter().any(ahead) {
+        let ahead = |op: &MirrorOp| match op {
+            MirrorOp::Resume { id, at } if *at > applied => Some(*id),
+            _ => None,
+        };
+        if ops
+            .iter()
+            .find_map(ahead)
+            .is_some_and(|id| queue.mirror_behind(id))
+        {
             tracing::debug!(target: "warren::mirror_trace", "queue '{}': a resume from a master ahead of this node's log (at {applied}) refused", queue.name);
-            queue.mirror_behind();
             self.links.send_data(from, Data::MirrorRefused { q });
             return;
         }

@@ -61,20 +61,31 @@ impl MirrorCopy {
         if self.last_resume.replace(id) == Some(id) {
             return;
         }
+        self.unprove();
+    }
+
+    /// The copy proves nothing until the master counts it synchronised again: it is not
+    /// promoted, and what it holds may have been delivered meanwhile.
+    fn unprove(&mut self) {
         self.in_sync = false;
         for c in self.entries.values_mut() {
             c.delivered = true;
         }
     }
 
+    /// A resume came that this node cannot take yet: as a resume does, the copy proves
+    /// nothing (never promoted, everything marked delivered) until it takes one, and it
+    /// takes nothing else meanwhile.
+    pub(crate) fn fall_behind(&mut self) {
+        self.behind = true;
+        self.unprove();
+    }
+
     /// The copy is no mirror's for now: it proves nothing (never promoted, everything
     /// marked delivered) until a master resumes it. Returns the retirement's number.
     pub(crate) fn retire(&mut self) -> u64 {
-        self.in_sync = false;
+        self.unprove();
         self.last_resume = None;
-        for c in self.entries.values_mut() {
-            c.delivered = true;
-        }
         self.retirements += 1;
         self.retired = Some(self.retirements);
         self.retirements
@@ -324,14 +335,18 @@ impl Queue {
         answers
     }
 
-    /// A resume came before this node had applied the log as far as its master had: the
-    /// copy refuses the master's operations (which resumes it again, soon) until it takes
-    /// a resume.
-    pub(crate) fn mirror_behind(&self) {
-        self.copy
-            .lock()
-            .get_or_insert_with(MirrorCopy::default)
-            .behind = true;
+    /// Resume `id` came before this node had applied the log as far as its master had:
+    /// unless the copy took that resume already (the master repeats it until it hears
+    /// back), the copy refuses the master's operations (which resumes it again, soon)
+    /// until it takes a resume. Whether it refuses.
+    pub(crate) fn mirror_behind(&self, id: u64) -> bool {
+        let mut copy = self.copy.lock();
+        let copy = copy.get_or_insert_with(MirrorCopy::default);
+        if copy.last_resume == Some(id) {
+            return false;
+        }
+        copy.fall_behind();
+        true
     }
 
     /// Whether this node's copy holds what the master counted it synchronised for.

@@ -583,6 +583,8 @@ impl Queue {
     }
 
     /// Enqueues a message at a mirrored master; `done` runs once every mirror holds it.
+    /// A master deposed since the publish was routed refuses it: its state is going (see
+    /// [`Queue::rehome`], which marks the queue remote before it takes the state).
     pub(crate) fn publish_mirrored(
         self: &Arc<Self>,
         msg: Message,
@@ -590,7 +592,12 @@ impl Queue {
         stored: Option<RecordRef>,
         done: OnSynced,
     ) {
+        let mut deposed = None;
         self.apply(|st, fx| {
+            if self.is_remote() {
+                deposed = Some(done);
+                return;
+            }
             st.stats[Stat::Publish as usize] += 1;
             let seq = st.peek_seq();
             st.publish(fx, msg, keep_in_ram, stored);
@@ -599,7 +606,13 @@ impl Queue {
                 None => Some(done),
             };
             fx.confirmed.extend(due);
-        })
+        });
+        if let Some(done) = deposed {
+            if let Some(r) = stored {
+                self.store.release(r, self.durable_key());
+            }
+            done(false);
+        }
     }
 
     /// At the master: mirror `node` holds the messages at `seqs`.
