@@ -608,9 +608,7 @@ impl Queue {
             fx.confirmed.extend(due);
         });
         if let Some(done) = deposed {
-            if let Some(r) = stored {
-                self.store.release(r, self.durable_key());
-            }
+            self.release_copies(stored);
             done(false);
         }
     }
