@@ -89,3 +89,43 @@ async fn consumers_follow_the_new_master_unless_they_asked_to_be_cancelled() {
     let idle = tokio::time::timeout(Duration::from_millis(500), follows.next()).await;
     assert!(idle.is_err(), "nothing more: {idle:?}");
 }
+
+/// A delivery leaves the master only once its mirrors' notice of it is written: with the
+/// master's links slowed (a test aid holds each mirror write back 1.5 s), a consumer on the
+/// master's node gets nothing while the notice waits. The master killed then, the new
+/// master hands the message out once, to a consumer on another node. Without the hold, the
+/// first consumer would have had it at once, and the second again without the redelivered
+/// flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_waits_until_the_mirrors_notice_of_it_is_written() {
+    let mut specs = cluster::specs(3);
+    let hold = (
+        "WARREN_TEST_MIRROR_DELAY_MS".to_string(),
+        "1500".to_string(),
+    );
+    for s in &mut specs {
+        s.env.push(hold.clone());
+    }
+    let mut nodes = cluster::start_specs(specs).await;
+    let (_c0, ch0, order) = mirrored_everywhere(&nodes, "ha.g").await;
+    // Confirmed: both mirrors hold it.
+    assert!(publish(&ch0, "ha.g", &[7])
+        .await
+        .await
+        .expect("confirm")
+        .is_ack());
+
+    let (_k0, mut on_master) = consumer(&nodes[0], "ha.g", FieldTable::default()).await;
+    let early = tokio::time::timeout(Duration::from_millis(700), on_master.next()).await;
+    assert!(
+        early.is_err(),
+        "no delivery before the mirrors' notice of it is written: {early:?}"
+    );
+    let _ = nodes.remove(0).broker.kill();
+    await_master(&nodes[0], "ha.g", &order[0]).await;
+    let (_k1, mut c) = consumer(&nodes[0], "ha.g", FieldTable::default()).await;
+    let (body, _) = next_body(&mut c).await.expect("a delivery");
+    assert_eq!(body, 7);
+    let again = tokio::time::timeout(Duration::from_millis(1000), c.next()).await;
+    assert!(again.is_err(), "one delivery, then nothing: {again:?}");
+}

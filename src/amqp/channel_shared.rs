@@ -316,6 +316,7 @@ impl Consumer for ChannelShared {
             delivery_tag,
             redelivered: d.redelivered,
             msg: d.msg,
+            gate: d.gate,
         });
     }
 
@@ -352,6 +353,7 @@ impl Consumer for ChannelShared {
             delivery_tag,
             redelivered: false,
             msg: msg.clone(),
+            gate: None,
         });
     }
 }

@@ -2,6 +2,7 @@
 //! shared message; the writer encodes everything into one buffer per batch.
 
 use crate::message::Message;
+use crate::queue::mirror::Gate;
 use amq_protocol::protocol::AMQPClass;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -18,6 +19,8 @@ pub(crate) enum Outbound {
         delivery_tag: u64,
         redelivered: bool,
         msg: Message,
+        /// Written only once this passes (a delivery from a mirrored master).
+        gate: Option<Gate>,
     },
     /// A publisher confirm (`basic.ack`, or `basic.nack` when `ok` is false), encoded by hand.
     Confirm { channel: u16, tag: u64, ok: bool },
@@ -43,6 +46,14 @@ impl Outbound {
                 Self::content_weight(msg)
             }
             _ => 64,
+        }
+    }
+
+    /// What this item must wait for before it is written, if it has not passed yet.
+    pub(crate) fn held_by(&self) -> Option<&Gate> {
+        match self {
+            Outbound::Deliver { gate: Some(g), .. } if !g.passed() => Some(g),
+            _ => None,
         }
     }
 

@@ -39,7 +39,11 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
     'run: loop {
         tokio::select! {
             _ = conn.out.take_all(&mut batch) => {
-                while !batch.is_empty() {
+                while let Some(item) = batch.front() {
+                    if let Some(gate) = item.held_by() {
+                        // Written before: the mirrors' notice of this delivery.
+                        gate.clone().wait().await;
+                    }
                     let (weight, close) = encode_batch(&mut buf, &mut batch, &mut confirms, conn.frame_max);
                     let ok = wr.write_all(&buf).await.is_ok();
                     conn.info.sent(buf.len());
@@ -85,7 +89,7 @@ pub(crate) async fn run<W: AsyncWrite + Unpin>(
     }
 }
 
-/// Encodes queued items, in order, up to the batch size.
+/// Encodes queued items, in order, up to the batch size or a delivery held by its gate.
 fn encode_batch(
     buf: &mut BytesMut,
     batch: &mut VecDeque<Outbound>,
@@ -95,6 +99,10 @@ fn encode_batch(
     let mut weight = 0;
     let mut close = false;
     while let Some(item) = batch.pop_front() {
+        if weight > 0 && item.held_by().is_some() {
+            batch.push_front(item);
+            break;
+        }
         weight += item.weight();
         if encode(buf, item, confirms, frame_max) {
             close = true;
@@ -127,6 +135,7 @@ fn encode(buf: &mut BytesMut, item: Outbound, confirms: &mut Confirms, frame_max
             delivery_tag,
             redelivered,
             msg,
+            gate: _,
         } => {
             encode_deliver(buf, channel, &consumer_tag, delivery_tag, redelivered, &msg);
             write_content(buf, channel, &msg, frame_max);

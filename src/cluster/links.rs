@@ -59,15 +59,68 @@ struct Link {
     drained: tokio::sync::Notify,
     pending: Mutex<HashMap<u64, oneshot::Sender<Result<Response, String>>>>,
     next: AtomicU64,
+    /// The messages handed to the writer so far: each is numbered under this lock, so
+    /// the numbers follow the writer's order.
+    sent: Mutex<u64>,
+    /// How many of them the writer has handed to the socket.
+    progress: Arc<Progress>,
     closed: AtomicBool,
     /// Tells the link's tasks to stop (when it loses to another link for the same peer).
     stop: watch::Sender<bool>,
 }
 
+/// How far a link's writer has got: how many messages it has handed to the socket, and
+/// whether the link closed (what it had not written by then never will be).
+#[derive(Default)]
+pub(crate) struct Progress(watch::Sender<(u64, bool)>);
+
+impl Progress {
+    fn wrote(&self, n: u64) {
+        self.0.send_modify(|(written, _)| *written += n);
+    }
+
+    fn close(&self) {
+        self.0.send_modify(|(_, closed)| *closed = true);
+    }
+
+    fn passed(&self, n: u64) -> bool {
+        let (written, closed) = *self.0.borrow();
+        written >= n || closed
+    }
+
+    async fn reached(&self, n: u64) {
+        let _ = (self.0.subscribe())
+            .wait_for(|&(written, closed)| written >= n || closed)
+            .await;
+    }
+}
+
+/// A message handed to a link's writer: passed once the writer has written it.
+pub(crate) struct Sent {
+    progress: Arc<Progress>,
+    n: u64,
+}
+
+impl Sent {
+    pub(crate) fn passed(&self) -> bool {
+        self.progress.passed(self.n)
+    }
+
+    pub(crate) async fn reached(&self) {
+        self.progress.reached(self.n).await
+    }
+}
+
 impl Link {
-    fn send(&self, out: Out) -> bool {
+    fn send(&self, out: Out) -> Option<Sent> {
+        let mut sent = self.sent.lock();
         self.queued.fetch_add(1, Ordering::Relaxed);
-        self.out.send(out).is_ok()
+        self.out.send(out).ok()?;
+        *sent += 1;
+        Some(Sent {
+            progress: self.progress.clone(),
+            n: *sent,
+        })
     }
 
     /// Waits while the writer's queue is over `QUEUE`.
@@ -85,6 +138,7 @@ impl Link {
 
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        self.progress.close();
         let _ = self.stop.send(true);
         for (_, tx) in self.pending.lock().drain() {
             let _ = tx.send(Err(format!("the link to {} closed", self.peer.name)));
@@ -97,6 +151,10 @@ pub(crate) struct Links {
     id: NodeId,
     cookie: Vec<u8>,
     tick: Duration,
+    /// A test aid: how long each link waits before it writes a mirrored queue's operations
+    /// (`WARREN_TEST_MIRROR_DELAY_MS`), so tests can kill a master while its mirrors have
+    /// yet to hear of what it did.
+    mirror_delay: Option<Duration>,
     peers: parking_lot::RwLock<HashMap<NodeId, Arc<Link>>>,
     /// Taken while dialing an address (see `link_to`).
     dialing: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -112,6 +170,9 @@ impl Links {
             me,
             cookie: cookie.as_bytes().to_vec(),
             tick,
+            mirror_delay: (std::env::var("WARREN_TEST_MIRROR_DELAY_MS").ok())
+                .and_then(|ms| ms.parse().ok())
+                .map(Duration::from_millis),
             peers: parking_lot::RwLock::new(HashMap::new()),
             dialing: parking_lot::Mutex::new(HashMap::new()),
             server: OnceLock::new(),
@@ -208,6 +269,8 @@ impl Links {
             drained: tokio::sync::Notify::new(),
             pending: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
+            sent: Mutex::new(0),
+            progress: Arc::default(),
             closed: AtomicBool::new(false),
             stop: watch::channel(false).0,
         });
@@ -246,17 +309,39 @@ impl Links {
         let mut stop = link.stop.subscribe();
         let idle = self.tick / 4;
         loop {
-            let msg = tokio::select! {
-                m = rx.recv() => m,
-                _ = stop.changed() => None,
+            let (msg, queued) = tokio::select! {
+                m = rx.recv() => (m, true),
+                _ = stop.changed() => (None, false),
                 _ = tokio::time::sleep(idle) => {
                     link.queued.fetch_add(1, Ordering::Relaxed);
-                    Some(Out::Control(Message::Tick))
+                    (Some(Out::Control(Message::Tick)), false)
                 }
             };
             let Some(mut msg) = msg else { break };
+            // Messages from the queue written since the last flush.
+            let mut unflushed = u64::from(queued);
             // Everything queued goes out in one flush.
             loop {
+                let gate = match &msg {
+                    Out::Data(_, Some(g)) if !g.passed() => Some(g.clone()),
+                    _ => None,
+                };
+                let mirrored = matches!(msg, Out::Data(Data::Mirror { .. }, _));
+                let delay = self.mirror_delay.filter(|_| mirrored);
+                if gate.is_some() || delay.is_some() {
+                    // What it waits for may be among what this link holds: out first.
+                    if w.flush().await.is_err() {
+                        return self.drop_link(&link);
+                    }
+                    link.progress.wrote(unflushed - 1);
+                    unflushed = 1;
+                    if let Some(gate) = gate {
+                        gate.wait().await;
+                    }
+                    if let Some(delay) = delay {
+                        tokio::time::sleep(delay).await;
+                    }
+                }
                 if wire::write_out(&mut w, &msg).await.is_err() {
                     return self.drop_link(&link);
                 }
@@ -264,13 +349,17 @@ impl Links {
                     link.drained.notify_waiters();
                 }
                 match rx.try_recv() {
-                    Ok(m) => msg = m,
+                    Ok(m) => {
+                        msg = m;
+                        unflushed += 1;
+                    }
                     Err(_) => break,
                 }
             }
             if w.flush().await.is_err() {
                 break;
             }
+            link.progress.wrote(unflushed);
         }
         self.drop_link(&link);
     }
@@ -368,7 +457,7 @@ impl Links {
             body: Box::new(req),
         };
         let room = tokio::time::timeout(timeout, link.room()).await;
-        if room.is_err() || !link.send(Out::Control(msg)) {
+        if room.is_err() || link.send(Out::Control(msg)).is_none() {
             link.pending.lock().remove(&id);
             return Err(LinkError::Closed(name));
         }
@@ -399,7 +488,18 @@ impl Links {
     /// Sends queue traffic to `id`; false when there is no live link to it (the peer is
     /// down, and its departure is being handled).
     pub(crate) fn send_data(&self, id: NodeId, d: Data) -> bool {
-        self.live(id).is_some_and(|l| l.send(Out::Data(d)))
+        self.send_gated(id, d, None).is_some()
+    }
+
+    /// Sends queue traffic to `id`, written only once `gate` passes: what passes once it
+    /// is written, or none when there is no live link to `id`.
+    pub(crate) fn send_gated(
+        &self,
+        id: NodeId,
+        d: Data,
+        gate: Option<crate::queue::mirror::Gate>,
+    ) -> Option<Sent> {
+        self.live(id)?.send(Out::Data(d, gate))
     }
 
     /// True while more than `QUEUE` messages wait for the link to `id`.

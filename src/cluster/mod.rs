@@ -7,6 +7,7 @@
 //! vote (a node that forgets what it voted for cannot vote safely). A cluster always keeps
 //! at least one disc node.
 
+mod applied;
 mod batch;
 mod hand_over;
 mod handshake;
@@ -54,6 +55,8 @@ pub struct Cluster {
     batcher: batch::Batcher,
     /// Proposals of this node waiting for their outcome here.
     waiters: Arc<waiters::Waiters>,
+    /// How far the other members applied the log, while this node leads.
+    applied: Arc<applied::Applied>,
     /// Queues homed on other nodes, and other nodes' use of queues here.
     remotes: Arc<queues::Remotes>,
     /// Where the current group's state machine stopped, once it has.
@@ -111,8 +114,10 @@ impl Cluster {
         }
         .validate()
         .map_err(|e| anyhow::anyhow!("raft configuration: {e}"))?;
+        let applied = Arc::new(applied::Applied::default());
         let network = raft::network::Network {
             links: links.clone(),
+            applied: applied.clone(),
         };
         let raft_config = Arc::new(raft_config);
         let raft = Raft::new(me.id(), raft_config.clone(), network, log.clone(), state)
@@ -133,6 +138,7 @@ impl Cluster {
             changing_type: tokio::sync::Mutex::new(()),
             batcher: batch::Batcher::default(),
             waiters: waiters.clone(),
+            applied,
             remotes: queues::Remotes::new(links.clone(), broker.clone(), waiters.clone()),
         });
         let _ = cluster.this.set(Arc::downgrade(&cluster));
@@ -163,6 +169,14 @@ impl Cluster {
     /// The current Raft group (a cheap handle).
     fn raft(&self) -> Raft {
         self.raft.read().clone()
+    }
+
+    /// openraft's network for a new group on this node.
+    fn network(&self) -> raft::network::Network {
+        raft::network::Network {
+            links: self.links.clone(),
+            applied: self.applied.clone(),
+        }
     }
 
     fn this(&self) -> Option<Arc<Cluster>> {

@@ -180,9 +180,7 @@ impl Cluster {
                 self.log()
             }
         };
-        let network = super::raft::network::Network {
-            links: self.links.clone(),
-        };
+        let network = self.network();
         let sm = StateMachine::at(self.broker.clone(), self.waiters.clone(), position);
         *self.stopped_at.lock() = sm.stopped_at();
         let raft = Raft::new(self.me.id(), self.raft_config.clone(), network, log, sm)

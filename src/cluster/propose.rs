@@ -42,27 +42,13 @@ impl Cluster {
     }
 
     /// Waits until every running member applied the log up to `index` (as RabbitMQ's
-    /// metadata changes are done on every node when the client hears of them); a member
-    /// that does not answer in time is not waited for.
+    /// metadata changes are done on every node when the client hears of them), as their
+    /// answers to appends tell; a member that has not in time is not waited for.
     pub(super) async fn applied_everywhere(&self, index: u64) {
-        // Openraft sends followers the new commit point as soon as it is committed.
-        let status = self.status();
-        let waits = (status.members.iter())
-            .filter(|m| m.running && m.name != self.me.name)
-            .map(|m| {
-                let member = super::node::Member {
-                    name: m.name.clone(),
-                    addr: m.addr.clone(),
-                };
-                async move {
-                    let ask = Request::Applied(index);
-                    let _ = self
-                        .links
-                        .request(&member, ask, APPLY_EVERYWHERE_WAIT)
-                        .await;
-                }
-            });
-        futures_util::future::join_all(waits).await;
+        let others = self.running_peers();
+        (self.applied)
+            .wait(&others, index, APPLY_EVERYWHERE_WAIT)
+            .await;
     }
 
     /// Proposes an entry and answers with this node's outcome of applying it (the
@@ -111,12 +97,12 @@ impl Cluster {
 
     /// Waits until this node applied the log up to `index`.
     pub(super) async fn wait_applied(&self, index: u64) -> CommandResult<()> {
-        self.raft()
-            .wait(Some(NO_LEADER_AFTER))
-            .applied_index_at_least(Some(index), "command applied here")
-            .await
-            .map(|_| ())
-            .map_err(|e| CommandError::Internal(format!("not applied on this node: {e}")))
+        if self.waiters.applied_at_least(index, NO_LEADER_AFTER).await {
+            return Ok(());
+        }
+        Err(CommandError::Internal(format!(
+            "not applied on this node: log index {index} not reached in {NO_LEADER_AFTER:?}"
+        )))
     }
 }
 

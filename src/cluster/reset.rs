@@ -56,9 +56,7 @@ impl Cluster {
             .reset_definitions(stored(&Position::default()))
             .map_err(|e| e.to_string())?;
         self.broker.release_unclaimed();
-        let network = super::raft::network::Network {
-            links: self.links.clone(),
-        };
+        let network = self.network();
         let fresh = StateMachine::fresh(self.broker.clone(), self.waiters.clone());
         *self.stopped_at.lock() = fresh.stopped_at();
         let config = self.raft_config.clone();

@@ -103,6 +103,16 @@ impl Cluster {
 }
 
 impl Cluster {
+    /// The other members with a live link to this node.
+    pub(super) fn running_peers(&self) -> Vec<super::node::NodeId> {
+        let metrics = self.raft().metrics();
+        let metrics = metrics.borrow();
+        (metrics.membership_config.membership().nodes())
+            .map(|(id, _)| *id)
+            .filter(|&id| id != self.me.id() && self.links.is_up(id))
+            .collect()
+    }
+
     /// With `pause_minority`: pauses the node (clients closed and refused) while it sees no
     /// more than half of the cluster's members, and resumes when it sees a majority again.
     pub(super) async fn watch_partition(self: std::sync::Arc<Self>) {

@@ -10,14 +10,15 @@ use crate::broker::replicated::{Logged, Reply};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::oneshot;
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
 
 pub(crate) struct Waiters {
     node: u64,
     next: AtomicU64,
     waiting: Mutex<HashMap<u64, oneshot::Sender<CommandResult<Reply>>>>,
     /// The index of the last entry applied here (entirely).
-    last_applied: AtomicU64,
+    last_applied: watch::Sender<u64>,
 }
 
 impl Waiters {
@@ -26,18 +27,27 @@ impl Waiters {
             node,
             next: AtomicU64::new(rand::random::<u64>() >> 1),
             waiting: Mutex::new(HashMap::new()),
-            last_applied: AtomicU64::new(0),
+            last_applied: watch::Sender::new(0),
         }
     }
 
     /// This node has applied the log up to `index`.
     pub(crate) fn set_last_applied(&self, index: u64) {
-        self.last_applied.store(index, Ordering::Release);
+        self.last_applied.send_replace(index);
     }
 
     /// The index of the last entry applied here.
     pub(crate) fn last_applied(&self) -> u64 {
-        self.last_applied.load(Ordering::Acquire)
+        *self.last_applied.borrow()
+    }
+
+    /// Waits up to `limit` until this node has applied the log up to `index`; false if it
+    /// has not by then.
+    pub(crate) async fn applied_at_least(&self, index: u64, limit: Duration) -> bool {
+        let mut rx = self.last_applied.subscribe();
+        let reached = rx.wait_for(|&at| at >= index);
+        let outcome = tokio::time::timeout(limit, reached).await;
+        matches!(outcome, Ok(Ok(_)))
     }
 
     /// Marks an entry as proposed here; the receiver gets this node's outcome.

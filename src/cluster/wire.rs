@@ -59,8 +59,6 @@ pub(crate) enum Request {
     },
     /// The cluster as the receiving node sees it.
     Status,
-    /// Answer once this log index is applied here.
-    Applied(u64),
     /// The last log index the receiving node applied.
     LastApplied,
     /// The receiving node's figures (memory, disk, fds...).
@@ -88,7 +86,11 @@ pub(crate) enum Request {
 
 #[derive(Serialize, Deserialize, Debug)]
 pub(crate) enum Response {
-    Append(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    /// The append's outcome, and the last log index the answering node has applied.
+    Append(
+        Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>,
+        u64,
+    ),
     Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
     Snapshot(Result<SnapshotResponse<NodeId>, Fatal<NodeId>>),
     /// The log index the command was applied at, and its outcome.
@@ -104,10 +106,11 @@ pub(crate) enum Response {
     Reports(Vec<Option<crate::queue::Report>>),
 }
 
-/// What a link's writer sends: a control message (JSON) or queue traffic (binary).
+/// What a link's writer sends: a control message (JSON) or queue traffic (binary), the
+/// latter held back until its gate (if any) passes.
 pub(crate) enum Out {
     Control(Message),
-    Data(Data),
+    Data(Data, Option<crate::queue::mirror::Gate>),
 }
 
 /// What a link's reader received.
@@ -123,7 +126,7 @@ const DATA: u32 = 1 << 31;
 pub(crate) async fn write_out<W: AsyncWrite + Unpin>(w: &mut W, out: &Out) -> io::Result<()> {
     match out {
         Out::Control(m) => write(w, m).await,
-        Out::Data(d) => {
+        Out::Data(d, _) => {
             let body = postcard::to_stdvec(d).map_err(io::Error::other)?;
             let len = checked_len(body.len())?;
             w.write_all(&(len | DATA).to_be_bytes()).await?;

@@ -58,6 +58,8 @@ pub struct Delivery {
     pub redelivered: bool,
     /// Settled on delivery: the queue keeps nothing.
     pub no_ack: bool,
+    /// From a mirrored master: written only once this passes (see [`super::mirror::Gate`]).
+    pub(crate) gate: Option<super::mirror::Gate>,
 }
 
 /// A consumer subscribed to a queue, as the queue sees it.

@@ -82,6 +82,7 @@ fn hand_over(st: &mut QueueState, idx: usize, entry: Entry, msg: Message, fx: &m
         msg,
         redelivered: entry.redelivered,
         no_ack: c.no_ack,
+        gate: None,
     };
     if c.no_ack {
         fx.release(&entry);

@@ -228,7 +228,8 @@ impl Queue {
             st.activity.note();
             fx.track = st.mirroring.is_some();
             let r = op(&mut st, &mut fx);
-            for (consumer, d) in std::mem::take(&mut fx.deliveries) {
+            let deliveries = std::mem::take(&mut fx.deliveries);
+            for (_, d) in &deliveries {
                 count_delivery(
                     &mut st.stats,
                     d.no_ack,
@@ -239,13 +240,18 @@ impl Queue {
                 if fx.track && !d.no_ack {
                     fx.delivered.push(d.seq);
                 }
-                consumer.deliver(self, d);
             }
-            // In order: the mirrors hear of operations as the state applied them.
+            // In order: the mirrors hear of operations as the state applied them, and
+            // before the deliveries leave (they wait until the mirrors' notice is written).
+            let mut gate = None;
             if let Some(mut m) = st.mirroring.take() {
-                m.send(self, fx.mirror_ops());
+                gate = m.send(self, fx.mirror_ops());
                 fx.synchronised = m.report(self, || st.oldest_seq());
                 st.mirroring = Some(m);
+            }
+            for (consumer, mut d) in deliveries {
+                d.gate = gate.clone();
+                consumer.deliver(self, d);
             }
             self.update_flow(&st);
             r

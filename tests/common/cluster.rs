@@ -22,6 +22,8 @@ pub struct Spec {
     pub ram: bool,
     pub cookie: String,
     pub pause_minority: bool,
+    /// Environment variables for the node's process (test aids).
+    pub env: Vec<(String, String)>,
 }
 
 impl Spec {
@@ -33,6 +35,7 @@ impl Spec {
             ram: false,
             cookie: COOKIE.into(),
             pause_minority: false,
+            env: Vec::new(),
         }
     }
 
@@ -71,7 +74,7 @@ impl Node {
         let config = dir.path().join("warren.toml");
         std::fs::write(&config, spec.toml()).expect("writes the config");
         let config = config.to_string_lossy().to_string();
-        let broker = ChildBroker::spawn_in(dir, &["--config", &config]);
+        let broker = ChildBroker::spawn_in_env(dir, &["--config", &config], &spec.env);
         Node { spec, broker }
     }
 

@@ -101,6 +101,15 @@ impl ChildBroker {
     /// Starts the binary on an existing data dir (for restart and crash tests); get the
     /// dir back with `kill` or `stop`.
     pub fn spawn_in(dir: tempfile::TempDir, extra: &[&str]) -> ChildBroker {
+        Self::spawn_in_env(dir, extra, &[])
+    }
+
+    /// As `spawn_in`, with extra environment variables (test aids).
+    pub fn spawn_in_env(
+        dir: tempfile::TempDir,
+        extra: &[&str],
+        vars: &[(String, String)],
+    ) -> ChildBroker {
         let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
             .args([
                 "--amqp-listen",
@@ -117,6 +126,7 @@ impl ChildBroker {
                 std::env::var("WARREN_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
             .env("NO_COLOR", "1")
+            .envs(vars.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

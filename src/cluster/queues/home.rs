@@ -55,6 +55,7 @@ impl RemoteSub {
             msg,
             redelivered,
             no_ack: self.sub.no_ack,
+            gate: None,
         }
     }
 }

@@ -4,23 +4,45 @@
 
 use super::data::{Data, MirrorOp, QueueId};
 use super::Remotes;
+use crate::cluster::links::Sent;
 use crate::cluster::node::{node_id, NodeId};
-use crate::queue::mirror::{self, MirrorLinks};
+use crate::queue::mirror::{self, Gate, MirrorLinks, Written};
 use crate::queue::Queue;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 impl MirrorLinks for Remotes {
-    fn send(&self, q: &Queue, nodes: &[String], ops: Vec<mirror::MirrorOp>) {
+    fn send(&self, q: &Queue, nodes: &[String], ops: Vec<mirror::MirrorOp>) -> Option<Gate> {
         let applied = self.waiters.last_applied();
         let wire: Vec<MirrorOp> = ops.iter().map(|op| MirrorOp::of(op, applied)).collect();
+        let mut sent = Vec::with_capacity(nodes.len());
         for node in nodes {
             let d = Data::Mirror {
                 q: QueueId::of(q),
                 ops: wire.clone(),
             };
             // A node that cannot be reached is dropped from the mirrors by the leader.
-            self.links.send_data(node_id(node), d);
+            sent.extend(self.links.send_gated(node_id(node), d, None));
         }
+        (!sent.is_empty()).then(|| Arc::new(AllWritten(sent)) as Gate)
+    }
+}
+
+/// Passes once every message is written (or its link closed).
+struct AllWritten(Vec<Sent>);
+
+impl Written for AllWritten {
+    fn passed(&self) -> bool {
+        self.0.iter().all(Sent::passed)
+    }
+
+    fn wait(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            for s in &self.0 {
+                s.reached().await;
+            }
+        })
     }
 }
 

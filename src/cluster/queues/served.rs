@@ -74,15 +74,13 @@ impl Consumer for RemoteConsumer {
     }
 
     fn deliver(&self, _: &Arc<Queue>, d: Delivery) {
-        self.links.send_data(
-            self.node,
-            Data::Deliver {
-                id: self.id,
-                seq: d.seq,
-                redelivered: d.redelivered,
-                msg: Carried::of(&d.msg),
-            },
-        );
+        let deliver = Data::Deliver {
+            id: self.id,
+            seq: d.seq,
+            redelivered: d.redelivered,
+            msg: Carried::of(&d.msg),
+        };
+        self.links.send_gated(self.node, deliver, d.gate);
     }
 
     fn cancelled(&self, _: &str) {

@@ -246,21 +246,21 @@ impl LogStore {
         Ok(())
     }
 
-    /// Queues records with `write` and flushes them: `sync` with an fdatasync, and `done`
-    /// told when they are written. A write that fills the current chunk, and so opens the
+    /// Queues records with `write` and, given `flush`, flushes them: with an fdatasync if
+    /// its first part says so, its second told when they are written (without `flush`, they
+    /// go out with the next flush). A write that fills the current chunk, and so opens the
     /// next chunk file, runs on the blocking pool.
     async fn write<F>(
         &self,
         records: u64,
-        sync: bool,
-        done: Option<Done>,
+        flush: Option<(bool, Option<Done>)>,
         write: F,
     ) -> io::Result<()>
     where
         F: FnOnce(&mut raft_log::RaftLog<Wal>) -> io::Result<()> + Send + 'static,
     {
         let Some(disk) = self.disk.clone() else {
-            if let Some(d) = done {
+            if let Some((_, Some(d))) = flush {
                 raft_log::Callback::send(d, Ok(()));
             }
             return Ok(());
@@ -276,7 +276,10 @@ impl LogStore {
                 .as_mut()
                 .ok_or_else(|| io::Error::other("the metadata log is being reset"))?;
             write(wal)?;
-            wal.flush(sync, done)
+            match flush {
+                Some((sync, done)) => wal.flush(sync, done),
+                None => Ok(()),
+            }
         };
         if filling {
             tokio::task::spawn_blocking(run)
@@ -293,7 +296,7 @@ impl LogStore {
         F: FnOnce(&mut raft_log::RaftLog<Wal>) -> io::Result<()> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.write(1, true, Some(Done::Waiting(tx)), write)
+        self.write(1, Some((true, Some(Done::Waiting(tx)))), write)
             .await
             .map_err(write_err)?;
         rx.await
@@ -340,14 +343,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.inner.lock().vote)
     }
 
-    /// Written without an fdatasync of its own: it becomes durable with the next append or
-    /// vote. Openraft reads it on start only to apply committed entries before a leader
-    /// says so again, so an older one is safe, and no fdatasync sits in every change's
-    /// path on every node.
+    /// Queued without a flush of its own: it is written, and made durable, with the next
+    /// append or vote. Openraft reads it on start only to apply committed entries before a
+    /// leader says so again, so an older one is safe, and no write wakes the flush thread
+    /// in every change's path on every node.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         if let Some(c) = committed {
             let id = wal_id(&c);
-            self.write(1, false, None, move |w| w.commit(id).map(drop))
+            self.write(1, None, move |w| w.commit(id).map(drop))
                 .await
                 .map_err(write_err)?;
         }
@@ -379,8 +382,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             }
         }
         let n = rows.len() as u64;
-        let done = Some(Done::Appended(callback));
-        self.write(n, true, done, move |w| w.append(rows).map(drop))
+        let flush = Some((true, Some(Done::Appended(callback))));
+        self.write(n, flush, move |w| w.append(rows).map(drop))
             .await
             .map_err(write_err)
     }
@@ -457,7 +460,7 @@ mod tests {
             wal_id(&entry(i).log_id),
             serde_json::to_vec(&entry(i)).expect("json"),
         );
-        s.write(1, true, Some(Done::Waiting(tx)), move |w| {
+        s.write(1, Some((true, Some(Done::Waiting(tx)))), move |w| {
             w.append([row]).map(drop)
         })
         .await

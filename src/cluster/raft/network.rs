@@ -1,7 +1,9 @@
 //! openraft's network over the inter-node links: each RPC is a request on the link to the
-//! target node, answered in kind.
+//! target node, answered in kind. An append's answer also says how far the target has
+//! applied the log, kept in [`Applied`].
 
 use super::types::{TypeConfig, Vote};
+use crate::cluster::applied::Applied;
 use crate::cluster::links::{LinkError, Links};
 use crate::cluster::node::{Member, NodeId};
 use crate::cluster::wire::{Request, Response};
@@ -20,10 +22,12 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub(crate) struct Network {
     pub(crate) links: Arc<Links>,
+    pub(crate) applied: Arc<Applied>,
 }
 
 pub(crate) struct Client {
     links: Arc<Links>,
+    applied: Arc<Applied>,
     target: NodeId,
     node: Member,
 }
@@ -34,6 +38,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: NodeId, node: &Member) -> Client {
         Client {
             links: self.links.clone(),
+            applied: self.applied.clone(),
             target,
             node: node.clone(),
         }
@@ -75,7 +80,10 @@ impl RaftNetwork<TypeConfig> for Client {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcError> {
         match self.call(Request::Append(rpc), &option).await {
-            Ok(Response::Append(r)) => r.map_err(|e| RemoteError::new(self.target, e).into()),
+            Ok(Response::Append(r, applied)) => {
+                self.applied.report(self.target, applied);
+                r.map_err(|e| RemoteError::new(self.target, e).into())
+            }
             Ok(_) => Err(self.unexpected()),
             Err(e) => Err(rpc_error(e)),
         }

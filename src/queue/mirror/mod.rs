@@ -12,12 +12,14 @@
 
 mod copy;
 mod digest;
+mod gate;
 mod sync;
 
 pub(crate) use copy::{Copied, MirrorCopy};
 #[cfg(test)]
 pub(crate) use digest::digest;
 pub(crate) use digest::Digest;
+pub(crate) use gate::{Gate, Written};
 pub(crate) use sync::SyncSettings;
 
 use super::Queue;
@@ -65,8 +67,9 @@ pub(crate) enum MirrorOp {
 
 /// The way from a master to its mirrors (the cluster provides it).
 pub(crate) trait MirrorLinks: Send + Sync {
-    /// Sends `ops`, in order, to the mirrors of `q` on `nodes`.
-    fn send(&self, q: &Queue, nodes: &[String], ops: Vec<MirrorOp>);
+    /// Sends `ops`, in order, to the mirrors of `q` on `nodes`: what passes once they
+    /// are written.
+    fn send(&self, q: &Queue, nodes: &[String], ops: Vec<MirrorOp>) -> Option<Gate>;
 }
 
 /// The master's side: its mirrors and the confirms that wait for them.
@@ -352,10 +355,11 @@ impl Mirroring {
             .collect()
     }
 
-    /// Sends `ops` to every mirror, after a resume to those that may have missed some.
-    pub(crate) fn send(&mut self, q: &Queue, ops: Vec<MirrorOp>) {
+    /// Sends `ops` to every mirror, after a resume to those that may have missed some:
+    /// what passes once they are written.
+    pub(crate) fn send(&mut self, q: &Queue, ops: Vec<MirrorOp>) -> Option<Gate> {
         if ops.is_empty() && !self.resume_now {
-            return;
+            return None;
         }
         self.resume_now = false;
         for node in std::mem::take(&mut self.to_resume) {
@@ -368,10 +372,10 @@ impl Mirroring {
             self.links.send(q, std::slice::from_ref(&node), op);
         }
         if ops.is_empty() {
-            return;
+            return None;
         }
         let nodes: Vec<String> = self.nodes.iter().map(|m| m.node.clone()).collect();
-        self.links.send(q, &nodes, ops);
+        self.links.send(q, &nodes, ops)
     }
 }
 
