@@ -21,6 +21,10 @@ use tokio::sync::oneshot;
 /// The log is folded into the snapshot once it is larger than this and than the snapshot.
 const COMPACT_MIN_BYTES: u64 = 1024 * 1024;
 
+/// Changes appended without a waiter ([`MetaLog::append_replicated`]) are fdatasynced at
+/// most this long after they are written, if nothing syncs them sooner.
+const SYNC_REPLICATED_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Resolves once the changes it was given for are on disk, or with the write's error.
 pub struct Ticket(oneshot::Receiver<Result<(), Arc<str>>>);
 
@@ -71,6 +75,8 @@ struct Pending {
     lines: Vec<u8>,
     changes: Vec<Change>,
     waiters: Vec<oneshot::Sender<Result<(), Arc<str>>>>,
+    /// Lines queued that no one waits for.
+    unwaited: bool,
     stop: bool,
 }
 
@@ -86,6 +92,7 @@ impl Shared {
                 lines: Vec::new(),
                 changes: Vec::new(),
                 waiters: Vec::new(),
+                unwaited: false,
                 stop: false,
             }),
             wake: Condvar::new(),
@@ -98,6 +105,8 @@ struct Files {
     snapshot: PathBuf,
     log_path: PathBuf,
     log: File,
+    /// Lines written to the log since its last fdatasync.
+    unsynced: bool,
     log_bytes: u64,
     snapshot_bytes: u64,
     model: Model,
@@ -164,6 +173,7 @@ impl MetaLog {
             snapshot,
             log_path,
             log,
+            unsynced: false,
             log_bytes,
             snapshot_bytes: 0,
             model,
@@ -218,10 +228,32 @@ impl MetaLog {
     /// Queues changes for the writer; the ticket resolves once they are on disk.
     pub fn append(&self, changes: Vec<Change>) -> Ticket {
         let (tx, rx) = oneshot::channel();
+        self.queue(changes, Some(tx));
+        Ticket(rx)
+    }
+
+    /// Queues changes that a cluster's replicated log already holds durably: written at
+    /// once (a killed process loses none), fdatasynced with the next change that waits, by
+    /// [`MetaLog::sync`], or [`SYNC_REPLICATED_AFTER`] later. After a crash of the
+    /// machine, the node replays from the log what the metadata lost, as it stores its
+    /// position in the log with the changes.
+    pub fn append_replicated(&self, changes: Vec<Change>) {
+        self.queue(changes, None);
+    }
+
+    /// Resolves once everything queued so far is on disk (before the replicated log drops
+    /// entries the metadata must hold).
+    pub fn sync(&self) -> Ticket {
+        self.append(Vec::new())
+    }
+
+    fn queue(&self, changes: Vec<Change>, tx: Option<oneshot::Sender<Result<(), Arc<str>>>>) {
         let w = self.writer.read();
         let Writer::Disk { shared, .. } = &*w else {
-            let _ = tx.send(Ok(()));
-            return Ticket(rx);
+            if let Some(tx) = tx {
+                let _ = tx.send(Ok(()));
+            }
+            return;
         };
         let mut lines = Vec::with_capacity(changes.len() * 128);
         for c in &changes {
@@ -232,15 +264,19 @@ impl MetaLog {
         }
         let mut p = shared.pending.lock();
         if p.stop {
-            let _ = tx.send(Err("the broker is shutting down".into()));
-            return Ticket(rx);
+            if let Some(tx) = tx {
+                let _ = tx.send(Err("the broker is shutting down".into()));
+            }
+            return;
         }
         p.lines.extend_from_slice(&lines);
         p.changes.extend(changes);
-        p.waiters.push(tx);
+        match tx {
+            Some(tx) => p.waiters.push(tx),
+            None => p.unwaited = true,
+        }
         drop(p);
         shared.wake.notify_one();
-        Ticket(rx)
     }
 
     /// Writes what is queued, folds the log into a fresh snapshot and stops the writer.
@@ -286,19 +322,29 @@ impl Drop for MetaLog {
 
 fn write_loop(shared: &Shared, mut files: Files) {
     loop {
-        let (lines, changes, waiters, stop) = {
+        let (lines, changes, waiters, stop, overdue) = {
             let mut p = shared.pending.lock();
-            while p.waiters.is_empty() && !p.stop {
-                shared.wake.wait(&mut p);
+            let mut overdue = false;
+            while p.waiters.is_empty() && !p.unwaited && !p.stop && !overdue {
+                if files.unsynced {
+                    overdue = (shared.wake)
+                        .wait_for(&mut p, SYNC_REPLICATED_AFTER)
+                        .timed_out();
+                } else {
+                    shared.wake.wait(&mut p);
+                }
             }
+            p.unwaited = false;
             (
                 std::mem::take(&mut p.lines),
                 std::mem::take(&mut p.changes),
                 std::mem::take(&mut p.waiters),
                 p.stop,
+                overdue,
             )
         };
-        let result = files.append(&lines, changes);
+        let sync = !waiters.is_empty() || stop || overdue;
+        let result = files.append(&lines, changes, sync);
         if let Err(e) = &result {
             tracing::error!("cannot write {}: {e}", files.log_path.display());
         }
@@ -320,15 +366,19 @@ fn write_loop(shared: &Shared, mut files: Files) {
 }
 
 impl Files {
-    fn append(&mut self, lines: &[u8], changes: Vec<Change>) -> io::Result<()> {
-        if lines.is_empty() {
-            return Ok(());
+    /// Writes `lines` (the `changes`), and fdatasyncs what is unsynced if `sync`.
+    fn append(&mut self, lines: &[u8], changes: Vec<Change>, sync: bool) -> io::Result<()> {
+        if !lines.is_empty() {
+            self.log.write_all(lines)?;
+            self.unsynced = true;
+            self.log_bytes += lines.len() as u64;
+            for c in changes {
+                self.model.apply(c);
+            }
         }
-        self.log.write_all(lines)?;
-        self.log.sync_data()?;
-        self.log_bytes += lines.len() as u64;
-        for c in changes {
-            self.model.apply(c);
+        if sync && self.unsynced {
+            self.log.sync_data()?;
+            self.unsynced = false;
         }
         Ok(())
     }
@@ -344,6 +394,7 @@ impl Files {
             source,
         })?;
         self.log_bytes = 0;
+        self.unsynced = false;
         Ok(())
     }
 }
@@ -449,6 +500,24 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(queue_names(&snap), vec!["b"]);
+    }
+
+    #[tokio::test]
+    async fn replicated_changes_are_written_at_once_and_synced_on_demand() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = MetaLog::open(dir.path(), seed).unwrap();
+        log.append_replicated(vec![put_queue("r")]);
+        // Synced, and written before whatever is queued after it.
+        log.sync().written().await.unwrap();
+        assert!(std::fs::read_to_string(dir.path().join("definitions.log"))
+            .unwrap()
+            .contains("\"r\""));
+        log.append_replicated(vec![put_queue("s")]);
+        log.append(vec![put_queue("t")]).written().await.unwrap();
+        // As after kill -9: what was written is there, waited for or not.
+        std::mem::forget(log);
+        let (_log, defs) = MetaLog::open(dir.path(), no_seed).unwrap();
+        assert_eq!(queue_names(&defs), vec!["r", "s", "t"]);
     }
 
     #[tokio::test]

@@ -65,6 +65,14 @@ impl Broker {
         (!changes.is_empty()).then(|| self.metadata.append(changes))
     }
 
+    /// As `persist`, for changes a cluster's replicated log already holds durably (see
+    /// [`crate::store::meta_log::MetaLog::append_replicated`]).
+    pub(crate) fn persist_replicated(&self, changes: Vec<Change>) {
+        if !changes.is_empty() {
+            self.metadata.append_replicated(changes);
+        }
+    }
+
     /// Runs a command, collecting its durable changes in `changes`.
     pub(crate) fn apply(
         &self,

@@ -142,11 +142,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             self.waiters.set_last_applied(entry.log_id.index);
         }
         changes.extend(self.stored_position());
-        self.broker.persist(changes);
+        self.broker.persist_replicated(changes);
         Ok(replies)
     }
 
+    /// Also makes the metadata durable up to here first: the log before a snapshot may be
+    /// purged, and this node then resumes from its stored metadata.
     async fn get_snapshot_builder(&mut self) -> Builder {
+        if let Err(e) = self.broker.metadata.sync().written().await {
+            tracing::error!("cannot write the metadata before a snapshot: {e}");
+        }
         let mut data = self.broker.export_definitions();
         data.cluster = serde_json::to_value(&self.position).ok();
         let last = self.position.applied;
